@@ -1,0 +1,150 @@
+"""dotsync's settings: one place that reads SPEC §3 configuration.
+
+Values come from the environment, else from an optional ``dotsync.toml`` in the
+working directory (same keys in lower case); the environment wins. The API
+password is held as a :class:`Secret` so that no ``repr``, log line or
+exception built from a :class:`Settings` can show it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+class Secret:
+    """A string that refuses to be shown.
+
+    ``str()``/``repr()`` give ``'**********'``; only :meth:`get` returns the value,
+    so a secret can be printed by accident only through an explicit call.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> Any:  # pickling keeps the value but never shows it
+        return (Secret, (self._value,))
+
+
+def _opt_int(name: str, raw: str | None) -> int | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _flag(name: str, raw: str | None, default: bool = False) -> bool:
+    if raw is None or str(raw).strip() == "":
+        return default
+    value = str(raw).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything dotsync reads from SPEC §3, plus the extensions documented in the README."""
+
+    api_user: str = ""
+    api_password: Secret = field(default_factory=lambda: Secret(""))
+    api_endpoint: str | None = None
+    database_url: str = "sqlite:///dotsync.db"
+    default_region: str | None = None
+    insight_collection: str = "Purchases"
+    order_campaign: str | None = None
+    certificate_campaign_id: int | None = None
+    address_book_id: int | None = None
+    # Extensions (README "Configuration"):
+    calls_per_minute: int | None = None
+    contact_bulk_threshold: int = 200
+    propagate_deletes: bool = False
+    fulfilled_statuses: tuple[str, ...] = ("complete", "completed", "shipped", "dispatched",
+                                          "fulfilled", "delivered")
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        toml_path: str | Path | None = None,
+    ) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        path = Path(toml_path) if toml_path is not None else Path.cwd() / "dotsync.toml"
+        file_values: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+
+        def get(name: str) -> str | None:
+            if name in env and env[name] != "":
+                return env[name]
+            value = file_values.get(name.lower())
+            return None if value is None else str(value)
+
+        statuses = get("DOTSYNC_FULFILLED_STATUSES")
+        return cls(
+            api_user=get("DOTDIGITAL_API_USER") or "",
+            api_password=Secret(get("DOTDIGITAL_API_PASSWORD") or ""),
+            api_endpoint=get("DOTDIGITAL_API_ENDPOINT"),
+            database_url=get("DOTSYNC_DATABASE_URL") or "sqlite:///dotsync.db",
+            default_region=(get("DOTSYNC_DEFAULT_REGION") or "").strip().upper() or None,
+            insight_collection=get("DOTSYNC_INSIGHT_COLLECTION") or "Purchases",
+            order_campaign=get("DOTSYNC_ORDER_CAMPAIGN") or None,
+            certificate_campaign_id=_opt_int(
+                "DOTSYNC_CERTIFICATE_CAMPAIGN_ID", get("DOTSYNC_CERTIFICATE_CAMPAIGN_ID")
+            ),
+            address_book_id=_opt_int("DOTSYNC_ADDRESS_BOOK_ID", get("DOTSYNC_ADDRESS_BOOK_ID")),
+            calls_per_minute=_opt_int("DOTSYNC_CALLS_PER_MINUTE", get("DOTSYNC_CALLS_PER_MINUTE")),
+            contact_bulk_threshold=_opt_int(
+                "DOTSYNC_CONTACT_BULK_THRESHOLD", get("DOTSYNC_CONTACT_BULK_THRESHOLD")
+            )
+            or 200,
+            propagate_deletes=_flag("DOTSYNC_PROPAGATE_DELETES", get("DOTSYNC_PROPAGATE_DELETES")),
+            fulfilled_statuses=tuple(
+                s.strip().lower() for s in statuses.split(",") if s.strip()
+            )
+            if statuses
+            else cls.fulfilled_statuses,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as plain values for reports, with the password masked."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Secret) else value
+        return out

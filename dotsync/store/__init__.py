@@ -1,0 +1,1 @@
+"""The staging store and sync ledger."""
