@@ -91,8 +91,14 @@ class Settings:
     calls_per_minute: int | None = None
     contact_bulk_threshold: int = 200
     propagate_deletes: bool = False
-    fulfilled_statuses: tuple[str, ...] = ("complete", "completed", "shipped", "dispatched",
-                                          "fulfilled", "delivered")
+    fulfilled_statuses: tuple[str, ...] = (
+        "complete",
+        "completed",
+        "shipped",
+        "dispatched",
+        "fulfilled",
+        "delivered",
+    )
 
     @classmethod
     def from_env(
@@ -134,9 +140,7 @@ class Settings:
             )
             or 200,
             propagate_deletes=_flag("DOTSYNC_PROPAGATE_DELETES", get("DOTSYNC_PROPAGATE_DELETES")),
-            fulfilled_statuses=tuple(
-                s.strip().lower() for s in statuses.split(",") if s.strip()
-            )
+            fulfilled_statuses=tuple(s.strip().lower() for s in statuses.split(",") if s.strip())
             if statuses
             else cls.fulfilled_statuses,
         )

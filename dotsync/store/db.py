@@ -1,0 +1,139 @@
+"""The staging store: an SQLAlchemy database holding staged records and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dotsync.store import migrations, schema
+from dotsync.store.frames import object_frame, row_hashes
+
+_IN_CHUNK = 900  # keys per IN (...) list: under SQLite's default bound-parameter limit
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` with the settings dotsync relies on.
+
+    SQLite gets a busy timeout so that two processes sharing a file wait for each
+    other's short write transactions instead of failing at once.
+    """
+    if url.startswith("sqlite"):
+        return sa.create_engine(url, connect_args={"timeout": 30})
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """Staged records and dotsync's bookkeeping, in one database.
+
+    Creating a Store creates or upgrades the schema (see :mod:`migrations`).
+    """
+
+    def __init__(self, url: str, *, engine: sa.Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or create_engine(url)
+        self.schema_version = migrations.migrate(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- staged records -------------------------------------------------------------
+
+    def read_staged(self, entity: str, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Staged rows of ``entity`` (all of them, or those with ``keys``) as text."""
+        table = schema.STAGING_TABLES[entity]
+        key_col = table.c[schema.ENTITY_KEYS[entity]]
+        cols = list(schema.ENTITY_COLUMNS[entity])
+        rows: list[Sequence] = []
+        with self.engine.connect() as conn:
+            if keys is None:
+                rows = list(conn.execute(sa.select(*[table.c[c] for c in cols])))
+            else:
+                for part in chunks(list(keys), _IN_CHUNK):
+                    rows += list(
+                        conn.execute(
+                            sa.select(*[table.c[c] for c in cols]).where(key_col.in_(part))
+                        )
+                    )
+        return object_frame(rows, cols)
+
+    def iter_staged(
+        self, entity: str, chunk_rows: int = 50_000, order_by: str | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """Staged rows of ``entity`` in frames of at most ``chunk_rows``, streamed.
+
+        Memory stays flat however large the table: the server-side cursor is read
+        ``chunk_rows`` at a time.
+        """
+        table = schema.STAGING_TABLES[entity]
+        cols = list(schema.ENTITY_COLUMNS[entity])
+        order = table.c[order_by or schema.ENTITY_KEYS[entity]]
+        query = sa.select(*[table.c[c] for c in cols]).order_by(order)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
+                query
+            )
+            for part in result.partitions(chunk_rows):
+                yield object_frame(part, cols)
+
+    def count_staged(self, entity: str) -> int:
+        table = schema.STAGING_TABLES[entity]
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def upsert_staged(self, entity: str, frame: pd.DataFrame) -> UpsertCounts:
+        """Insert new keys, update changed rows, leave identical rows alone.
+
+        ``frame`` holds the entity's columns as text or None, one row per key.
+        """
+        if frame.empty:
+            return UpsertCounts()
+        table = schema.STAGING_TABLES[entity]
+        key = schema.ENTITY_KEYS[entity]
+        cols = list(schema.ENTITY_COLUMNS[entity])
+        frame = frame[cols]
+        existing = self.read_staged(entity, frame[key].tolist())
+        new_hashes = dict(zip(frame[key], row_hashes(frame, cols), strict=True))
+        old_hashes = dict(zip(existing[key], row_hashes(existing, cols), strict=True))
+        records = frame.to_dict("records")
+        inserts = [r for r in records if r[key] not in old_hashes]
+        updates = [
+            r for r in records if r[key] in old_hashes and old_hashes[r[key]] != new_hashes[r[key]]
+        ]
+        with self.engine.begin() as conn:
+            for part in chunks(inserts, 5_000):
+                conn.execute(table.insert(), list(part))
+            if updates:
+                stmt = (
+                    table.update()
+                    .where(table.c[key] == sa.bindparam("_key"))
+                    .values({c: sa.bindparam(c) for c in cols if c != key})
+                )
+                for part in chunks(updates, 5_000):
+                    conn.execute(stmt, [{**r, "_key": r[key]} for r in part])
+        return UpsertCounts(
+            inserted=len(inserts),
+            updated=len(updates),
+            unchanged=len(records) - len(inserts) - len(updates),
+        )

@@ -1,0 +1,358 @@
+"""The sync ledger: what dotsync knows about every record it has seen.
+
+One row per (entity, key) with the record's state:
+
+``pending``
+    never sent, changed since it was last sent, or waiting (for its contact, a retry);
+``synced``
+    Dotdigital has it (``payload_hash`` is what was sent);
+``rejected``
+    invalid, by our contracts or Dotdigital's import report; not retried until the
+    source record changes or someone replays it;
+``failed``
+    a failure worth retrying (transient API errors); picked up again by the next run;
+``in_doubt``
+    a send whose outcome is unknown (the process died or the connection dropped
+    between the intent and the outcome). Never re-sent automatically.
+
+Sends that must happen exactly once (certificates, order confirmations) are first
+*claimed*: a compare-and-set to ``in_doubt`` that only one run can win, written and
+committed before the API call. The outcome replaces it after the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dotsync.store import schema
+from dotsync.store.db import Store, chunks
+from dotsync.store.frames import object_frame
+
+STATES: tuple[str, ...] = ("pending", "synced", "rejected", "failed", "in_doubt")
+#: Entities the ledger tracks beyond the staged ones.
+DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures")
+#: Entities whose send must never repeat.
+EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations"})
+
+LEDGER_COLUMNS: tuple[str, ...] = (
+    "key",
+    "state",
+    "source_hash",
+    "payload_hash",
+    "attempts",
+    "error_code",
+    "error_field",
+    "error_message",
+    "dotdigital_ref",
+    "detail",
+    "run_id",
+    "first_seen_at",
+    "updated_at",
+    "sent_at",
+)
+_WRITABLE = frozenset(LEDGER_COLUMNS) - {"key", "first_seen_at", "updated_at", "attempts"}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """Reads and writes the ``ledger`` table of a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.table = schema.ledger
+
+    # -- reading ----------------------------------------------------------------------
+
+    def frame(self, entity: str, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Ledger rows of ``entity`` (all, or those with ``keys``)."""
+        t = self.table
+        cols = [t.c[c] for c in LEDGER_COLUMNS]
+        rows: list[Sequence[Any]] = []
+        with self.store.engine.connect() as conn:
+            base = sa.select(*cols).where(t.c.entity == entity)
+            if keys is None:
+                rows = list(conn.execute(base))
+            else:
+                for part in chunks(list(dict.fromkeys(keys)), 900):
+                    rows += list(conn.execute(base.where(t.c.key.in_(part))))
+        return object_frame(rows, LEDGER_COLUMNS)
+
+    def states(self, entity: str, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """``{key: state}`` for ``entity``."""
+        t = self.table
+        out: dict[str, str] = {}
+        with self.store.engine.connect() as conn:
+            base = sa.select(t.c.key, t.c.state).where(t.c.entity == entity)
+            if keys is None:
+                out.update((k, s) for k, s in conn.execute(base))
+            else:
+                for part in chunks(list(dict.fromkeys(keys)), 900):
+                    out.update((k, s) for k, s in conn.execute(base.where(t.c.key.in_(part))))
+        return out
+
+    def pending(self, entity: str, staged: pd.DataFrame, source_hashes: pd.Series) -> pd.Series:
+        """A boolean mask over ``staged``: which rows need processing this run.
+
+        A set operation (one merge), not a loop: new keys, keys whose source changed
+        since they were last processed, and keys left ``pending`` or ``failed``. A
+        certificate already sent (or in doubt) is never pending again, whatever changes.
+        """
+        key = schema.ENTITY_KEYS[entity]
+        if staged.empty:
+            return pd.Series([], dtype=bool, index=staged.index)
+        ledger = self.frame(entity, None if len(staged) > 50_000 else staged[key].tolist())
+        merged = pd.DataFrame({"key": staged[key].to_numpy(), "h": source_hashes.to_numpy()})
+        merged = merged.merge(
+            ledger[["key", "state", "source_hash"]], on="key", how="left", sort=False
+        )
+        is_new = merged["state"].isna()
+        changed = merged["source_hash"].astype(object) != merged["h"].astype(object)
+        retry = merged["state"].isin(["pending", "failed"])
+        if entity == "certificates":
+            changed = changed & merged["state"].isin(["rejected"])
+        mask = (is_new | retry | changed).to_numpy()
+        return pd.Series(mask, index=staged.index, dtype=bool)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{entity: {state: n}}`` over the whole ledger."""
+        t = self.table
+        out: dict[str, dict[str, int]] = {}
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.entity, t.c.state, sa.func.count()).group_by(t.c.entity, t.c.state)
+            )
+            for entity, state, n in rows:
+                out.setdefault(entity, {s: 0 for s in STATES})[state] = int(n)
+        return out
+
+    def problems(self, entity: str | None = None) -> pd.DataFrame:
+        """Every rejected, failed or in-doubt record, with its reason."""
+        t = self.table
+        cols = [
+            "entity",
+            "key",
+            "state",
+            "error_code",
+            "error_field",
+            "error_message",
+            "attempts",
+            "run_id",
+            "updated_at",
+        ]
+        query = sa.select(*[t.c[c] for c in cols]).where(
+            t.c.state.in_(["rejected", "failed", "in_doubt"])
+        )
+        if entity:
+            query = query.where(t.c.entity == entity)
+        with self.store.engine.connect() as conn:
+            rows = list(conn.execute(query.order_by(t.c.entity, t.c.key)))
+        return object_frame(rows, cols)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def record(
+        self,
+        entity: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        run_id: str | None = None,
+        count_attempt: bool = False,
+    ) -> int:
+        """Write the state of many records at once (insert or update by key).
+
+        Each row has ``key`` and ``state`` and any of the other writable columns;
+        columns a row leaves out keep their stored value. ``count_attempt`` adds one
+        to ``attempts``.
+        """
+        stamp = now()
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        total = 0
+        for row in rows:
+            unknown = set(row) - _WRITABLE - {"key"}
+            if unknown:
+                raise ValueError(f"not ledger columns: {sorted(unknown)}")
+            values = {k: v for k, v in row.items() if k != "key"}
+            if run_id is not None:
+                values.setdefault("run_id", run_id)
+            if values.get("state") not in STATES:
+                raise ValueError(f"invalid ledger state {values.get('state')!r}")
+            groups.setdefault(tuple(sorted(values)), []).append({"key": row["key"], **values})
+            total += 1
+        with self.store.engine.begin() as conn:
+            for fields, items in groups.items():
+                for part in chunks(items, 2_000):
+                    self._upsert(conn, entity, fields, list(part), stamp, count_attempt)
+        return total
+
+    def _upsert(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        fields: tuple[str, ...],
+        items: list[dict[str, Any]],
+        stamp: datetime,
+        count_attempt: bool,
+    ) -> None:
+        t = self.table
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - other databases: portable but slower path
+            self._upsert_portable(conn, entity, fields, items, stamp, count_attempt)
+            return
+        params = [
+            {
+                **item,
+                "entity": entity,
+                "first_seen_at": stamp,
+                "updated_at": stamp,
+                "attempts": 1 if count_attempt else 0,
+            }
+            for item in items
+        ]
+        stmt = insert(t)
+        update = {f: stmt.excluded[f] for f in fields}
+        update["updated_at"] = stmt.excluded.updated_at
+        if count_attempt:
+            update["attempts"] = t.c.attempts + 1
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=[t.c.entity, t.c.key], set_=update),
+            params,
+        )
+
+    def _upsert_portable(
+        self,
+        conn: sa.Connection,
+        entity: str,
+        fields: tuple[str, ...],
+        items: list[dict[str, Any]],
+        stamp: datetime,
+        count_attempt: bool,
+    ) -> None:
+        t = self.table
+        for item in items:
+            values = {f: item[f] for f in fields}
+            values["updated_at"] = stamp
+            if count_attempt:
+                values["attempts"] = t.c.attempts + 1
+            done = conn.execute(
+                t.update().where(t.c.entity == entity, t.c.key == item["key"]).values(values)
+            )
+            if done.rowcount == 0:
+                conn.execute(
+                    t.insert().values(
+                        entity=entity,
+                        key=item["key"],
+                        first_seen_at=stamp,
+                        attempts=1 if count_attempt else 0,
+                        **{k: v for k, v in values.items() if k != "attempts"},
+                    )
+                )
+
+    def claim(
+        self, entity: str, keys: Sequence[str], *, run_id: str, detail: str | None = None
+    ) -> set[str]:
+        """Record the intent to send, for each key no other run has sent or claimed.
+
+        Returns the keys this run now owns: their state is ``in_doubt`` and committed
+        before this returns, so a crash from here on can never lead to a second send.
+        Keys already ``synced`` or ``in_doubt`` are not claimed.
+        """
+        t = self.table
+        stamp = now()
+        claimed: set[str] = set()
+        unique = list(dict.fromkeys(keys))
+        with self.store.engine.begin() as conn:
+            existing: set[str] = set()
+            for part in chunks(unique, 900):
+                existing.update(
+                    conn.execute(
+                        sa.select(t.c.key).where(t.c.entity == entity, t.c.key.in_(part))
+                    ).scalars()
+                )
+            fresh = [k for k in unique if k not in existing]
+            for part in chunks(fresh, 2_000):
+                self._insert_missing(conn, entity, list(part), stamp)
+            for part in chunks(unique, 900):
+                result = conn.execute(
+                    t.update()
+                    .where(
+                        t.c.entity == entity,
+                        t.c.key.in_(part),
+                        t.c.state.notin_(["synced", "in_doubt"]),
+                    )
+                    .values(
+                        state="in_doubt",
+                        run_id=run_id,
+                        updated_at=stamp,
+                        attempts=t.c.attempts + 1,
+                        detail=detail,
+                        error_code=None,
+                        error_field=None,
+                        error_message="send started; outcome not yet recorded",
+                    )
+                    .returning(t.c.key)
+                )
+                claimed.update(result.scalars())
+        return claimed
+
+    def _insert_missing(
+        self, conn: sa.Connection, entity: str, keys: list[str], stamp: datetime
+    ) -> None:
+        t = self.table
+        params = [
+            {
+                "entity": entity,
+                "key": k,
+                "state": "pending",
+                "attempts": 0,
+                "first_seen_at": stamp,
+                "updated_at": stamp,
+            }
+            for k in keys
+        ]
+        dialect = conn.dialect.name
+        if dialect in {"postgresql", "sqlite"}:
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            conn.execute(insert(t).on_conflict_do_nothing(), params)
+        else:  # pragma: no cover
+            for p in params:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(t.insert().values(**p))
+                except sa.exc.IntegrityError:
+                    pass
+
+    def replay(self, entity: str | None = None, keys: Sequence[str] | None = None) -> int:
+        """Queue rejected and failed records again (not in-doubt sends: see resend)."""
+        t = self.table
+        query = t.update().where(t.c.state.in_(["rejected", "failed"]))
+        if entity:
+            query = query.where(t.c.entity == entity)
+        total = 0
+        with self.store.engine.begin() as conn:
+            if keys:
+                for part in chunks(list(keys), 900):
+                    total += conn.execute(
+                        query.where(t.c.key.in_(part)).values(
+                            state="pending", source_hash=None, updated_at=now()
+                        )
+                    ).rowcount
+            else:
+                total += conn.execute(
+                    query.values(state="pending", source_hash=None, updated_at=now())
+                ).rowcount
+        return total

@@ -1,0 +1,64 @@
+"""Schema versions of the store, so a later dotsync can upgrade an existing database.
+
+A new database is created from the current table definitions and stamped with
+:data:`SCHEMA_VERSION`. An older one is brought forward by running, in order, each
+step in :data:`STEPS` above its stamped version. A change to ``schema.py`` therefore
+comes with a step here that makes the same change to an existing database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from dotsync.store import schema
+
+#: Steps from version N-1 to N, keyed by N. Version 1 is the initial schema.
+STEPS: dict[int, Callable[[sa.Connection], None]] = {}
+SCHEMA_VERSION = 1
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer dotsync; refusing to guess its layout."""
+
+
+def current_version(conn: sa.Connection) -> int | None:
+    """The stamped version, or None for a database dotsync has never touched."""
+    if not sa.inspect(conn).has_table(schema.meta.name):
+        return None
+    row = conn.execute(
+        sa.select(schema.meta.c.value).where(schema.meta.c.name == "schema_version")
+    ).first()
+    return int(row[0]) if row else None
+
+
+def _stamp(conn: sa.Connection, version: int) -> None:
+    updated = conn.execute(
+        schema.meta.update()
+        .where(schema.meta.c.name == "schema_version")
+        .values(value=str(version))
+    )
+    if updated.rowcount == 0:
+        conn.execute(schema.meta.insert().values(name="schema_version", value=str(version)))
+
+
+def migrate(engine: sa.Engine) -> int:
+    """Create or upgrade the schema; returns the version the database is now at."""
+    with engine.begin() as conn:
+        version = current_version(conn)
+        if version is None:
+            schema.metadata.create_all(conn, checkfirst=True)
+            _stamp(conn, SCHEMA_VERSION)
+            return SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"the staging store is at schema version {version}, newer than this "
+                f"dotsync understands ({SCHEMA_VERSION}); upgrade dotsync"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            STEPS[step](conn)
+            _stamp(conn, step)
+        # Tables added since (with no data to carry) are created here too.
+        schema.metadata.create_all(conn, checkfirst=True)
+        return SCHEMA_VERSION

@@ -1,0 +1,139 @@
+"""Tables of the staging store (SPEC §1) and of dotsync's own bookkeeping.
+
+Staged columns are stored as text. Source systems write whatever they have; the
+data contracts then judge each value and report a bad one against its record,
+instead of a typed column refusing a whole batch at insert time.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: The columns of each staged entity, in SPEC order, and its key.
+ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": (
+        "customer_id",
+        "email",
+        "first_name",
+        "last_name",
+        "mobile_number",
+        "country",
+        "email_type",
+        "opt_in_type",
+        "email_consent",
+        "sms_consent",
+        "store",
+        "locale",
+        "data_fields",
+        "updated_at",
+        "deleted_at",
+    ),
+    "orders": (
+        "order_id",
+        "customer_id",
+        "customer_email",
+        "status",
+        "currency",
+        "total",
+        "subtotal",
+        "tax",
+        "shipping",
+        "discount",
+        "refunded",
+        "placed_at",
+        "updated_at",
+        "lines",
+        "store",
+        "coupon_code",
+    ),
+    "certificates": (
+        "certificate_id",
+        "recipient_email",
+        "code",
+        "amount",
+        "currency",
+        "link",
+        "expires_at",
+        "campaign_id",
+        "updated_at",
+    ),
+}
+ENTITY_KEYS: dict[str, str] = {
+    "customers": "customer_id",
+    "orders": "order_id",
+    "certificates": "certificate_id",
+}
+ENTITIES: tuple[str, ...] = tuple(ENTITY_COLUMNS)
+
+
+def _staging_table(name: str) -> sa.Table:
+    key = ENTITY_KEYS[name]
+    cols = [sa.Column(key, sa.Text, primary_key=True)]
+    cols += [sa.Column(c, sa.Text, nullable=True) for c in ENTITY_COLUMNS[name] if c != key]
+    return sa.Table(name, metadata, *cols)
+
+
+customers = _staging_table("customers")
+orders = _staging_table("orders")
+certificates = _staging_table("certificates")
+STAGING_TABLES: dict[str, sa.Table] = {
+    "customers": customers,
+    "orders": orders,
+    "certificates": certificates,
+}
+
+#: One row per (entity, key) that dotsync has seen. Entities: the staged ones plus
+#: ``contacts`` (keyed by normalised e-mail, what Dotdigital holds), ``confirmations``
+#: (order-confirmation e-mails, keyed by order id) and ``erasures``.
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source_hash", sa.String(32)),
+    sa.Column("payload_hash", sa.String(32)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error_code", sa.Text),
+    sa.Column("error_field", sa.Text),
+    sa.Column("error_message", sa.Text),
+    sa.Column("dotdigital_ref", sa.Text),
+    sa.Column("detail", sa.Text),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_ledger_entity_state", "entity", "state"),
+)
+
+#: One row per flow run: its outcome and report, for ``dotsync status`` and replays.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("flow", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("summary", sa.Text),
+)
+
+#: Contacts Dotdigital reports as suppressed or unsubscribed (consent read-back).
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("email", sa.String(512), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("date_removed", sa.DateTime(timezone=True)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True)),
+)
+
+meta = sa.Table(
+    "dotsync_meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text),
+)

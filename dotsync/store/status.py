@@ -1,0 +1,67 @@
+"""What ``dotsync status`` and ``dotsync rejects`` report: every record accounted for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dotsync.store import schema
+from dotsync.store.db import Store
+from dotsync.store.frames import row_hashes
+from dotsync.store.ledger import DERIVED_ENTITIES, STATES, Ledger
+
+
+def source_hashes(entity: str, staged: pd.DataFrame) -> pd.Series:
+    """The fingerprint the ledger keeps of a staged row (all its SPEC columns)."""
+    return row_hashes(staged, schema.ENTITY_COLUMNS[entity])
+
+
+def pending_mask(ledger: Ledger, entity: str, staged: pd.DataFrame) -> pd.Series:
+    return ledger.pending(entity, staged, source_hashes(entity, staged))
+
+
+def status(store: Store, chunk_rows: int = 200_000) -> dict[str, Any]:
+    """Counts per entity and state, where a staged record that is new or changed
+    counts as ``pending`` whatever the ledger last said of it."""
+    ledger = Ledger(store)
+    out: dict[str, Any] = {"entities": {}, "in_doubt": []}
+    for entity in schema.ENTITIES:
+        counts = dict.fromkeys(STATES, 0)
+        staged_total = 0
+        for staged in store.iter_staged(entity, chunk_rows=chunk_rows):
+            staged_total += len(staged)
+            mask = pending_mask(ledger, entity, staged)
+            counts["pending"] += int(mask.sum())
+            settled = staged.loc[~mask, schema.ENTITY_KEYS[entity]].tolist()
+            for state in ledger.states(entity, settled).values():
+                counts[state] += 1
+        out["entities"][entity] = {"staged": staged_total, **counts}
+    ledger_counts = ledger.counts()
+    for entity in DERIVED_ENTITIES:
+        if entity in ledger_counts:
+            out["entities"][entity] = dict(ledger_counts[entity])
+    problems = ledger.problems()
+    doubt = problems[problems["state"] == "in_doubt"]
+    out["in_doubt"] = [
+        {"entity": r.entity, "key": r.key, "since": str(r.updated_at), "run_id": r.run_id}
+        for r in doubt.itertuples()
+    ]
+    return out
+
+
+def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
+    """Every rejected, failed or in-doubt record with its field and reason."""
+    frame = Ledger(store).problems(entity)
+    return [
+        {
+            "entity": r.entity,
+            "id": r.key,
+            "state": r.state,
+            "field": r.error_field,
+            "code": r.error_code,
+            "reason": r.error_message,
+            "attempts": int(r.attempts or 0),
+        }
+        for r in frame.itertuples()
+    ]

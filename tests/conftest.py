@@ -1,0 +1,56 @@
+"""Fixtures shared by the whole suite: staging stores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from dotsync.store import Store
+
+POSTGRES_URL = os.environ.get("DOTSYNC_TEST_POSTGRES_URL")
+
+
+def _postgres_or_skip() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if os.environ.get("CI"):
+        pytest.fail(
+            "DOTSYNC_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not skip"
+        )
+    pytest.skip("DOTSYNC_TEST_POSTGRES_URL is not set")
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'dotsync.db'}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def postgres_store() -> Iterator[Store]:
+    """A store in a schema of its own, dropped afterwards, so tests never collide."""
+    url = _postgres_or_skip()
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
+    engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema_name}"})
+    store = Store(url, engine=engine)
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request) -> Store:
+    """The same test on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_store")
