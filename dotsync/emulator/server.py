@@ -1,0 +1,139 @@
+"""Running the emulator: in a background thread (tests) or in the foreground (CLI).
+
+The listening socket is bound before uvicorn starts, so the real port is known at once even
+for port 0 (a free port): the CLI can print its URL first, and tests never race for a port.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from dotsync.emulator.app import create_app
+from dotsync.emulator.config import DEFAULT_PASSWORD, DEFAULT_USER, EmulatorConfig
+from dotsync.emulator.state import EmulatorState
+
+START_TIMEOUT = 10.0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(app, lifespan="off", log_level=log_level, access_log=False,
+                          proxy_headers=False, server_header=False, date_header=True,
+                          timeout_graceful_shutdown=2, timeout_keep_alive=5)
+
+
+class EmulatorServer:
+    """The emulator on 127.0.0.1 in a background thread; a context manager.
+
+    ``with EmulatorServer(EmulatorConfig(import_delay=0.5)) as server:`` gives
+    ``server.url`` (``http://127.0.0.1:PORT``, no trailing slash) and ``server.state``
+    (an :class:`EmulatorState`). Leaving the block stops uvicorn and joins its thread.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, port: int = 0,
+                 log_level: str = "warning") -> None:
+        self.config = config or EmulatorConfig()
+        self.state = EmulatorState(self.config)
+        self.app = create_app(state=self.state)
+        self._port = port
+        self._log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self.port: int = 0
+
+    @property
+    def url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the emulator is not running")
+        return f"http://{self.config.host}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        self._sock = _bind(self.config.host, self._port)
+        self.port = self._sock.getsockname()[1]
+        self._server = uvicorn.Server(_uvicorn_config(self.app, self._log_level))
+        self._thread = threading.Thread(target=self._server.run,
+                                        kwargs={"sockets": [self._sock]},
+                                        name=f"dotsync-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive():
+                self._cleanup()
+                raise RuntimeError("the emulator failed to start")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the emulator did not start in time")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            if self._thread.is_alive() and self._server is not None:
+                self._server.force_exit = True
+                self._thread.join(timeout=5)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = None
+        self._thread = None
+        self._server = None
+        self.port = 0
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve(port: int = 0, user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD,
+          seed_path: str | Path | None = None, *,
+          announce: Callable[[str], None] | None = None, log_level: str = "warning",
+          **faults: Any) -> None:
+    """Run the emulator in the foreground until interrupted (Ctrl-C or SIGTERM).
+
+    ``announce(url)`` is called once the socket is bound and before serving, so a caller can
+    print the base URL first. ``faults`` are :class:`EmulatorConfig` fields (``latency``,
+    ``error_rate``, ``drop_rate``, ``import_delay``, ``rate_limit_per_minute``…).
+    """
+    config = EmulatorConfig(user=user, password=password, seed=seed_path, **faults)
+    app = create_app(config)
+    sock = _bind(config.host, port)
+    try:
+        url = f"http://{config.host}:{sock.getsockname()[1]}"
+        if announce is not None:
+            announce(url)
+        logging.getLogger("uvicorn.error").setLevel(log_level.upper())
+        uvicorn.Server(_uvicorn_config(app, log_level)).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,849 @@
+"""The emulator's in-memory account: contacts, insight data, imports, sends, calls, faults.
+
+Every read and write holds one re-entrant lock, because the server runs in its own thread
+while tests read the state from theirs; inspection methods return deep copies so a test can
+never observe (or cause) a half-applied change.
+
+Imports finish lazily: each one has a due time (``import_delay`` after submission) and any
+call, or any inspection, first processes the imports that are due, in submission order.
+That gives the same observable behaviour as a background worker without a thread to stop.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dotsync.emulator.config import EmulatorConfig, Faults, load_seed
+from dotsync.emulator.validation import (
+    EMAIL_TYPES,
+    IMPORT_MERGE_OPTIONS,
+    OPT_IN_TYPES,
+    canonical_email,
+    canonical_mobile,
+    contains_nested_array,
+    email_key,
+    mobile_country,
+    schema_paths,
+)
+
+#: Email channel statuses that an update saying ``subscribed`` must not undo.
+SUPPRESSED_EMAIL_STATUSES = frozenset({
+    "unsubscribed", "suppressed", "softBounced", "hardBounced", "ispComplained",
+    "directComplaint", "spamTrap", "blockedlocalpart", "sharedsuppression",
+    "sharedDomainSuppression", "knownComplainer", "knownLitigator", "domainSuppressed",
+})
+_REASON_TO_STATUS = {
+    "unsubscribed": "unsubscribed", "hardbounced": "hardBounced",
+    "softbounced": "softBounced", "ispcomplained": "ispComplained",
+    "directcomplaint": "directComplaint", "spamtrap": "spamTrap",
+}
+_TOP_LEVEL_STATUS = {"subscribed": "subscribed", "unsubscribed": "unsubscribed",
+                     "pendingOptIn": "pendingOptIn", "noSubscription": "noSubscription",
+                     "deleted": "deleted", "binned": "binned"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and ``Z``, the form Dotdigital's v3 API returns."""
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_when(text: str) -> datetime:
+    """Parse an ISO date or date-time; naive values are UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass
+class Contact:
+    contact_id: int
+    email: str | None
+    mobile: str | None
+    created: datetime
+    updated: datetime
+    data_fields: dict[str, Any] = field(default_factory=dict)
+    email_type: str = "Html"
+    opt_in_type: str = "Unknown"
+    email_status: str = "subscribed"
+    sms_status: str = "noSubscription"
+    lists: list[int] = field(default_factory=list)
+    consent_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def identifiers(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.email is not None:
+            out["email"] = self.email
+        if self.mobile is not None:
+            out["mobileNumber"] = self.mobile
+        return out
+
+    def status(self) -> str:
+        if self.email_status in SUPPRESSED_EMAIL_STATUSES and self.email_status != "unsubscribed":
+            return "suppressed"
+        return _TOP_LEVEL_STATUS.get(self.email_status, "subscribed")
+
+    def to_v3(self, *, channel: bool = True, lists: bool = True, consent: bool = True,
+              data_fields: list[str] | None = None) -> dict[str, Any]:
+        """The v3 ``contact`` schema; ``data_fields=None`` means all of them."""
+        out: dict[str, Any] = {
+            "contactId": self.contact_id,
+            "status": self.status(),
+            "created": iso(self.created),
+            "updated": iso(self.updated),
+            "identifiers": self.identifiers(),
+        }
+        if data_fields is None:
+            out["dataFields"] = dict(self.data_fields)
+        elif data_fields:
+            wanted = {n.upper() for n in data_fields}
+            out["dataFields"] = {k: v for k, v in self.data_fields.items()
+                                 if k.upper() in wanted}
+        if channel:
+            props: dict[str, Any] = {"email": {"emailType": self.email_type,
+                                               "optInType": self.opt_in_type,
+                                               "status": self.email_status}}
+            if self.mobile is not None:
+                props["sms"] = {"countryCode": mobile_country(self.mobile),
+                                "status": self.sms_status}
+            out["channelProperties"] = props
+        if lists:
+            out["lists"] = [{"id": i, "name": f"List {i}", "status": "subscribed"}
+                            for i in self.lists]
+        if consent and self.consent_records:
+            out["consentRecords"] = copy.deepcopy(self.consent_records)
+        return out
+
+    def to_v2(self) -> dict[str, Any]:
+        """The v2 contact shape used inside ``suppressedContact``."""
+        return {"id": self.contact_id, "email": self.email or "",
+                "optInType": self.opt_in_type, "emailType": self.email_type,
+                "dataFields": None, "status": _v2_status(self.email_status)}
+
+
+def _v2_status(email_status: str) -> str:
+    special = {"pendingOptIn": "PendingOptIn", "hardBounced": "HardBounced",
+               "softBounced": "SoftBounced", "ispComplained": "IspComplained"}
+    return special.get(email_status, email_status[:1].upper() + email_status[1:])
+
+
+@dataclass
+class Import:
+    """A contact import, insight import or bulk delete, finished when due."""
+
+    kind: str  # "contacts" | "insight" | "delete"
+    import_id: str
+    payload: dict[str, Any] | list[Any]
+    submitted: datetime
+    due: float
+    status: str = "NotFinished"
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "NotFinished"
+
+
+class ConflictError(Exception):
+    """Two identifiers of one request belong to two different contacts."""
+
+    def __init__(self, identifier: str, value: str) -> None:
+        super().__init__(identifier, value)
+        self.identifier = identifier
+        self.value = value
+
+
+class EmulatorState:
+    """All of the emulated account, safe to read from any thread.
+
+    Inspection (all return copies): :meth:`contacts`, :meth:`contact`, :meth:`insight`,
+    :meth:`insight_records`, :meth:`sends`, :meth:`calls`, :meth:`imports`,
+    :meth:`suppressions`, :meth:`campaigns`. Control: ``faults`` (a :class:`Faults`, change
+    attributes or call :meth:`set_faults`), :meth:`complete_imports`, :meth:`reset`,
+    :meth:`add_campaign`, :meth:`add_suppression`.
+    """
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        self.faults: Faults = config.faults()
+        self.rng = random.Random(config.random_seed)
+        self._seed = load_seed(config.seed)
+        self.known_data_fields: set[str] | None = None
+        self.reset()
+
+    # ------------------------------------------------------------------ set-up
+    def reset(self) -> None:
+        """Back to the seeded account: no calls, no sends, no imports (faults are kept)."""
+        with self.lock:
+            seed = copy.deepcopy(self._seed)
+            self._contacts: dict[int, Contact] = {}
+            self._by_email: dict[str, int] = {}
+            self._by_mobile: dict[str, int] = {}
+            self._next_contact_id = 10001
+            self._suppressions: dict[str, dict[str, Any]] = {}
+            self._collections: dict[str, dict[str, Any]] = {}
+            self._imports: dict[str, Import] = {}
+            self._sends: list[dict[str, Any]] = []
+            self._calls: list[dict[str, Any]] = []
+            self._campaigns: dict[int, dict[str, Any]] = {}
+            self._window_start: float | None = None
+            self._window_count = 0
+            self.account = dict(seed.get("account") or {})
+            fields_ = seed.get("dataFields")
+            self.known_data_fields = ({str(n).upper() for n in fields_}
+                                      if fields_ is not None else None)
+            for campaign in seed["campaigns"]:
+                self.add_campaign(**campaign)
+            for n in range(int(seed.get("generatedCampaigns") or 0)):
+                self.add_campaign(id=200000 + n, name=f"Generated campaign {n + 1}",
+                                  status="Sent")
+            for col in seed.get("collections") or []:
+                self._collections[col["name"]] = {
+                    "scope": col.get("scope", "contact"), "type": col.get("type", "custom"),
+                    "schema": {}, "records": {}}
+            for sup in seed["suppressed"]:
+                self.add_suppression(sup["email"], sup.get("reason", "Unsubscribed"),
+                                     sup.get("dateRemoved"))
+            for c in seed.get("contacts") or []:
+                payload = {"identifiers": {k: c[k] for k in ("email", "mobileNumber") if k in c},
+                           "dataFields": c.get("dataFields") or {},
+                           "channelProperties": c.get("channelProperties") or {}}
+                self.upsert_contact(payload, match=("email" if "email" in c else
+                                                    "mobileNumber"), merge="overwrite")
+
+    def add_campaign(self, id: int, name: str, status: str = "Triggered",
+                     **extra: Any) -> None:
+        """Add (or replace) a campaign; ``status`` ``Triggered`` allows triggered sends."""
+        with self.lock:
+            self._campaigns[int(id)] = {
+                "id": int(id), "name": name,
+                "subject": extra.get("subject", name),
+                "fromName": extra.get("fromName", "dotsync emulator"),
+                "fromAddress": {"id": 1, "email": extra.get("fromAddress",
+                                                            "shop@emulator.invalid")},
+                "htmlContent": extra.get("htmlContent", f"<html><body>{name}</body></html>"),
+                "plainTextContent": extra.get("plainTextContent", name),
+                "replyAction": "Unset", "replyToAddress": "", "isSplitTest": False,
+                "status": status,
+            }
+
+    def add_suppression(self, email: str, reason: str = "Unsubscribed",
+                        date_removed: str | datetime | None = None) -> None:
+        """Suppress an address: its contact (now or later) keeps a non-subscribed status."""
+        with self.lock:
+            when = (parse_when(date_removed) if isinstance(date_removed, str)
+                    else date_removed or utcnow())
+            self._suppressions[email_key(email)] = {"email": email, "reason": reason,
+                                                    "dateRemoved": when}
+            status = _REASON_TO_STATUS.get(reason.lower(), "suppressed")
+            cid = self._by_email.get(email_key(email))
+            if cid is not None:
+                self._contacts[cid].email_status = status
+                self._contacts[cid].updated = utcnow()
+
+    # ------------------------------------------------------------------ imports
+    def process_due(self, force: bool = False) -> None:
+        """Finish every import whose delay has passed (all of them when ``force``)."""
+        with self.lock:
+            now = time.monotonic()
+            for imp in self._imports.values():
+                if imp.active and (force or imp.due <= now):
+                    self._finish(imp)
+
+    def complete_imports(self) -> None:
+        """Finish all pending imports now, whatever their delay (tests, benchmarks)."""
+        self.process_due(force=True)
+
+    def active_imports(self, kind: str) -> int:
+        with self.lock:
+            self.process_due()
+            return sum(1 for i in self._imports.values() if i.kind == kind and i.active)
+
+    def submit(self, kind: str, payload: dict[str, Any] | list[Any]) -> str:
+        with self.lock:
+            import_id = str(uuid.uuid4())
+            self._imports[import_id] = Import(kind, import_id, copy.deepcopy(payload), utcnow(),
+                                              time.monotonic() + self.config.import_delay)
+            if self.config.import_delay <= 0:
+                self.process_due()
+            return import_id
+
+    def get_import(self, kind: str, import_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            self.process_due()
+            imp = self._imports.get(import_id)
+            if imp is None or imp.kind != kind:
+                return None
+            return self._import_view(imp)
+
+    def _import_view(self, imp: Import) -> dict[str, Any]:
+        if imp.kind == "delete":
+            status = imp.status
+            return {"deleteId": imp.import_id, "status": status, **copy.deepcopy(imp.report)}
+        if imp.kind == "insight":
+            status = self._insight_status(imp.status)
+            out = {"importId": imp.import_id, "status": status,
+                   "collectionName": imp.payload["collectionName"]}  # type: ignore[index]
+            out.update(copy.deepcopy(imp.report))
+            return out
+        return {"importId": imp.import_id, "status": imp.status, **copy.deepcopy(imp.report)}
+
+    def _insight_status(self, status: str) -> str:
+        if self.config.insight_status_style == "docs":
+            return status
+        return {"NotFinished": "Processing", "Finished": "Complete"}.get(status, status)
+
+    def _finish(self, imp: Import) -> None:
+        if self.faults.fail_imports and self.rng.random() < self.faults.fail_imports:
+            imp.status = (self.faults.failed_import_status if imp.kind == "contacts"
+                          else "Failed")
+            imp.report = {}
+            return
+        if imp.kind == "contacts":
+            imp.report = self._apply_contact_import(imp.payload)  # type: ignore[arg-type]
+        elif imp.kind == "insight":
+            imp.report = self._apply_insight_import(imp.payload)  # type: ignore[arg-type]
+        else:
+            imp.report = self._apply_bulk_delete(imp.payload)  # type: ignore[arg-type]
+        imp.status = "Finished"
+
+    def _apply_contact_import(self, payload: dict[str, Any]) -> dict[str, Any]:
+        merge = IMPORT_MERGE_OPTIONS[payload.get("mergeOption", "overwrite")]
+        summary = {"newContacts": 0, "updatedContacts": 0, "globallySuppressed": 0,
+                   "invalidEntries": 0, "duplicateIdentifiers": 0}
+        created: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        for record in payload["contacts"]:
+            match = record["matchIdentifier"]
+            identifiers = dict(record.get("identifiers") or {})
+            problems: list[dict[str, str]] = []
+
+            def fail(code: str, description: str, counter: str,
+                     problems: list[dict[str, str]] = problems) -> None:
+                problems.append({"failureCode": code, "description": description})
+                summary[counter] += 1
+
+            if "email" in identifiers and canonical_email(identifiers["email"]) is None:
+                fail("InvalidEmail", "Invalid value for 'email'", "invalidEntries")
+            if "mobileNumber" in identifiers and canonical_mobile(
+                    identifiers["mobileNumber"]) is None:
+                fail("InvalidPhoneNumber", "Invalid value for 'mobileNumber': must be E.164",
+                     "invalidEntries")
+            if not problems and identifiers.get(match) in (None, ""):
+                fail("NoValidIdentifiers", f"No value for the match identifier '{match}'",
+                     "invalidEntries")
+            keys = self._identity_keys(identifiers)
+            if not problems:
+                dup = next((k for k in keys if k in seen), None)
+                if dup is not None:
+                    fail("Duplicate", f"Duplicate identifier detected for {dup[0]} "
+                                      f"'{identifiers.get(dup[0])}'", "duplicateIdentifiers")
+            seen.update(keys)
+            if not problems:
+                try:
+                    contact, was_created, suppressed = self._upsert(record, match, merge)
+                except ConflictError as exc:
+                    fail("Duplicate", f"The {exc.identifier} '{exc.value}' belongs to another "
+                                      "contact", "duplicateIdentifiers")
+                except KeyError:
+                    fail("NoValidIdentifiers", f"No contact has contactId "
+                                               f"{identifiers.get('contactId')}",
+                         "invalidEntries")
+                else:
+                    ref = {"contactId": contact.contact_id, "identifiers": contact.identifiers()}
+                    (created if was_created else updated).append(ref)
+                    summary["newContacts" if was_created else "updatedContacts"] += 1
+                    if suppressed:
+                        summary["globallySuppressed"] += 1
+                    continue
+            failures.append({"matchIdentifier": match,
+                             "identifiers": {k: v for k, v in identifiers.items()
+                                             if k != "contactId"},
+                             "failures": problems})
+        return {"summary": summary, "created": created, "updated": updated,
+                "failures": failures}
+
+    def _identity_keys(self, identifiers: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = []
+        if isinstance(identifiers.get("email"), str):
+            keys.append(("email", email_key(identifiers["email"])))
+        mobile = canonical_mobile(identifiers.get("mobileNumber"))
+        if mobile:
+            keys.append(("mobileNumber", mobile))
+        if isinstance(identifiers.get("contactId"), int):
+            keys.append(("contactId", str(identifiers["contactId"])))
+        return keys
+
+    def _apply_insight_import(self, payload: dict[str, Any]) -> dict[str, Any]:
+        name = payload["collectionName"]
+        scope = payload["collectionScope"]
+        collection = self._collections.setdefault(
+            name, {"scope": scope, "type": payload["collectionType"], "schema": {},
+                   "records": {}})
+        failures: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        imported = 0
+        for record in payload["records"]:
+            key = str(record["key"])
+            body = record["json"]
+            identity = record.get("contactIdentity")
+            owner: dict[str, Any] = {"ownerType": scope}
+            if scope == "contact" and identity is not None:
+                owner["contactIdentity"] = {"identifier": str(identity.get("identifier")),
+                                            "value": _str_or_none(identity.get("value"))}
+            reason, details = None, []
+            if key in seen:
+                reason, details = "DuplicateKey", [f"Key '{key}' appears more than once"]
+            elif contains_nested_array(body):
+                reason, details = "JsonContainsNestedArray", ["Arrays may not contain arrays"]
+            contact = None
+            if reason is None and scope == "contact":
+                contact, reason = self._insight_owner(identity)
+                if reason:
+                    details = ["The contact could not be found"]
+            if reason is None:
+                clash = _schema_clash(collection["schema"], body)
+                if clash:
+                    reason, details = "JsonValueIncompatibleWithSchema", [clash]
+            seen.add(key)
+            if reason is not None:
+                failures.append({"collectionOwner": owner, "failureReason": reason,
+                                 "details": details, "key": key, "json": body})
+                continue
+            self._put_insight(name, key, body, contact)
+            imported += 1
+        report: dict[str, Any] = {"summary": {"totalRecords": len(payload["records"]),
+                                              "totalImported": imported,
+                                              "totalRejected": len(failures)}}
+        if failures:
+            report["failures"] = failures
+        return report
+
+    def _insight_owner(self, identity: Any) -> tuple[Contact | None, str | None]:
+        if not isinstance(identity, dict):
+            return None, "InvalidContactIdentifier"
+        kind, value = identity.get("identifier"), identity.get("value")
+        if kind == "email":
+            contact = self.find("email", value) if isinstance(value, str) else None
+            return contact, None if contact else "ContactEmailDoesNotExist"
+        if kind == "contactId":
+            contact = self.find("contactId", str(value))
+            return contact, None if contact else "ContactIdDoesNotExist"
+        if kind == "mobileNumber":
+            contact = self.find("mobileNumber", value) if isinstance(value, str) else None
+            return contact, None if contact else "InvalidContactIdentifier"
+        return None, "InvalidContactIdentifier"
+
+    def _apply_bulk_delete(self, payload: list[dict[str, Any]]) -> dict[str, Any]:
+        summary = {"requestedContacts": len(payload), "deletedContacts": 0,
+                   "unknownContacts": 0, "invalidEntries": 0}
+        deleted: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        for ident in payload:
+            (kind, value), = ident.items()
+            if kind == "email" and canonical_email(value) is None:
+                summary["invalidEntries"] += 1
+                failures.append({"identifier": ident, "failures": [
+                    {"failureCode": "invalidEmail", "description": "Invalid value for 'email'"}]})
+                continue
+            contact = self.find(kind, str(value))
+            if contact is None:
+                summary["unknownContacts"] += 1
+                failures.append({"identifier": ident, "failures": [
+                    {"failureCode": "contactNotFound",
+                     "description": "The contact could not be found"}]})
+                continue
+            self._delete(contact)
+            summary["deletedContacts"] += 1
+            deleted.append(ident)
+        return {"summary": summary, "deleted": deleted, "failures": failures}
+
+    # ------------------------------------------------------------------ contacts
+    def find(self, identifier: str, value: str) -> Contact | None:
+        """The contact with ``identifier`` = ``value`` (email case-insensitive), or None."""
+        with self.lock:
+            cid: int | None
+            if identifier == "email":
+                cid = self._by_email.get(email_key(value))
+            elif identifier == "mobileNumber":
+                mobile = canonical_mobile(value)
+                cid = self._by_mobile.get(mobile) if mobile else None
+            elif identifier == "contactId":
+                cid = int(value) if str(value).isdigit() else None
+            else:
+                cid = None
+            return self._contacts.get(cid) if cid is not None else None
+
+    def upsert_contact(self, body: dict[str, Any], match: str, merge: str,
+                       path_value: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Create or update one contact (PATCH semantics). Raises :class:`ConflictError`."""
+        with self.lock:
+            record = copy.deepcopy(body)
+            identifiers = dict(record.get("identifiers") or {})
+            if path_value is not None and match != "contactId":
+                identifiers.setdefault(match, path_value)
+            if path_value is not None and match == "contactId":
+                identifiers["contactId"] = int(path_value)
+            record["identifiers"] = identifiers
+            contact, created, _ = self._upsert(record, match, merge,
+                                               path_value=path_value)
+            return contact.to_v3(), created
+
+    def _upsert(self, record: dict[str, Any], match: str, merge: str,
+                path_value: str | None = None) -> tuple[Contact, bool, bool]:
+        identifiers = record.get("identifiers") or {}
+        lookup = path_value if path_value is not None else identifiers.get(match)
+        target = self.find(match, str(lookup)) if lookup is not None else None
+        if match == "contactId" and target is None:
+            raise KeyError(str(lookup))
+        email = canonical_email(identifiers["email"]) if "email" in identifiers else None
+        mobile = (canonical_mobile(identifiers["mobileNumber"])
+                  if "mobileNumber" in identifiers else None)
+        owners = {}
+        if email is not None:
+            owners["email"] = self._by_email.get(email_key(email))
+        if mobile is not None:
+            owners["mobileNumber"] = self._by_mobile.get(mobile)
+        for name, owner in owners.items():
+            if owner is None:
+                continue
+            if target is None or owner != target.contact_id:
+                # Every identifier given must be free or already the matched contact's:
+                # two contacts can never share an e-mail or a mobile number.
+                raise ConflictError(name, identifiers[name])
+        now = utcnow()
+        created = target is None
+        if target is None:
+            target = Contact(self._next_contact_id, None, None, now, now)
+            self._next_contact_id += 1
+            self._contacts[target.contact_id] = target
+        self._set_identifiers(target, email, mobile, merge, created)
+        self._merge_fields(target, record.get("dataFields") or {}, merge)
+        suppressed = self._apply_channels(target, record.get("channelProperties") or {},
+                                          created)
+        for list_id in record.get("lists") or []:
+            if list_id not in target.lists:
+                target.lists.append(list_id)
+        stamp = iso(now)
+        for rec in record.get("consentRecords") or []:
+            target.consent_records.append({**rec, "dateTimeCreated": stamp})
+        target.updated = now
+        return target, created, suppressed
+
+    def _set_identifiers(self, contact: Contact, email: str | None, mobile: str | None,
+                         merge: str, created: bool) -> None:
+        if email is not None and (created or merge != "if-empty" or contact.email is None):
+            if contact.email is not None:
+                self._by_email.pop(email_key(contact.email), None)
+            contact.email = email
+            self._by_email[email_key(email)] = contact.contact_id
+        if mobile is not None and (created or merge != "if-empty" or contact.mobile is None):
+            if contact.mobile is not None:
+                self._by_mobile.pop(contact.mobile, None)
+            contact.mobile = mobile
+            self._by_mobile[mobile] = contact.contact_id
+
+    @staticmethod
+    def _merge_fields(contact: Contact, fields_: dict[str, Any], merge: str) -> None:
+        for name, value in fields_.items():
+            current = contact.data_fields.get(name)
+            if merge == "overwrite":
+                if value is None:
+                    contact.data_fields.pop(name, None)
+                else:
+                    contact.data_fields[name] = value
+            elif merge == "if-not-empty":
+                if value not in (None, ""):
+                    contact.data_fields[name] = value
+            elif current in (None, "") and value not in (None, ""):
+                contact.data_fields[name] = value
+
+    def _apply_channels(self, contact: Contact, props: dict[str, Any], created: bool) -> bool:
+        """Apply channel properties; True when a suppression kept the contact unsubscribed."""
+        email_props = props.get("email") or {}
+        if "emailType" in email_props:
+            contact.email_type = EMAIL_TYPES[email_props["emailType"]]
+        if "optInType" in email_props:
+            contact.opt_in_type = OPT_IN_TYPES[email_props["optInType"]]
+        wanted = email_props.get("status")
+        if wanted is None and created:
+            wanted = "subscribed"
+        suppression = (self._suppressions.get(email_key(contact.email))
+                       if contact.email else None)
+        held = False
+        if suppression is not None:
+            held = True
+            contact.email_status = _REASON_TO_STATUS.get(suppression["reason"].lower(),
+                                                         "suppressed")
+        elif wanted == "subscribed":
+            if contact.email_status in SUPPRESSED_EMAIL_STATUSES:
+                held = True
+            elif created or contact.email_status != "subscribed":
+                contact.email_status = ("pendingOptIn" if contact.opt_in_type == "VerifiedDouble"
+                                        else "subscribed")
+        elif wanted in ("unsubscribed", "suppressed"):
+            contact.email_status = wanted
+            if contact.email:
+                self._suppressions[email_key(contact.email)] = {
+                    "email": contact.email,
+                    "reason": "Unsubscribed" if wanted == "unsubscribed" else "Suppressed",
+                    "dateRemoved": utcnow()}
+        sms = props.get("sms") or {}
+        if "status" in sms:
+            contact.sms_status = sms["status"]
+        return held
+
+    def delete_contact(self, identifier: str, value: str) -> int | None:
+        """Delete a contact and its insight records; its contactId, or None when absent."""
+        with self.lock:
+            contact = self.find(identifier, value)
+            if contact is None:
+                return None
+            self._delete(contact)
+            return contact.contact_id
+
+    def _delete(self, contact: Contact) -> None:
+        self._contacts.pop(contact.contact_id, None)
+        if contact.email:
+            self._by_email.pop(email_key(contact.email), None)
+        if contact.mobile:
+            self._by_mobile.pop(contact.mobile, None)
+        for col in self._collections.values():
+            for rk in [k for k in col["records"] if k[0] == contact.contact_id]:
+                del col["records"][rk]
+
+    def list_contacts(self, since: datetime | None, after_id: int, limit: int,
+                      **view: Any) -> tuple[list[dict[str, Any]], int | None]:
+        """Contacts modified since ``since``, by contactId after the marker; (page, next)."""
+        with self.lock:
+            self.process_due()
+            chosen = [c for cid, c in sorted(self._contacts.items())
+                      if cid > after_id and (since is None or c.updated >= since)]
+            page = chosen[:limit]
+            more = len(chosen) > limit
+            return ([c.to_v3(**view) for c in page],
+                    page[-1].contact_id if more and page else None)
+
+    # ------------------------------------------------------------------ insight
+    def collection(self, name: str) -> dict[str, Any] | None:
+        with self.lock:
+            col = self._collections.get(name)
+            return copy.deepcopy({k: v for k, v in col.items() if k != "records"}) \
+                if col else None
+
+    def put_insight(self, name: str, key: str, body: dict[str, Any],
+                    contact: Contact | None) -> tuple[bool, str | None]:
+        """Single upsert: (created, schema clash or None). The collection must exist."""
+        with self.lock:
+            clash = _schema_clash(self._collections[name]["schema"], body)
+            if clash:
+                return False, clash
+            return self._put_insight(name, key, body, contact), None
+
+    def _put_insight(self, name: str, key: str, body: dict[str, Any],
+                     contact: Contact | None) -> bool:
+        col = self._collections[name]
+        for path, kind in schema_paths(body).items():
+            col["schema"].setdefault(path, kind)
+        rk = (contact.contact_id if contact else None, key)
+        now = utcnow()
+        existing = col["records"].get(rk)
+        col["records"][rk] = {"key": key, "json": copy.deepcopy(body),
+                              "contactId": contact.contact_id if contact else None,
+                              "email": contact.email if contact else None,
+                              "created": existing["created"] if existing else now,
+                              "updated": now}
+        return existing is None
+
+    def collections_summary(self) -> list[dict[str, Any]]:
+        with self.lock:
+            self.process_due()
+            return [{"collectionName": n, "collectionType": c["type"],
+                     "collectionScope": c["scope"], "recordCount": len(c["records"])}
+                    for n, c in sorted(self._collections.items())]
+
+    # ------------------------------------------------------------------ campaigns, sends
+    def campaign(self, campaign_id: int) -> dict[str, Any] | None:
+        with self.lock:
+            c = self._campaigns.get(campaign_id)
+            return copy.deepcopy(c) if c else None
+
+    def campaign_page(self, skip: int, select: int) -> list[dict[str, Any]]:
+        with self.lock:
+            items = [self._campaigns[k] for k in sorted(self._campaigns)][skip:skip + select]
+            return [{**copy.deepcopy(c), "htmlContent": None, "plainTextContent": None}
+                    for c in items]
+
+    def suppression(self, email: str) -> dict[str, Any] | None:
+        with self.lock:
+            s = self._suppressions.get(email_key(email))
+            return dict(s) if s else None
+
+    def record_send(self, send: dict[str, Any]) -> None:
+        with self.lock:
+            self._sends.append({**copy.deepcopy(send), "seq": len(self._sends) + 1,
+                                "time": iso(utcnow())})
+
+    def suppressed_since(self, since: datetime, only_unsubscribed: bool, skip: int,
+                         select: int) -> list[dict[str, Any]]:
+        with self.lock:
+            self.process_due()
+            rows = sorted((s for s in self._suppressions.values()
+                           if s["dateRemoved"] >= since
+                           and (not only_unsubscribed or s["reason"] == "Unsubscribed")),
+                          key=lambda s: (s["dateRemoved"], email_key(s["email"])))
+            out = []
+            for s in rows[skip:skip + select]:
+                contact = self.find("email", s["email"])
+                shown = contact.to_v2() if contact else {
+                    "id": 0, "email": s["email"], "optInType": "Unknown", "emailType": "Html",
+                    "dataFields": None, "status": s["reason"]}
+                out.append({"suppressedContact": shown, "dateRemoved": iso(s["dateRemoved"]),
+                            "reason": s["reason"]})
+            return out
+
+    # ------------------------------------------------------------------ calls, rate limit
+    def start_call(self, method: str, path: str, query: str) -> dict[str, Any]:
+        with self.lock:
+            self.process_due()
+            entry = {"seq": len(self._calls) + 1, "method": method, "path": path,
+                     "query": query, "status": None, "time": time.time(), "duration": None,
+                     "fault": None}
+            self._calls.append(entry)
+            return entry
+
+    def finish_call(self, entry: dict[str, Any], status: int | None, fault: str | None,
+                    started: float) -> None:
+        with self.lock:
+            entry["status"] = status
+            entry["fault"] = fault
+            entry["duration"] = round(time.monotonic() - started, 6)
+
+    def take_rate_slot(self, counted: bool) -> tuple[bool, int, int, int]:
+        """Count a call in the current window: (allowed, limit, remaining, reset epoch)."""
+        limit = self.config.rate_limit_per_minute or 0
+        window = self.config.rate_limit_window
+        with self.lock:
+            now = time.time()
+            if self._window_start is None or now >= self._window_start + window:
+                self._window_start, self._window_count = now, 0
+            allowed = True
+            if counted:
+                if self._window_count >= limit:
+                    allowed = False
+                else:
+                    self._window_count += 1
+            reset = int(self._window_start + window + 0.999)
+            return allowed, limit, max(limit - self._window_count, 0), reset
+
+    def pick_fault(self, method: str, path: str) -> tuple[str | None, int]:
+        """Decide this call's fault: (kind or None, status for ``error``)."""
+        with self.lock:
+            f = self.faults
+            for i, shot in enumerate(f.script):
+                if (shot.get("path") is None or path.startswith(shot["path"])) and \
+                        (shot.get("method") is None or shot["method"].upper() == method):
+                    del f.script[i]
+                    return shot["kind"], int(shot.get("status", f.error_status))
+            if f.paths is not None and not any(path.startswith(p) for p in f.paths):
+                return None, 0
+            roll = self.rng.random()
+            if roll < f.error_rate:
+                return "error", f.error_status
+            roll -= f.error_rate
+            if roll < f.drop_rate:
+                return "drop_before", 0
+            roll -= f.drop_rate
+            if roll < f.drop_after_rate:
+                return "drop_after", 0
+            return None, 0
+
+    def latency(self) -> float:
+        with self.lock:
+            f = self.faults
+            extra = self.rng.uniform(0, f.latency_jitter) if f.latency_jitter else 0.0
+            return f.latency + extra
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change faults at run time (all or nothing); ``random_seed`` re-seeds the RNG."""
+        with self.lock:
+            if "random_seed" in changes:
+                self.rng.seed(changes.pop("random_seed"))
+            self.faults.update(**changes)
+            return self.faults.as_dict()
+
+    # ------------------------------------------------------------------ inspection
+    def contacts(self) -> list[dict[str, Any]]:
+        """Every contact in v3 form (channel properties, lists and all data fields)."""
+        with self.lock:
+            self.process_due()
+            return [c.to_v3() for _, c in sorted(self._contacts.items())]
+
+    def contact(self, email: str) -> dict[str, Any] | None:
+        with self.lock:
+            self.process_due()
+            c = self.find("email", email)
+            return c.to_v3() if c else None
+
+    def insight(self) -> dict[str, Any]:
+        """{collection: {scope, type, records: [{key, json, contactId, email, …}]}}."""
+        with self.lock:
+            self.process_due()
+            return {name: {"scope": c["scope"], "type": c["type"],
+                           "records": [_record_view(r) for r in c["records"].values()]}
+                    for name, c in self._collections.items()}
+
+    def insight_records(self, collection: str) -> list[dict[str, Any]]:
+        return self.insight().get(collection, {}).get("records", [])
+
+    def sends(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self._sends)
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self._calls)
+
+    def imports(self) -> list[dict[str, Any]]:
+        with self.lock:
+            self.process_due()
+            return [{"kind": i.kind, "id": i.import_id, "submitted": iso(i.submitted),
+                     **self._import_view(i)} for i in self._imports.values()]
+
+    def suppressions(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{**s, "dateRemoved": iso(s["dateRemoved"])}
+                    for s in self._suppressions.values()]
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [copy.deepcopy(self._campaigns[k]) for k in sorted(self._campaigns)]
+
+
+def _record_view(r: dict[str, Any]) -> dict[str, Any]:
+    return {**copy.deepcopy(r), "created": iso(r["created"]), "updated": iso(r["updated"])}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _schema_clash(schema: dict[str, str], body: dict[str, Any]) -> str | None:
+    """A description of the first field whose type differs from the collection's, or None."""
+    for path, kind in schema_paths(body).items():
+        known = schema.get(path)
+        if known is not None and known != kind:
+            return f"Field '{path}' is expected to be {known} but was {kind}"
+    return None

@@ -1,0 +1,260 @@
+"""Value and request-shape checks that Dotdigital applies, and its error bodies.
+
+Request enums are checked in their *request* casing (``html``/``plainText``,
+``unknown``/``single``/``double``/``verifiedDouble``, ``subscribed``/``unsubscribed``…) because
+that is what the v3 API accepts; responses use the Pascal case the spec gives. A wrong casing
+is a 400 here, so a client that sends ``Html`` finds out against the emulator, not in
+production.
+
+Mobile numbers: the spec's examples are E.164 digits without ``+`` (``447123123123``) and
+whether Dotdigital accepts a leading ``+`` is not documented. The emulator accepts both and
+stores one canonical form, the digits without ``+`` as in the spec's examples, so lookups by
+either form find the same contact. The number must be a valid number for its country
+(``phonenumbers.is_valid_number``); spaces, dashes or brackets make it invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+COLLECTION_NAME = re.compile(r"^[-A-Za-z_][-A-Za-z0-9_]{1,255}$")
+IDENTIFIER_NAME = re.compile(r"^[-A-Za-z0-9_]{1,50}$")
+MODIFIED_FILTER = re.compile(r"^gte::(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z)$")
+
+EMAIL_TYPES = {"html": "Html", "plainText": "PlainText"}
+OPT_IN_TYPES = {"unknown": "Unknown", "single": "Single", "double": "Double",
+                "verifiedDouble": "VerifiedDouble"}
+EMAIL_STATUS_UPDATES = ("subscribed", "unsubscribed", "suppressed")
+CHANNEL_STATUS_UPDATES = ("noSubscription", "subscribed", "unsubscribed", "suppressed")
+CONTACT_MERGE_OPTIONS = {"overwrite": "overwrite", "overwrite-if-not-empty": "if-not-empty",
+                         "overwrite-if-empty": "if-empty"}
+IMPORT_MERGE_OPTIONS = {"overwrite": "overwrite", "overwriteIfNotEmpty": "if-not-empty",
+                        "overwriteIfEmpty": "if-empty"}
+COLLECTION_SCOPES = ("account", "contact")
+COLLECTION_TYPES = ("cartInsight", "catalog", "consentInsight", "custom", "easyEditorExtensions",
+                    "nostoEmailCampaigns", "orders", "productCategories", "webInsight",
+                    "wishList")
+CONTACT_IDENTIFIERS = ("email", "mobileNumber", "contactId")
+
+Problem = tuple[str, str]
+"""(item, description): one entry of a v3 error's ``details``."""
+
+
+def canonical_email(value: Any) -> str | None:
+    """The address as stored, or None when Dotdigital would reject its syntax.
+
+    Stored as given (no trimming: a padded address is invalid, as it is for Dotdigital);
+    lookups compare lower-cased, see :func:`email_key`.
+    """
+    if not isinstance(value, str) or not value or len(value) > 254:
+        return None
+    try:
+        validate_email(value, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return None
+    return value
+
+
+def email_key(value: str) -> str:
+    return value.lower()
+
+
+def canonical_mobile(value: Any) -> str | None:
+    """E.164 digits without ``+`` (see module docstring), or None when not a valid number."""
+    if not isinstance(value, str):
+        return None
+    digits = value[1:] if value.startswith("+") else value
+    if not digits.isdigit() or not 8 <= len(digits) <= 15 or digits.startswith("0"):
+        return None
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return digits
+
+
+def mobile_country(digits: str) -> str:
+    """ISO country of a canonical mobile number (``GB``), for ``channelProperties.sms``."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits)) or "ZZ"
+    except phonenumbers.NumberParseException:
+        return "ZZ"
+
+
+def contains_nested_array(value: Any, inside_array: bool = False) -> bool:
+    """True when an array appears directly inside an array (Dotdigital rejects those)."""
+    if isinstance(value, list):
+        if inside_array:
+            return True
+        return any(contains_nested_array(v, True) for v in value)
+    if isinstance(value, dict):
+        return any(contains_nested_array(v, False) for v in value.values())
+    return False
+
+
+def json_type(value: Any) -> str | None:
+    """The collection-schema type of a JSON value; None (null) fits any type."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def schema_paths(value: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten a record to {field path: type}; arrays of objects contribute ``path[]``."""
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        kind = json_type(item)
+        if kind is None:
+            continue
+        out[path] = kind
+        if kind == "object":
+            out.update(schema_paths(item, path + "."))
+        elif kind == "array":
+            for element in item:
+                if isinstance(element, dict):
+                    out.update(schema_paths(element, path + "[]."))
+                else:
+                    ek = json_type(element)
+                    if ek is not None:
+                        out[path + "[]"] = ek
+    return out
+
+
+def check_channel_properties(value: Any, item: str, allow_resubscribe: bool) -> list[Problem]:
+    """Shape and request-casing of ``channelProperties`` (additionalProperties: false)."""
+    if not isinstance(value, dict):
+        return [(item, "must be an object")]
+    problems: list[Problem] = []
+    for channel, props in value.items():
+        where = f"{item}.{channel}"
+        if channel not in ("email", "sms", "whatsApp"):
+            problems.append((where, "unknown channel; expected email, sms or whatsApp"))
+            continue
+        if not isinstance(props, dict):
+            problems.append((where, "must be an object"))
+            continue
+        for name, v in props.items():
+            at = f"{where}.{name}"
+            if channel == "email" and name == "emailType":
+                if v not in EMAIL_TYPES:
+                    problems.append((at, f"'{v}' is not one of {', '.join(EMAIL_TYPES)}"))
+            elif channel == "email" and name == "optInType":
+                if v not in OPT_IN_TYPES:
+                    problems.append((at, f"'{v}' is not one of {', '.join(OPT_IN_TYPES)}"))
+            elif channel == "email" and name == "status":
+                if v not in EMAIL_STATUS_UPDATES:
+                    problems.append((at, f"'{v}' is not one of {', '.join(EMAIL_STATUS_UPDATES)}"))
+            elif channel == "email" and name == "resubscribeOptions" and allow_resubscribe:
+                if not isinstance(v, dict):
+                    problems.append((at, "must be an object"))
+            elif channel != "email" and name == "status":
+                if v not in CHANNEL_STATUS_UPDATES:
+                    problems.append((at, f"'{v}' is not one of "
+                                         f"{', '.join(CHANNEL_STATUS_UPDATES)}"))
+            else:
+                problems.append((at, "unknown property"))
+    return problems
+
+
+def check_data_fields(value: Any, item: str, known: set[str] | None) -> list[Problem]:
+    """Names: letters, digits, ``-``, ``_``, at most 20; values: scalars (null clears)."""
+    if not isinstance(value, dict):
+        return [(item, "must be an object")]
+    problems: list[Problem] = []
+    for name, v in value.items():
+        if not DATA_FIELD_NAME.match(name):
+            problems.append((f"{item}.{name}", "invalid data field name: letters, digits, '-' "
+                                               "and '_' only, at most 20 characters"))
+        elif known is not None and name.upper() not in known:
+            problems.append((f"{item}.{name}", "data field does not exist in the account"))
+        elif isinstance(v, (dict, list)):
+            problems.append((f"{item}.{name}", "data field values must be text, number, "
+                                               "boolean, date or null"))
+    return problems
+
+
+def check_contact_body(body: Any, item: str, *, known_fields: set[str] | None,
+                       for_import: bool) -> list[Problem]:
+    """Shape of a PATCH body or of one import record (values are checked later)."""
+    if not isinstance(body, dict):
+        return [(item or "body", "must be a JSON object")]
+    prefix = f"{item}." if item else ""
+    problems: list[Problem] = []
+    if for_import:
+        match = body.get("matchIdentifier")
+        if not isinstance(match, str) or not IDENTIFIER_NAME.match(match):
+            problems.append((f"{prefix}matchIdentifier", "required: email, mobileNumber or "
+                                                         "contactId"))
+        elif match not in CONTACT_IDENTIFIERS:
+            problems.append((f"{prefix}matchIdentifier", f"custom identifier '{match}' does "
+                                                         "not exist in the account"))
+        if "identifiers" not in body:
+            problems.append((f"{prefix}identifiers", "required"))
+    identifiers = body.get("identifiers")
+    if identifiers is not None:
+        if not isinstance(identifiers, dict):
+            problems.append((f"{prefix}identifiers", "must be an object"))
+        else:
+            for name, v in identifiers.items():
+                at = f"{prefix}identifiers.{name}"
+                if name == "contactId":
+                    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                        problems.append((at, "must be a non-negative integer"))
+                elif name in ("email", "mobileNumber"):
+                    if not isinstance(v, str):
+                        problems.append((at, "must be a string"))
+                else:
+                    problems.append((at, f"custom identifier '{name}' does not exist in the "
+                                         "account"))
+    if "dataFields" in body and body["dataFields"] is not None:
+        problems += check_data_fields(body["dataFields"], f"{prefix}dataFields", known_fields)
+    if "channelProperties" in body and body["channelProperties"] is not None:
+        problems += check_channel_properties(body["channelProperties"],
+                                             f"{prefix}channelProperties",
+                                             allow_resubscribe=True)
+    lists = body.get("lists")
+    if lists is not None and (not isinstance(lists, list) or not 1 <= len(lists) <= 100 or any(
+            isinstance(x, bool) or not isinstance(x, int) for x in lists)):
+        problems.append((f"{prefix}lists", "must be an array of 1 to 100 integer list ids"))
+    consent = body.get("consentRecords")
+    if consent is not None:
+        if not isinstance(consent, list) or not 1 <= len(consent) <= 5:
+            problems.append((f"{prefix}consentRecords", "must be an array of 1 to 5 records"))
+        else:
+            required = ("text", "dateTimeConsented", "url", "ipAddress", "userAgent")
+            for i, rec in enumerate(consent):
+                missing = [k for k in required if not isinstance(rec, dict) or k not in rec]
+                if missing:
+                    problems.append((f"{prefix}consentRecords[{i}]",
+                                     f"missing {', '.join(missing)}"))
+    return problems
+
+
+def v3_error(namespace: str, code: str, description: str,
+             details: list[Problem] | None = None) -> dict[str, Any]:
+    """Dotdigital's v3 error body: ``{"errorCode":"contacts:…","description":…,"details":…}``."""
+    body: dict[str, Any] = {"errorCode": f"{namespace}:{code}", "description": description}
+    if details:
+        body["details"] = [{"item": item, "description": text} for item, text in details]
+    return body
+
+
+def v2_error(message: str, code: str) -> dict[str, Any]:
+    """Dotdigital's v2 error body: ``{"message":"… ERROR_CODE"}``."""
+    return {"message": f"{message} {code}"}
