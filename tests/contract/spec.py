@@ -65,7 +65,11 @@ Quirks of the published specs that this helper tolerates (each one deliberate):
        ``Processing``, ``Complete``, ``Failed`` while the spec's own example (and Dotdigital's
        import docs) answer ``Finished``, and the docs poll on ``NotFinished``; both are added
        to that enum. Clients must treat ``Complete`` and ``Finished`` alike.
-    8. ``GET /v2/contacts/suppressed-since/{date}`` and ``GET /v2/contacts/unsubscribed-since/
+    8. The contacts service's ``contactIdentifier`` (bulk delete body and status) is a
+       ``oneOf`` of ``{contactId}``, ``{email}``, ``{mobileNumber}`` and "one custom
+       identifier" (any single string property), so ``{"email": …}`` matches two branches
+       and fails ``oneOf``. It is read as ``anyOf``.
+    9. ``GET /v2/contacts/suppressed-since/{date}`` and ``GET /v2/contacts/unsubscribed-since/
        {date}`` are NOT in any of the published files (only the address-book variant is);
        :class:`OperationNotInSpec` is raised for them. Callers that must cover them check
        :func:`has_operation` and test their shape separately.
@@ -229,7 +233,9 @@ def _close_allofs(node: Any, document: dict[str, Any]) -> Any:
 
 
 def _patch_known_quirks(document: dict[str, Any]) -> None:
-    """Targeted fixes that a generic rule cannot express (quirk 7)."""
+    """Targeted fixes that a generic rule cannot express (quirks 7 and 8)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    # Quirk 7: insight import status enum lacks the statuses the API answers with.
     try:
         response = document["paths"]["/insightData/v3/import/{importId}"]["get"]["responses"]
         schema = response["200"]["content"]["application/json"]["schema"]
@@ -237,10 +243,17 @@ def _patch_known_quirks(document: dict[str, Any]) -> None:
             schema = _local(document, schema["$ref"])
         enum = schema["properties"]["status"]["enum"]
     except (KeyError, TypeError):
-        return
-    for extra in ("NotFinished", "Finished"):
-        if extra not in enum:
-            enum.append(extra)
+        pass
+    else:
+        for extra in ("NotFinished", "Finished"):
+            if extra not in enum:
+                enum.append(extra)
+    # Quirk 8: contactIdentifier's oneOf branches overlap; read it as anyOf.
+    identifier = schemas.get("contactIdentifier")
+    if isinstance(identifier, dict) and "oneOf" in identifier and "/contacts/v3" in document.get(
+        "paths", {}
+    ):
+        identifier["anyOf"] = identifier.pop("oneOf")
 
 
 def _absolute_refs(node: Any, uri: str) -> Any:

@@ -116,3 +116,10 @@ def test_responses() -> None:
         validate_response("PUT", "/insightData/v3/account/Catalogue/sku-1", 204, {"a": 1})
     with pytest.raises(SpecViolation, match="none given"):
         validate_response("GET", "/contacts/v3/import/x", 200)
+
+
+def test_quirk_contact_identifier_overlapping_oneof() -> None:
+    validate_request("POST", "/contacts/v3/delete",
+                     [{"email": "jo@x.com"}, {"mobileNumber": "447700900123"}, {"contactId": 5}])
+    with pytest.raises(SpecViolation):
+        validate_request("POST", "/contacts/v3/delete", [{"email": 5}])
