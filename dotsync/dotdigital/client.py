@@ -82,6 +82,30 @@ __all__ = [
 
 logger = logging.getLogger("dotsync.dotdigital")
 
+
+class _MaskHttpxUrls(logging.Filter):
+    """Mask e-mail addresses in httpx's own request log lines.
+
+    httpx logs every request URL at INFO (``HTTP Request: GET https://…/contacts/v3/email/
+    jo@example.com``), and contact paths carry e-mail addresses. The filter rewrites only
+    such addresses, so other users of httpx lose nothing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging system's business
+            return True
+        masked = mask_path(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _MaskHttpxUrls) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_MaskHttpxUrls())
+
 Kind = Literal["idempotent", "submit", "send"]
 IDEMPOTENT: Final = "idempotent"
 SUBMIT: Final = "submit"  # PUT …/import, POST …/delete: each call creates a new job
@@ -372,12 +396,28 @@ class DotdigitalClient:
         logger.info("Dotdigital account region discovered: %s", endpoint)
         return info
 
-    def _scrub(self, text: str) -> str:
+    def _scrub_secret(self, text: str) -> str:
+        """Replace the password and the Basic token wherever they occur in ``text``."""
         secret = self._auth._password.get()
         if secret:
             text = text.replace(secret, "**********")
         token = self._auth.header().split(" ", 1)[1]
-        return mask_text(text.replace(token, "**********"))
+        return text.replace(token, "**********")
+
+    def _scrub(self, text: str) -> str:
+        """Text fit for a log line or an error message: no secret, no e-mail address."""
+        return mask_text(self._scrub_secret(text))
+
+    def _scrub_value(self, value: Any) -> Any:
+        """Secrets out of every string of a decoded error body (addresses are kept: callers
+        need ``details`` to tell which contact failed; messages mask them)."""
+        if isinstance(value, str):
+            return self._scrub_secret(value)
+        if isinstance(value, Mapping):
+            return {k: self._scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub_value(v) for v in value]
+        return value
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
@@ -514,7 +554,7 @@ class DotdigitalClient:
                 return response
             err = error_from_response(
                 status,
-                self._error_body(response),
+                self._scrub_value(self._error_body(response)),
                 operation=operation,
                 method=method,
                 path=shown,
