@@ -125,7 +125,7 @@ async def account_info(request: Request) -> Response:
     host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
     base = f"{request.url.scheme}://{host}/"
     hour_ago = time.time() - 3600
-    in_last_hour = sum(1 for c in state.calls() if c["time"] >= hour_ago)
+    in_last_hour = state.calls_since(hour_ago)
     acc = state.account
     props = [
         ("Name", "String", acc.get("name", "dotsync emulator")),
@@ -773,20 +773,27 @@ class Gateway:
         self.state = state
         self.status: int | None = None
         self.fault: str | None = None
+        self.entry: dict[str, Any] = {}
+        self.started = 0.0
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = self.state
-        started = time.monotonic()
-        entry = state.start_call(scope["method"], scope["path"],
-                                 scope.get("query_string", b"").decode("latin-1"))
+        self.started = time.monotonic()
+        self.entry = self.state.start_call(scope["method"], scope["path"],
+                                           scope.get("query_string", b"").decode("latin-1"))
         try:
             await self._handle(scope, receive, send)
         finally:
-            state.finish_call(entry, self.status, self.fault, started)
+            self._record()
+
+    def _record(self) -> None:
+        """Log status and fault now: before the client can see the outcome, so a test that
+        reads the call log right after its response always finds the call complete."""
+        self.state.finish_call(self.entry, self.status, self.fault, self.started)
 
     async def _respond(self, send: Send, response: Response,
                        extra: list[tuple[bytes, bytes]] | None = None) -> None:
         self.status = response.status_code
+        self._record()
         headers = list(response.raw_headers) + (extra or [])
         await send({"type": "http.response.start", "status": response.status_code,
                     "headers": headers})
@@ -838,6 +845,7 @@ class Gateway:
             return
         if kind == "drop_before":
             self.fault = "drop_before"
+            self._record()
             await self._drop(send)
             return
 
@@ -862,6 +870,7 @@ class Gateway:
             self.status = start["status"] if start else None
             payload = b"".join(m.get("body", b"") for m in messages
                                if m["type"] == "http.response.body")
+            self._record()
             if start is not None and payload:
                 # Headers (with the full Content-Length) and half the body, then the
                 # connection goes: the client reads a truncated response.
@@ -874,6 +883,7 @@ class Gateway:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self.status = message["status"]
+                self._record()
                 if limit_headers:
                     message = {**message, "headers": list(message["headers"]) + limit_headers}
             await send(message)

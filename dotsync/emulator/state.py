@@ -812,6 +812,11 @@ class EmulatorState:
         with self.lock:
             return copy.deepcopy(self._sends)
 
+    def calls_since(self, epoch: float) -> int:
+        """How many API calls arrived at or after ``epoch`` (for ``ApiCallsInLastHour``)."""
+        with self.lock:
+            return sum(1 for c in reversed(self._calls) if c["time"] >= epoch)
+
     def calls(self) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(self._calls)
