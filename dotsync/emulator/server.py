@@ -6,13 +6,15 @@ for port 0 (a free port): the CLI can print its URL first, and tests never race 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import uvicorn
@@ -132,10 +134,35 @@ def serve(port: int = 0, user: str = DEFAULT_USER, password: str = DEFAULT_PASSW
     app = create_app(config)
     sock = _bind(config.host, port)
     try:
-        url = f"http://{config.host}:{sock.getsockname()[1]}"
-        if announce is not None:
-            announce(url)
-        logging.getLogger("uvicorn.error").setLevel(log_level.upper())
-        uvicorn.Server(_uvicorn_config(app, log_level)).run(sockets=[sock])
+        with _term_as_interrupt():
+            try:
+                url = f"http://{config.host}:{sock.getsockname()[1]}"
+                if announce is not None:
+                    announce(url)  # the socket already listens: clients may connect now
+                logging.getLogger("uvicorn.error").setLevel(log_level.upper())
+                uvicorn.Server(_uvicorn_config(app, log_level)).run(sockets=[sock])
+            except KeyboardInterrupt:
+                pass  # Ctrl-C or SIGTERM, during start-up or after a graceful shutdown
     finally:
         sock.close()
+
+
+@contextlib.contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so both end ``serve`` normally (exit status 0).
+
+    uvicorn shuts down on either signal and then re-raises it with the previous handler;
+    without this, SIGTERM would kill the process with -15 after the graceful shutdown.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
