@@ -50,8 +50,12 @@ def check_suppressions(body: Any) -> None:
         assert isinstance(item["dateRemoved"], str) and isinstance(item["reason"], str)
 
 
-def check_response(response: httpx.Response) -> None:
-    """Validate one emulator response against the spec (or the documented shape)."""
+def check_response(response: httpx.Response, seen: set[tuple[str, str]] | None = None) -> None:
+    """Validate one emulator response against the spec (or the documented shape).
+
+    Adds the (method, path template) it checked to ``seen`` (default: :data:`CHECKED`).
+    """
+    seen = CHECKED if seen is None else seen
     request = response.request
     path = request.url.path
     if path.startswith("/_emulator"):
@@ -71,21 +75,26 @@ def check_response(response: httpx.Response) -> None:
         if "/suppressed-since/" in path or "/unsubscribed-since/" in path:
             if status == 200:
                 check_suppressions(body)
-            CHECKED.add((request.method, path.rsplit("/", 1)[0] + "/{date}"))
+            seen.add((request.method, path.rsplit("/", 1)[0] + "/{date}"))
             return
         if status in (404, 405):
             return  # an unknown path: the error body was checked above
         raise
-    CHECKED.add((op.method, op.path_template))
+    seen.add((op.method, op.path_template))
 
 
 class CheckedClient(httpx.Client):
     """An httpx client that validates every response it receives against the spec."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: set[tuple[str, str]] = set()
+
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         response = super().send(request, **kwargs)
         response.read()
-        check_response(response)
+        check_response(response, self.seen)
+        CHECKED.update(self.seen)
         return response
 
 
