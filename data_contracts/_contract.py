@@ -1,0 +1,292 @@
+"""The machinery the three contracts share: raw columns in, rejects and ``valid`` out.
+
+A contract run goes: read each SPEC column as an object array (:class:`Run`), coerce and
+normalise it column by column (vectorised, once per distinct value where that pays),
+recording parse problems; then hand the typed columns to a pandera schema, lazily, for
+the declarative rules (required, unique, enums, lengths, ranges); turn pandera's
+failure cases into rejects worded like the others; finally keep the rows with no
+problem, in input order, with the input's index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from data_contracts import _values
+from data_contracts._display import show
+from data_contracts.result import ContractError, ContractResult, Rejects
+
+#: pandera's own names for its built-in failures -> our check names.
+_PANDERA_CHECKS = {"not_nullable": "required", "field_uniqueness": "unique"}
+#: Report "required" before anything else pandera found on the same cell.
+_PRIORITY = {"not_nullable": 0}
+
+Template = Callable[[str, Any, int], str]
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+class Run:
+    """One contract run over one frame."""
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        columns: Sequence[str],
+        required: Sequence[str],
+        key: str,
+        entity: str,
+    ) -> None:
+        if not isinstance(df, pd.DataFrame):
+            raise ContractError(f"{entity}: expected a pandas DataFrame, got {_kind(df)}")
+        names = [str(c) for c in df.columns]
+        duplicated = sorted({c for c in names if names.count(c) > 1})
+        if duplicated:
+            raise ContractError(
+                f"{entity}: column(s) {', '.join(duplicated)} appear more than once"
+            )
+        missing = [c for c in required if c not in df.columns]
+        if missing:
+            raise ContractError(
+                f"{entity}: required column(s) missing: {', '.join(missing)}"
+            )
+        self.df = df
+        self.entity = entity
+        self.columns = list(columns)
+        self.n = len(df)
+        self.raw: dict[str, np.ndarray] = {c: _values.column(df, c) for c in columns}
+        self.rejects = Rejects(self.n, self.columns)
+        self.key_name = key
+        keys, bad = _values.text(self.raw[key], strip=False)
+        self.keys = keys
+        # The reported key is the record's id as given (digits for a typed integer id).
+        self.report_keys = np.where(bad, self.raw[key], keys)
+        self._type_rejects(key, bad)
+        self.control(key, keys)
+        self.typed: dict[str, Any] = {key: keys}
+
+    # -- column helpers ----------------------------------------------------------------
+
+    def _type_rejects(self, name: str, bad: np.ndarray, what: str = "text") -> None:
+        self.rejects.add_mask(
+            bad, name, "type", self.raw[name], lambda v: f"{name} must be {what}, got {_kind(v)}"
+        )
+
+    def text(self, name: str, *, control: bool = True, strip: bool = True) -> np.ndarray:
+        """A text column: stripped, blank -> None, non-text and control characters rejected.
+
+        ``strip=False`` keeps the text exactly as given (for references to record keys).
+        """
+        values, bad = _values.text(self.raw[name], strip=strip)
+        self._type_rejects(name, bad)
+        if control:
+            self.control(name, values)
+        self.typed[name] = values
+        return values
+
+    def control(self, name: str, values: np.ndarray) -> None:
+        """Reject (and null) text values holding control characters or lone surrogates."""
+        mask = _values.control_mask(values)
+        if mask.any():
+            self.rejects.add_mask(
+                mask, name, "control_chars", self.raw[name],
+                lambda v: f"{name} {show(v)} holds control characters",
+            )
+            values[mask] = None
+
+    def lowered(self, name: str, default: str | None = None) -> np.ndarray:
+        """An enum-like text column: lower-cased, ``default`` where null."""
+        values = self.text(name)
+        low = _values.distinct_map(values, str.lower)
+        if default is not None:
+            low[np.equal(low, None)] = default
+        self.typed[name] = low
+        return low
+
+    def uppered(self, name: str) -> np.ndarray:
+        values = self.text(name)
+        up = _values.distinct_map(values, str.upper)
+        self.typed[name] = up
+        return up
+
+    def decimal(self, name: str) -> np.ndarray:
+        values, bad = _values.decimals(self.raw[name])
+        self.rejects.add_mask(
+            bad, name, "decimal", self.raw[name],
+            lambda v: f"{name} {show(v)} is not a decimal number",
+        )
+        self.typed[name] = values
+        return values
+
+    def timestamp(self, name: str) -> pd.Series:
+        values, bad = _values.timestamps(self.raw[name])
+        self.rejects.add_mask(
+            bad, name, "iso8601", self.raw[name],
+            lambda v: f"{name} {show(v)} is not an ISO 8601 timestamp",
+        )
+        self.typed[name] = values
+        return values
+
+    def integer(self, name: str) -> np.ndarray:
+        values, bad = _values.integers(self.raw[name])
+        self.rejects.add_mask(
+            bad, name, "integer", self.raw[name],
+            lambda v: f"{name} {show(v)} is not a whole number",
+        )
+        self.typed[name] = values
+        return values
+
+    def per_value(
+        self,
+        name: str,
+        parse: Callable[[Any], tuple[Any, list[tuple[str, str]]]],
+    ) -> np.ndarray:
+        """A column parsed value by value (JSON columns): problems become rejects."""
+        raw = self.raw[name]
+        out = np.full(self.n, None, dtype=object)
+        positions: list[int] = []
+        bad_pos: list[int] = []
+        bad_checks: list[str] = []
+        bad_values: list[Any] = []
+        bad_reasons: list[str] = []
+        with _values.gc_paused():
+            parsed = [parse(v) if v is not None else (None, []) for v in raw]
+        for i, (value, problems) in enumerate(parsed):
+            if problems:
+                for check, reason in problems:
+                    bad_pos.append(i)
+                    bad_checks.append(check)
+                    bad_values.append(raw[i])
+                    bad_reasons.append(reason)
+            elif value is not None:
+                positions.append(i)
+        idx = np.asarray(positions, dtype=np.int64)
+        if idx.size:
+            vals = np.empty(idx.size, dtype=object)
+            vals[:] = [parsed[i][0] for i in positions]
+            out[idx] = vals
+        self.rejects.add(bad_pos, name, bad_checks, bad_values, bad_reasons)
+        self.typed[name] = out
+        return out
+
+    def add(
+        self, mask: np.ndarray, name: str, check: str, reason: Callable[[Any], str]
+    ) -> None:
+        """Reject positions of ``mask`` on ``name`` (reason from the raw value)."""
+        self.rejects.add_mask(mask, name, check, self.raw[name], reason)
+
+    def add_reasons(
+        self, name: str, check: str, reasons: np.ndarray, prefix: str
+    ) -> None:
+        """Reject where ``reasons`` is set, wording each as ``prefix + reason``."""
+        pos = np.flatnonzero(np.not_equal(reasons, None))
+        if pos.size:
+            self.rejects.add(
+                pos, name, check, self.raw[name][pos], [prefix + r for r in reasons[pos]]
+            )
+
+    # -- pandera -----------------------------------------------------------------------
+
+    def schema_frame(self, dtypes: Mapping[str, Any]) -> pd.DataFrame:
+        """The typed columns as one frame on positions 0..n-1, for pandera."""
+        data: dict[str, Any] = {}
+        for name, dtype in dtypes.items():
+            values = self.typed[name]
+            if isinstance(values, pd.Series):
+                data[name] = values.reset_index(drop=True)
+            else:
+                data[name] = pd.Series(values, dtype=dtype)
+        return pd.DataFrame(data, index=pd.RangeIndex(self.n))
+
+    def validate(
+        self,
+        schema: pa.DataFrameSchema,
+        frame: pd.DataFrame,
+        templates: Mapping[str, Template],
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """Run ``schema`` lazily; every failure case becomes a reject worded by templates.
+
+        ``templates`` are keyed by the pandera check's ``error`` name; ``names`` maps an
+        error name to the reject's ``check`` when they differ (one check name, several
+        wordings).
+
+        A failure on a cell whose value was already refused while parsing is dropped (a
+        timestamp that could not be read is null in ``frame``; one reject is enough).
+        """
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as err:
+            cases = err.failure_cases
+        else:
+            return
+        if cases["index"].isna().any():
+            bad = cases[cases["index"].isna()]
+            raise RuntimeError(
+                f"{self.entity}: schema failed on whole columns (a contract bug): "
+                f"{bad[['column', 'check']].to_dict('records')}"
+            )
+        groups = sorted(
+            cases.groupby(["column", "check"], sort=False),
+            key=lambda item: _PRIORITY.get(str(item[0][1]), 9),
+        )
+        for (column, check), group in groups:
+            name = str(column)
+            error = _PANDERA_CHECKS.get(str(check), str(check))
+            ours = (names or {}).get(error, error)
+            pos = group["index"].to_numpy(dtype=np.int64)
+            pos = np.unique(pos[~self.rejects.flagged(name)[pos]])
+            if ours == "unique":  # a missing key is reported as required, not as repeated
+                pos = pos[~is_none(np.asarray(self.typed[name], dtype=object)[pos])]
+            if pos.size == 0:
+                continue
+            template = templates.get(error) or _default_template(ours)
+            raw = self.raw[name]
+            self.rejects.add(
+                pos, name, ours, raw[pos], [template(name, raw[i], int(i)) for i in pos]
+            )
+
+    # -- result ------------------------------------------------------------------------
+
+    def result(self, output: Mapping[str, Any]) -> ContractResult:
+        """``valid``: the SPEC columns (normalised) then any other input columns untouched,
+        rows without problems only, input index kept."""
+        keep = ~self.rejects.bad_rows()
+        index = self.df.index
+        data: dict[str, Any] = {}
+        for name, values in output.items():
+            if isinstance(values, pd.Series):
+                series = pd.Series(values.to_numpy(), index=index, dtype=values.dtype)
+            elif isinstance(values, np.ndarray) and values.dtype != object:
+                series = pd.Series(values, index=index)
+            else:
+                series = pd.Series(values, index=index, dtype=object)
+            data[name] = series[keep]
+        for name in self.df.columns:
+            if name not in data:
+                data[name] = self.df[name][keep]
+        valid = pd.DataFrame(data, index=index[keep])
+        return ContractResult(valid=valid, rejects=self.rejects.frame(self.report_keys, index))
+
+
+def _default_template(check: str) -> Template:
+    def reason(name: str, value: Any, _pos: int) -> str:
+        if check == "required":
+            return f"{name} is required"
+        if check == "unique":
+            return f"{name} {show(value)} appears more than once in this batch"
+        return f"{name} {show(value)} fails {check}"
+
+    return reason
+
+
+def is_none(values: np.ndarray) -> np.ndarray:
+    """Elementwise ``value is None`` for an object array."""
+    return np.equal(values, None)

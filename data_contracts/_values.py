@@ -1,0 +1,357 @@
+"""Column-at-a-time coercion of raw staged values, shared by the three contracts.
+
+Every helper takes a column as a numpy object array (``str`` or ``None``, or an already
+typed value from a Parquet load), never raises on a value, and returns the coerced
+column plus masks of the values it could not accept. Work on text is done once per
+distinct value (``pd.factorize``) where a column repeats, which is most of them.
+
+The whitespace rule, the same everywhere: a missing value, ``NaN``, ``NaT`` and a string
+that is empty or only whitespace are all *null*. Other text is stripped of surrounding
+whitespace, except record keys, which are kept exactly as given (the ledger matches on
+them).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Characters no text field may hold: C0 controls other than tab, newline and carriage
+#: return, DEL, C1 controls, and lone surrogates (which cannot even be encoded as UTF-8,
+#: so they would crash the store, the JSON encoder or the HTTP client later on).
+CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_INTEGER_RE = re.compile(r"[+-]?[0-9]{1,19}\Z")
+_TIMESTAMP_START_RE = re.compile(r"[0-9]{4}")
+_INT64_MAX = 2**63 - 1
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of small containers.
+
+    Parsing a million JSON documents allocates millions of dicts and lists; each
+    allocation burst triggers a collection that walks every live container, which
+    made parsing 2-3x slower in measurements. Nothing created here is cyclic, so
+    nothing is lost by collecting once afterwards instead.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as a fresh object array in which every missing value is ``None``."""
+    if name not in df.columns:
+        return np.full(len(df), None, dtype=object)
+    arr = df[name].to_numpy(dtype=object, copy=True)
+    if arr.ndim != 1:  # duplicate column names give a 2-D block
+        raise ValueError(f"column {name!r} appears more than once")
+    missing = _missing_mask(arr)
+    if missing.any():
+        arr[missing] = None
+    return arr
+
+
+def _missing_mask(arr: np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(pd.isna(arr), dtype=bool)
+    except (TypeError, ValueError):  # exotic objects: decide one by one
+        return np.fromiter((_is_missing(v) for v in arr), dtype=bool, count=len(arr))
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        result = pd.isna(value)
+    except (TypeError, ValueError):
+        return False
+    return bool(result) if isinstance(result, bool | np.bool_) else False
+
+
+def all_text(arr: np.ndarray) -> bool:
+    """True when every value is ``str`` or ``None`` (the staging store's promise)."""
+    return pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty")
+
+
+def distinct_map(arr: np.ndarray, func: Callable[[str], Any]) -> np.ndarray:
+    """``func`` applied once per distinct string of an all-text column (None stays None)."""
+    out = np.full(len(arr), None, dtype=object)
+    if len(arr) == 0:
+        return out
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [func(u) for u in uniques]
+    mapped[-1] = None
+    return mapped[codes]  # code -1 picks the trailing None
+
+
+def _scalar_text(value: Any) -> str | None:
+    """A typed scalar as text (ints keep their digits); None when it is not text-like."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not math.isfinite(f):
+            return None
+        return str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
+    return None
+
+
+def text(arr: np.ndarray, *, strip: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Text values (stripped, blank → None) and a mask of values that are not text.
+
+    Numbers from typed loads become their digits (an integer customer id ``42`` is
+    ``"42"``); anything else that is not a string (a dict in a name, bytes, a bool) is
+    flagged and set to None.
+    """
+    n = len(arr)
+    bad = np.zeros(n, dtype=bool)
+    if all_text(arr):
+        values = arr
+    else:
+        values = np.empty(n, dtype=object)
+        for i, v in enumerate(arr):
+            if v is None or type(v) is str:
+                values[i] = v
+                continue
+            if isinstance(v, str):  # a str subclass: keep plain text only
+                values[i] = str.__str__(v)
+                continue
+            t = _scalar_text(v)
+            if t is None:
+                bad[i] = True
+            values[i] = t
+    if strip:
+        out = np.empty(n, dtype=object)
+        out[:] = [None if v is None else (v.strip() or None) for v in values]
+    else:
+        out = np.empty(n, dtype=object)
+        out[:] = [None if v is None or not v.strip() else v for v in values]
+    return out, bad
+
+
+def control_mask(values: np.ndarray) -> np.ndarray:
+    """Mask of text values holding a character from :data:`CONTROL_RE`."""
+    search = CONTROL_RE.search
+    return np.fromiter(
+        (v is not None and not v.isprintable() and search(v) is not None for v in values),
+        dtype=bool,
+        count=len(values),
+    )
+
+
+def decimals(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Floats (NaN for null) and a mask of values that are not finite decimal numbers.
+
+    Text must be a plain decimal (``12``, ``-3.50``, ``1e3``): no thousands separators,
+    currency signs, ``NaN`` or ``Infinity``. Typed ints, floats and Decimals are taken
+    as they are, except non-finite ones; a typed float NaN is a null.
+    """
+    n = len(arr)
+    out = np.full(n, np.nan)
+    bad = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out, bad
+    if all_text(arr):
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+        values = np.full(len(uniques) + 1, np.nan)
+        wrong = np.zeros(len(uniques) + 1, dtype=bool)
+        for j, u in enumerate(uniques):
+            f = _parse_decimal_text(u)
+            if f is _BAD:
+                wrong[j] = True
+            elif f is not None:
+                values[j] = f
+        return values[codes], wrong[codes]
+    for i, v in enumerate(arr):
+        if v is None:
+            continue
+        f = _parse_decimal_text(v) if isinstance(v, str) else _typed_decimal(v)
+        if f is _BAD:
+            bad[i] = True
+        elif f is not None:
+            out[i] = f
+    return out, bad
+
+
+class _Bad:
+    """Marker for a value that was present but not acceptable."""
+
+    def __repr__(self) -> str:
+        return "<bad>"
+
+
+_BAD: Any = _Bad()
+
+
+def _parse_decimal_text(s: str) -> float | _Bad | None:
+    t = s.strip()
+    if not t:
+        return None
+    if not _DECIMAL_RE.match(t):
+        return _BAD
+    f = float(t)
+    if not math.isfinite(f):
+        return _BAD
+    return f + 0.0  # -0.0 -> 0.0
+
+
+def _typed_decimal(v: Any) -> float | _Bad | None:
+    if isinstance(v, bool | np.bool_):
+        return _BAD
+    if isinstance(v, int | np.integer | float | np.floating | Decimal):
+        try:
+            f = float(v)
+        except (OverflowError, ValueError):
+            return _BAD
+        if math.isnan(f) and not isinstance(v, Decimal):
+            return None
+        return f + 0.0 if math.isfinite(f) else _BAD
+    return _BAD
+
+
+def integers(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole numbers as Python ints in an object array (None for null) and a bad mask.
+
+    Accepts digit text and typed integers, and floats that are whole (Parquet turns an
+    integer column with nulls into floats).
+    """
+    n = len(arr)
+    out = np.full(n, None, dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    for i, v in enumerate(arr):
+        if v is None:
+            continue
+        r = _parse_integer(v)
+        if r is _BAD:
+            bad[i] = True
+        else:
+            out[i] = r
+    return out, bad
+
+
+def _parse_integer(v: Any) -> int | _Bad | None:
+    if isinstance(v, str):
+        t = v.strip()
+        if not t:
+            return None
+        if not _INTEGER_RE.match(t):
+            return _BAD
+        i = int(t)
+    elif isinstance(v, bool | np.bool_):
+        return _BAD
+    elif isinstance(v, int | np.integer):
+        i = int(v)
+    elif isinstance(v, float | np.floating):
+        f = float(v)
+        if math.isnan(f):
+            return None
+        if not math.isfinite(f) or not f.is_integer():
+            return _BAD
+        i = int(f)
+    elif isinstance(v, Decimal):
+        if not v.is_finite() or v != v.to_integral_value():
+            return _BAD
+        i = int(v)
+    else:
+        return _BAD
+    return i if abs(i) <= _INT64_MAX else _BAD
+
+
+def timestamps(arr: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Tz-aware UTC timestamps (NaT for null) and a mask of values that are not ISO 8601.
+
+    Text is read by pandas' ISO 8601 parser and must start with a four-digit year (so
+    the parser's ``now``/``today`` shortcuts are not accepted). A timestamp without an
+    offset is taken as UTC. Typed datetimes are accepted.
+    """
+    n = len(arr)
+    bad = np.zeros(n, dtype=bool)
+    empty = pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]")
+    if n == 0:
+        return empty, bad
+    if all_text(arr):
+        strs = arr
+    else:
+        strs = np.full(n, None, dtype=object)
+        typed: dict[int, pd.Timestamp] = {}
+        for i, v in enumerate(arr):
+            if v is None:
+                continue
+            if isinstance(v, str):
+                strs[i] = v
+            elif isinstance(v, datetime | date | np.datetime64 | pd.Timestamp):
+                ts = _typed_timestamp(v)
+                if ts is None:
+                    bad[i] = True
+                else:
+                    typed[i] = ts
+            else:
+                bad[i] = True
+    present = np.fromiter((v is not None for v in strs), dtype=bool, count=n)
+    stripped = np.full(n, None, dtype=object)
+    idx = np.flatnonzero(present)
+    stripped[idx] = [strs[i].strip() or None for i in idx]
+    shaped = np.fromiter(
+        (v is not None and _TIMESTAMP_START_RE.match(v) is not None for v in stripped),
+        dtype=bool,
+        count=n,
+    )
+    blank = present & np.fromiter((v is None for v in stripped), dtype=bool, count=n)
+    bad |= present & ~shaped & ~blank
+    to_parse = np.where(shaped, stripped, None)
+    with np.errstate(all="ignore"):
+        parsed = pd.to_datetime(
+            pd.Series(to_parse, dtype=object), format="ISO8601", utc=True, errors="coerce"
+        )
+    parsed = _as_us(parsed)
+    bad |= shaped & parsed.isna().to_numpy()
+    if not all_text(arr) and typed:
+        values = parsed.astype(object).to_numpy(copy=True)
+        for i, ts in typed.items():
+            values[i] = ts
+        parsed = _as_us(pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce"))
+    return parsed.reset_index(drop=True), bad
+
+
+def _as_us(series: pd.Series) -> pd.Series:
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = pd.to_datetime(series, utc=True, errors="coerce")
+    try:
+        return series.dt.as_unit("us")
+    except (ValueError, OverflowError):  # pragma: no cover - finer units always fit in us
+        return series
+
+
+def _typed_timestamp(v: Any) -> pd.Timestamp | None:
+    try:
+        ts = pd.Timestamp(v)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if ts is pd.NaT:
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    try:
+        return ts.as_unit("us")
+    except (ValueError, OverflowError):
+        return None

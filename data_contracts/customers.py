@@ -1,0 +1,234 @@
+"""The ``customers`` contract (SPEC §1) and the merge of customers into contacts.
+
+``validate_customers`` checks and normalises; ``merge_customers`` turns the valid rows
+into one row per Dotdigital contact: rows sharing an e-mail become one contact carrying
+the most recently updated row's fields (ties: the smallest ``customer_id``), and the
+others are listed as merged, not rejected. Rows with no e-mail but a mobile number are
+contacts keyed by that number, merged the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from data_contracts import columns
+from data_contracts._contract import Run, is_none
+from data_contracts._display import show
+from data_contracts.countries import COUNTRY_CODES
+from data_contracts.jsonfields import parse_data_fields
+from data_contracts.phones import usable_region
+from data_contracts.result import ContractResult
+
+CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "mobile_number",
+    "country",
+    "email_type",
+    "opt_in_type",
+    "email_consent",
+    "sms_consent",
+    "store",
+    "locale",
+    "data_fields",
+    "updated_at",
+)
+#: Columns a frame must have; the others are null when absent.
+REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", "updated_at")
+
+EMAIL_TYPES: tuple[str, ...] = ("html", "plaintext")
+OPT_IN_TYPES: tuple[str, ...] = ("unknown", "single", "double", "verified_double")
+CONSENTS: tuple[str, ...] = ("subscribed", "unsubscribed")
+NAME_MAX = 50
+
+_TEXT = object
+_UTC = pd.DatetimeTZDtype("us", "UTC")
+
+
+def _enum(allowed: tuple[str, ...]) -> Any:
+    return lambda field, v, _i: f"{field} {show(v)} must be one of: {', '.join(allowed)}"
+
+
+_TEMPLATES = {
+    "max_length": lambda field, v, _i: (
+        f"{field} {show(v)} is {len(str(v).strip())} characters long; at most {NAME_MAX} "
+        "are allowed"
+    ),
+    "iso3166": lambda field, v, _i: f"country {show(v)} is not an ISO 3166-1 alpha-2 code",
+}
+
+
+def _schema() -> pa.DataFrameSchema:
+    name_check = pa.Check.str_length(max_value=NAME_MAX, error="max_length")
+    return pa.DataFrameSchema(
+        {
+            "customer_id": pa.Column(_TEXT, nullable=False, unique=True),
+            "first_name": pa.Column(_TEXT, name_check, nullable=True),
+            "last_name": pa.Column(_TEXT, name_check, nullable=True),
+            "country": pa.Column(
+                _TEXT, pa.Check.isin(sorted(COUNTRY_CODES), error="iso3166"), nullable=True
+            ),
+            "email_type": pa.Column(
+                _TEXT, pa.Check.isin(EMAIL_TYPES, error="enum_email_type"), nullable=False
+            ),
+            "opt_in_type": pa.Column(
+                _TEXT, pa.Check.isin(OPT_IN_TYPES, error="enum_opt_in_type"), nullable=False
+            ),
+            "email_consent": pa.Column(
+                _TEXT, pa.Check.isin(CONSENTS, error="enum_consent"), nullable=True
+            ),
+            "sms_consent": pa.Column(
+                _TEXT, pa.Check.isin(CONSENTS, error="enum_consent"), nullable=True
+            ),
+            "updated_at": pa.Column(_UTC, nullable=False),
+        },
+        strict=False,
+        coerce=False,
+    )
+
+
+def _check_region(default_region: str | None) -> str | None:
+    if default_region is None or (isinstance(default_region, str) and not default_region.strip()):
+        return None
+    code = usable_region(default_region)
+    if code is None:
+        raise ValueError(
+            f"default_region {default_region!r} is not a region phone numbers can be read in "
+            "(use an ISO 3166-1 alpha-2 code such as 'GB')"
+        )
+    return code
+
+
+def validate_customers(df: pd.DataFrame, default_region: str | None) -> ContractResult:
+    """Check and normalise staged customers (SPEC §1).
+
+    ``default_region`` (``DOTSYNC_DEFAULT_REGION``) reads national mobile numbers of rows
+    without a ``country``; a number with neither a ``+`` nor a region is rejected.
+    ``valid`` columns: ``customer_id``, ``email`` (trimmed, lower-cased), ``first_name``,
+    ``last_name``, ``mobile_number`` (E.164 with ``+``), ``country`` (upper case),
+    ``email_type`` (``html`` default), ``opt_in_type`` (``unknown`` default),
+    ``email_consent``, ``sms_consent`` (lower case or None), ``store``, ``locale``,
+    ``data_fields`` (dict or None), ``updated_at`` (UTC), then any other input columns.
+    Text columns are object columns holding ``str`` or ``None``.
+
+    Raises ``ValueError`` for an unknown ``default_region`` and
+    :class:`~data_contracts.result.ContractError` for a frame without the required
+    columns; problems in the data are never raised, only reported.
+    """
+    region = _check_region(default_region)
+    run = Run(df, CUSTOMER_COLUMNS, REQUIRED_COLUMNS, "customer_id", "customers")
+    # E-mails and phones first: their left-over library work may run in the pool while
+    # the other columns are done here.
+    email_text = run.text("email", control=False)
+    mobile_text = run.text("mobile_number", control=False)
+    country = run.uppered("country")
+    regions = np.where(is_none(country), region, country)
+    email_job = columns.email_column(email_text)
+    phone_job = columns.phone_column(mobile_text, regions)
+
+    run.text("first_name")
+    run.text("last_name")
+    run.lowered("email_type", default="html")
+    run.lowered("opt_in_type", default="unknown")
+    run.lowered("email_consent")
+    run.lowered("sms_consent")
+    run.text("store")
+    run.text("locale")
+    run.per_value("data_fields", parse_data_fields)
+    run.timestamp("updated_at")
+
+    emails, email_why = email_job.result()
+    run.add_reasons("email", "email_syntax", email_why, "email ")
+    run.typed["email"] = emails
+    mobiles, mobile_why = phone_job.result()
+    run.add_reasons("mobile_number", "e164", mobile_why, "mobile_number ")
+    run.typed["mobile_number"] = mobiles
+
+    neither = is_none(email_text) & is_none(mobile_text) & ~run.rejects.flagged("email")
+    run.add(neither, "email", "required",
+            lambda _v: "email is required unless mobile_number is given")
+
+    frame = run.schema_frame(
+        {c: _TEXT for c in ("customer_id", "first_name", "last_name", "country", "email_type",
+                            "opt_in_type", "email_consent", "sms_consent")}
+        | {"updated_at": _UTC}
+    )
+    templates = dict(_TEMPLATES)
+    templates["enum_email_type"] = _enum(EMAIL_TYPES)
+    templates["enum_opt_in_type"] = _enum(OPT_IN_TYPES)
+    templates["enum_consent"] = _enum(CONSENTS)
+    names = {e: "enum" for e in ("enum_email_type", "enum_opt_in_type", "enum_consent")}
+    run.validate(_schema(), frame, templates, names)
+    return run.result({c: run.typed[c] for c in CUSTOMER_COLUMNS})
+
+
+# -- merge ---------------------------------------------------------------------------
+
+MERGED_COLUMNS: tuple[str, ...] = ("customer_id", "email", "mobile_number", "merged_into")
+
+
+def merge_customers(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per contact, and the customer rows merged into another.
+
+    Rows are grouped by ``email`` (already normalised, so ``Jo@X.com`` and ``jo@x.com``
+    are one group) or, for rows without an e-mail, by ``mobile_number``. Per group the
+    row with the latest ``updated_at`` wins (ties: the smallest ``customer_id`` in text
+    order, so the outcome never depends on input order); it is returned in ``contacts``
+    with all its fields, plus ``match_identifier`` (``email`` or ``mobileNumber``, as
+    Dotdigital names them). ``merged`` lists the others: ``customer_id``, ``email``,
+    ``mobile_number``, ``merged_into`` (the winner's ``customer_id``). Both keep the input
+    index and order.
+    """
+    if valid.empty:
+        contacts = valid.copy()
+        contacts["match_identifier"] = pd.Series([], dtype=object)
+        merged = pd.DataFrame({c: pd.Series([], dtype=object) for c in MERGED_COLUMNS})
+        return contacts, merged
+    email = valid["email"].astype(object)
+    mobile = valid["mobile_number"].astype(object)
+    has_email = email.notna().to_numpy()
+    kind = np.where(has_email, "email", "mobileNumber")
+    group_key = np.where(has_email, email.to_numpy(dtype=object), mobile.to_numpy(dtype=object))
+    order = pd.DataFrame(
+        {
+            "kind": kind,
+            "key": group_key,
+            "updated": valid["updated_at"].to_numpy(),
+            "cid": valid["customer_id"].astype(str).to_numpy(),
+            "pos": np.arange(len(valid)),
+        }
+    ).sort_values(["kind", "key", "updated", "cid"], ascending=[True, True, False, True],
+                  kind="mergesort")
+    first = ~order.duplicated(["kind", "key"], keep="first").to_numpy()
+    winner_pos = order["pos"].to_numpy()[first]
+    winner_of_group = pd.Series(
+        valid["customer_id"].to_numpy(dtype=object)[winner_pos],
+        index=pd.MultiIndex.from_arrays(
+            [order["kind"].to_numpy()[first], order["key"].to_numpy()[first]]
+        ),
+    )
+    is_winner = np.zeros(len(valid), dtype=bool)
+    is_winner[winner_pos] = True
+    contacts = valid.iloc[np.flatnonzero(is_winner)].copy()
+    contacts["match_identifier"] = pd.Series(kind[is_winner], index=contacts.index, dtype=object)
+    losers = np.flatnonzero(~is_winner)
+    into = winner_of_group.reindex(
+        pd.MultiIndex.from_arrays([kind[losers], group_key[losers]])
+    ).to_numpy(dtype=object)
+    merged = pd.DataFrame(
+        {
+            "customer_id": pd.Series(valid["customer_id"].to_numpy(dtype=object)[losers],
+                                     dtype=object),
+            "email": pd.Series(email.to_numpy(dtype=object)[losers], dtype=object),
+            "mobile_number": pd.Series(mobile.to_numpy(dtype=object)[losers], dtype=object),
+            "merged_into": pd.Series(into, dtype=object),
+        }
+    )
+    merged.index = valid.index[losers]
+    return contacts, merged

@@ -1,0 +1,141 @@
+"""The ``orders`` contract (SPEC §1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from data_contracts import columns
+from data_contracts._contract import Run
+from data_contracts._display import show
+from data_contracts.currencies import CURRENCY_CODES
+from data_contracts.jsonfields import parse_lines
+from data_contracts.result import ContractResult
+
+ORDER_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "customer_id",
+    "customer_email",
+    "status",
+    "currency",
+    "total",
+    "subtotal",
+    "tax",
+    "shipping",
+    "discount",
+    "refunded",
+    "placed_at",
+    "updated_at",
+    "lines",
+    "store",
+    "coupon_code",
+)
+#: Columns a frame must have; the others are null when absent.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "order_id", "customer_email", "status", "currency", "total", "placed_at", "updated_at",
+    "lines",
+)
+OPTIONAL_DECIMALS: tuple[str, ...] = ("subtotal", "tax", "shipping", "discount", "refunded")
+
+_TEXT = object
+_UTC = pd.DatetimeTZDtype("us", "UTC")
+
+
+def _utc(now: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(now)
+    if ts is pd.NaT:
+        raise ValueError("now must be a timestamp, not NaT")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def validate_orders(df: pd.DataFrame, now: pd.Timestamp | None = None) -> ContractResult:
+    """Check and normalise staged orders (SPEC §1).
+
+    ``now`` (default: the current time) is the moment ``placed_at`` may not be after; a
+    naive ``now`` is taken as UTC. ``valid`` columns: ``order_id``, ``customer_id``,
+    ``customer_email`` (trimmed, lower-cased), ``status``, ``currency`` (upper case),
+    ``total``, ``subtotal``, ``tax``, ``shipping``, ``discount``, ``refunded`` (float64,
+    NaN when absent), ``placed_at``, ``updated_at`` (UTC), ``lines`` (list of
+    ``{sku, name, quantity, unit_price, categories}``), ``store``, ``coupon_code``, then
+    any other input columns. ``customer_id`` is kept exactly as given (it refers to a
+    customer key).
+    """
+    moment = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
+    run = Run(df, ORDER_COLUMNS, REQUIRED_COLUMNS, "order_id", "orders")
+    email_text = run.text("customer_email", control=False)
+    email_job = columns.email_column(email_text)
+
+    run.text("customer_id", strip=False)
+    run.text("status")
+    run.uppered("currency")
+    total = run.decimal("total")
+    for name in OPTIONAL_DECIMALS:
+        run.decimal(name)
+    run.timestamp("placed_at")
+    run.timestamp("updated_at")
+    run.per_value("lines", parse_lines)
+    run.text("store")
+    run.text("coupon_code")
+
+    emails, email_why = email_job.result()
+    run.add_reasons("customer_email", "email_syntax", email_why, "customer_email ")
+    run.typed["customer_email"] = emails
+
+    total_series = pd.Series(total)
+    not_negative = pa.Check.ge(0, error="not_negative")
+
+    def refunded_le_total(s: pd.Series) -> pd.Series:
+        return ~(s > total_series.reindex(s.index))
+
+    def not_in_future(s: pd.Series) -> pd.Series:
+        return s <= moment
+
+    schema = pa.DataFrameSchema(
+        {
+            "order_id": pa.Column(_TEXT, nullable=False, unique=True),
+            "customer_email": pa.Column(_TEXT, nullable=False),
+            "status": pa.Column(_TEXT, nullable=False),
+            "currency": pa.Column(
+                _TEXT, pa.Check.isin(sorted(CURRENCY_CODES), error="iso4217"), nullable=False
+            ),
+            "total": pa.Column(float, not_negative, nullable=False),
+            **{n: pa.Column(float, not_negative, nullable=True)
+               for n in OPTIONAL_DECIMALS if n != "refunded"},
+            "refunded": pa.Column(
+                float,
+                [not_negative, pa.Check(refunded_le_total, error="refunded_le_total")],
+                nullable=True,
+            ),
+            "placed_at": pa.Column(
+                _UTC, pa.Check(not_in_future, error="not_in_future"), nullable=False
+            ),
+            "updated_at": pa.Column(_UTC, nullable=False),
+            "lines": pa.Column(_TEXT, nullable=False),
+        },
+        strict=False,
+        coerce=False,
+    )
+    frame = run.schema_frame(
+        {c: _TEXT for c in ("order_id", "customer_email", "status", "currency", "lines")}
+        | {c: float for c in ("total", *OPTIONAL_DECIMALS)}
+        | {"placed_at": _UTC, "updated_at": _UTC}
+    )
+    raw_total = run.raw["total"]
+    templates = {
+        "iso4217": lambda f, v, _i: f"currency {show(v)} is not an ISO 4217 code",
+        "not_negative": lambda f, v, _i: f"{f} {show(v)} must not be negative",
+        "refunded_le_total": lambda f, v, i: (
+            f"refunded {show(v)} is more than total {show(raw_total[i])}"
+        ),
+        "not_in_future": lambda f, v, _i: (
+            f"placed_at {show(v)} is in the future (now is {moment.isoformat()})"
+        ),
+    }
+    run.validate(schema, frame, templates)
+    out = {c: run.typed[c] for c in ORDER_COLUMNS}
+    for name in ("total", *OPTIONAL_DECIMALS):
+        out[name] = np.asarray(out[name], dtype=float)
+    return run.result(out)
