@@ -6,6 +6,7 @@ for port 0 (a free port): the CLI can print its URL first, and tests never race 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
@@ -47,6 +48,27 @@ def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
                           timeout_graceful_shutdown=2, timeout_keep_alive=5)
 
 
+class _QuickStopServer(uvicorn.Server):
+    """uvicorn checks ``should_exit`` every 0.1 s; this checks every 0.01 s.
+
+    A test suite starts and stops hundreds of emulators, so the tenth of a second per stop
+    adds up. uvicorn's own ``on_tick`` (the Date header, limits) still runs every 0.1 s.
+    """
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        ticks = 0
+        while not should_exit:
+            await asyncio.sleep(0.01)
+            if self.should_exit:
+                break
+            ticks += 1
+            if ticks % 10 == 0:
+                counter = (counter + 1) % 864000
+                should_exit = await self.on_tick(counter)
+
+
 class EmulatorServer:
     """The emulator on 127.0.0.1 in a background thread; a context manager.
 
@@ -62,7 +84,7 @@ class EmulatorServer:
         self.app = create_app(state=self.state)
         self._port = port
         self._log_level = log_level
-        self._server: uvicorn.Server | None = None
+        self._server: _QuickStopServer | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self.port: int = 0
@@ -78,7 +100,7 @@ class EmulatorServer:
             raise RuntimeError("the emulator is already running")
         self._sock = _bind(self.config.host, self._port)
         self.port = self._sock.getsockname()[1]
-        self._server = uvicorn.Server(_uvicorn_config(self.app, self._log_level))
+        self._server = _QuickStopServer(_uvicorn_config(self.app, self._log_level))
         self._thread = threading.Thread(target=self._server.run,
                                         kwargs={"sockets": [self._sock]},
                                         name=f"dotsync-emulator-{self.port}", daemon=True)
