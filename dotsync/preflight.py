@@ -1,0 +1,965 @@
+"""Go-live checks (``dotsync preflight``): is this setup safe to send real e-mail with?
+
+The same checks run from the command line and as the first task of every deployed run, so a
+run with wrong credentials, an unusable campaign or placeholder data fails *before* it writes
+anything to Dotdigital. Plain Python, no Prefect.
+
+Why these checks: the costly go-live mistakes are the silent ones. A paused certificate
+campaign refuses every send; a wrong region answers 403 on every call; and connectors that
+ship placeholders (a fixed test recipient, an example campaign id, one sample link, ``USD``
+everywhere) send real customers wrong e-mails that cannot be recalled (DOTDIGITAL.md, "What
+other connectors teach"). Each check is a small function returning one :class:`Check`;
+:func:`run_preflight` runs them in a fixed order, never raises, and reports a check that
+could not run (because an earlier one failed, or the store could not be read) as
+``skipped`` with the reason.
+
+Staged data is read as text with :meth:`Store.iter_staged` in chunks and reduced at once to
+counts of distinct values, so memory stays flat however large the tables are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pycountry
+
+from dotsync.config import Settings
+from dotsync.dotdigital import (
+    AccountInfo,
+    AuthenticationError,
+    Campaign,
+    DotdigitalClient,
+    DotdigitalError,
+    HostNotAllowedError,
+    NotFoundError,
+    RateLimitedError,
+    TransportError,
+    check_endpoint,
+)
+from dotsync.masking import mask_email
+from dotsync.store import Store
+
+__all__ = [
+    "CHECK_NAMES",
+    "EXAMPLE_CAMPAIGN_IDS",
+    "Check",
+    "PreflightFailed",
+    "PreflightResult",
+    "Severity",
+    "run_preflight",
+]
+
+Severity = Literal["error", "warning"]
+Status = Literal["pass", "fail", "warn", "skipped"]
+
+#: The checks in the order they run (and are shown). Names are stable: scripts rely on them.
+CHECK_NAMES: tuple[str, ...] = (
+    "credentials",
+    "region",
+    "certificate_campaign",
+    "order_campaign",
+    "insight_collection",
+    "example_campaign_ids",
+    "certificate_recipients",
+    "certificate_links",
+    "order_currencies",
+)
+
+#: Campaign ids that are example values, never a real account's campaign: the sequences and
+#: repeated digits people type into templates, and the ids in Dotdigital's own API examples
+#: (transactional-email spec: 1043, 456; campaigns spec: 1, 2, 4, 248, 12345).
+EXAMPLE_CAMPAIGN_IDS: frozenset[int] = frozenset(
+    {0, 1, 2, 4, 12, 123, 248, 456, 999, 1043, 1234, 9999, 12345, 99999, 123456, 999999,
+     1234567}
+)
+
+#: Addresses that only ever appear as placeholders (RFC 2606 domains with generic names).
+KNOWN_TEST_ADDRESSES: frozenset[str] = frozenset(
+    {
+        "test@example.com", "test@example.org", "test@example.net", "test@test.com",
+        "email@example.com", "example@example.com", "user@example.com", "name@example.com",
+        "you@example.com", "someone@example.com", "customer@example.com",
+        "recipient@example.com", "noreply@example.com", "john.doe@example.com",
+        "jane.doe@example.com", "john@example.com", "jane@example.com",
+    }
+)
+#: Domains that can never receive mail (RFC 2606 / RFC 6761).
+_RESERVED_DOMAIN = re.compile(
+    r"(^|\.)(example\.(com|org|net)|localhost)$|\.(example|test|invalid|localhost)$"
+)
+#: Local parts that mark an address as a test inbox, whatever the domain.
+_TEST_LOCAL_PARTS = frozenset(
+    {"test", "test1", "testing", "tester", "dummy", "placeholder", "sample", "example",
+     "noreply", "no-reply", "donotreply", "do-not-reply"}
+)
+#: Certificates needed before "nearly all go to one address" means anything, and the share.
+RECIPIENT_MIN_CERTIFICATES = 5
+RECIPIENT_MAX_SHARE = 0.9
+#: Substrings that mark a certificate link as a sample or an unfilled template.
+_LINK_PLACEHOLDERS: tuple[str, ...] = (
+    "example.com", "example.org", "example.net", "localhost", "127.0.0.1", "{{", "}}",
+    "%7b%7b", "placeholder",
+)
+
+#: Dotdigital's collection-name rule, from the insight-data spec (``collectionNameParam``):
+#: ``^[-A-Za-z_][-A-Za-z0-9_]{1,255}$`` with ``maxLength: 255``; so 2 to 255 characters.
+_COLLECTION_NAME = re.compile(r"^[-A-Za-z_][-A-Za-z0-9_]+$")
+COLLECTION_NAME_MAX = 255
+
+#: A customer-country currency needs this share of customers (with a known country) before
+#: it counts as a market of its own, so a handful of foreign customers prove nothing.
+MARKET_MIN_SHARE = 0.1
+MARKET_MIN_CUSTOMERS = 5
+
+CURRENCY_CODES: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.currencies)
+
+_EURO = ("AT BE BG CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK AD MC SM VA ME XK")
+_USD = "US PR EC SV TL FM MH PW GU VI AS MP BQ TC VG UM IO"
+#: Country -> the currency its shoppers pay in. Deliberately partial: a country missing here
+#: implies nothing (pycountry has no such table, and a wrong guess would raise false alarms).
+COUNTRY_CURRENCY: dict[str, str] = {
+    **dict.fromkeys(_EURO.split(), "EUR"),
+    **dict.fromkeys(_USD.split(), "USD"),
+    **dict.fromkeys(["GB", "UK", "IM", "JE", "GG"], "GBP"),
+    **dict.fromkeys(["CH", "LI"], "CHF"),
+    **dict.fromkeys(["DK", "FO", "GL"], "DKK"),
+    "CA": "CAD", "AU": "AUD", "NZ": "NZD", "JP": "JPY", "CN": "CNY", "HK": "HKD",
+    "SG": "SGD", "SE": "SEK", "NO": "NOK", "PL": "PLN", "CZ": "CZK", "HU": "HUF",
+    "RO": "RON", "IS": "ISK", "IN": "INR", "BR": "BRL", "MX": "MXN", "ZA": "ZAR",
+    "AE": "AED", "SA": "SAR", "IL": "ILS", "TR": "TRY", "KR": "KRW", "TW": "TWD",
+    "TH": "THB", "MY": "MYR", "ID": "IDR", "PH": "PHP", "AR": "ARS", "CL": "CLP",
+    "CO": "COP", "NG": "NGN", "UA": "UAH",
+}
+# Two-letter codes of common store markets only: "in", "my", "co", "io"… are words or
+# domain endings far more often than India, Malaysia, Colombia or a USD territory.
+_STORE_CODES = ("US CA AU NZ IE FR DE ES IT NL BE AT PT FI GR SE NO DK PL CZ HU CH JP CN HK SG"
+                " MX BR ZA AE")
+#: Store-name tokens that name a market: ``uk-web``, ``web_de``, ``shop.eu``…
+_STORE_MARKETS: dict[str, str] = {
+    "uk": "GBP", "gb": "GBP", "gbr": "GBP", "eu": "EUR", "euro": "EUR", "europe": "EUR",
+    "usa": "USD", "deu": "EUR", "fra": "EUR", "esp": "EUR", "ita": "EUR", "nld": "EUR",
+    "irl": "EUR", "aus": "AUD", "nzl": "NZD", "che": "CHF", "swe": "SEK", "dnk": "DKK",
+    "pol": "PLN", "jpn": "JPY",
+    **{code.lower(): COUNTRY_CURRENCY[code] for code in _STORE_CODES.split()},
+}
+
+_CAMPAIGN_LOOKUPS_BEFORE_LISTING = 10
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class Check:
+    """One line of the checklist.
+
+    ``ok`` is whether the check passed; a check that is not ok with ``severity="warning"``
+    is shown but does not fail the preflight. ``skipped`` marks a check that could not run
+    (``detail`` says why); it is never ``ok``, so an unverified setup never passes.
+    """
+
+    name: str
+    ok: bool
+    severity: Severity = "error"
+    detail: str = ""
+    fix: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> Status:
+        if self.ok:
+            return "pass"
+        if self.skipped:
+            return "skipped"
+        return "fail" if self.severity == "error" else "warn"
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this check stops go-live: failed or unverified at error severity."""
+        return not self.ok and self.severity == "error"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "status": self.status,
+            "severity": self.severity,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+class PreflightFailed(RuntimeError):
+    """Raised by :meth:`PreflightResult.raise_if_failed`: the run must not write anything."""
+
+    def __init__(self, result: PreflightResult) -> None:
+        self.result = result
+        lines = [f"{c.name}: {c.detail}" for c in result.checks if c.blocking]
+        super().__init__("preflight failed: " + "; ".join(lines))
+
+
+_MARKS: dict[Status, str] = {"pass": "✔", "fail": "✘", "warn": "⚠", "skipped": "–"}
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """All checks, in :data:`CHECK_NAMES` order."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no error-severity check failed or was skipped (warnings are allowed)."""
+        return not any(c.blocking for c in self.checks)
+
+    def check(self, name: str) -> Check:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "warn": 0, "skipped": 0}
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "summary": self.counts(),
+                "checks": [c.as_dict() for c in self.checks]}
+
+    def render(self) -> str:
+        """The checklist a person reads: one ✔/✘/⚠/– line per check, then what to do."""
+        width = max((len(c.name) for c in self.checks), default=0)
+        lines = ["dotsync preflight"]
+        for c in self.checks:
+            lines.append(f"{_MARKS[c.status]} {c.name.ljust(width)}  {c.detail}".rstrip())
+            if c.status != "pass" and c.fix:
+                lines.append(f"  {' ' * width}  → {c.fix}")
+        n = self.counts()
+        verdict = "ready to go live" if self.ok else "NOT ready: fix the ✘ lines first"
+        lines.append(
+            f"{verdict} ({n['pass']} passed, {n['fail']} failed, {n['warn']} warnings,"
+            f" {n['skipped']} skipped)"
+        )
+        return "\n".join(lines)
+
+    def raise_if_failed(self) -> PreflightResult:
+        """For a deployed run's first task: stop before any write when a check failed."""
+        if not self.ok:
+            raise PreflightFailed(self)
+        return self
+
+
+# ------------------------------------------------------------------------------ staged data
+class StoreUnreadable(RuntimeError):
+    """The staging store could not be read; the checks that need it are skipped."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Row count and counts of distinct (normalised, ``""`` = missing) values per column."""
+
+    rows: int
+    values: Mapping[str, pd.Series]
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.values[column]
+
+
+def _clean(series: pd.Series, case: Literal["lower", "upper", None] = None) -> pd.Series:
+    text = series.astype("string").str.strip()
+    if case == "lower":
+        text = text.str.lower()
+    elif case == "upper":
+        text = text.str.upper()
+    return text.fillna("")
+
+
+def tally(frames: Iterable[pd.DataFrame],
+          columns: Mapping[str, Literal["lower", "upper", None]]) -> Tally:
+    """Distinct-value counts of ``columns`` over a stream of frames (vectorised per frame).
+
+    Only the running counts are kept between frames, so memory grows with the number of
+    distinct values, not with the number of rows.
+    """
+    rows = 0
+    counts = {c: pd.Series(dtype="int64") for c in columns}
+    for frame in frames:
+        rows += len(frame)
+        for column, case in columns.items():
+            part = _clean(frame[column], case).value_counts()
+            counts[column] = counts[column].add(part, fill_value=0)
+    return Tally(rows, {c: s.astype("int64").sort_values(ascending=False, kind="stable")
+                        for c, s in counts.items()})
+
+
+_STAGED_COLUMNS: dict[str, dict[str, Literal["lower", "upper", None]]] = {
+    "certificates": {"recipient_email": "lower", "link": None, "campaign_id": None},
+    "orders": {"currency": "upper", "store": "lower"},
+    "customers": {"country": "upper", "store": "lower"},
+}
+
+
+# ------------------------------------------------------------------------------ context
+class _Campaigns:
+    """Campaign look-ups: by id one call each, or one paged listing shared by every check."""
+
+    def __init__(self, client: DotdigitalClient) -> None:
+        self._client = client
+        self._all: list[Campaign] | None = None
+
+    def all(self) -> list[Campaign]:
+        if self._all is None:
+            self._all = self._client.list_campaigns()
+        return self._all
+
+    def by_id(self, campaign_id: int) -> Campaign | None:
+        if self._all is not None:
+            return next((c for c in self._all if c.id == campaign_id), None)
+        try:
+            return self._client.get_campaign(campaign_id)
+        except NotFoundError:
+            return None
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    store: Store | None
+    client: DotdigitalClient | None
+    chunk_rows: int
+    configured_endpoint: str | None = None
+    account: AccountInfo | None = None
+    account_error: DotdigitalError | None = None
+    api_blocked: str | None = "the credentials check did not run"
+    _tallies: dict[str, Tally | StoreUnreadable] = field(default_factory=dict)
+    _campaigns: _Campaigns | None = None
+
+    def staged(self, entity: str) -> Tally:
+        """Distinct values of ``entity``'s columns that the checks need; read once."""
+        if entity not in self._tallies:
+            if self.store is None:
+                self._tallies[entity] = StoreUnreadable("no staging store was given")
+            else:
+                try:
+                    frames = self.store.iter_staged(entity, chunk_rows=self.chunk_rows)
+                    self._tallies[entity] = tally(frames, _STAGED_COLUMNS[entity])
+                except Exception as exc:  # any database error: report, don't crash
+                    self._tallies[entity] = StoreUnreadable(
+                        f"could not read staged {entity}: {type(exc).__name__}: "
+                        f"{_first_line(str(exc))}"
+                    )
+        found = self._tallies[entity]
+        if isinstance(found, StoreUnreadable):
+            raise found
+        return found
+
+    def campaigns(self) -> _Campaigns:
+        assert self.client is not None
+        if self._campaigns is None:
+            self._campaigns = _Campaigns(self.client)
+        return self._campaigns
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _skipped(name: str, reason: str, fix: str = "") -> Check:
+    return Check(name, ok=False, severity="error", detail=f"skipped: {reason}", fix=fix,
+                 skipped=True)
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _listing(items: Iterable[str], limit: int = 5) -> str:
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+_STORE_FIX = "check DOTSYNC_DATABASE_URL and that the staging store is reachable"
+
+
+# ------------------------------------------------------------------------------ API checks
+def check_credentials(ctx: _Context) -> Check:
+    """``account_info`` answers with the configured API user and password."""
+    name = "credentials"
+    client = ctx.client
+    if client is None:
+        ctx.api_blocked = "no Dotdigital client"
+        return _skipped(name, "no Dotdigital client was configured",
+                        "set DOTDIGITAL_API_USER and DOTDIGITAL_API_PASSWORD")
+    ctx.configured_endpoint = client.endpoint
+    user = mask_email(ctx.settings.api_user) or "(unset)"
+    where = ctx.configured_endpoint or "the r1 discovery endpoint"
+    try:
+        ctx.account = client.account_info()
+    except AuthenticationError as exc:
+        ctx.account_error = exc
+        ctx.api_blocked = "the credentials check failed"
+        fix = ("check DOTDIGITAL_API_USER and DOTDIGITAL_API_PASSWORD: an API user"
+               " (apiuser-…@apiconnector.com) and that API user's own password, not a"
+               " login's")
+        if ctx.settings.api_user and not ctx.settings.api_user.lower().endswith(
+                "@apiconnector.com"):
+            fix += f"; {user} is not an API user address (they end in @apiconnector.com)"
+        if exc.status == 403 and ctx.configured_endpoint:
+            fix += ("; a 403 also means DOTDIGITAL_API_ENDPOINT is another region's:"
+                    " unset it so the region is discovered")
+        return Check(name, ok=False, detail=f"Dotdigital refused API user {user} at {where}"
+                     f" (HTTP {exc.status})", fix=fix)
+    except HostNotAllowedError as exc:
+        # Raised after the discovery call answered 200: the credentials were accepted.
+        ctx.account_error = exc
+        ctx.api_blocked = "the account's endpoint is not allowed"
+        return Check(name, ok=True, detail=f"API user {user} accepted by the discovery"
+                     " endpoint")
+    except TransportError as exc:
+        ctx.account_error = exc
+        ctx.api_blocked = "Dotdigital could not be reached"
+        return _skipped(name, f"{where} could not be reached, so the credentials were not"
+                        " checked", "see the region check")
+    except RateLimitedError as exc:
+        ctx.account_error = exc
+        ctx.api_blocked = "Dotdigital rate-limited the credentials check"
+        return Check(name, ok=False, detail=f"could not verify: rate limited ({exc.status})",
+                     fix="the account's API call allowance is spent; run preflight again"
+                     " after the reset")
+    except DotdigitalError as exc:
+        ctx.account_error = exc
+        ctx.api_blocked = "the credentials check failed"
+        return Check(name, ok=False, detail=f"could not verify the credentials: {exc}",
+                     fix="try again; if it persists, check Dotdigital's status page")
+    ctx.api_blocked = None
+    account = f" (account {ctx.account.id})" if ctx.account.id is not None else ""
+    return Check(name, ok=True, detail=f"API user {user} accepted{account}")
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def check_region(ctx: _Context) -> Check:
+    """The regional endpoint in use is the account's own (``ApiEndpoint``) and answers."""
+    name = "region"
+    client = ctx.client
+    if client is None:
+        return _skipped(name, "no Dotdigital client was configured")
+    error = ctx.account_error
+    where = ctx.configured_endpoint or "the r1 discovery endpoint (https://r1-api.dotdigital.com)"
+    region_fix = ("set DOTDIGITAL_API_ENDPOINT to your region (https://r1-api.dotdigital.com"
+                  " Europe, r2- North America, r3- Asia Pacific) or unset it to discover it;"
+                  " check proxies and firewalls")
+    if isinstance(error, TransportError):
+        return Check(name, ok=False, detail=f"{where} could not be reached: {error}",
+                     fix=region_fix)
+    if isinstance(error, HostNotAllowedError):
+        return Check(name, ok=False, detail=f"the account's ApiEndpoint was refused: {error}",
+                     fix="credentials are only ever sent to https hosts under dotdigital.com or"
+                     " dotmailer.com; set DOTDIGITAL_API_ENDPOINT to your region's")
+    if error is not None or ctx.account is None:
+        ctx.api_blocked = ctx.api_blocked or "the credentials check failed"
+        return _skipped(name, "the account's region is only reported to valid credentials",
+                        "fix the credentials first")
+    reported = ctx.account.api_endpoint
+    if ctx.configured_endpoint is None:
+        endpoint = client.endpoint or "?"
+        try:
+            client.account_info()  # the first call after discovery goes to the region
+        except TransportError as exc:
+            ctx.api_blocked = "the account's regional endpoint could not be reached"
+            return Check(name, ok=False, detail=f"discovered {endpoint}, which could not be"
+                         f" reached: {exc}", fix=region_fix)
+        except DotdigitalError as exc:
+            ctx.api_blocked = "the account's regional endpoint refused the credentials"
+            return Check(name, ok=False, detail=f"discovered {endpoint}, which answered: {exc}",
+                         fix=region_fix)
+        return Check(name, ok=True, detail=f"{endpoint} (discovered through ApiEndpoint;"
+                     " reachable)")
+    configured = ctx.configured_endpoint
+    if not reported:
+        return Check(name, ok=True, detail=f"{configured} (configured; reachable; the account"
+                     " did not report its ApiEndpoint)")
+    try:
+        reported = check_endpoint(reported, what="the account's ApiEndpoint")
+    except HostNotAllowedError as exc:
+        return Check(name, ok=False, detail=str(exc),
+                     fix="credentials are only ever sent to https hosts under dotdigital.com or"
+                     " dotmailer.com")
+    if not _same_endpoint(configured, reported):
+        return Check(name, ok=False, severity="warning",
+                     detail=f"DOTDIGITAL_API_ENDPOINT is {configured}, but the account reports"
+                     f" {reported}",
+                     fix=f"set DOTDIGITAL_API_ENDPOINT={reported}, or unset it to discover it")
+    return Check(name, ok=True, detail=f"{configured} (configured; matches the account's"
+                 " ApiEndpoint; reachable)")
+
+
+def _parse_campaign_id(text: str) -> int | None:
+    """A staged ``campaign_id`` as an integer (``"1001"``, ``"1001.0"``), else None."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _status_problem(campaign: Campaign, what: str) -> str | None:
+    """Why ``campaign`` cannot take triggered sends, or None when it can."""
+    status = campaign.status or "(no status)"
+    if status.lower() == "triggered":
+        return None
+    why = {
+        "paused": "Paused: Dotdigital refuses triggered sends until it is resumed",
+        "cancelled": "Cancelled: it can never be sent again",
+    }.get(status.lower(), f"{status}: only a Triggered campaign can be sent per recipient")
+    return f"{what} {campaign.id} {campaign.name!r} is {why}"
+
+
+def check_certificate_campaign(ctx: _Context) -> Check:
+    """Every campaign a certificate would be sent with exists and is Triggered."""
+    name = "certificate_campaign"
+    setting = ctx.settings.certificate_campaign_id
+    try:
+        certs = ctx.staged("certificates")
+    except StoreUnreadable as exc:
+        return _skipped(name, str(exc), _STORE_FIX)
+    problems: list[str] = []
+    uses: dict[int, list[str]] = {}
+    if setting is not None:
+        uses.setdefault(setting, []).append("DOTSYNC_CERTIFICATE_CAMPAIGN_ID")
+    not_numbers: list[str] = []
+    for raw, count in certs["campaign_id"].items():
+        if raw == "":
+            if setting is None:
+                problems.append(f"{_plural(count, 'certificate')} have no campaign_id and"
+                                " DOTSYNC_CERTIFICATE_CAMPAIGN_ID is not set")
+            continue
+        parsed = _parse_campaign_id(raw)
+        if parsed is None or parsed <= 0:
+            not_numbers.append(f"{raw!r} ({_plural(count, 'certificate')})")
+        else:
+            uses.setdefault(parsed, []).append(_plural(count, "certificate"))
+    if not_numbers:
+        problems.append(f"campaign_id is not a positive whole number: {_listing(not_numbers)}")
+    if not uses and not problems:
+        return Check(name, ok=True, detail="no certificates staged and"
+                     " DOTSYNC_CERTIFICATE_CAMPAIGN_ID not set: nothing to send")
+    checked: list[str] = []
+    if ctx.api_blocked is not None or ctx.client is None:
+        if not problems:
+            return _skipped(name, f"campaigns cannot be looked up: {ctx.api_blocked}",
+                            "fix the credentials and region first")
+        problems.append(f"campaigns not looked up: {ctx.api_blocked}")
+    else:
+        book = ctx.campaigns()
+        if len(uses) > _CAMPAIGN_LOOKUPS_BEFORE_LISTING:
+            book.all()  # one paged listing instead of a call per id
+        for campaign_id, used_by in sorted(uses.items()):
+            what = f"campaign {campaign_id} (used by {', '.join(used_by)})"
+            try:
+                campaign = book.by_id(campaign_id)
+            except DotdigitalError as exc:
+                problems.append(f"{what} could not be looked up: {exc}")
+                continue
+            if campaign is None:
+                problems.append(f"{what} does not exist in this Dotdigital account")
+                continue
+            problem = _status_problem(campaign, "campaign")
+            if problem:
+                problems.append(f"{problem} (used by {', '.join(used_by)})")
+            else:
+                checked.append(f"{campaign.id} {campaign.name!r}")
+    if problems:
+        return Check(name, ok=False, detail="; ".join(problems),
+                     fix="create (or resume) a Triggered campaign for certificates in"
+                     " Dotdigital, then set DOTSYNC_CERTIFICATE_CAMPAIGN_ID and the staged"
+                     " campaign_id values to its id")
+    return Check(name, ok=True, detail=f"Triggered: {_listing(checked)}")
+
+
+def check_order_campaign(ctx: _Context) -> Check:
+    """``DOTSYNC_ORDER_CAMPAIGN`` names exactly one Triggered campaign."""
+    name = "order_campaign"
+    raw = ctx.settings.order_campaign
+    if raw is None or not raw.strip():
+        return Check(name, ok=True, detail="DOTSYNC_ORDER_CAMPAIGN not set: no order"
+                     " confirmation e-mails are sent")
+    wanted = raw.strip()
+    if ctx.api_blocked is not None or ctx.client is None:
+        return _skipped(name, f"campaigns cannot be looked up: {ctx.api_blocked}",
+                        "fix the credentials and region first")
+    book = ctx.campaigns()
+    fix = ("set DOTSYNC_ORDER_CAMPAIGN to the exact name (or the id) of a Triggered campaign"
+           " in Dotdigital")
+    try:
+        if wanted.isdigit():
+            campaign = book.by_id(int(wanted))
+            if campaign is None:
+                return Check(name, ok=False, fix=fix, detail="DOTSYNC_ORDER_CAMPAIGN is"
+                             f" campaign id {wanted}, which does not exist")
+            how = f"campaign id {wanted}"
+        else:
+            campaigns = book.all()
+            matches = [c for c in campaigns if c.name == wanted]
+            if not matches:
+                near = [c for c in campaigns if c.name.strip().casefold() == wanted.casefold()]
+                hint = (f"; did you mean {near[0].name!r} (id {near[0].id})?" if near else "")
+                return Check(name, ok=False, fix=fix + hint,
+                             detail=f"no campaign is named {wanted!r} (searched"
+                             f" {_plural(len(campaigns), 'campaign')})")
+            if len(matches) > 1:
+                found = ", ".join(f"{c.id} ({c.status or 'no status'})" for c in matches)
+                return Check(name, ok=False,
+                             detail=f"{len(matches)} campaigns are named {wanted!r}: {found}",
+                             fix="rename the duplicates in Dotdigital, or set"
+                             " DOTSYNC_ORDER_CAMPAIGN to the id of the one to use")
+            campaign = matches[0]
+            how = f"{wanted!r} (among {_plural(len(campaigns), 'campaign')})"
+    except DotdigitalError as exc:
+        return Check(name, ok=False, detail=f"campaigns could not be looked up: {exc}",
+                     fix="try again; if it persists, check Dotdigital's status page")
+    problem = _status_problem(campaign, "order confirmation campaign")
+    if problem:
+        return Check(name, ok=False, detail=problem,
+                     fix="resume it, or point DOTSYNC_ORDER_CAMPAIGN at a Triggered campaign")
+    return Check(name, ok=True, detail=f"{how} → campaign {campaign.id}, Triggered")
+
+
+# ------------------------------------------------------------------------------ local checks
+def check_insight_collection(ctx: _Context) -> Check:
+    """The insight collection name is one Dotdigital accepts."""
+    name = "insight_collection"
+    value = ctx.settings.insight_collection
+    fix = ("set DOTSYNC_INSIGHT_COLLECTION to 2-255 letters, digits, '-' or '_', not starting"
+           " with a digit (default Purchases)")
+    if not value:
+        return Check(name, ok=False, detail="DOTSYNC_INSIGHT_COLLECTION is empty", fix=fix)
+    if len(value) > COLLECTION_NAME_MAX:
+        return Check(name, ok=False, fix=fix, detail="DOTSYNC_INSIGHT_COLLECTION is"
+                     f" {len(value)} characters long (at most {COLLECTION_NAME_MAX})")
+    if not _COLLECTION_NAME.fullmatch(value):
+        if value[0].isdigit():
+            why = "starts with a digit"
+        elif len(value) < 2:
+            why = "is shorter than 2 characters"
+        else:
+            bad = sorted({ch for ch in value if not (ch.isascii() and (ch.isalnum() or ch in
+                                                                        "-_"))})
+            why = "contains " + " ".join(repr(ch) for ch in bad)
+        return Check(name, ok=False, fix=fix,
+                     detail=f"DOTSYNC_INSIGHT_COLLECTION {value!r} {why}")
+    return Check(name, ok=True, detail=f"{value!r} is a valid collection name")
+
+
+def check_example_campaign_ids(ctx: _Context) -> Check:
+    """No campaign id is an example value copied from documentation or a template."""
+    name = "example_campaign_ids"
+    found: list[str] = []
+    setting = ctx.settings.certificate_campaign_id
+    if setting is not None and setting in EXAMPLE_CAMPAIGN_IDS:
+        found.append(f"DOTSYNC_CERTIFICATE_CAMPAIGN_ID={setting}")
+    order = (ctx.settings.order_campaign or "").strip()
+    if order.isdigit() and int(order) in EXAMPLE_CAMPAIGN_IDS:
+        found.append(f"DOTSYNC_ORDER_CAMPAIGN={order}")
+    note = ""
+    try:
+        ids = ctx.staged("certificates")["campaign_id"]
+        for raw, count in ids.items():
+            parsed = _parse_campaign_id(raw) if raw else None
+            if parsed is not None and parsed in EXAMPLE_CAMPAIGN_IDS:
+                found.append(f"campaign_id {parsed} on {_plural(count, 'certificate')}")
+    except StoreUnreadable as exc:
+        note = f" (staged certificates not checked: {exc})"
+        if not found:
+            return _skipped(name, str(exc), _STORE_FIX)
+    if found:
+        return Check(name, ok=False, detail="example campaign ids: " + _listing(found) + note,
+                     fix="replace them with the ids of your own Triggered campaigns (Dotdigital"
+                     " shows a campaign's id in its URL)")
+    return Check(name, ok=True, detail="no example campaign ids")
+
+
+def _is_reserved(address: str) -> bool:
+    return bool(_RESERVED_DOMAIN.search(address.rpartition("@")[2]))
+
+
+def _show_address(address: str) -> str:
+    """Placeholders are shown as they are; anything that may be a person is masked."""
+    return address if address in KNOWN_TEST_ADDRESSES else mask_email(address)
+
+
+def check_certificate_recipients(ctx: _Context) -> Check:
+    """Certificates go to their buyers' recipients, not to one fixed or test address."""
+    name = "certificate_recipients"
+    try:
+        certs = ctx.staged("certificates")
+    except StoreUnreadable as exc:
+        return _skipped(name, str(exc), _STORE_FIX)
+    counts = certs["recipient_email"]
+    counts = counts[counts.index != ""]
+    total = int(counts.sum())
+    if total == 0:
+        return Check(name, ok=True, detail="no certificates staged")
+    errors: list[str] = []
+    warnings: list[str] = []
+    top, top_count = str(counts.index[0]), int(counts.iloc[0])
+    if total >= RECIPIENT_MIN_CERTIFICATES and top_count >= RECIPIENT_MAX_SHARE * total:
+        errors.append(f"{top_count:,} of {total:,} certificates go to one address,"
+                      f" {_show_address(top)}")
+    index = counts.index.to_series()
+    known = counts[index.isin(KNOWN_TEST_ADDRESSES).to_numpy()]
+    if len(known):
+        errors.append(f"{_plural(int(known.sum()), 'certificate')} go to test addresses: "
+                      + _listing(f"{a} ({n})" for a, n in known.items()))
+    rest = counts[~index.isin(KNOWN_TEST_ADDRESSES).to_numpy()]
+    rest_index = rest.index.to_series()
+    domains = rest_index.str.rpartition("@")[2]
+    reserved = rest[domains.map(_is_reserved).to_numpy(dtype=bool)]
+    if len(reserved):
+        per_domain = reserved.groupby(reserved.index.str.rpartition("@")[2]).sum()
+        warnings.append(
+            f"{_plural(int(reserved.sum()), 'certificate')} go to domains that receive no mail:"
+            " " + _listing(f"{d} ({int(n)})"
+                           for d, n in per_domain.sort_values(ascending=False).items()))
+    local = rest_index.str.rpartition("@")[0]
+    testish = rest[local.isin(_TEST_LOCAL_PARTS).to_numpy()]
+    if len(testish):
+        # The local part is a generic word, so the address is shown whole.
+        warnings.append(f"{_plural(int(testish.sum()), 'certificate')} go to test inboxes: "
+                        + _listing(f"{a} ({n})" for a, n in testish.items()))
+    fix = ("stage each certificate with its real recipient_email (the address the buyer"
+           " entered); remove test certificates before going live")
+    if errors:
+        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
+    if warnings:
+        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    return Check(name, ok=True, detail=f"{_plural(total, 'certificate')} to"
+                 f" {_plural(len(counts), 'distinct address', 'distinct addresses')}")
+
+
+def _link_origin(link: str) -> str:
+    """``scheme://host/…``: enough to recognise a link without showing a certificate code."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*:)?(//)?([^/?#]*)", link)
+    head = "".join(p or "" for p in match.groups()) if match else ""
+    return (head or link[:20]) + ("/…" if len(link) > len(head) else "")
+
+
+def check_certificate_links(ctx: _Context) -> Check:
+    """Each certificate has its own https link, and no link is a sample or template."""
+    name = "certificate_links"
+    try:
+        certs = ctx.staged("certificates")
+    except StoreUnreadable as exc:
+        return _skipped(name, str(exc), _STORE_FIX)
+    if certs.rows == 0:
+        return Check(name, ok=True, detail="no certificates staged")
+    counts = certs["link"]
+    errors: list[str] = []
+    warnings: list[str] = []
+    missing = int(counts.get("", 0))
+    if missing:
+        errors.append(f"{_plural(missing, 'certificate')} have no link")
+    links = counts[counts.index != ""]
+    index = links.index.to_series()
+    https = index.str.match(r"(?i)^https://[^/?#\s]+").to_numpy(dtype=bool)
+    if (~https).any():
+        bad = links[~https]
+        errors.append(f"{_plural(int(bad.sum()), 'link')} not https: "
+                      + _listing(dict.fromkeys(_link_origin(x) for x in bad.index)))
+    shared = links[links > 1]
+    if len(shared):
+        errors.append(
+            f"{_plural(len(shared), 'link')} shared by several certificates: "
+            + _listing(f"{_link_origin(x)} ({n} certificates)" for x, n in shared.items())
+        )
+    lowered = index.str.lower()
+    hits = {m: lowered.str.contains(m, regex=False).to_numpy(dtype=bool)
+            for m in _LINK_PLACEHOLDERS}
+    hits = {m: mask for m, mask in hits.items() if mask.any()}
+    if hits:
+        sample = np.logical_or.reduce(list(hits.values()))
+        warnings.append(f"{_plural(int(links[sample].sum()), 'link')} look like samples or"
+                        " unfilled templates"
+                        f" (contain {', '.join(repr(m) for m in hits)})")
+    fix = ("stage each certificate with its own https:// redemption link (with its code in"
+           " the link, so no two certificates share one); no sample or template links")
+    if errors:
+        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
+    if warnings:
+        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    return Check(name, ok=True, detail=f"{_plural(int(links.sum()), 'certificate')}, each"
+                 " with its own https link")
+
+
+def _store_currency(store: str) -> str | None:
+    """The currency a store's name implies (``uk-web`` -> GBP), when exactly one does.
+
+    Only the first and last tokens count (``shop-in-town`` implies nothing), and a store
+    whose name implies two different currencies implies none.
+    """
+    tokens = [t for t in re.split(r"[^a-z0-9]+", store.lower()) if t]
+    if not tokens:
+        return None
+    found = {_STORE_MARKETS[t] for t in {tokens[0], tokens[-1]} if t in _STORE_MARKETS}
+    return found.pop() if len(found) == 1 else None
+
+
+def check_order_currencies(ctx: _Context) -> Check:
+    """Orders carry real ISO 4217 codes, not one placeholder currency across several markets."""
+    name = "order_currencies"
+    try:
+        orders = ctx.staged("orders")
+    except StoreUnreadable as exc:
+        return _skipped(name, str(exc), _STORE_FIX)
+    if orders.rows == 0:
+        return Check(name, ok=True, detail="no orders staged")
+    currencies = orders["currency"]
+    errors: list[str] = []
+    warnings: list[str] = []
+    missing = int(currencies.get("", 0))
+    if missing:
+        errors.append(f"{_plural(missing, 'order')} have no currency")
+    given = currencies[currencies.index != ""]
+    valid_mask = given.index.isin(list(CURRENCY_CODES))
+    invalid = given[~valid_mask]
+    if len(invalid):
+        errors.append(f"{_plural(int(invalid.sum()), 'order')} with a code that is not current"
+                      " ISO 4217: " + _listing(f"{c!r} ({n})" for c, n in invalid.items()))
+    valid = given[valid_mask]
+    if len(valid) == 1:
+        only, count = str(valid.index[0]), int(valid.iloc[0])
+        stores = orders["store"].add(_customer_tally(ctx, "store"), fill_value=0)
+        countries = _customer_tally(ctx, "country")
+        countries = countries[countries.index != ""]
+        errors += _single_currency_problems(only, count, stores, countries)
+        warnings += _default_currency_warnings(only, count, countries)
+    fix = ("stage each order's real ISO 4217 currency (the one the customer paid in);"
+           " there is no default currency")
+    if errors:
+        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
+    if warnings:
+        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    shown = _listing(f"{c} ({n:,})" for c, n in valid.items())
+    return Check(name, ok=True, detail=f"{_plural(int(valid.sum()), 'order')}: {shown}")
+
+
+def _customer_tally(ctx: _Context, column: str) -> pd.Series:
+    """Customers per distinct value of ``column``; empty when customers can't be read."""
+    try:
+        return ctx.staged("customers")[column]
+    except StoreUnreadable:
+        return pd.Series(dtype="int64")
+
+
+def _single_currency_problems(only: str, count: int, stores: pd.Series,
+                              countries: pd.Series) -> list[str]:
+    """Every order in one currency while the stores or customers imply several."""
+    store_markets: dict[str, list[str]] = {}
+    for store in stores.index:
+        implied = _store_currency(str(store)) if store else None
+        if implied:
+            store_markets.setdefault(implied, []).append(str(store))
+    if len(store_markets) > 1:
+        return [f"all {count:,} orders are in {only}, but the stores imply"
+                f" {len(store_markets)} currencies: "
+                + _listing(f"{'/'.join(sorted(s))} → {cur}"
+                           for cur, s in sorted(store_markets.items()))]
+    known = countries[countries.index.isin(list(COUNTRY_CURRENCY))]
+    if int(known.sum()) < MARKET_MIN_CUSTOMERS:
+        return []
+    per_currency = known.groupby(known.index.map(COUNTRY_CURRENCY)).sum()
+    markets = per_currency[per_currency >= MARKET_MIN_SHARE * int(known.sum())]
+    if len(markets) > 1:
+        return [f"all {count:,} orders are in {only}, but customers' countries imply"
+                f" {len(markets)} currencies: "
+                + _listing(f"{cur} ({int(n):,} customers)"
+                           for cur, n in markets.sort_values(ascending=False).items())]
+    return []
+
+
+def _default_currency_warnings(only: str, count: int, countries: pd.Series) -> list[str]:
+    """USD everywhere while no customer is in a USD country: a connector's default left in."""
+    if only != "USD" or countries.empty:
+        return []
+    if any(COUNTRY_CURRENCY.get(str(c)) == "USD" for c in countries.index):
+        return []
+    return [f"all {count:,} orders are in USD, but none of the {int(countries.sum()):,}"
+            " customers with a country is in the US (USD is a common connector default)"]
+
+
+# ------------------------------------------------------------------------------ running
+_CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
+    ("credentials", check_credentials),
+    ("region", check_region),
+    ("certificate_campaign", check_certificate_campaign),
+    ("order_campaign", check_order_campaign),
+    ("insight_collection", check_insight_collection),
+    ("example_campaign_ids", check_example_campaign_ids),
+    ("certificate_recipients", check_certificate_recipients),
+    ("certificate_links", check_certificate_links),
+    ("order_currencies", check_order_currencies),
+)
+assert tuple(n for n, _ in _CHECKS) == CHECK_NAMES
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Strings that must not appear in any output: the API password, the database password.
+
+    Very short values are left alone: they occur in ordinary words by chance, and blanking
+    them would garble every message (Dotdigital API passwords are at least 8 characters).
+    """
+    out = [settings.api_password.get()]
+    try:
+        from sqlalchemy.engine import make_url
+
+        out.append(make_url(settings.database_url).password or "")
+    except Exception:
+        pass
+    return [s for s in out if s and len(s) >= 4]
+
+
+def _scrub(check: Check, secrets: list[str]) -> Check:
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "**********")
+        return text
+
+    return replace(check, detail=clean(check.detail), fix=clean(check.fix))
+
+
+def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClient | None, *,
+                chunk_rows: int = 20_000) -> Iterator[Check]:
+    """The checks one by one as they finish (for progress output); see :func:`run_preflight`."""
+    ctx = _Context(settings=settings, store=store, client=client, chunk_rows=chunk_rows)
+    secrets = _secrets(settings)
+    for name, run in _CHECKS:
+        try:
+            check = run(ctx)
+        except Exception as exc:  # a bug or an unforeseen answer must not hide the others
+            check = Check(name, ok=False, detail=f"the check itself failed: {type(exc).__name__}:"
+                          f" {_first_line(str(exc))}", fix="report this as a dotsync bug")
+        yield _scrub(check, secrets)
+
+
+def run_preflight(settings: Settings, store: Store | None, client: DotdigitalClient | None,
+                  *, chunk_rows: int = 20_000) -> PreflightResult:
+    """Run every go-live check; never raises.
+
+    ``client`` may be ``None`` (no credentials configured): the API checks are then
+    skipped, which fails the preflight. Reads staged data in ``chunk_rows`` frames. The
+    API calls are reads only (``account-info``, campaigns); nothing is written.
+    """
+    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows)))
