@@ -729,7 +729,7 @@ def check_certificate_recipients(ctx: _Context) -> Check:
     domains = rest_index.str.rpartition("@")[2]
     reserved = rest[domains.map(_is_reserved).to_numpy(dtype=bool)]
     if len(reserved):
-        per_domain = reserved.groupby(reserved.index.str.rpartition("@")[2]).sum()
+        per_domain = reserved.groupby(reserved.index.map(lambda a: a.rpartition("@")[2])).sum()
         warnings.append(
             f"{_plural(int(reserved.sum()), 'certificate')} go to domains that receive no mail:"
             " " + _listing(f"{d} ({int(n)})"
