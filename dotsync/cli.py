@@ -9,6 +9,7 @@ the problem. Commands that run flows import Prefect when they run, so ``load``,
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
+
+
+def _cut(text: Any, limit: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _echo_json(payload: Any) -> None:
@@ -141,3 +147,138 @@ def rejects(entity: str | None, as_json: bool) -> None:
             ],
         )
     )
+
+
+def _register_emulator() -> None:
+    from dotsync.emulator.cli import emulator_command
+
+    main.add_command(emulator_command, "emulator")
+
+
+_register_emulator()
+
+
+def _finish_run(state: Any, as_json: bool) -> None:
+    """Print a flow run's report and exit with SPEC §4's status."""
+    from flows.common import last_run
+
+    if state.is_failed():
+        message = state.message or "the run failed"
+        if as_json:
+            _echo_json({"status": "failed", "message": message})
+        else:
+            click.echo(f"dotsync: run failed: {message}", err=True)
+        sys.exit(1)
+    report = state.result(raise_on_failure=False)
+    if not isinstance(report, dict):  # a retried flow run returns its last attempt's data
+        report = last_run(_store(_settings())) or {}
+    if as_json:
+        _echo_json(report)
+        return
+    _print_summary(report)
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    headers = ["entity", "considered", "sent", "unchanged", "rejected", "failed", "skipped",
+               "in_doubt"]
+    rows = [
+        [entity] + [report[entity].get(h, 0) for h in headers[1:]]
+        for entity in ("contacts", "orders", "confirmations", "certificates")
+        if entity in report
+    ]
+    dry = " (dry run: nothing was sent)" if report.get("dry_run") else ""
+    click.echo(f"Run {report.get('run_id')} {report.get('status')}{dry} in "
+               f"{report.get('duration_seconds', 0):.1f}s, {report.get('api_calls_total', 0)} "
+               f"API calls ({report.get('write_calls', 0)} writes)")
+    click.echo(_table(headers, rows))
+    merged = report.get("contacts", {}).get("merged", 0)
+    if merged:
+        click.echo(f"{merged} customer rows shared an e-mail with a newer row and were merged "
+                   "into it (one contact each).")
+    problems = report.get("problems") or []
+    if problems:
+        click.echo(f"\n{len(problems)} records need attention:")
+        click.echo(_table(
+            ["entity", "id", "state", "field", "reason"],
+            [[p["entity"], p["key"], p["state"], p.get("field") or "", _cut(p["reason"], 110)]
+             for p in problems[:50]],
+        ))
+        if len(problems) > 50:
+            click.echo(f"... and {len(problems) - 50} more: run `dotsync rejects`.")
+
+
+@main.command()
+@click.option("--entities", default="contacts,orders,certificates", show_default=True,
+              help="Comma-separated: contacts, orders, certificates.")
+@click.option("--dry-run", is_flag=True, help="Validate and report what would be sent; send "
+              "nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
+              show_default=True, help="Seconds between import status polls.")
+def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> None:
+    """One run of the sync flow (a Prefect flow run)."""
+    chosen = [e.strip() for e in entities.split(",") if e.strip()]
+    unknown = sorted(set(chosen) - {"contacts", "orders", "certificates"})
+    if unknown:
+        raise click.UsageError(f"unknown entities: {', '.join(unknown)}")
+    _settings()
+    from flows.sync import sync as sync_flow
+
+    state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
+                      return_state=True)
+    _finish_run(state, as_json)
+
+
+@main.command()
+@click.option("--entity", type=click.Choice(
+    ["customers", "contacts", "orders", "confirmations", "certificates"]))
+@click.option("--ids", default=None, help="Comma-separated record ids (default: all).")
+def replay(entity: str | None, ids: str | None) -> None:
+    """Queue rejected and failed records again for the next run."""
+    from dotsync.store import Ledger
+
+    keys = [k.strip() for k in ids.split(",") if k.strip()] if ids else None
+    count = Ledger(_store(_settings())).replay(entity, keys)
+    click.echo(f"{count} records queued again; they go out with the next `dotsync sync`.")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["certificate"]))
+@click.argument("record_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def resend(kind: str, record_id: str, as_json: bool) -> None:
+    """Deliberately send a certificate again (the only way it is ever re-sent)."""
+    from dotsync.dotdigital import DotdigitalClient
+    from dotsync.sync.engine import RunFailed, SyncEngine
+
+    settings = _settings()
+    store = _store(settings)
+    try:
+        with DotdigitalClient.from_settings(settings) as client:
+            engine = SyncEngine(store, settings, client, flow="resend")
+            engine.connect()
+            engine.resend_certificate(record_id)
+    except (RunFailed, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    report = engine.finish()
+    counts = report.counts["certificates"]
+    if as_json:
+        _echo_json(report.as_dict())
+    elif counts.sent:
+        click.echo(f"certificate {record_id} sent again.")
+    else:
+        for p in report.problems:
+            click.echo(f"certificate {record_id}: {p.state}: {p.reason}", err=True)
+    if not counts.sent:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--dir", "folder", default="dotsync-demo", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo keeps its files.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def demo(folder: str, as_json: bool) -> None:
+    """Sample data + the bundled emulator + one sync run, offline."""
+    from flows.demo import run_demo
+
+    run_demo(folder, as_json=as_json, echo=click.echo, print_summary=_print_summary)

@@ -1,0 +1,104 @@
+"""What reaches Dotdigital (SPEC §2), built from validated rows, checked against the specs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dotsync.sync import payloads
+from tests.contract.spec import validate_request
+
+CUSTOMER = {
+    "customer_id": "C1", "email": "jo@example.com", "first_name": "Jo", "last_name": "Bloggs",
+    "mobile_number": "+447700900123", "country": "GB", "email_type": "plaintext",
+    "opt_in_type": "verified_double", "email_consent": "subscribed", "sms_consent": None,
+    "store": "uk-web", "locale": None, "data_fields": {"LOYALTY_TIER": "gold", "EMPTY": None},
+}
+ORDER = {
+    "order_id": "100001", "customer_email": "jo@example.com", "status": "shipped",
+    "currency": "GBP", "total": 44.95, "subtotal": 40.0, "tax": 7.49, "shipping": 4.95,
+    "discount": None, "refunded": None, "placed_at": pd.Timestamp("2026-10-01T09:30:00Z"),
+    "store": "uk-web", "coupon_code": None,
+    "lines": [{"sku": "MUG-01", "name": "Mug", "quantity": 2, "unit_price": 12.0,
+               "categories": ["Kitchen", "Gifts"]},
+              {"sku": "TEE", "name": "Tee", "quantity": 1, "unit_price": 16.0,
+               "categories": []}],
+}
+
+
+def test_contact_payload_follows_spec_section_2():
+    payload = payloads.contact_payload(CUSTOMER, address_book_id=42)
+    assert payload["identifiers"] == {"email": "jo@example.com", "mobileNumber": "447700900123"}
+    assert payload["dataFields"] == {"FIRSTNAME": "Jo", "LASTNAME": "Bloggs", "STORE": "uk-web",
+                                     "LOYALTY_TIER": "gold"}
+    assert payload["channelProperties"]["email"] == {
+        "emailType": "plainText", "optInType": "verifiedDouble", "status": "subscribed"}
+    assert "sms" not in payload["channelProperties"]  # no sms_consent: SMS status untouched
+    assert payload["lists"] == [42]
+    body = {"mergeOption": "overwrite", "contacts": [payload]}
+    validate_request("PUT", "https://r1-api.dotdigital.com/contacts/v3/import", body)
+
+
+def test_no_email_status_without_consent():
+    payload = payloads.contact_payload({**CUSTOMER, "email_consent": None})
+    assert "status" not in payload["channelProperties"]["email"]
+
+
+def test_sms_status_only_when_sms_consent_is_set():
+    payload = payloads.contact_payload({**CUSTOMER, "sms_consent": "unsubscribed"})
+    assert payload["channelProperties"]["sms"] == {"status": "unsubscribed"}
+
+
+def test_guest_contact_carries_only_the_email():
+    assert payloads.contact_payload({"email": "guest@example.org"}) == {
+        "matchIdentifier": "email", "identifiers": {"email": "guest@example.org"}}
+
+
+def test_mobile_only_contact_matches_by_mobile_number():
+    payload = payloads.contact_payload({**CUSTOMER, "email": None})
+    assert payload["matchIdentifier"] == "mobileNumber"
+    assert payloads.contact_key({**CUSTOMER, "email": None}) == "mobile:+447700900123"
+
+
+def test_order_record_shape_and_joined_categories():
+    record = payloads.order_record(ORDER)
+    assert record["id"] == "100001"
+    assert record["order_status"] == "shipped"
+    assert record["purchase_date"] == "2026-10-01T09:30:00.000Z"
+    assert record["order_total"] == 44.95 and record["tax_total"] == 7.49
+    assert "discount_total" not in record  # absent, never null
+    assert record["refunded_total"] == 0.0 and record["refunded"] is False
+    assert record["products"][0] == {"sku": "MUG-01", "name": "Mug", "qty": 2, "price": 12.0,
+                                     "categories": "Kitchen, Gifts"}
+    assert "categories" not in record["products"][1]
+    for product in record["products"]:  # no arrays nested in arrays
+        assert not any(isinstance(v, list) for v in product.values())
+    body = {"collectionName": "Purchases", "collectionScope": "contact",
+            "collectionType": "orders", "records": [payloads.insight_import_record(ORDER)]}
+    validate_request("PUT", "https://r1-api.dotdigital.com/insightData/v3/import", body)
+
+
+def test_refunded_order_sets_flag():
+    record = payloads.order_record({**ORDER, "refunded": 10.0})
+    assert record["refunded_total"] == 10.0 and record["refunded"] is True
+
+
+def test_payload_hash_is_stable_and_sensitive():
+    a = payloads.payload_hash(payloads.order_record(ORDER))
+    assert a == payloads.payload_hash(payloads.order_record(dict(ORDER)))
+    assert a != payloads.payload_hash(payloads.order_record({**ORDER, "status": "returned"}))
+
+
+@pytest.mark.parametrize("row,expected", [
+    ({"code": "A1", "amount": 25.0, "currency": "GBP", "link": "https://x.example/a",
+      "expires_at": pd.Timestamp("2027-01-01T00:00:00Z")},
+     {"CERTIFICATE_CODE": "A1", "CERTIFICATE_AMOUNT": "25.00", "CERTIFICATE_CURRENCY": "GBP",
+      "CERTIFICATE_LINK": "https://x.example/a",
+      "CERTIFICATE_EXPIRES": "2027-01-01T00:00:00.000Z"}),
+    ({"code": "B2", "amount": 10.5, "currency": "EUR", "link": "https://x.example/b",
+      "expires_at": None},
+     {"CERTIFICATE_CODE": "B2", "CERTIFICATE_AMOUNT": "10.50", "CERTIFICATE_CURRENCY": "EUR",
+      "CERTIFICATE_LINK": "https://x.example/b", "CERTIFICATE_EXPIRES": ""}),
+])
+def test_certificate_personalisation(row, expected):
+    assert payloads.certificate_personalisation(row) == expected

@@ -1,0 +1,60 @@
+"""The run report renders counts and problems, escaping whatever came from the source."""
+
+from __future__ import annotations
+
+from dotsync.sync.report import MAX_TABLE_ROWS, RunReport, escape_md
+
+
+def test_markdown_summary_counts_and_masked_emails():
+    report = RunReport(run_id="r1")
+    report.counts["contacts"].sent = 3
+    report.counts["orders"].skipped = 1
+    report.problem("orders", "100005", "waiting", "contact j***@example.com rejected: e164",
+                   field="customer_email", email="jo@example.com")
+    report.api_calls = {"import_contacts": 1, "get_contact_import": 2}
+    md = report.to_markdown()
+    assert "| contacts | 3 | 3 |" in md
+    assert "j\\*\\*\\*@example.com" in md or "j***@example.com" in md
+    assert "jo@example.com" not in md
+    assert report.as_dict()["orders"]["considered"] == 1
+    assert report.as_dict()["write_calls"] == 1
+
+
+def test_source_values_cannot_inject_markup():
+    report = RunReport(run_id="r1")
+    report.problem("customers", "<script>alert(1)</script>", "rejected",
+                   "first_name '=HYPERLINK(\"http://evil\")' | [x](http://evil) ![i](x)",
+                   field="first_name")
+    md = report.to_markdown()
+    assert "<script>" not in md
+    assert "&lt;script&gt;" in md
+    assert "[x](http" not in md  # the link syntax is broken by escaping
+    assert "\\[x\\](http" in md
+    row = next(line for line in md.splitlines() if "HYPERLINK" in line)
+    assert row.count(" | ") == 5  # the injected pipe did not add a column
+
+
+def test_escape_md_removes_control_characters_and_cuts():
+    assert "\n" not in escape_md("a\nb\rc\x1b[31m")
+    assert len(escape_md("x" * 1000, limit=50)) <= 60
+
+
+def test_tables_are_capped():
+    report = RunReport(run_id="r1")
+    for i in range(MAX_TABLE_ROWS + 5):
+        report.problem("orders", str(i), "rejected", "bad")
+    assert len(report.table_rows()) == MAX_TABLE_ROWS
+    assert "and 5 more" in report.to_markdown()
+
+
+def test_transient_failures_are_forgotten_on_retry():
+    report = RunReport(run_id="r1")
+    report.problem("orders", "1", "rejected", "bad")
+    report.counts["orders"].rejected = 1
+    mark = report.checkpoint()
+    report.problem("orders", "2", "failed", "500")
+    report.counts["orders"].failed = 1
+    report.counts["orders"].sent = 4
+    report.forget_failures_since(mark)
+    assert [p.key for p in report.problems] == ["1"]
+    assert report.counts["orders"].failed == 0 and report.counts["orders"].sent == 4
