@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +17,17 @@ from dotsync.store.schema import runs
 from dotsync.sync.report import RunReport
 
 
-def load_settings() -> Settings:
-    """Settings from the environment / dotsync.toml, with credentials from the
-    ``DotdigitalCredentials`` block when a deployment names one."""
-    return Settings.from_env()
+def load_settings(credentials_block: str | None = None) -> Settings:
+    """Settings from the environment / dotsync.toml, with the API credentials taken
+    from a ``DotdigitalCredentials`` block when one is named (by the deployment's
+    ``credentials_block`` parameter or ``DOTSYNC_CREDENTIALS_BLOCK``)."""
+    settings = Settings.from_env()
+    name = credentials_block or os.environ.get("DOTSYNC_CREDENTIALS_BLOCK")
+    if name:
+        from deployments.credentials import DotdigitalCredentials
+
+        settings = DotdigitalCredentials.load(name).apply(settings)
+    return settings
 
 
 def current_run_id() -> str:

@@ -41,6 +41,7 @@ def sync(
     import_max_bytes: int = 10_000_000,
     poll_interval: float = 5.0,
     report_file: str | None = None,
+    credentials_block: str | None = None,
 ) -> Any:
     """One run of the sync (SPEC §4 ``dotsync sync``).
 
@@ -48,14 +49,15 @@ def sync(
     ``dry_run`` does everything up to the API calls and reports what would be sent.
     Contacts up to ``bulk_threshold`` (default: the ``DOTSYNC_CONTACT_BULK_THRESHOLD``
     setting) go as single upserts, more as bulk imports of at most ``import_max_bytes``.
-    ``report_file`` also writes the Markdown report to that path.
+    ``report_file`` also writes the Markdown report to that path; ``credentials_block``
+    names a ``DotdigitalCredentials`` block to take the API credentials from.
     """
     logger = get_run_logger()
     chosen = tuple(entities or ALL_ENTITIES)
     unknown = sorted(set(chosen) - set(ALL_ENTITIES))
     if unknown:
         return Failed(message=f"unknown entities {unknown}; use {', '.join(ALL_ENTITIES)}")
-    settings = load_settings()
+    settings = load_settings(credentials_block)
     store = Store(settings.database_url)
     options = Options(
         dry_run=dry_run,
