@@ -19,7 +19,9 @@ counts of distinct values, so memory stays flat however large the tables are.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -90,7 +92,7 @@ KNOWN_TEST_ADDRESSES: frozenset[str] = frozenset(
 )
 #: Domains that can never receive mail (RFC 2606 / RFC 6761).
 _RESERVED_DOMAIN = re.compile(
-    r"(^|\.)(example\.(com|org|net)|localhost)$|\.(example|test|invalid|localhost)$"
+    r"(?:^|\.)(?:example\.(?:com|org|net)|localhost)$|\.(?:example|test|invalid|localhost)$"
 )
 #: Local parts that mark an address as a test inbox, whatever the domain.
 _TEST_LOCAL_PARTS = frozenset(
@@ -235,12 +237,17 @@ class PreflightResult:
         """The checklist a person reads: one ✔/✘/⚠/– line per check, then what to do."""
         width = max((len(c.name) for c in self.checks), default=0)
         lines = ["dotsync preflight"]
+        n = self.counts()
         for c in self.checks:
             lines.append(f"{_MARKS[c.status]} {c.name.ljust(width)}  {c.detail}".rstrip())
             if c.status != "pass" and c.fix:
                 lines.append(f"  {' ' * width}  → {c.fix}")
-        n = self.counts()
-        verdict = "ready to go live" if self.ok else "NOT ready: fix the ✘ lines first"
+        if self.ok:
+            verdict = "ready to go live"
+        elif n["fail"]:
+            verdict = "NOT ready: fix the ✘ lines first"
+        else:
+            verdict = "NOT ready: the – checks could not run"
         lines.append(
             f"{verdict} ({n['pass']} passed, {n['fail']} failed, {n['warn']} warnings,"
             f" {n['skipped']} skipped)"
@@ -298,10 +305,77 @@ def tally(frames: Iterable[pd.DataFrame],
 
 
 _STAGED_COLUMNS: dict[str, dict[str, Literal["lower", "upper", None]]] = {
-    "certificates": {"recipient_email": "lower", "link": None, "campaign_id": None},
     "orders": {"currency": "upper", "store": "lower"},
     "customers": {"country": "upper", "store": "lower"},
 }
+
+
+def _hashes(values: pd.Series) -> np.ndarray:
+    """64-bit hashes of text values: what is kept of high-cardinality columns."""
+    return pd.util.hash_pandas_object(values, index=False).to_numpy()
+
+
+def _add_counts(total: pd.Series, part: pd.Series) -> pd.Series:
+    part = part.astype("int64")
+    return part if total.empty else total.add(part, fill_value=0).astype("int64")
+
+
+@dataclass
+class CertificateFacts:
+    """What the certificate checks need, reduced chunk by chunk.
+
+    Recipients and links are nearly all distinct, so only their 64-bit hashes are counted
+    (8 bytes each instead of the text); everything else is a count or a short list of
+    examples. The text of the few values a message shows is read back in a second pass.
+    """
+
+    rows: int = 0
+    campaign_ids: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    recipients: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    test_addresses: Counter[str] = field(default_factory=Counter)
+    reserved_domains: Counter[str] = field(default_factory=Counter)
+    test_inboxes: Counter[str] = field(default_factory=Counter)
+    links: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    missing_links: int = 0
+    insecure_links: int = 0
+    insecure_origins: dict[str, None] = field(default_factory=dict)
+    sample_links: int = 0
+    sample_markers: dict[str, None] = field(default_factory=dict)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.rows += len(frame)
+        ids = _clean(frame["campaign_id"]).value_counts()
+        self.campaign_ids = _add_counts(self.campaign_ids, ids)
+
+        rec = _clean(frame["recipient_email"], "lower")
+        rec = rec[rec != ""]
+        self.recipients = _add_counts(self.recipients, pd.Series(_hashes(rec)).value_counts())
+        known = rec.isin(KNOWN_TEST_ADDRESSES).to_numpy(dtype=bool)
+        self.test_addresses.update(rec[known].value_counts().to_dict())
+        rest = rec[~known]
+        parts = rest.str.rpartition("@")
+        reserved = parts[2].str.contains(_RESERVED_DOMAIN).to_numpy(dtype=bool)
+        self.reserved_domains.update(parts[2][reserved].value_counts().to_dict())
+        testish = parts[0].isin(_TEST_LOCAL_PARTS).to_numpy(dtype=bool)
+        self.test_inboxes.update(rest[testish].value_counts().to_dict())
+
+        link = _clean(frame["link"])
+        self.missing_links += int((link == "").sum())
+        link = link[link != ""]
+        self.links = _add_counts(self.links, pd.Series(_hashes(link)).value_counts())
+        https = link.str.match(r"(?i)^https://[^/?#\s]+").to_numpy(dtype=bool)
+        self.insecure_links += int((~https).sum())
+        for value in link[~https].head(50):
+            if len(self.insecure_origins) < 5:
+                self.insecure_origins[_link_origin(value)] = None
+        lowered = link.str.lower()
+        sample = np.zeros(len(link), dtype=bool)
+        for marker in _LINK_PLACEHOLDERS:
+            hit = lowered.str.contains(marker, regex=False).to_numpy(dtype=bool)
+            if hit.any():
+                self.sample_markers[marker] = None
+                sample |= hit
+        self.sample_links += int(sample.sum())
 
 
 # ------------------------------------------------------------------------------ context
@@ -336,26 +410,59 @@ class _Context:
     account: AccountInfo | None = None
     account_error: DotdigitalError | None = None
     api_blocked: str | None = "the credentials check did not run"
-    _tallies: dict[str, Tally | StoreUnreadable] = field(default_factory=dict)
+    _read_cache: dict[str, Any] = field(default_factory=dict)
     _campaigns: _Campaigns | None = None
 
-    def staged(self, entity: str) -> Tally:
-        """Distinct values of ``entity``'s columns that the checks need; read once."""
-        if entity not in self._tallies:
+    def _read(self, entity: str, reduce: Callable[[Iterator[pd.DataFrame]], Any]) -> Any:
+        """``reduce`` over ``entity``'s staged rows in chunks, once; StoreUnreadable if not."""
+        if entity not in self._read_cache:
             if self.store is None:
-                self._tallies[entity] = StoreUnreadable("no staging store was given")
+                self._read_cache[entity] = StoreUnreadable("no staging store was given")
             else:
                 try:
                     frames = self.store.iter_staged(entity, chunk_rows=self.chunk_rows)
-                    self._tallies[entity] = tally(frames, _STAGED_COLUMNS[entity])
+                    self._read_cache[entity] = reduce(frames)
                 except Exception as exc:  # any database error: report, don't crash
-                    self._tallies[entity] = StoreUnreadable(
+                    self._read_cache[entity] = StoreUnreadable(
                         f"could not read staged {entity}: {type(exc).__name__}: "
                         f"{_first_line(str(exc))}"
                     )
-        found = self._tallies[entity]
+        found = self._read_cache[entity]
         if isinstance(found, StoreUnreadable):
-            raise found
+            raise StoreUnreadable(str(found))
+        return found
+
+    def staged(self, entity: str) -> Tally:
+        """Distinct values of the ``orders``/``customers`` columns the checks need."""
+        return self._read(entity, lambda frames: tally(frames, _STAGED_COLUMNS[entity]))
+
+    def certificates(self) -> CertificateFacts:
+        def reduce(frames: Iterator[pd.DataFrame]) -> CertificateFacts:
+            facts = CertificateFacts()
+            for frame in frames:
+                facts.add(frame)
+            return facts
+
+        return self._read("certificates", reduce)
+
+    def certificate_values(self, column: str, case: Literal["lower", "upper", None],
+                           wanted: Iterable[int]) -> dict[int, str]:
+        """The text behind a few hashes of a certificate column (a second, streamed pass)."""
+        wanted = {int(h) for h in wanted}
+        found: dict[int, str] = {}
+        if self.store is None or not wanted:
+            return found
+        frames = self.store.iter_staged("certificates", chunk_rows=self.chunk_rows)
+        with contextlib.closing(frames):
+            for frame in frames:
+                values = _clean(frame[column], case)
+                values = values[values != ""]
+                hashes = _hashes(values)
+                hit = np.isin(hashes, np.fromiter(wanted, dtype=hashes.dtype))
+                for h, value in zip(hashes[hit], values[hit], strict=True):
+                    found.setdefault(int(h), str(value))
+                if len(found) == len(wanted):
+                    break
         return found
 
     def campaigns(self) -> _Campaigns:
@@ -533,7 +640,7 @@ def check_certificate_campaign(ctx: _Context) -> Check:
     name = "certificate_campaign"
     setting = ctx.settings.certificate_campaign_id
     try:
-        certs = ctx.staged("certificates")
+        certs = ctx.certificates()
     except StoreUnreadable as exc:
         return _skipped(name, str(exc), _STORE_FIX)
     problems: list[str] = []
@@ -541,7 +648,7 @@ def check_certificate_campaign(ctx: _Context) -> Check:
     if setting is not None:
         uses.setdefault(setting, []).append("DOTSYNC_CERTIFICATE_CAMPAIGN_ID")
     not_numbers: list[str] = []
-    for raw, count in certs["campaign_id"].items():
+    for raw, count in certs.campaign_ids.items():
         if raw == "":
             if setting is None:
                 problems.append(f"{_plural(count, 'certificate')} have no campaign_id and"
@@ -676,8 +783,7 @@ def check_example_campaign_ids(ctx: _Context) -> Check:
         found.append(f"DOTSYNC_ORDER_CAMPAIGN={order}")
     note = ""
     try:
-        ids = ctx.staged("certificates")["campaign_id"]
-        for raw, count in ids.items():
+        for raw, count in ctx.certificates().campaign_ids.items():
             parsed = _parse_campaign_id(raw) if raw else None
             if parsed is not None and parsed in EXAMPLE_CAMPAIGN_IDS:
                 found.append(f"campaign_id {parsed} on {_plural(count, 'certificate')}")
@@ -692,10 +798,6 @@ def check_example_campaign_ids(ctx: _Context) -> Check:
     return Check(name, ok=True, detail="no example campaign ids")
 
 
-def _is_reserved(address: str) -> bool:
-    return bool(_RESERVED_DOMAIN.search(address.rpartition("@")[2]))
-
-
 def _show_address(address: str) -> str:
     """Placeholders are shown as they are; anything that may be a person is masked."""
     return address if address in KNOWN_TEST_ADDRESSES else mask_email(address)
@@ -705,41 +807,35 @@ def check_certificate_recipients(ctx: _Context) -> Check:
     """Certificates go to their buyers' recipients, not to one fixed or test address."""
     name = "certificate_recipients"
     try:
-        certs = ctx.staged("certificates")
+        certs = ctx.certificates()
     except StoreUnreadable as exc:
         return _skipped(name, str(exc), _STORE_FIX)
-    counts = certs["recipient_email"]
-    counts = counts[counts.index != ""]
+    counts = certs.recipients
     total = int(counts.sum())
     if total == 0:
         return Check(name, ok=True, detail="no certificates staged")
     errors: list[str] = []
     warnings: list[str] = []
-    top, top_count = str(counts.index[0]), int(counts.iloc[0])
+    top_hash, top_count = counts.idxmax(), int(counts.max())
     if total >= RECIPIENT_MIN_CERTIFICATES and top_count >= RECIPIENT_MAX_SHARE * total:
+        top = ctx.certificate_values("recipient_email", "lower", [top_hash]).get(
+            int(top_hash), "?")
         errors.append(f"{top_count:,} of {total:,} certificates go to one address,"
                       f" {_show_address(top)}")
-    index = counts.index.to_series()
-    known = counts[index.isin(KNOWN_TEST_ADDRESSES).to_numpy()]
-    if len(known):
-        errors.append(f"{_plural(int(known.sum()), 'certificate')} go to test addresses: "
-                      + _listing(f"{a} ({n})" for a, n in known.items()))
-    rest = counts[~index.isin(KNOWN_TEST_ADDRESSES).to_numpy()]
-    rest_index = rest.index.to_series()
-    domains = rest_index.str.rpartition("@")[2]
-    reserved = rest[domains.map(_is_reserved).to_numpy(dtype=bool)]
-    if len(reserved):
-        per_domain = reserved.groupby(reserved.index.map(lambda a: a.rpartition("@")[2])).sum()
+    if certs.test_addresses:
+        errors.append(f"{_plural(certs.test_addresses.total(), 'certificate')} go to test"
+                      " addresses: " + _listing(f"{a} ({n})"
+                                                for a, n in certs.test_addresses.most_common()))
+    if certs.reserved_domains:
         warnings.append(
-            f"{_plural(int(reserved.sum()), 'certificate')} go to domains that receive no mail:"
-            " " + _listing(f"{d} ({int(n)})"
-                           for d, n in per_domain.sort_values(ascending=False).items()))
-    local = rest_index.str.rpartition("@")[0]
-    testish = rest[local.isin(_TEST_LOCAL_PARTS).to_numpy()]
-    if len(testish):
+            f"{_plural(certs.reserved_domains.total(), 'certificate')} go to domains that"
+            " receive no mail: "
+            + _listing(f"{d} ({n})" for d, n in certs.reserved_domains.most_common()))
+    if certs.test_inboxes:
         # The local part is a generic word, so the address is shown whole.
-        warnings.append(f"{_plural(int(testish.sum()), 'certificate')} go to test inboxes: "
-                        + _listing(f"{a} ({n})" for a, n in testish.items()))
+        warnings.append(f"{_plural(certs.test_inboxes.total(), 'certificate')} go to test"
+                        " inboxes: " + _listing(f"{a} ({n})"
+                                                for a, n in certs.test_inboxes.most_common()))
     fix = ("stage each certificate with its real recipient_email (the address the buyer"
            " entered); remove test certificates before going live")
     if errors:
@@ -761,47 +857,39 @@ def check_certificate_links(ctx: _Context) -> Check:
     """Each certificate has its own https link, and no link is a sample or template."""
     name = "certificate_links"
     try:
-        certs = ctx.staged("certificates")
+        certs = ctx.certificates()
     except StoreUnreadable as exc:
         return _skipped(name, str(exc), _STORE_FIX)
     if certs.rows == 0:
         return Check(name, ok=True, detail="no certificates staged")
-    counts = certs["link"]
     errors: list[str] = []
     warnings: list[str] = []
-    missing = int(counts.get("", 0))
-    if missing:
-        errors.append(f"{_plural(missing, 'certificate')} have no link")
-    links = counts[counts.index != ""]
-    index = links.index.to_series()
-    https = index.str.match(r"(?i)^https://[^/?#\s]+").to_numpy(dtype=bool)
-    if (~https).any():
-        bad = links[~https]
-        errors.append(f"{_plural(int(bad.sum()), 'link')} not https: "
-                      + _listing(dict.fromkeys(_link_origin(x) for x in bad.index)))
-    shared = links[links > 1]
+    if certs.missing_links:
+        errors.append(f"{_plural(certs.missing_links, 'certificate')} have no link")
+    if certs.insecure_links:
+        errors.append(f"{_plural(certs.insecure_links, 'link')} not https: "
+                      + _listing(certs.insecure_origins))
+    shared = certs.links[certs.links > 1].sort_values(ascending=False)
     if len(shared):
+        shown = ctx.certificate_values("link", None, shared.index[:5])
         errors.append(
             f"{_plural(len(shared), 'link')} shared by several certificates: "
-            + _listing(f"{_link_origin(x)} ({n} certificates)" for x, n in shared.items())
+            + ", ".join(f"{_link_origin(shown.get(int(h), '?'))} ({n} certificates)"
+                        for h, n in shared.head(5).items())
+            + (f" and {len(shared) - 5} more" if len(shared) > 5 else "")
         )
-    lowered = index.str.lower()
-    hits = {m: lowered.str.contains(m, regex=False).to_numpy(dtype=bool)
-            for m in _LINK_PLACEHOLDERS}
-    hits = {m: mask for m, mask in hits.items() if mask.any()}
-    if hits:
-        sample = np.logical_or.reduce(list(hits.values()))
-        warnings.append(f"{_plural(int(links[sample].sum()), 'link')} look like samples or"
-                        " unfilled templates"
-                        f" (contain {', '.join(repr(m) for m in hits)})")
+    if certs.sample_links:
+        warnings.append(f"{_plural(certs.sample_links, 'link')} look like samples or unfilled"
+                        " templates (contain "
+                        + ", ".join(repr(m) for m in certs.sample_markers) + ")")
     fix = ("stage each certificate with its own https:// redemption link (with its code in"
            " the link, so no two certificates share one); no sample or template links")
     if errors:
         return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
     if warnings:
         return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
-    return Check(name, ok=True, detail=f"{_plural(int(links.sum()), 'certificate')}, each"
-                 " with its own https link")
+    return Check(name, ok=True, detail=f"{_plural(int(certs.links.sum()), 'certificate')},"
+                 " each with its own https link")
 
 
 def _store_currency(store: str) -> str | None:

@@ -24,6 +24,7 @@ EXIT_CONFIG = 2
 #: Dotdigital in seconds rather than after the sync's long back-off.
 PREFLIGHT_MAX_RETRIES = 2
 PREFLIGHT_TIMEOUT = 30.0
+PREFLIGHT_MAX_RATE_LIMIT_WAIT = 60.0
 
 
 def _config_error(message: str, as_json: bool) -> NoReturn:
@@ -59,8 +60,9 @@ def preflight_command(as_json: bool) -> None:
     if not settings.api_password:
         _config_error("DOTDIGITAL_API_PASSWORD is not set", as_json)
     try:
-        client = DotdigitalClient.from_settings(settings, max_retries=PREFLIGHT_MAX_RETRIES,
-                                                timeout=PREFLIGHT_TIMEOUT)
+        client = DotdigitalClient.from_settings(
+            settings, max_retries=PREFLIGHT_MAX_RETRIES, timeout=PREFLIGHT_TIMEOUT,
+            max_rate_limit_wait=PREFLIGHT_MAX_RATE_LIMIT_WAIT)
     except ValueError as exc:  # HostNotAllowedError included: names DOTDIGITAL_API_ENDPOINT
         _config_error(_first_line(exc), as_json)
     try:
