@@ -1,0 +1,72 @@
+"""The ``replay`` flow: queue rejected and failed records again, then sync them.
+
+Reviewing failures in the UI ends with "fix the data or the cause, then send it
+again". As a deployment, this flow makes that one click on the ``replay``
+deployment's Run button: the ledger rows go back to ``pending`` (like
+``dotsync replay``) and, unless ``run_sync`` is off, a ``sync`` subflow sends
+them at once instead of waiting for the next scheduled run.
+
+In-doubt sends are never replayed here: whether a certificate went out is for a
+person to check (``dotsync resend certificate ID``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Completed, Failed
+
+from dotsync.store import ENTITIES, Ledger, Store
+from dotsync.store.ledger import DERIVED_ENTITIES
+from flows.common import load_settings
+from flows.sync import sync
+
+#: The ledger's entity names: the staged tables plus what dotsync derives from them.
+REPLAYABLE: tuple[str, ...] = (*ENTITIES, *DERIVED_ENTITIES)
+
+
+@flow(name="replay", persist_result=False, validate_parameters=True)
+def replay(
+    entity: str | None = None,
+    keys: list[str] | None = None,
+    run_sync: bool = True,
+    credentials_block: str | None = None,
+) -> Any:
+    """Queue ``rejected`` and ``failed`` records again and (``run_sync``) sync them now.
+
+    ``entity`` limits the replay to one ledger entity (customers, orders,
+    certificates, contacts, confirmations, erasures); ``keys`` to some record ids
+    (order ids, certificate ids, customer ids, or contact e-mails). Without both,
+    every rejected and failed record is queued. The sync subflow is a full run, so
+    it also sends whatever else is pending, exactly as the next scheduled run would.
+    ``credentials_block`` is passed on to the sync.
+
+    Returns (as the state's data) ``{"queued": n, "sync": <the sync report> | None}``.
+    """
+    logger = get_run_logger()
+    if entity is not None and entity not in REPLAYABLE:
+        return Failed(message=f"unknown entity {entity!r}; use one of {', '.join(REPLAYABLE)}")
+    settings = load_settings(credentials_block)
+    store = Store(settings.database_url)
+    try:
+        queued = Ledger(store).replay(entity, keys or None)
+    finally:
+        store.dispose()
+    scope = f"{entity or 'all entities'}" + (f", {len(keys)} keys" if keys else "")
+    what = f"{queued} record{'' if queued == 1 else 's'} queued again"
+    logger.info("%s (%s)", what, scope)
+    if not run_sync:
+        return Completed(
+            message=f"{what}; they go out with the next sync run",
+            data={"queued": queued, "sync": None},
+        )
+    state = sync(credentials_block=credentials_block, return_state=True)
+    if state.is_failed():
+        return Failed(message=f"{what}, but the sync run failed: {state.message}")
+    report = state.result(raise_on_failure=False)
+    summary = report if isinstance(report, dict) else None
+    return Completed(
+        message=f"{what} and synced: {state.message}",
+        data={"queued": queued, "sync": summary},
+    )
