@@ -9,6 +9,7 @@ the problem. Commands that run flows import Prefect when they run, so ``load``,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -66,6 +67,9 @@ def _echo_json(payload: Any) -> None:
 @click.version_option(package_name="dotsync")
 def main() -> None:
     """Keep Dotdigital in step with a shop's commerce data."""
+    # dotsync runs offline as often as not: Prefect's own analytics stay off unless
+    # the user turns them on.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @main.command()
@@ -149,13 +153,16 @@ def rejects(entity: str | None, as_json: bool) -> None:
     )
 
 
-def _register_emulator() -> None:
+def _register_commands() -> None:
+    """Commands that live beside what they drive."""
     from dotsync.emulator.cli import emulator_command
+    from dotsync.preflight_cli import preflight_command
 
     main.add_command(emulator_command, "emulator")
+    main.add_command(preflight_command, "preflight")
 
 
-_register_emulator()
+_register_commands()
 
 
 def _finish_run(state: Any, as_json: bool) -> None:
@@ -279,6 +286,7 @@ def resend(kind: str, record_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def demo(folder: str, as_json: bool) -> None:
     """Sample data + the bundled emulator + one sync run, offline."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.demo import run_demo
 
     run_demo(folder, as_json=as_json, echo=click.echo, print_summary=_print_summary)

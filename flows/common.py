@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from prefect import get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
 
 from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Store
 from dotsync.store.schema import runs
+from dotsync.sync.engine import Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
+from tasks.report import publish_report
+from tasks.sync_steps import connect
+from tasks.sync_steps import preflight as preflight_task
 
 
 def load_settings(credentials_block: str | None = None) -> Settings:
@@ -65,3 +73,57 @@ def last_run(store: Store, flow: str | None = None) -> dict[str, Any] | None:
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return json.loads(row[0]) if row and row[0] else None
+
+
+def run_engine(
+    flow_name: str,
+    options: Options,
+    body: Callable[[SyncEngine], None],
+    *,
+    credentials_block: str | None = None,
+    report_file: str | None = None,
+    preflight: bool = False,
+) -> State:
+    """Set a run up, run ``body``, and finish it the same way for every flow.
+
+    Settings, store and client are built here; ``connect`` checks credentials, region
+    and campaigns before anything is written, and with ``preflight`` (what deployed
+    runs use) every go-live check of ``dotsync preflight`` must pass first. A run that
+    cannot work at all ends ``Failed`` with one clear message (and its report);
+    otherwise it ends
+    ``Completed`` whatever was rejected, with the report as the state's data.
+    """
+    logger = get_run_logger()
+    settings = load_settings(credentials_block)
+    store = Store(settings.database_url)
+    client = None
+    engine: SyncEngine | None = None
+    try:
+        client = None if options.dry_run else make_client(settings)
+        engine = SyncEngine(store, settings, client, run_id=current_run_id(), options=options,
+                            flow=flow_name)
+        connect(engine)
+        if preflight and not options.dry_run:
+            preflight_task(engine)
+        body(engine)
+    except RunFailed as exc:
+        if engine is not None:
+            report = engine.finish("failed", str(exc))
+            record_run(store, report)
+            publish_report(report)
+        logger.error("dotsync %s run failed: %s", flow_name, exc)
+        return Failed(message=str(exc))
+    except ValueError as exc:  # configuration (e.g. no API user): nothing was sent
+        logger.error("dotsync %s run failed: %s", flow_name, exc)
+        return Failed(message=f"configuration error: {exc}")
+    finally:
+        if client is not None:
+            client.close()
+    report = engine.finish("completed")
+    record_run(store, report)
+    publish_report(report)
+    if report_file:
+        Path(report_file).write_text(report.to_markdown(), encoding="utf-8")
+    logger.info(report.log_line())
+    store.dispose()
+    return Completed(message=report.log_line(), data=report.as_dict())

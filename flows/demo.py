@@ -33,6 +33,20 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _preflight(url: str) -> Any:
+    from dotsync.config import Settings
+    from dotsync.dotdigital import DotdigitalClient
+    from dotsync.preflight import run_preflight
+
+    settings = Settings.from_env()
+    store = Store(url)
+    try:
+        with DotdigitalClient.from_settings(settings) as client:
+            return run_preflight(settings, store, client)
+    finally:
+        store.dispose()
+
+
 def run_demo(
     folder: str | Path,
     *,
@@ -70,6 +84,12 @@ def run_demo(
             "DOTSYNC_ORDER_CAMPAIGN": "Order confirmation",
         }
         with _environment(env):
+            preflight = _preflight(url)
+            say("\nGo-live checks (`dotsync preflight`) on the sample data:")
+            say(preflight.render())
+            say("The demo's data is wrong on purpose, so some checks fail; a deployed run "
+                "(preflight=True) would stop here. The demo runs the sync anyway, so the "
+                "report can show how each bad record is handled.\n")
             say("running the sync flow through Prefect (a local, temporary Prefect server "
                 "starts first: ~10 s)...")
             state = sync(poll_interval=0.2, bulk_threshold=50,
@@ -77,6 +97,7 @@ def run_demo(
             if state.is_failed():
                 raise SystemExit(f"dotsync demo: the run failed: {state.message}")
             result: dict[str, Any] = state.result()
+            result["preflight"] = preflight.as_dict()
             contacts_in_emulator = len(server.state.contacts())
     report_path = folder / "report.md"
     (folder / "report.json").write_text(json.dumps(result, indent=2, default=str),

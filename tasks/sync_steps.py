@@ -6,6 +6,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import SyncEngine
 from tasks.retry import RETRY_OPTIONS, run_step
 
@@ -14,6 +15,12 @@ from tasks.retry import RETRY_OPTIONS, run_step
 def connect(engine: SyncEngine) -> None:
     """Credentials, region and campaign names, checked before anything is written."""
     engine.connect()
+
+
+@task(name="preflight", cache_policy=NO_CACHE, persist_result=False)
+def preflight(engine: SyncEngine) -> None:
+    """Go-live checks before anything is written; a failing check fails the run."""
+    engine.preflight()
 
 
 @task(name="extract-and-validate", cache_policy=NO_CACHE, persist_result=False)
@@ -60,3 +67,22 @@ def send_confirmations(engine: SyncEngine) -> None:
 @task(name="send-certificates", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
 def send_certificates(engine: SyncEngine, valid: pd.DataFrame) -> None:
     run_step(engine, lambda: engine.send_certificates(valid))
+
+
+@task(name="backfill-contacts", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
+def backfill_contacts(backfill: Backfill, include_certificates: bool) -> None:
+    """Every pending customer, merged by e-mail, and the guests' contacts: bulk only."""
+    run_step(backfill.engine, lambda: backfill.push_contacts(include_certificates))
+
+
+@task(name="backfill-orders", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
+def backfill_orders(backfill: Backfill) -> None:
+    """Every pending order whose contact is in Dotdigital, through insight imports."""
+    run_step(backfill.engine, backfill.push_orders)
+
+
+@task(name="backfill-certificates", cache_policy=NO_CACHE, persist_result=False,
+      **RETRY_OPTIONS)
+def backfill_certificates(backfill: Backfill) -> None:
+    """Pending certificates, exactly once (only when the backfill is asked to)."""
+    run_step(backfill.engine, backfill.send_certificates)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -33,8 +34,22 @@ def create_engine(url: str) -> sa.Engine:
     other's short write transactions instead of failing at once.
     """
     if url.startswith("sqlite"):
-        return sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets a reader (``dotsync status``) run while a sync writes, and makes each
+    of the ledger's many small commits cheap; a killed process loses nothing that
+    was committed."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 class Store:
@@ -78,24 +93,50 @@ class Store:
                     )
         return object_frame(rows, cols)
 
+    def read_staged_by_email(self, emails: Iterable[str]) -> pd.DataFrame:
+        """Customer rows whose trimmed, lower-cased e-mail is one of ``emails``."""
+        table = schema.customers
+        cols = list(schema.ENTITY_COLUMNS["customers"])
+        norm = sa.func.lower(sa.func.trim(table.c.email))
+        rows: list[Sequence] = []
+        with self.engine.connect() as conn:
+            for part in chunks(sorted(set(emails)), _IN_CHUNK):
+                rows += list(conn.execute(
+                    sa.select(*[table.c[c] for c in cols]).where(norm.in_(part))))
+        return object_frame(rows, cols)
+
     def iter_staged(
-        self, entity: str, chunk_rows: int = 50_000, order_by: str | None = None
+        self,
+        entity: str,
+        chunk_rows: int = 50_000,
+        order_by: str | sa.ColumnElement[Any] | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Staged rows of ``entity`` in frames of at most ``chunk_rows``, streamed.
 
         Memory stays flat however large the table: the server-side cursor is read
-        ``chunk_rows`` at a time.
+        ``chunk_rows`` at a time. ``order_by`` is a column name or an expression
+        (the key by default).
         """
         table = schema.STAGING_TABLES[entity]
         cols = list(schema.ENTITY_COLUMNS[entity])
-        order = table.c[order_by or schema.ENTITY_KEYS[entity]]
-        query = sa.select(*[table.c[c] for c in cols]).order_by(order)
+        if order_by is None or isinstance(order_by, str):
+            order = [table.c[order_by or schema.ENTITY_KEYS[entity]]]
+        else:
+            order = [order_by, table.c[schema.ENTITY_KEYS[entity]]]
+        query = sa.select(*[table.c[c] for c in cols]).order_by(*order)
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
                 query
             )
             for part in result.partitions(chunk_rows):
                 yield object_frame(part, cols)
+
+    def distinct_values(self, entity: str, column: str) -> list[str]:
+        """The distinct non-null values of one staged column (e.g. every order e-mail)."""
+        table = schema.STAGING_TABLES[entity]
+        with self.engine.connect() as conn:
+            return [v for (v,) in conn.execute(
+                sa.select(table.c[column]).where(table.c[column].is_not(None)).distinct())]
 
     def count_staged(self, entity: str) -> int:
         table = schema.STAGING_TABLES[entity]

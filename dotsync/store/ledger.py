@@ -108,7 +108,8 @@ class Ledger:
         key = schema.ENTITY_KEYS[entity]
         if staged.empty:
             return pd.Series([], dtype=bool, index=staged.index)
-        ledger = self.frame(entity, None if len(staged) > 50_000 else staged[key].tolist())
+        # Look the keys up by key for a chunk; read the whole entity for a large table.
+        ledger = self.frame(entity, None if len(staged) > 200_000 else staged[key].tolist())
         merged = pd.DataFrame({"key": staged[key].to_numpy(), "h": source_hashes.to_numpy()})
         merged = merged.merge(
             ledger[["key", "state", "source_hash"]], on="key", how="left", sort=False

@@ -18,9 +18,10 @@ Rules kept here:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -60,7 +61,22 @@ class Options:
     insight_imports_in_flight: int = 5
     #: Triggered-campaign sends per batch call; one dropped batch leaves this many in doubt.
     send_batch_size: int = 50
+    #: Send order confirmations for orders synced for the first time (never in a backfill).
+    confirmations: bool = True
+    #: Remember settled keys so a retried task skips them (a streaming backfill re-reads
+    #: the ledger instead, and keeps memory flat).
+    track_settled: bool = True
     now: Callable[[], pd.Timestamp] = field(default=lambda: pd.Timestamp.now(tz="UTC"))
+
+
+class _Forgetful(set):  # type: ignore[type-arg]
+    """A set that keeps nothing: settled keys are not tracked in a streaming backfill."""
+
+    def add(self, _item: Any) -> None:
+        return None
+
+    def update(self, *_items: Any) -> None:
+        return None
 
 
 def _none_if_nan(value: Any) -> Any:
@@ -108,9 +124,14 @@ class SyncEngine:
         self._staged_customers: pd.DataFrame | None = None
         self._first_synced_orders: list[dict[str, Any]] = []
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
+        #: Called with the number of records settled by each finished import.
+        self.on_progress: Callable[[int], None] | None = None
+        #: Why a contact is not in Dotdigital, by e-mail, for the dependants that wait.
+        self.contact_reasons: dict[str, str] = {}
         #: Keys whose outcome this run is final; a retried task skips them.
         self.settled: dict[str, set[str]] = {
-            e: set() for e in ("contacts", "orders", "confirmations", "certificates")
+            e: set() if self.options.track_settled else _Forgetful()
+            for e in ("contacts", "orders", "confirmations", "certificates")
         }
 
     # -- setup ------------------------------------------------------------------------
@@ -124,7 +145,7 @@ class SyncEngine:
             return
         try:
             self.client.account_info()
-            if self.settings.order_campaign:
+            if self.settings.order_campaign and self.options.confirmations:
                 self.order_campaign_id = self._resolve_campaign(self.settings.order_campaign)
         except dd.AuthenticationError as exc:
             raise RunFailed(
@@ -142,16 +163,38 @@ class SyncEngine:
         if wanted.isdigit():
             return int(wanted)
         matches = [c for c in self.client.list_campaigns() if c.name == wanted]
-        if not matches:
+        if len(matches) != 1:
             raise RunFailed(
-                f"DOTSYNC_ORDER_CAMPAIGN names campaign {wanted!r}, which does not exist in "
-                "this Dotdigital account"
+                f"DOTSYNC_ORDER_CAMPAIGN names campaign {wanted!r}, which "
+                + ("does not exist in this Dotdigital account" if not matches else
+                   f"{len(matches)} campaigns share (ids "
+                   f"{', '.join(str(c.id) for c in matches)}): name one by its id")
             )
         return int(matches[0].id)
+
+    def preflight(self) -> Any:
+        """The go-live checks (``dotsync preflight``), failing the run before any write."""
+        from dotsync.preflight import run_preflight
+
+        result = run_preflight(self.settings, self.store, self.client)
+        for check in result.checks:
+            if check.status != "pass":
+                self.report.notes.append(f"preflight {check.name}: {check.status}: "
+                                         f"{check.detail}")
+        if not result.ok:
+            failing = [c for c in result.checks if c.status in ("fail", "skipped")
+                       and c.severity == "error"]
+            raise RunFailed("preflight failed, nothing was sent: " + "; ".join(
+                f"{c.name}: {c.detail} ({c.fix})" for c in failing))
+        return result
 
     def _stats_calls(self) -> Mapping[str, int]:
         stats = getattr(self.client, "stats", None)
         return dict(getattr(stats, "calls", {}) or {})
+
+    def progress(self, settled: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(settled)
 
     def finish(self, status: str = "completed", message: str | None = None) -> RunReport:
         report = self.report
@@ -180,6 +223,20 @@ class SyncEngine:
             frame["_email_norm"] = _norm_email(frame["email"])
             self._staged_customers = frame
         return self._staged_customers
+
+    def customers_with_emails(self, emails: Iterable[str]) -> pd.DataFrame:
+        """Staged customer rows whose normalised e-mail is one of ``emails``.
+
+        Uses the customers already read this run when there are; otherwise asks the
+        database, so a streaming backfill never holds the whole table.
+        """
+        wanted = sorted({e for e in emails if e})
+        if self._staged_customers is not None:
+            staged = self._staged_customers
+            return staged[staged["_email_norm"].isin(wanted)]
+        frame = self.store.read_staged_by_email(wanted)
+        frame["_email_norm"] = _norm_email(frame["email"])
+        return frame[frame["_email_norm"].isin(wanted)]
 
     def extract(self, entity: str) -> pd.DataFrame:
         """Pending staged rows of ``entity`` with their source fingerprint in ``_hash``."""
@@ -218,6 +275,10 @@ class SyncEngine:
                 "source_hash": None if source is None else source["_hash"],
             })
             email = None if source is None or email_column is None else source[email_column]
+            if entity == "customers" and isinstance(email, str) and email.strip():
+                norm = email.strip().lower()
+                self.contact_reasons.setdefault(
+                    norm, f"contact {mask_email(norm)} rejected: {first['check']} {reason}")
             self.report.problem(ENTITY_OF_STEP[entity], key, "rejected", reason,
                                 field=fields, email=email, code=str(first["check"]))
         if count:
@@ -228,98 +289,131 @@ class SyncEngine:
 
     # -- contacts -------------------------------------------------------------------
 
-    def plan_contacts(
-        self, pending_customers: pd.DataFrame, dependants: Iterable[str]
-    ) -> pd.DataFrame:
-        """Contacts to push this run: changed customers (merged by e-mail) and the
-        e-mail-only contacts that pending orders and certificates need.
+    def contact_items(
+        self, group: pd.DataFrame, pending_ids: set[str]
+    ) -> list[dict[str, Any]]:
+        """Validate a group of customer rows (every row sharing an e-mail with a pending
+        row must be in it), record the rejects, merge by e-mail and build one item per
+        contact that a pending row belongs to.
 
-        Returns one row per contact: ``key``, ``payload``, ``payload_hash`` and the
-        ``customers`` rows (with their fingerprints) it stands for.
+        ``group`` holds staged columns plus ``_hash`` (source fingerprint). An item has
+        ``key``, ``payload``, ``payload_hash``, ``email`` and ``customers``: the
+        (customer id, fingerprint, merged-into) of every row behind the contact.
         """
         from data_contracts import merge_customers, validate_customers
 
+        if group.empty:
+            return []
+        staged_cols = [c for c in group.columns if not c.startswith("_")]
+        result = validate_customers(group[staged_cols], self.settings.default_region)
+        rejects = result.rejects[result.rejects["key"].astype(str).isin(pending_ids)]
+        self._record_rejects("customers", group, rejects, "email")
+        contacts, merged = merge_customers(result.valid)
+        hash_of = dict(zip(group["customer_id"], group["_hash"], strict=True))
+        merged_into: dict[str, list[str]] = {}
+        for row in _records(merged):
+            merged_into.setdefault(str(row["merged_into"]), []).append(str(row["customer_id"]))
+        items: list[dict[str, Any]] = []
+        for row in _records(contacts):
+            customer_id = str(row["customer_id"])
+            members = [customer_id, *merged_into.get(customer_id, [])]
+            if not pending_ids.intersection(members):
+                continue
+            payload = payloads.contact_payload(row, self.settings.address_book_id)
+            items.append({
+                "key": payloads.contact_key(row),
+                "payload": payload,
+                "payload_hash": payloads.payload_hash(payload),
+                "customers": [(m, hash_of.get(m), m != customer_id and customer_id)
+                              for m in members],
+                "email": row.get("email"),
+            })
+        self.report.counts["contacts"].merged += sum(
+            1 for item in items for (_, _, into) in item["customers"] if into
+        )
+        return items
+
+    def guest_items(self, emails: Iterable[str], with_customer: set[str]) -> list[dict[str, Any]]:
+        """E-mail-only contacts for guests and certificate recipients with no customer row
+        (and not already in Dotdigital)."""
+        wanted = sorted({e for e in emails if e} - with_customer)
+        if not wanted:
+            return []
+        known = self.ledger.states("contacts", wanted)
+        items = []
+        for email in wanted:
+            if known.get(email) == "synced":
+                continue
+            payload = payloads.contact_payload({"email": email})
+            items.append({"key": email, "payload": payload,
+                          "payload_hash": payloads.payload_hash(payload),
+                          "customers": [], "email": email})
+        return items
+
+    def plan_contacts(
+        self, pending_customers: pd.DataFrame, dependants: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        """Contacts to push this run: changed customers (merged by e-mail) and the
+        e-mail-only contacts that pending orders and certificates need."""
         staged = self.staged_customers()
-        counts = self.report.counts["contacts"]
-        plans: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
         if not pending_customers.empty:
             emails = set(pending_customers["_email_norm"].dropna())
             group = staged[staged["_email_norm"].isin(emails)
                            | staged["customer_id"].isin(pending_customers["customer_id"])]
-            group = group.copy()
-            group["_hash"] = source_hashes("customers", group)
-            result = validate_customers(group.drop(columns=["_email_norm", "_hash"]),
-                                        self.settings.default_region)
-            pending_ids = set(pending_customers["customer_id"])
-            rejects = result.rejects[result.rejects["key"].astype(str).isin(pending_ids)]
-            self._record_rejects("customers", group, rejects, "email")
-            contacts, merged = merge_customers(result.valid)
-            hash_of = dict(zip(group["customer_id"], group["_hash"], strict=True))
-            merged_into: dict[str, list[str]] = {}
-            for row in _records(merged):
-                merged_into.setdefault(str(row["merged_into"]), []).append(str(row["customer_id"]))
-            for row in _records(contacts):
-                customer_id = str(row["customer_id"])
-                members = [customer_id, *merged_into.get(customer_id, [])]
-                if not pending_ids.intersection(members):
-                    continue
-                payload = payloads.contact_payload(row, self.settings.address_book_id)
-                plans.append({
-                    "key": payloads.contact_key(row),
-                    "payload": payload,
-                    "payload_hash": payloads.payload_hash(payload),
-                    "customers": [(m, hash_of.get(m), m != customer_id and customer_id)
-                                  for m in members],
-                    "email": row.get("email"),
-                })
-            counts.merged += sum(
-                1 for p in plans for (_, _, into) in p["customers"] if into
-            )
-        planned = {p["key"] for p in plans}
-        # E-mail-only contacts for guests and certificate recipients with no customer row.
-        wanted = sorted({e for e in dependants if e} - planned)
-        if wanted:
-            known = self.ledger.states("contacts", wanted)
-            with_customer = set(staged["_email_norm"].dropna())
-            guests = [e for e in wanted if known.get(e) != "synced" and e not in with_customer]
-            for email in guests:
-                payload = payloads.contact_payload({"email": email})
-                plans.append({"key": email, "payload": payload,
-                              "payload_hash": payloads.payload_hash(payload),
-                              "customers": [], "email": email})
-        return pd.DataFrame(plans, columns=["key", "payload", "payload_hash", "customers",
-                                            "email"])
+            group = group.assign(_hash=source_hashes("customers", group))
+            items = self.contact_items(group, set(pending_customers["customer_id"]))
+        planned = {i["key"] for i in items}
+        with_customer = set(staged["_email_norm"].dropna()) | planned
+        return items + self.guest_items(dependants, with_customer)
 
-    def push_contacts(self, plan: pd.DataFrame) -> None:
-        """Send planned contacts (single upserts when few, bulk imports when many)."""
-        if plan.empty:
-            return
+    def unsent(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The contact items that need a call: not settled this run, and not identical
+        to what Dotdigital already has (those are recorded as unchanged right away)."""
         counts = self.report.counts["contacts"]
-        items = [i for i in _records(plan) if i["key"] not in self.settled["contacts"]]
-        if not items:
-            return
-        ledger = self.ledger.frame("contacts", [i["key"] for i in items]).set_index("key")
-        to_send: list[dict[str, Any]] = []
-        settled: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> Iterator[dict[str, Any]]:
+            ledger = self.ledger.frame("contacts", [i["key"] for i in batch]).set_index("key")
+            unchanged = []
+            for item in batch:
+                if item["key"] in ledger.index:
+                    row = ledger.loc[item["key"]]
+                    if row["state"] == "synced" and row["payload_hash"] == item["payload_hash"]:
+                        unchanged.append((item, "synced", {}))
+                        continue
+                yield item
+            counts.unchanged += len(unchanged)
+            if not self.options.dry_run:
+                self._settle_contacts(unchanged, count=False)
+            batch.clear()
+
         for item in items:
-            if item["key"] in ledger.index:
-                row = ledger.loc[item["key"]]
-                if row["state"] == "synced" and row["payload_hash"] == item["payload_hash"]:
-                    counts.unchanged += 1
-                    settled.append((item, "synced", {}))
-                    continue
-            to_send.append(item)
+            if item["key"] in self.settled["contacts"]:
+                continue
+            batch.append(item)
+            if len(batch) >= 5_000:
+                yield from flush()
+        if batch:
+            yield from flush()
+
+    def push_contacts(self, items: Iterable[dict[str, Any]], bulk: bool | None = None) -> None:
+        """Send contact items: single upserts when few, bulk imports when many (or when
+        ``bulk`` says so; a stream is always sent in bulk)."""
+        to_send = self.unsent(items)
         if self.options.dry_run:
-            counts.sent += len(to_send)
-            self.report.notes.append(f"dry run: {len(to_send)} contacts would be sent")
+            count = sum(1 for _ in to_send)
+            self.report.counts["contacts"].sent += count
+            self.report.notes.append(f"dry run: {count} contacts would be sent")
             return
-        self._settle_contacts(settled, count=False)
-        if not to_send:
-            return
-        if len(to_send) <= self.options.bulk_threshold:
-            self._contacts_single(to_send)
-        else:
+        if bulk is None:
+            first = list(itertools.islice(to_send, self.options.bulk_threshold + 1))
+            bulk = len(first) > self.options.bulk_threshold
+            to_send = itertools.chain(first, to_send)
+        if bulk:
             self._contacts_bulk(to_send)
+        else:
+            self._contacts_single(list(to_send))
 
     def _contacts_single(self, items: Sequence[dict[str, Any]]) -> None:
         for item in items:
@@ -338,18 +432,29 @@ class SyncEngine:
             else:
                 self._settle_contacts([(item, "synced", {})])
 
-    def _contacts_bulk(self, items: Sequence[dict[str, Any]]) -> None:
-        by_identity = {self._identity(i["payload"]): i for i in items}
-        chunks = chunk_contacts((i["payload"] for i in items),
-                                max_bytes=self.options.import_max_bytes)
+    def _contacts_bulk(self, items: Iterable[dict[str, Any]]) -> None:
+        """Bulk imports over a (possibly endless) stream of items, 25 in flight.
+
+        Items are read only as import slots free up, and only the items of imports in
+        flight are held, so memory stays flat whatever the stream's length.
+        """
+        in_flight: dict[str, dict[str, Any]] = {}
+
+        def payload_stream() -> Iterator[dict[str, Any]]:
+            for item in items:
+                in_flight[self._identity(item["payload"])] = item
+                yield item["payload"]
+
+        chunks = chunk_contacts(payload_stream(), max_bytes=self.options.import_max_bytes)
         for done in run_imports(
             chunks,
             submit=lambda chunk: self.client.import_contacts(list(chunk)),
             status=self.client.get_contact_import,
             max_in_flight=self.options.contact_imports_in_flight,
             poll_interval=self.options.poll_interval,
+            keep=lambda chunk: [self._identity(p) for p in chunk],
         ):
-            chunk_items = [by_identity[self._identity(p)] for p in done.chunk]
+            chunk_items = [in_flight.pop(identity) for identity in done.chunk]
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
@@ -378,6 +483,7 @@ class SyncEngine:
                         "error_message": f"Dotdigital rejected the contact: {code}"
                                          + (f" ({description})" if description else "")}))
             self._settle_contacts(outcome)
+            self.progress(len(chunk_items))
 
     @staticmethod
     def _identity(payload: Mapping[str, Any]) -> str:
@@ -419,6 +525,10 @@ class SyncEngine:
                     counts.rejected += 1
                 else:
                     counts.failed += 1
+            if state in ("rejected", "failed") and item.get("email"):
+                self.contact_reasons[str(item["email"])] = (
+                    f"contact {mask_email(item['email'])} {state}: "
+                    f"{extra.get('error_message') or extra.get('error_code') or ''}".strip())
             if state in ("rejected", "failed"):
                 self.report.problem("contacts", item["key"] if item["customers"] == [] else
                                     item["customers"][0][0], state,
@@ -437,9 +547,12 @@ class SyncEngine:
         out: dict[str, str | None] = {}
         waiting = [e for e in wanted if states.get(e) != "synced"]
         reasons: dict[str, str] = {}
-        if waiting:
-            staged = self.staged_customers()
-            holders = staged[staged["_email_norm"].isin(waiting)]
+        for email in waiting:
+            if email in self.contact_reasons:
+                reasons[email] = self.contact_reasons[email]
+        unexplained = [e for e in waiting if e not in reasons]
+        if unexplained:
+            holders = self.customers_with_emails(unexplained)
             if not holders.empty:
                 problems = self.ledger.frame("customers", holders["customer_id"].tolist())
                 problems = problems.set_index("key")
@@ -479,20 +592,21 @@ class SyncEngine:
         valid["_hash"] = pending.loc[valid.index, "_hash"]
         return valid
 
-    def push_orders(self, valid: pd.DataFrame) -> None:
+    def prepare_orders(self, valid: pd.DataFrame) -> list[dict[str, Any]]:
+        """The valid orders that need a call: their contact is in Dotdigital and their
+        record differs from the one last sent. The others are settled here: waiting for
+        their contact (pending, with the reason) or unchanged."""
         if valid.empty:
-            return
+            return []
         counts = self.report.counts["orders"]
         valid = valid[~valid["order_id"].astype(str).isin(self.settled["orders"])]
         if valid.empty:
-            return
+            return []
         gate = self.contact_gate(valid["customer_email"])
-        rows = _records(valid)
         ready: list[dict[str, Any]] = []
         waiting: list[dict[str, Any]] = []
-        for row in rows:
-            reason = gate.get(row["customer_email"])
-            (waiting if reason else ready).append(row)
+        for row in _records(valid):
+            (waiting if gate.get(row["customer_email"]) else ready).append(row)
         self._wait_for_contact("orders", waiting, gate, "customer_email")
         ledger = self.ledger.frame("orders", [r["order_id"] for r in ready]).set_index("key")
         to_send: list[dict[str, Any]] = []
@@ -510,29 +624,38 @@ class SyncEngine:
                 to_send.append(row)
         counts.unchanged += len(unchanged)
         self.settled["orders"].update(str(r["order_id"]) for r in unchanged)
+        if not self.options.dry_run and unchanged:
+            self.ledger.record("orders", [
+                {"key": r["order_id"], "state": "synced", "source_hash": r["_hash"]}
+                for r in unchanged
+            ], run_id=self.run_id)
+        return to_send
+
+    def push_orders(self, valid: pd.DataFrame) -> None:
+        to_send = self.prepare_orders(valid)
         if self.options.dry_run:
-            counts.sent += len(to_send)
+            self.report.counts["orders"].sent += len(to_send)
             self.report.notes.append(f"dry run: {len(to_send)} orders would be sent")
             self._first_synced_orders = [r for r in to_send if r["_first_sync"]]
             return
-        self.ledger.record("orders", [
-            {"key": r["order_id"], "state": "synced", "source_hash": r["_hash"]}
-            for r in unchanged
-        ], run_id=self.run_id)
-        missing_contact = self._send_orders(to_send)
-        if missing_contact:
-            # Dotdigital does not know these contacts (deleted there, or never created):
-            # push them again now and retry their orders once in this run.
-            self._repush_contacts({r["customer_email"] for r in missing_contact})
-            gate = self.contact_gate(r["customer_email"] for r in missing_contact)
-            retry = [r for r in missing_contact if not gate.get(r["customer_email"])]
-            still = self._send_orders(retry, final=True)
-            self._wait_for_contact(
-                "orders", [r for r in missing_contact if r not in retry] + still,
-                {r["customer_email"]: f"contact {mask_email(r['customer_email'])} does not "
-                 "exist in Dotdigital (ContactEmailDoesNotExist); retried after the contact "
-                 "is pushed" for r in missing_contact},
-                "customer_email")
+        missing = self._send_orders(to_send, bulk=len(to_send) > self.options.bulk_threshold)
+        self.retry_missing_contacts(missing)
+
+    def retry_missing_contacts(self, missing: Sequence[dict[str, Any]]) -> None:
+        """Orders Dotdigital refused because their contact does not exist there (deleted
+        in Dotdigital, or never created): push those contacts again, then send the orders
+        once more, read afresh from the store; what still fails waits for a later run."""
+        if not missing:
+            return
+        reason = {r["customer_email"]: f"contact {mask_email(r['customer_email'])} does not "
+                  "exist in Dotdigital (ContactEmailDoesNotExist); the order is retried after "
+                  "the contact is pushed" for r in missing}
+        self._repush_contacts(set(reason))
+        staged = self.store.read_staged("orders", [str(r["order_id"]) for r in missing])
+        staged["_hash"] = source_hashes("orders", staged)
+        to_send = self.prepare_orders(self.validate_orders(staged))
+        still = self._send_orders(to_send, bulk=len(to_send) > self.options.bulk_threshold)
+        self._wait_for_contact("orders", still, reason, "customer_email")
 
     def _wait_for_contact(
         self, entity: str, rows: Sequence[dict[str, Any]], gate: Mapping[str, str | None],
@@ -558,14 +681,16 @@ class SyncEngine:
             ], run_id=self.run_id)
 
     def _send_orders(
-        self, rows: Sequence[dict[str, Any]], final: bool = False
+        self, rows: Iterable[dict[str, Any]], bulk: bool
     ) -> list[dict[str, Any]]:
-        """Send orders; returns those Dotdigital refused because the contact is missing."""
-        if not rows:
-            return []
+        """Send orders; returns those Dotdigital refused because the contact is missing.
+
+        ``bulk`` streams them through insight imports (5 in flight), holding only the few
+        fields needed to settle each order while its import runs.
+        """
         collection = self.settings.insight_collection
         missing: list[dict[str, Any]] = []
-        if len(rows) <= self.options.bulk_threshold:
+        if not bulk:
             for row in rows:
                 try:
                     self.client.upsert_contact_insight(
@@ -584,8 +709,17 @@ class SyncEngine:
                 else:
                     self._settle_orders([(row, "synced", None, None)])
             return missing
-        by_key = {str(r["order_id"]): r for r in rows}
-        chunks = chunk_insight_records(collection, (r["_payload"] for r in rows),
+        in_flight: dict[str, dict[str, Any]] = {}
+
+        def record_stream() -> Iterator[dict[str, Any]]:
+            for row in rows:
+                payload = row["_payload"]
+                in_flight[str(row["order_id"])] = {
+                    k: row.get(k) for k in _ORDER_SETTLE_FIELDS
+                }
+                yield payload
+
+        chunks = chunk_insight_records(collection, record_stream(),
                                        max_bytes=self.options.import_max_bytes)
         for done in run_imports(
             chunks,
@@ -593,8 +727,9 @@ class SyncEngine:
             status=self.client.get_insight_import,
             max_in_flight=self.options.insight_imports_in_flight,
             poll_interval=self.options.poll_interval,
+            keep=lambda chunk: [str(p["key"]) for p in chunk],
         ):
-            chunk_rows = [by_key[str(p["key"])] for p in done.chunk]
+            chunk_rows = [in_flight.pop(key) for key in done.chunk]
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
@@ -615,12 +750,13 @@ class SyncEngine:
                 reason = failures.get(str(row["order_id"]))
                 if reason is None:
                     outcome.append((row, "synced", None, None))
-                elif reason == "ContactEmailDoesNotExist" and not final:
+                elif reason == "ContactEmailDoesNotExist":
                     missing.append(row)
                 else:
                     outcome.append((row, "rejected", reason,
                                     f"Dotdigital rejected the order record: {reason}"))
             self._settle_orders(outcome)
+            self.progress(len(chunk_rows))
         return missing
 
     def _settle_orders(self, outcomes: Sequence[tuple[dict[str, Any], str, Any, Any]]) -> None:
@@ -636,7 +772,7 @@ class SyncEngine:
                 entry.update(source_hash=row["_hash"], payload_hash=row["_payload_hash"],
                              sent_at=now)
                 counts.sent += 1
-                if row.get("_first_sync"):
+                if row.get("_first_sync") and self.options.confirmations:
                     self._first_synced_orders.append(row)
             elif state == "rejected":
                 entry["source_hash"] = row["_hash"]
@@ -656,19 +792,20 @@ class SyncEngine:
              "error_message": "Dotdigital has no contact with this e-mail; pushing it again"}
             for e in emails
         ], run_id=self.run_id)
-        staged = self.staged_customers()
-        holders = staged[staged["_email_norm"].isin(emails)]
+        holders = self.customers_with_emails(emails)
+        items = []
         if not holders.empty:
-            holders = holders.copy()
-            holders["_hash"] = source_hashes("customers", holders.drop(columns=["_email_norm"]))
-        plan = self.plan_contacts(holders, emails)
-        self.push_contacts(plan)
+            holders = holders.assign(_hash=source_hashes("customers", holders))
+            items = self.contact_items(holders, set(holders["customer_id"]))
+        planned = {i["key"] for i in items}
+        items += self.guest_items(emails, planned | set(holders["_email_norm"].dropna()))
+        self.push_contacts(items)
 
     # -- confirmations and certificates: exactly once --------------------------------
 
     def send_confirmations(self) -> None:
         """The order-confirmation e-mail, once per order, on its first sync."""
-        if not self.settings.order_campaign:
+        if not self.settings.order_campaign or not self.options.confirmations:
             return
         orders = self._first_synced_orders
         self._first_synced_orders = []
@@ -770,10 +907,10 @@ class SyncEngine:
                 # Anything else (a bug, an interrupt): the outcome is unknown; the claim
                 # stays in_doubt in the ledger, which is what we want.
                 raise
+            sent = [item for item, (code, _) in zip(batch, results, strict=True) if code is None]
+            self._settle_sends(entity, sent, "synced", None, None)
             for item, (code, reason) in zip(batch, results, strict=True):
-                if code is None:
-                    self._settle_sends(entity, [item], "synced", None, None)
-                else:
+                if code is not None:
                     self._settle_sends(entity, [item], "rejected", code,
                                        f"Dotdigital refused the send: {code}"
                                        + (f" ({reason})" if reason else ""))
@@ -827,6 +964,11 @@ class SyncEngine:
         self._send_once("certificates", [(
             certificate_id, row["recipient_email"], int(row["campaign_id"]),
             payloads.certificate_personalisation(row))])
+
+
+#: What an order in flight keeps until its import settles it (and its confirmation needs).
+_ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "total", "currency", "_hash",
+                        "_payload_hash", "_first_sync")
 
 
 def _describe(exc: BaseException | None) -> str:

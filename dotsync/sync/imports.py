@@ -14,9 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from dotsync.dotdigital.errors import RateLimitedError
+from dotsync.dotdigital.errors import AuthenticationError, ImportWaitTimeout, RateLimitedError
 
 C = TypeVar("C")  # a chunk of records
 R = TypeVar("R")  # an import report
@@ -28,7 +28,11 @@ TERMINAL = frozenset(
 
 @dataclass
 class Finished(Generic[C, R]):
-    chunk: C
+    """One import that ended: ``chunk`` is what ``keep`` kept of it (the chunk itself by
+    default), ``report`` its final report, or ``error`` why it could not be submitted
+    or followed."""
+
+    chunk: Any
     import_id: str | None
     report: R | None
     error: Exception | None = None
@@ -41,68 +45,78 @@ def run_imports(
     *,
     max_in_flight: int,
     poll_interval: float = 5.0,
+    max_wait: float = 3600.0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     status_of: Callable[[R], str] = lambda r: r.status,  # type: ignore[attr-defined]
-    on_submitted: Callable[[C, str], None] | None = None,
+    keep: Callable[[C], Any] = lambda chunk: chunk,
 ) -> Iterator[Finished[C, R]]:
     """Submit ``chunks`` as imports, at most ``max_in_flight`` at once; yield each result.
 
-    ``submit`` returns an import id; ``status`` returns its report. A submission
-    refused with 429 (too many active imports, e.g. another run's) waits for the
-    next poll round and tries again. A submission that fails otherwise is yielded
-    with its error so the caller can mark that chunk's records failed.
+    ``chunks`` is read lazily: a new chunk is taken only when a slot is free, so a
+    generator behind it is paced by Dotdigital. ``keep`` reduces a submitted chunk to
+    what the caller needs to settle it (e.g. its keys), so the records themselves are
+    not held while the import runs. A submission refused with 429 (too many active
+    imports, e.g. another run's) is tried again after the next poll round. An import
+    still running after ``max_wait`` seconds is given up with :class:`ImportWaitTimeout`
+    (a transient error: its records are retried by a later run).
     """
-    pending: deque[C] = deque(chunks) if not isinstance(chunks, Iterator) else deque()
-    source: Iterator[C] | None = chunks if isinstance(chunks, Iterator) else None
-    in_flight: list[tuple[C, str]] = []
-
-    def next_chunk() -> C | None:
-        if pending:
-            return pending.popleft()
-        if source is not None:
-            return next(source, None)
-        return None
-
+    source = iter(chunks)
+    held: deque[C] = deque()
+    in_flight: list[tuple[Any, str, float]] = []
     limit = max(1, max_in_flight)
+    exhausted = False
     while True:
         throttled = False
         while len(in_flight) < limit and not throttled:
-            chunk = next_chunk()
-            if chunk is None:
-                break
+            if held:
+                chunk = held.popleft()
+            else:
+                chunk = next(source, _END)
+                if chunk is _END:
+                    exhausted = True
+                    break
             try:
                 import_id = submit(chunk)
             except RateLimitedError:
-                pending.appendleft(chunk)
+                held.appendleft(chunk)
                 throttled = True
-                limit = max(1, len(in_flight))  # another run holds slots: stay below
                 break
-            except Exception as exc:
-                yield Finished(chunk, None, None, exc)
+            except Exception as exc:  # reported per chunk, not raised
+                if isinstance(exc, AuthenticationError):
+                    raise
+                yield Finished(keep(chunk), None, None, exc)
                 continue
-            if on_submitted is not None:
-                on_submitted(chunk, import_id)
-            in_flight.append((chunk, import_id))
+            in_flight.append((keep(chunk), import_id, clock()))
         if not in_flight:
-            if throttled:
-                sleep(poll_interval)
-                continue
-            return
+            if exhausted and not held:
+                return
+            sleep(poll_interval)
+            continue
         sleep(poll_interval)
-        still: list[tuple[C, str]] = []
-        for chunk, import_id in in_flight:
+        still: list[tuple[Any, str, float]] = []
+        for kept, import_id, started in in_flight:
             try:
                 report = status(import_id)
             except Exception as exc:
-                if getattr(exc, "transient", False):
-                    still.append((chunk, import_id))
+                if isinstance(exc, AuthenticationError):
+                    raise
+                if getattr(exc, "transient", False) and clock() - started < max_wait:
+                    still.append((kept, import_id, started))
                     continue
-                yield Finished(chunk, import_id, None, exc)
+                yield Finished(kept, import_id, None, exc)
                 continue
             if status_of(report) in TERMINAL:
-                yield Finished(chunk, import_id, report)
+                yield Finished(kept, import_id, report)
+            elif clock() - started >= max_wait:
+                yield Finished(kept, import_id, None, ImportWaitTimeout(
+                    f"import {import_id} still {status_of(report)} after {max_wait:.0f} s",
+                    import_id=import_id, last_status=status_of(report)))
             else:
-                still.append((chunk, import_id))
+                still.append((kept, import_id, started))
         in_flight = still
-        if not throttled:
-            limit = max(1, max_in_flight)
+        # After a 429 (another run holds slots), stay at what is in flight for a round.
+        limit = max(1, len(in_flight)) if throttled else max(1, max_in_flight)
+
+
+_END: Any = object()

@@ -130,11 +130,11 @@ def test_a_second_run_with_nothing_changed_makes_zero_write_calls(env):
 
 def test_certificates_are_sent_once_across_reruns_and_flow_retries(env, monkeypatch):
     stage(env.store, "certificates", [certificate(i, f"r{i}@example.com") for i in range(3)])
-    import tasks.report as report_module
+    from flows import common
     from flows import sync as sync_module
 
     calls = {"n": 0}
-    real = report_module.publish_report
+    real = common.publish_report
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -142,7 +142,7 @@ def test_certificates_are_sent_once_across_reruns_and_flow_retries(env, monkeypa
             raise RuntimeError("the process hiccuped after the sends")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sync_module, "publish_report", flaky)
+    monkeypatch.setattr(common, "publish_report", flaky)
     state = sync_module.sync.with_options(retries=1, retry_delay_seconds=0)(
         poll_interval=0.02, return_state=True)
     assert state.is_completed()
