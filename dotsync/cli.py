@@ -237,6 +237,34 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> N
 
 
 @main.command()
+@click.option("--since", default=None, help="Only records updated since this ISO date.")
+@click.option("--include-certificates", is_flag=True,
+              help="Also send pending certificates (exactly once, as the sync does).")
+@click.option("--chunk-rows", type=click.IntRange(min=100), default=50_000, show_default=True,
+              help="Staged rows read at a time.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
+              show_default=True, help="Seconds between import status polls.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
+             poll_interval: float, as_json: bool) -> None:
+    """The bulk first load (or re-load) through the bulk import endpoints."""
+    if since is not None:
+        import pandas as pd
+
+        try:
+            pd.Timestamp(since)
+        except (ValueError, TypeError):
+            raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
+    _settings()
+    from flows.backfill import backfill as backfill_flow
+
+    state = backfill_flow(since=since, include_certificates=include_certificates,
+                          chunk_rows=chunk_rows, poll_interval=poll_interval,
+                          return_state=True)
+    _finish_run(state, as_json)
+
+
+@main.command()
 @click.option("--entity", type=click.Choice(
     ["customers", "contacts", "orders", "confirmations", "certificates"]))
 @click.option("--ids", default=None, help="Comma-separated record ids (default: all).")

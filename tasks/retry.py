@@ -10,6 +10,7 @@ run completes: the next run retries them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -38,9 +39,12 @@ def retry_transient(task: Task, task_run: Any, state: Any) -> bool:
     return False
 
 
+#: Seconds before the first task retry (doubling after); ``DOTSYNC_TASK_RETRY_BACKOFF``.
+BACKOFF_SECONDS = float(os.environ.get("DOTSYNC_TASK_RETRY_BACKOFF", "2"))
+
 RETRY_OPTIONS: dict[str, Any] = {
     "retries": 3,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_delay_seconds": exponential_backoff(backoff_factor=BACKOFF_SECONDS),
     "retry_jitter_factor": 0.5,
     "retry_condition_fn": retry_transient,
 }
@@ -59,7 +63,8 @@ def run_step(engine: SyncEngine, step: Callable[[], None]) -> None:
         return
     retries = ctx.task.retries or 0
     if ctx.task_run.run_count <= retries:
-        engine.report.forget_failures_since(mark)
+        engine.report.forget_failures_since(
+            mark, waiting_too=not engine.options.track_settled)
         raise TransientFailures(
             f"{len(failed)} records failed transiently (first: {failed[0].entity} "
             f"{failed[0].key}: {failed[0].reason}); retrying"

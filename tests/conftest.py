@@ -12,6 +12,9 @@ import sqlalchemy as sa
 from dotsync.store import Store
 
 POSTGRES_URL = os.environ.get("DOTSYNC_TEST_POSTGRES_URL")
+# Task retries back off for 2 s, 4 s, 8 s in production; tests need not wait that long.
+os.environ.setdefault("DOTSYNC_TASK_RETRY_BACKOFF", "0.05")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _postgres_or_skip() -> str:

@@ -93,16 +93,26 @@ class RunReport:
     status: str = "running"
     message: str | None = None
 
-    def checkpoint(self) -> tuple[int, dict[str, int]]:
-        """A mark to roll transient failures back to before a task is retried."""
-        return len(self.problems), {e: c.failed for e, c in self.counts.items()}
+    def checkpoint(self) -> tuple[int, dict[str, tuple[int, int]]]:
+        """A mark to roll outcomes back to before a task is retried."""
+        return len(self.problems), {e: (c.failed, c.skipped) for e, c in self.counts.items()}
 
-    def forget_failures_since(self, mark: tuple[int, dict[str, int]]) -> None:
-        """Drop the ``failed`` outcomes recorded since ``mark``: they are being retried."""
-        length, failed = mark
-        self.problems[length:] = [p for p in self.problems[length:] if p.state != "failed"]
+    def forget_failures_since(
+        self, mark: tuple[int, dict[str, tuple[int, int]]], waiting_too: bool = False
+    ) -> None:
+        """Drop the ``failed`` outcomes recorded since ``mark``: they are being retried.
+
+        ``waiting_too`` also drops the records that waited for their contact, for a
+        retry that considers them again (a streaming backfill re-reads the ledger).
+        """
+        length, before = mark
+        dropped = {"failed", "waiting"} if waiting_too else {"failed"}
+        self.problems[length:] = [p for p in self.problems[length:] if p.state not in dropped]
         for entity, counts in self.counts.items():
-            counts.failed = failed.get(entity, 0)
+            failed, skipped = before.get(entity, (0, 0))
+            counts.failed = failed
+            if waiting_too:
+                counts.skipped = skipped
 
     def problem(
         self,
