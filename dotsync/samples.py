@@ -22,10 +22,10 @@ LAST = ["Doe", "Smith", "Haddad", "Tanaka", "Rossi", "Murphy", "Dubois", "Garcí
         "Patel", "Müller", "O'Brien", "Kowalski", "Nakamura", "Yılmaz", "Jensen"]
 # (country, numbers in the formats people type them; region-less ones rely on `country`)
 PHONES = {
-    "GB": ["07911 123{:03d}", "+44 7911 123{:03d}", "(07400) 123-{:03d}", "447911123{:03d}"],
-    "US": ["(415) 555-0{:03d}", "+1 415-555-0{:03d}", "415.555.0{:03d}"],
-    "DE": ["0151 2345 6{:03d}", "+49 151 23456{:03d}"],
-    "NL": ["06 1234 5{:03d}", "+31 6 12345{:03d}"],
+    "GB": ["07911 12{:04d}", "+44 7911 12{:04d}", "(07400) 12-{:04d}", "4479111{:04d}"],
+    "US": ["(415) 555-{:04d}", "+1 415-555-{:04d}", "415.555.{:04d}"],
+    "DE": ["0151 2345 {:04d}", "+49 151 2345{:04d}"],
+    "NL": ["06 1234 {:04d}", "+31 6 1234{:04d}"],
 }
 PRODUCTS = [
     ("MUG-01", "Enamel mug", 12.0, ["Kitchen", "Gifts"]),
@@ -96,7 +96,8 @@ def generate(
         first, last = rng.choice(FIRST), rng.choice(LAST)
         email = f"{first}.{last}{i}@example.com".lower().replace("'", "")
         email = email.encode("ascii", "ignore").decode() or f"customer{i}@example.com"
-        phone = rng.choice(PHONES[country]).format(rng.randrange(1000)) if i % 4 else None
+        # Unique per customer (Dotdigital refuses one mobile number on two contacts).
+        phone = rng.choice(PHONES[country]).format(i % 10_000) if i % 4 else None
         custs.append({
             "customer_id": f"C{1000 + i}",
             "email": email,

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from dotsync import failpoints
 from dotsync.config import Settings
 from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.bulk import chunk_contacts, chunk_insight_records
@@ -454,6 +455,7 @@ class SyncEngine:
             poll_interval=self.options.poll_interval,
             keep=lambda chunk: [self._identity(p) for p in chunk],
         ):
+            failpoints.hit("after_import_report")
             chunk_items = [in_flight.pop(identity) for identity in done.chunk]
             if done.error is not None or done.report is None:
                 err = done.error
@@ -729,6 +731,7 @@ class SyncEngine:
             poll_interval=self.options.poll_interval,
             keep=lambda chunk: [str(p["key"]) for p in chunk],
         ):
+            failpoints.hit("after_import_report")
             chunk_rows = [in_flight.pop(key) for key in done.chunk]
             if done.error is not None or done.report is None:
                 err = done.error
@@ -784,6 +787,7 @@ class SyncEngine:
                                     email=row["customer_email"], code=code)
             rows.append(entry)
         self.ledger.record("orders", rows, run_id=self.run_id, count_attempt=True)
+        failpoints.hit("after_settle")
 
     def _repush_contacts(self, emails: set[str]) -> None:
         self.ledger.record("contacts", [
@@ -871,6 +875,7 @@ class SyncEngine:
         for start in range(0, len(keys), size):
             batch_keys = keys[start : start + size]
             claimed = self.ledger.claim(entity, batch_keys, run_id=self.run_id)
+            failpoints.hit("after_claim")
             counts.skipped += len(batch_keys) - len(claimed)
             batch = [by_key[k] for k in batch_keys if k in claimed]
             if not batch:
@@ -907,6 +912,7 @@ class SyncEngine:
                 # Anything else (a bug, an interrupt): the outcome is unknown; the claim
                 # stays in_doubt in the ledger, which is what we want.
                 raise
+            failpoints.hit("after_send")
             sent = [item for item, (code, _) in zip(batch, results, strict=True) if code is None]
             self._settle_sends(entity, sent, "synced", None, None)
             for item, (code, reason) in zip(batch, results, strict=True):

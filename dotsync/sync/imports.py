@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from dotsync import failpoints
 from dotsync.dotdigital.errors import AuthenticationError, ImportWaitTimeout, RateLimitedError
 
 C = TypeVar("C")  # a chunk of records
@@ -87,6 +88,7 @@ def run_imports(
                     raise
                 yield Finished(keep(chunk), None, None, exc)
                 continue
+            failpoints.hit("after_import_submit")
             in_flight.append((keep(chunk), import_id, clock()))
         if not in_flight:
             if exhausted and not held:

@@ -1,0 +1,98 @@
+"""Running the sync or the backfill without an orchestrator.
+
+The Prefect flows are the way dotsync runs in production; this module runs the same
+steps in the same order in a plain process. Tests that kill processes use it
+(``python -m dotsync.sync.run sync``), because a crash test needs many short runs and
+the steps, not Prefect, are what must survive being killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from dotsync.config import Settings
+from dotsync.dotdigital import DotdigitalClient
+from dotsync.store import Store
+from dotsync.sync.backfill import Backfill
+from dotsync.sync.engine import Options, RunFailed, SyncEngine
+from dotsync.sync.report import RunReport
+
+ALL = ("contacts", "orders", "certificates")
+
+
+def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL) -> RunReport:
+    """The sync flow's steps, in its order."""
+    engine.connect()
+    valid_orders = engine.validate_orders(engine.extract("orders")) if "orders" in entities \
+        else None
+    valid_certs = (engine.validate_certificates(engine.extract("certificates"))
+                   if "certificates" in entities else None)
+    dependants: list[str] = []
+    for frame, column in ((valid_orders, "customer_email"), (valid_certs, "recipient_email")):
+        if frame is not None and not frame.empty:
+            dependants += frame[column].tolist()
+    pending = engine.extract("customers")
+    if "contacts" not in entities:
+        pending = pending.iloc[0:0]
+    engine.push_contacts(engine.plan_contacts(pending, dependants))
+    if valid_orders is not None:
+        engine.push_orders(valid_orders)
+        engine.send_confirmations()
+    if valid_certs is not None:
+        engine.send_certificates(valid_certs)
+    return engine.finish()
+
+
+def run_backfill(engine: SyncEngine, *, since: str | None = None, chunk_rows: int = 50_000,
+                 include_certificates: bool = False) -> RunReport:
+    """The backfill flow's steps, in its order."""
+    engine.connect()
+    job = Backfill(engine, since=since, chunk_rows=chunk_rows)
+    job.push_contacts(include_certificates)
+    job.push_orders()
+    if include_certificates:
+        job.send_certificates()
+    return engine.finish()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dotsync.sync.run")
+    parser.add_argument("job", choices=["sync", "backfill"])
+    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--bulk-threshold", type=int, default=None)
+    parser.add_argument("--import-max-bytes", type=int, default=10_000_000)
+    parser.add_argument("--send-batch-size", type=int, default=50)
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--include-certificates", action="store_true")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    backfill = args.job == "backfill"
+    options = Options(
+        bulk_threshold=0 if backfill else (
+            settings.contact_bulk_threshold if args.bulk_threshold is None
+            else args.bulk_threshold),
+        import_max_bytes=args.import_max_bytes,
+        poll_interval=args.poll_interval,
+        send_batch_size=args.send_batch_size,
+        confirmations=not backfill,
+        track_settled=not backfill,
+    )
+    store = Store(settings.database_url)
+    try:
+        with DotdigitalClient.from_settings(settings) as client:
+            engine = SyncEngine(store, settings, client, options=options, flow=args.job)
+            report = (run_backfill(engine, chunk_rows=args.chunk_rows,
+                                   include_certificates=args.include_certificates)
+                      if backfill else run_sync(engine))
+    except RunFailed as exc:
+        print(json.dumps({"status": "failed", "message": str(exc)}))
+        return 1
+    print(json.dumps(report.as_dict(), default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
