@@ -22,7 +22,7 @@ LAST = ["Doe", "Smith", "Haddad", "Tanaka", "Rossi", "Murphy", "Dubois", "Garcí
         "Patel", "Müller", "O'Brien", "Kowalski", "Nakamura", "Yılmaz", "Jensen"]
 # (country, numbers in the formats people type them; region-less ones rely on `country`)
 PHONES = {
-    "GB": ["07911 12{:04d}", "+44 7911 12{:04d}", "(07400) 12-{:04d}", "4479111{:04d}"],
+    "GB": ["07911 12{:04d}", "+44 7911 12{:04d}", "(07400) 12-{:04d}", "44791112{:04d}"],
     "US": ["(415) 555-{:04d}", "+1 415-555-{:04d}", "415.555.{:04d}"],
     "DE": ["0151 2345 {:04d}", "+49 151 2345{:04d}"],
     "NL": ["06 1234 {:04d}", "+31 6 1234{:04d}"],
