@@ -1,0 +1,178 @@
+"""``dotsync serve``: the sync, backfill and replay deployments in one process.
+
+The simplest way to run dotsync on a schedule is one long-running process on the
+machine that can reach the staging store (Prefect's ``serve``): it registers the
+deployments with the Prefect server, polls it for scheduled and triggered runs,
+and runs each one in a subprocess. No work pool or worker is needed; the
+``prefect.yaml`` at the project root is the other way (``prefect deploy --all`` onto
+a process work pool served by ``prefect worker start``). Both define the same
+deployments:
+
+``sync``
+    every 15 minutes by default (``--interval`` / ``DOTSYNC_SYNC_INTERVAL_MINUTES``,
+    or a cron expression with ``--cron`` / ``DOTSYNC_SYNC_CRON``);
+``backfill``
+    no schedule; run it from the UI or the API with its parameters;
+``replay``
+    no schedule; the failures an operator reviewed, queued again and synced.
+
+Each deployment has a concurrency limit of 1 with the ``ENQUEUE`` strategy: a run
+that would overlap a running one of the same deployment waits for it instead of
+running alongside (a slow sync is never joined by the next scheduled one).
+
+Stopping the process (Ctrl-C, SIGTERM) pauses the deployments' schedules, so runs
+do not pile up while nothing is serving them; starting it again resumes them.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:  # Prefect is imported when the command runs, so `dotsync --help` stays fast
+    from prefect.deployments.runner import RunnerDeployment
+
+DEFAULT_INTERVAL_MINUTES = 15.0
+INTERVAL_ENV = "DOTSYNC_SYNC_INTERVAL_MINUTES"
+CRON_ENV = "DOTSYNC_SYNC_CRON"
+TAGS = ["dotsync"]
+
+
+def build_deployments(
+    interval_minutes: float | None = DEFAULT_INTERVAL_MINUTES,
+    cron: str | None = None,
+    credentials_block: str | None = None,
+) -> list[RunnerDeployment]:
+    """The three deployments, ready for :func:`prefect.serve`.
+
+    ``cron`` wins over ``interval_minutes`` when both are given. The entrypoints are
+    module paths (``flows.sync.sync``), so the runs find the flows wherever the
+    process was started, as long as dotsync is installed. ``credentials_block``
+    becomes a default parameter of every deployment (visible and changeable in the
+    UI); without it the flows take credentials from ``DOTSYNC_CREDENTIALS_BLOCK`` or
+    the environment.
+    """
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.deployments.runner import EntrypointType
+
+    from flows.backfill import backfill
+    from flows.replay import replay
+    from flows.sync import sync
+
+    params: dict[str, Any] = {}
+    if credentials_block:
+        params["credentials_block"] = credentials_block
+    schedule: dict[str, Any] = (
+        {"cron": cron} if cron
+        else {"interval": timedelta(minutes=interval_minutes or DEFAULT_INTERVAL_MINUTES)}
+    )
+    common: dict[str, Any] = {
+        "tags": TAGS,
+        "entrypoint_type": EntrypointType.MODULE_PATH,
+        "parameters": params,
+    }
+
+    def one_at_a_time() -> ConcurrencyLimitConfig:
+        return ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE")
+
+    return [
+        sync.to_deployment(
+            "sync",
+            **schedule,
+            concurrency_limit=one_at_a_time(),
+            description="Pending staged records into Dotdigital, on a schedule.",
+            **common,
+        ),
+        backfill.to_deployment(
+            "backfill",
+            concurrency_limit=one_at_a_time(),
+            description="A first load or a re-load of history, in chunks; run on demand.",
+            **common,
+        ),
+        replay.to_deployment(
+            "replay",
+            concurrency_limit=one_at_a_time(),
+            description="Queue rejected and failed records again (entity, keys) and sync "
+            "them now.",
+            **common,
+        ),
+    ]
+
+
+def _check_block(name: str) -> None:
+    """Fail at start-up, not at the first scheduled run, when the block is missing."""
+    from deployments.credentials import DotdigitalCredentials
+
+    try:
+        DotdigitalCredentials.load(name)
+    except ValueError as exc:
+        raise click.UsageError(
+            f"no DotdigitalCredentials block named {name!r} ({exc}); create it first "
+            "(see docs/RUNNING.md)"
+        ) from None
+
+
+@click.command(name="serve")
+@click.option(
+    "--interval",
+    "interval_minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_INTERVAL_MINUTES,
+    show_default=True,
+    envvar=INTERVAL_ENV,
+    show_envvar=True,
+    help="Minutes between scheduled sync runs.",
+)
+@click.option(
+    "--cron",
+    default=None,
+    envvar=CRON_ENV,
+    show_envvar=True,
+    help="A cron expression for the sync schedule instead of an interval, e.g. '*/15 * * * *'.",
+)
+@click.option(
+    "--credentials-block",
+    default=None,
+    envvar="DOTSYNC_CREDENTIALS_BLOCK",
+    show_envvar=True,
+    help="Name of a DotdigitalCredentials block to take the API credentials from "
+    "(default: DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many flow runs at once in this process (default: Prefect's).",
+)
+def serve_command(
+    interval_minutes: float,
+    cron: str | None,
+    credentials_block: str | None,
+    limit: int | None,
+) -> None:
+    """Serve the sync (scheduled), backfill and replay deployments until stopped.
+
+    Needs PREFECT_API_URL pointing at a Prefect server (`prefect server start`);
+    the runs use this process's environment (DOTSYNC_DATABASE_URL and the rest).
+    """
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise click.UsageError(
+            "PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) "
+            "and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    if credentials_block:
+        _check_block(credentials_block)
+    deployments = build_deployments(interval_minutes, cron, credentials_block)
+    every = f"cron {cron!r}" if cron else f"every {interval_minutes:g} minutes"
+    click.echo(f"dotsync: serving sync ({every}), backfill and replay", err=True)
+    serve(*deployments, limit=limit)
+
+
+if __name__ == "__main__":  # python -m deployments.serve
+    sys.exit(serve_command())
