@@ -27,6 +27,7 @@ _PANDERA_CHECKS = {"not_nullable": "required", "field_uniqueness": "unique"}
 _PRIORITY = {"not_nullable": 0}
 
 Template = Callable[[str, Any, int], str]
+_NOTHING: tuple[None, list[tuple[str, str]]] = (None, [])
 
 
 def _kind(value: Any) -> str:
@@ -69,7 +70,7 @@ class Run:
         # The reported key is the record's id as given (digits for a typed integer id).
         self.report_keys = np.where(bad, self.raw[key], keys)
         self._type_rejects(key, bad)
-        self.control(key, keys)
+        keys = self.control(key, keys)
         self.typed: dict[str, Any] = {key: keys}
 
     # -- column helpers ----------------------------------------------------------------
@@ -87,11 +88,11 @@ class Run:
         values, bad = _values.text(self.raw[name], strip=strip)
         self._type_rejects(name, bad)
         if control:
-            self.control(name, values)
+            values = self.control(name, values)
         self.typed[name] = values
         return values
 
-    def control(self, name: str, values: np.ndarray) -> None:
+    def control(self, name: str, values: np.ndarray) -> np.ndarray:
         """Reject (and null) text values holding control characters or lone surrogates."""
         mask = _values.control_mask(values)
         if mask.any():
@@ -99,7 +100,9 @@ class Run:
                 mask, name, "control_chars", self.raw[name],
                 lambda v: f"{name} {show(v)} holds control characters",
             )
+            values = values.copy()  # it may be the input's own array
             values[mask] = None
+        return values
 
     def lowered(self, name: str, default: str | None = None) -> np.ndarray:
         """An enum-like text column: lower-cased, ``default`` where null."""
@@ -150,28 +153,21 @@ class Run:
     ) -> np.ndarray:
         """A column parsed value by value (JSON columns): problems become rejects."""
         raw = self.raw[name]
-        out = np.full(self.n, None, dtype=object)
-        positions: list[int] = []
+        with _values.gc_paused():
+            parsed = [parse(v) if v is not None else _NOTHING for v in raw.tolist()]
+        out = np.empty(self.n, dtype=object)
+        out[:] = [p[0] for p in parsed]
         bad_pos: list[int] = []
         bad_checks: list[str] = []
         bad_values: list[Any] = []
         bad_reasons: list[str] = []
-        with _values.gc_paused():
-            parsed = [parse(v) if v is not None else (None, []) for v in raw]
-        for i, (value, problems) in enumerate(parsed):
-            if problems:
-                for check, reason in problems:
-                    bad_pos.append(i)
-                    bad_checks.append(check)
-                    bad_values.append(raw[i])
-                    bad_reasons.append(reason)
-            elif value is not None:
-                positions.append(i)
-        idx = np.asarray(positions, dtype=np.int64)
-        if idx.size:
-            vals = np.empty(idx.size, dtype=object)
-            vals[:] = [parsed[i][0] for i in positions]
-            out[idx] = vals
+        for i in [i for i, p in enumerate(parsed) if p[1]]:
+            out[i] = None
+            for check, reason in parsed[i][1]:
+                bad_pos.append(i)
+                bad_checks.append(check)
+                bad_values.append(raw[i])
+                bad_reasons.append(reason)
         self.rejects.add(bad_pos, name, bad_checks, bad_values, bad_reasons)
         self.typed[name] = out
         return out
@@ -202,8 +198,8 @@ class Run:
             if isinstance(values, pd.Series):
                 data[name] = values.reset_index(drop=True)
             else:
-                data[name] = pd.Series(values, dtype=dtype)
-        return pd.DataFrame(data, index=pd.RangeIndex(self.n))
+                data[name] = pd.Series(values, dtype=dtype, copy=False)
+        return pd.DataFrame(data, index=pd.RangeIndex(self.n), copy=False)
 
     def validate(
         self,
@@ -222,7 +218,7 @@ class Run:
         timestamp that could not be read is null in ``frame``; one reject is enough).
         """
         try:
-            schema.validate(frame, lazy=True)
+            schema.validate(frame, lazy=True, inplace=True)
         except pa.errors.SchemaErrors as err:
             cases = err.failure_cases
         else:
@@ -255,25 +251,33 @@ class Run:
 
     # -- result ------------------------------------------------------------------------
 
-    def result(self, output: Mapping[str, Any]) -> ContractResult:
-        """``valid``: the SPEC columns (normalised) then any other input columns untouched,
-        rows without problems only, input index kept."""
-        keep = ~self.rejects.bad_rows()
-        index = self.df.index
+    def result(self, names: Sequence[str]) -> ContractResult:
+        """``valid``: the typed columns ``names`` (normalised) then any other input columns
+        untouched, rows without problems only, input index kept.
+
+        Each full-length typed column is released as soon as its valid rows are taken, so
+        the peak holds one copy of the data, not two (callers should not keep references).
+        """
+        keep = np.flatnonzero(~self.rejects.bad_rows())
+        index = self.df.index[keep]
         data: dict[str, Any] = {}
-        for name, values in output.items():
+        for name in names:
+            values = self.typed.pop(name)
             if isinstance(values, pd.Series):
-                series = pd.Series(values.to_numpy(), index=index, dtype=values.dtype)
+                data[name] = pd.Series(values.array.take(keep), index=index, copy=False)
             elif isinstance(values, np.ndarray) and values.dtype != object:
-                series = pd.Series(values, index=index)
+                data[name] = pd.Series(values[keep], index=index, copy=False)
             else:
-                series = pd.Series(values, index=index, dtype=object)
-            data[name] = series[keep]
+                data[name] = pd.Series(
+                    np.asarray(values, dtype=object)[keep], index=index, dtype=object, copy=False
+                )
+            del values
         for name in self.df.columns:
             if name not in data:
-                data[name] = self.df[name][keep]
-        valid = pd.DataFrame(data, index=index[keep])
-        return ContractResult(valid=valid, rejects=self.rejects.frame(self.report_keys, index))
+                data[name] = self.df[name].iloc[keep]
+        valid = pd.DataFrame(data, index=index, copy=False)
+        rejects = self.rejects.frame(self.report_keys, self.df.index)
+        return ContractResult(valid=valid, rejects=rejects)
 
 
 def _default_template(check: str) -> Template:

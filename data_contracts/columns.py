@@ -43,7 +43,7 @@ def email_column(values: np.ndarray) -> Pending:
     why = np.full(u + 1, None, dtype=object)
     fast = emails.fast_email
     slow_idx: list[int] = []
-    for j, value in enumerate(uniques):
+    for j, value in enumerate(uniques.tolist()):
         got = fast(value)
         if got is None:
             slow_idx.append(j)
@@ -78,7 +78,7 @@ def phone_column(values: np.ndarray, regions: np.ndarray) -> Pending:
     # 1. International text: the region does not matter; one look per distinct value.
     fast_u = np.full(u + 1, None, dtype=object)
     e164 = phones.fast_e164
-    fast_u[:-1] = [e164(v) if v[:1] == "+" else None for v in uniques]
+    fast_u[:-1] = [e164(v) if v[:1] == "+" else None for v in uniques.tolist()]
     got = fast_u[codes]
     todo = (codes >= 0) & np.equal(got, None)
     res[~todo] = got[~todo]

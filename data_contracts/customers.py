@@ -18,6 +18,7 @@ import pandera.pandas as pa
 from data_contracts import columns
 from data_contracts._contract import Run, is_none
 from data_contracts._display import show
+from data_contracts._values import without_gc
 from data_contracts.countries import COUNTRY_CODES
 from data_contracts.jsonfields import parse_data_fields
 from data_contracts.phones import usable_region
@@ -105,6 +106,7 @@ def _check_region(default_region: str | None) -> str | None:
     return code
 
 
+@without_gc
 def validate_customers(df: pd.DataFrame, default_region: str | None) -> ContractResult:
     """Check and normalise staged customers (SPEC §1).
 
@@ -165,7 +167,9 @@ def validate_customers(df: pd.DataFrame, default_region: str | None) -> Contract
     templates["enum_consent"] = _enum(CONSENTS)
     names = {e: "enum" for e in ("enum_email_type", "enum_opt_in_type", "enum_consent")}
     run.validate(_schema(), frame, templates, names)
-    return run.result({c: run.typed[c] for c in CUSTOMER_COLUMNS})
+    del email_text, mobile_text, country, regions, emails, email_why, mobiles, mobile_why
+    del neither, frame
+    return run.result(CUSTOMER_COLUMNS)
 
 
 # -- merge ---------------------------------------------------------------------------
@@ -173,6 +177,7 @@ def validate_customers(df: pd.DataFrame, default_region: str | None) -> Contract
 MERGED_COLUMNS: tuple[str, ...] = ("customer_id", "email", "mobile_number", "merged_into")
 
 
+@without_gc
 def merge_customers(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per contact, and the customer rows merged into another.
 
@@ -190,44 +195,43 @@ def merge_customers(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         contacts["match_identifier"] = pd.Series([], dtype=object)
         merged = pd.DataFrame({c: pd.Series([], dtype=object) for c in MERGED_COLUMNS})
         return contacts, merged
-    email = valid["email"].astype(object)
-    mobile = valid["mobile_number"].astype(object)
-    has_email = email.notna().to_numpy()
-    kind = np.where(has_email, "email", "mobileNumber")
-    group_key = np.where(has_email, email.to_numpy(dtype=object), mobile.to_numpy(dtype=object))
-    order = pd.DataFrame(
-        {
-            "kind": kind,
-            "key": group_key,
-            "updated": valid["updated_at"].to_numpy(),
-            "cid": valid["customer_id"].astype(str).to_numpy(),
-            "pos": np.arange(len(valid)),
-        }
-    ).sort_values(["kind", "key", "updated", "cid"], ascending=[True, True, False, True],
-                  kind="mergesort")
-    first = ~order.duplicated(["kind", "key"], keep="first").to_numpy()
-    winner_pos = order["pos"].to_numpy()[first]
-    winner_of_group = pd.Series(
-        valid["customer_id"].to_numpy(dtype=object)[winner_pos],
-        index=pd.MultiIndex.from_arrays(
-            [order["kind"].to_numpy()[first], order["key"].to_numpy()[first]]
-        ),
+    n = len(valid)
+    email = valid["email"].to_numpy(dtype=object)
+    mobile = valid["mobile_number"].to_numpy(dtype=object)
+    customer_id = valid["customer_id"].to_numpy(dtype=object)
+    has_email = ~pd.isna(email)
+    # An e-mail holds "@" and an E.164 number starts with "+": one key column serves both.
+    codes, _ = pd.factorize(np.where(has_email, email, mobile))
+    updated = valid["updated_at"].to_numpy(dtype="datetime64[us]").view(np.int64)
+    order = np.lexsort((-updated, codes))  # by group, newest first
+    group = codes[order]
+    newest = updated[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], n]
+    winners = order[starts]
+    # Ties on the newest timestamp: the smallest customer_id (as text) wins.
+    tied = np.flatnonzero((ends - starts > 1) & (newest[np.minimum(starts + 1, n - 1)]
+                                                 == newest[starts]))
+    for g in tied:
+        s, e = starts[g], ends[g]
+        candidates = order[s:e][newest[s:e] == newest[s]]
+        winners[g] = min(candidates.tolist(), key=lambda p: str(customer_id[p]))
+    winner_of_code = np.empty(len(starts), dtype=np.int64)
+    winner_of_code[group[starts]] = winners
+    is_winner = np.zeros(n, dtype=bool)
+    is_winner[winners] = True
+    keep = np.flatnonzero(is_winner)
+    contacts = valid.iloc[keep].copy()
+    contacts["match_identifier"] = pd.Series(
+        np.where(has_email[keep], "email", "mobileNumber"), index=contacts.index, dtype=object
     )
-    is_winner = np.zeros(len(valid), dtype=bool)
-    is_winner[winner_pos] = True
-    contacts = valid.iloc[np.flatnonzero(is_winner)].copy()
-    contacts["match_identifier"] = pd.Series(kind[is_winner], index=contacts.index, dtype=object)
     losers = np.flatnonzero(~is_winner)
-    into = winner_of_group.reindex(
-        pd.MultiIndex.from_arrays([kind[losers], group_key[losers]])
-    ).to_numpy(dtype=object)
     merged = pd.DataFrame(
         {
-            "customer_id": pd.Series(valid["customer_id"].to_numpy(dtype=object)[losers],
-                                     dtype=object),
-            "email": pd.Series(email.to_numpy(dtype=object)[losers], dtype=object),
-            "mobile_number": pd.Series(mobile.to_numpy(dtype=object)[losers], dtype=object),
-            "merged_into": pd.Series(into, dtype=object),
+            "customer_id": pd.Series(customer_id[losers], dtype=object),
+            "email": pd.Series(email[losers], dtype=object),
+            "mobile_number": pd.Series(mobile[losers], dtype=object),
+            "merged_into": pd.Series(customer_id[winner_of_code[codes[losers]]], dtype=object),
         }
     )
     merged.index = valid.index[losers]

@@ -146,73 +146,113 @@ def parse_lines(value: Any) -> tuple[list[dict[str, Any]] | None, list[Problem]]
     ``categories`` an optional list of text (``[]`` when absent). Numbers written as
     decimal text are accepted. Other keys are dropped.
     """
-    if value is None:
-        return None, [("required", "lines is required")]
-    value = _plain(value)
-    owned = False
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
+    if type(value) is not str:
+        if value is None:
             return None, [("required", "lines is required")]
+        value = _plain(value)
+    if isinstance(value, str):
         try:
-            doc = _loads(text)
+            doc = _loads(value)
         except _JSONError as exc:
+            if not value.strip():
+                return None, [("required", "lines is required")]
             return None, [("json_syntax", f"lines is not valid JSON: {exc}")]
-        owned = True
+        if _canonical_in_place(doc):
+            return doc, []
+        # The quick check may have converted part of the document before giving up;
+        # read it again for the full check.
+        doc = _loads(value)
     elif isinstance(value, list | tuple):
         doc = list(value)
     else:
         return None, [("json_shape", f"lines must be a JSON array, got {_kind(value)}")]
+    return _check_lines(doc)
+
+
+_INT64_LIMIT = 2**63
+
+
+def _canonical_in_place(doc: Any) -> bool:
+    """True when every line already has the normal form's keys and types (after turning
+    an integer ``unit_price`` into a float and adding missing ``categories``, which this
+    does in place on a document parsed here). False sends the document to the full check.
+
+    This is the common case, kept to a few C-level calls a line: on a million orders it
+    costs about a third of the full check.
+    """
+    if type(doc) is not list or not doc:
+        return False
+    for item in doc:
+        if type(item) is not dict:
+            return False
+        size = len(item)
+        if size == 4:
+            cats = None
+        elif size == 5:
+            cats = item.get("categories", _MISSING)
+            if cats is _MISSING:
+                return False
+        else:
+            return False
+        try:
+            sku = item["sku"]
+            name = item["name"]
+            qty = item["quantity"]
+            price = item["unit_price"]
+        except KeyError:
+            return False
+        if not (
+            type(sku) is str
+            and sku
+            and sku.isprintable()
+            and sku.strip() is sku
+            and type(name) is str
+            and name
+            and name.isprintable()
+            and name.strip() is name
+            and type(qty) is int
+            and 0 < qty < _INT64_LIMIT
+        ):
+            return False
+        kind = type(price)
+        if kind is float:
+            if not 0 <= price < math.inf:
+                return False
+        elif kind is int:
+            if not 0 <= price < _INT64_LIMIT:
+                return False
+            item["unit_price"] = float(price)
+        else:
+            return False
+        if cats is None:
+            item["categories"] = []
+        elif type(cats) is list:
+            for c in cats:
+                if type(c) is not str or not c.isprintable():
+                    return False
+        else:
+            return False
+    return True
+
+
+_MISSING: Any = object()
+
+
+def _check_lines(doc: Any) -> tuple[list[dict[str, Any]] | None, list[Problem]]:
+    """Every rule on every line, building new line dicts; collects all problems."""
     if type(doc) is not list:
         return None, [("json_shape", f"lines must be a JSON array, got {_kind(doc)}")]
     if not doc:
         return None, [("json_shape", "lines is an empty array; an order needs at least one line")]
     out: list[dict[str, Any]] = []
-    problems: _Problems | None = None
+    problems = _Problems()
     for i, item in enumerate(doc):
-        if type(item) is dict:
-            sku = item.get("sku")
-            name = item.get("name")
-            qty = item.get("quantity")
-            price = item.get("unit_price")
-            cats = item.get("categories")
-            # The common case, checked inline: canonical types, nothing to convert.
-            if (
-                type(sku) is str
-                and type(name) is str
-                and type(qty) is int
-                and qty > 0
-                and (type(price) is float or (type(price) is int and price < 2**63))
-                and price >= 0
-                and (cats is None or (type(cats) is list and all(type(c) is str for c in cats)))
-                and sku.isprintable()
-                and name.isprintable()
-            ):
-                s = sku.strip()
-                n = name.strip()
-                if s and n and price != math.inf and (cats is None or _clean_categories(cats)):
-                    out.append(
-                        {
-                            "sku": s,
-                            "name": n,
-                            "quantity": qty,
-                            "unit_price": float(price),
-                            "categories": [] if cats is None else (cats if owned else list(cats)),
-                        }
-                    )
-                    continue
-        if problems is None:
-            problems = _Problems()
         line = _slow_line(i, _plain(item), problems)
         if line is not None:
             out.append(line)
-    if problems is not None and problems.items:
+    if problems.items:
         return None, problems.done("lines")
     return out, []
-
-
-def _clean_categories(cats: list[Any]) -> bool:
-    return all(c.isprintable() or not CONTROL_RE.search(c) for c in cats)
 
 
 def _slow_line(i: int, item: Any, problems: _Problems) -> dict[str, Any] | None:

@@ -3,8 +3,8 @@
 phonenumbers and email-validator are pure Python (~20-45 µs a value), so threads
 would not help; separate processes do. A pool costs ~0.1-0.3 s to start and pickling
 per item, so it is used only when the work left after the fast paths and de-duplication
-is large (:data:`MIN_ITEMS` values, ~0.5 s of serial work): the sync flow's frames of a
-few hundred rows never start one.
+is large enough (:data:`MIN_ITEMS` values): the sync flow's frames of a few hundred rows
+never start one.
 
 The pool is created on first need, shared by all threads of the process, reused by
 later calls, and shut down at exit (or by :func:`shutdown`). Workers are started with
@@ -33,8 +33,10 @@ log = logging.getLogger("data_contracts.parallel")
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Below this many items a batch runs in the calling process.
-MIN_ITEMS = 20_000
+#: Below this many items a batch runs in the calling process (~0.1-0.2 s of library
+#: calls). The contracts submit this work first and do their other columns meanwhile,
+#: so even a modest batch is worth sending to the pool once it is running.
+MIN_ITEMS = 5_000
 #: Items per task sent to a worker (small enough to balance, large enough to amortise).
 CHUNK_ITEMS = 10_000
 
