@@ -1,0 +1,165 @@
+"""``dotsync serve`` against a real Prefect server: the deployments it creates, a
+backfill and a replay triggered through the API, no overlapping syncs, no leaked
+secret. The runs happen in flow-run processes started by the served runner, exactly
+as in production; only Dotdigital is the bundled emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from dotsync.samples import generate
+from tests.deploy.conftest import BLOCK_NAME, Served, wait_for
+
+pytestmark = pytest.mark.e2e
+
+REJECTED_PHONE = "0161 496 000"  # the sample data's customer C1001: rejected by the contract
+
+
+def api(served: Served, method: str, path: str, **body: Any) -> Any:
+    answer = httpx.request(method, f"{served.server.api_url}{path}", json=body or None,
+                           timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def ledger(served: Served, entity: str) -> dict[str, tuple[str, str | None]]:
+    """key -> (state, run_id) for one entity of the staging store's ledger."""
+    engine = sa.create_engine(served.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT key, state, run_id FROM ledger WHERE entity = :e"), {"e": entity})
+            return {key: (state, run_id) for key, state, run_id in rows}
+    finally:
+        engine.dispose()
+
+
+def backfill_run(served: Served) -> Any:
+    """The package's one backfill run, triggered through the API (shared with the UI test)."""
+    if "backfill" not in served.runs:
+        from prefect.deployments import run_deployment
+
+        served.runs["backfill"] = run_deployment(
+            "backfill/backfill",
+            parameters={"poll_interval": 0.05, "include_certificates": True},
+            timeout=150, poll_interval=0.5,
+        )
+    return served.runs["backfill"]
+
+
+def test_serve_creates_the_three_deployments(served: Served) -> None:
+    sync = api(served, "GET", "/deployments/name/sync/sync")
+    assert [s["schedule"].get("interval") for s in sync["schedules"]] == [900.0]
+    assert all(s["active"] for s in sync["schedules"])
+    assert sync["global_concurrency_limit"]["limit"] == 1
+    assert sync["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+    assert sync["parameters"] == {"credentials_block": BLOCK_NAME}
+    assert sync["entrypoint"] == "flows.sync.sync"
+    for name in ("backfill", "replay"):
+        other = api(served, "GET", f"/deployments/name/{name}/{name}")
+        assert other["schedules"] == []
+        assert other["global_concurrency_limit"]["limit"] == 1
+        assert other["parameters"] == {"credentials_block": BLOCK_NAME}
+    replay_params = api(served, "GET", "/deployments/name/replay/replay")[
+        "parameter_openapi_schema"]["properties"]
+    assert {"entity", "keys", "run_sync"} <= set(replay_params)
+
+
+def test_backfill_triggered_through_the_api_fills_dotdigital(served: Served) -> None:
+    flow_run = backfill_run(served)
+    assert flow_run.state.is_completed(), f"{flow_run.state}\n{served.log()[-4000:]}"
+
+    contacts = ledger(served, "contacts")
+    synced_contacts = {k for k, (state, _) in contacts.items() if state == "synced"}
+    in_dotdigital = {c["identifiers"]["email"] for c in served.emulator.state.contacts()}
+    assert len(synced_contacts) >= 50
+    assert synced_contacts <= in_dotdigital
+    rejected_email = generate(customers=60, orders=120, certificates=10).customers[1]["email"]
+    assert rejected_email not in in_dotdigital
+    assert ledger(served, "customers")["C1001"][0] == "rejected"
+
+    orders = ledger(served, "orders")
+    synced_orders = {k for k, (state, _) in orders.items() if state == "synced"}
+    records = served.emulator.state.insight_records("Purchases")
+    assert len(synced_orders) >= 100
+    assert {r["key"] for r in records} == synced_orders
+    assert orders["100001"][0] == "rejected"  # currency XXY
+
+    certificates = ledger(served, "certificates")
+    sent = [k for k, (state, _) in certificates.items() if state == "synced"]
+    assert len(served.emulator.state.sends()) == len(sent) >= 5
+
+
+def test_backfill_progress_and_report_are_artifacts(served: Served) -> None:
+    flow_run = backfill_run(served)
+    artifacts = api(served, "POST", "/artifacts/filter",
+                    artifacts={"flow_run_id": {"any_": [str(flow_run.id)]}})
+    by_key = {a["key"]: a for a in artifacts if a["key"]}
+    progress = [a for a in artifacts if a["type"] == "progress"]
+    assert progress and progress[0]["data"] == 100.0
+    tables = [a for a in artifacts if a["type"] == "table"]
+    assert any(REJECTED_PHONE in str(a["data"]) for a in tables), sorted(by_key)
+
+
+def test_replay_deployment_queues_and_syncs_again(served: Served) -> None:
+    from prefect.deployments import run_deployment
+
+    before = backfill_run(served)
+    assert before.state.is_completed()
+    first_run_id = ledger(served, "customers")["C1001"][1]
+    flow_run = run_deployment("replay/replay",
+                              parameters={"entity": "customers", "keys": ["C1001"]},
+                              timeout=120, poll_interval=0.5)
+    assert flow_run.state.is_completed(), f"{flow_run.state}\n{served.log()[-4000:]}"
+    assert flow_run.state.message.startswith("1 record queued again and synced")
+    state, run_id = ledger(served, "customers")["C1001"]
+    assert state == "rejected"  # the data is still wrong: rejected again, by the new run
+    assert run_id != first_run_id
+    subflows = api(served, "POST", "/flow_runs/filter",
+                   flow_runs={"parent_flow_run_id": {"any_": [str(flow_run.id)]}})
+    assert [r["state_type"] for r in subflows] == ["COMPLETED"]
+
+    wrong = run_deployment("replay/replay", parameters={"entity": "invoices"},
+                           timeout=120, poll_interval=0.5)
+    assert wrong.state.is_failed()
+    assert "unknown entity 'invoices'" in wrong.state.message
+
+
+def test_sync_runs_of_the_deployment_never_overlap(served: Served) -> None:
+    from prefect.deployments import run_deployment
+
+    ids = [run_deployment("sync/sync", parameters={"poll_interval": 0.05}, timeout=0).id
+           for _ in range(2)]
+
+    def finished() -> list[dict[str, Any]] | None:
+        runs = [api(served, "GET", f"/flow_runs/{i}") for i in ids]
+        return runs if all(r["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED"}
+                           for r in runs) else None
+
+    first, second = wait_for(finished, 120, "two sync runs", served.proc, served.log,
+                             interval=0.5)
+    assert first["state"]["type"] == second["state"]["type"] == "COMPLETED"
+    spans = sorted((r["start_time"], r["end_time"]) for r in (first, second))
+    assert spans[0][1] <= spans[1][0], f"the runs overlapped: {spans}"
+    history = [s["name"] for i in ids
+               for s in api(served, "GET", f"/flow_run_states/?flow_run_id={i}")]
+    assert "AwaitingConcurrencySlot" in history  # the limit, not luck, kept them apart
+
+
+def test_the_password_is_never_shown(served: Served) -> None:
+    backfill_run(served)
+    password = served.emulator.config.password
+    document = api(served, "GET", f"/block_types/slug/dotdigital-credentials/block_documents/"
+                                  f"name/{BLOCK_NAME}")
+    assert set(document["data"]["api_password"]) == {"*"}  # masked by the server
+    assert password not in str(document)
+    assert password not in served.log()
+    messages: list[str] = []
+    while page := api(served, "POST", "/logs/filter", limit=200, offset=len(messages)):
+        messages += [entry["message"] for entry in page]
+    assert len(messages) > 20
+    assert not any(password in message for message in messages)

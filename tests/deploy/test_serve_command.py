@@ -1,0 +1,66 @@
+"""``dotsync serve``'s options and the deployments it builds (no process started)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from deployments.serve import build_deployments, serve_command
+from tests.deploy.conftest import PrefectServer
+
+pytestmark = pytest.mark.e2e
+
+
+def _params(args: list[str]) -> dict:
+    return serve_command.make_context("serve", args).params
+
+
+def test_interval_defaults_to_15_minutes_and_is_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DOTSYNC_SYNC_INTERVAL_MINUTES", raising=False)
+    monkeypatch.delenv("DOTSYNC_SYNC_CRON", raising=False)
+    assert _params([])["interval_minutes"] == 15.0
+    assert _params(["--interval", "5"])["interval_minutes"] == 5.0
+    monkeypatch.setenv("DOTSYNC_SYNC_INTERVAL_MINUTES", "60")
+    assert _params([])["interval_minutes"] == 60.0
+    assert _params(["--interval", "2"])["interval_minutes"] == 2.0  # the option wins
+    refused = CliRunner().invoke(serve_command, ["--interval", "0"])
+    assert refused.exit_code == 2 and "--interval" in refused.output
+
+
+def test_the_deployments_built() -> None:
+    sync, backfill, replay = build_deployments(interval_minutes=5)
+
+    assert [d.name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
+    assert [d.flow_name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
+    assert [s.schedule.interval for s in sync.schedules] == [timedelta(minutes=5)]
+    assert backfill.schedules == [] and replay.schedules == []
+    for deployment in (sync, backfill, replay):
+        assert deployment.concurrency_limit == 1
+        assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
+        assert deployment.parameters == {}
+    assert sync.entrypoint == "flows.sync.sync"  # found wherever serve was started
+
+    default_sync = build_deployments()[0]
+    assert default_sync.schedules[0].schedule.interval == timedelta(minutes=15)
+    cron_sync = build_deployments(cron="*/10 * * * *", credentials_block="dd")[0]
+    assert cron_sync.schedules[0].schedule.cron == "*/10 * * * *"
+    assert cron_sync.parameters == {"credentials_block": "dd"}
+
+
+def test_serve_needs_a_prefect_server() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        result = CliRunner().invoke(serve_command, [])
+    assert result.exit_code == 2
+    assert "PREFECT_API_URL" in result.output
+
+
+def test_serve_refuses_a_block_that_does_not_exist(prefect_server: PrefectServer) -> None:
+    result = CliRunner().invoke(serve_command, ["--credentials-block", "no-such-block"])
+    assert result.exit_code == 2, result.output
+    assert "no DotdigitalCredentials block named 'no-such-block'" in result.output

@@ -1,0 +1,79 @@
+"""The other way to run dotsync: ``prefect deploy --all`` with the project's
+``prefect.yaml`` onto a process work pool, and ``prefect worker start`` picking up a
+run triggered through the API. A Prefect server of its own, so these deployments do
+not replace the ones ``dotsync serve`` made for the other tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from dotsync.emulator import EmulatorConfig, EmulatorServer
+from tests.deploy.conftest import (
+    REPO,
+    Processes,
+    dotsync_env,
+    run_cli,
+    staging_store,
+    start_prefect_server,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path: Path) -> None:
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = start_prefect_server(processes, "worker-server")
+    run_cli(server, "work-pool", "create", "dotsync", "--type", "process")
+    deployed = run_cli(server, "deploy", "--all", cwd=REPO)
+    assert deployed.stdout.count("successfully created") == 3, deployed.stdout
+
+    listed = httpx.post(f"{server.api_url}/deployments/filter", json={}, timeout=10).json()
+    by_name = {d["name"]: d for d in listed}
+    assert set(by_name) == {"sync", "backfill", "replay"}
+    for deployment in listed:
+        assert deployment["work_pool_name"] == "dotsync"
+        assert deployment["pull_steps"] == [{
+            "prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
+        assert deployment["global_concurrency_limit"]["limit"] == 1
+        assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+    assert [s["schedule"]["interval"] for s in by_name["sync"]["schedules"]] == [900.0]
+    assert by_name["backfill"]["schedules"] == by_name["replay"]["schedules"] == []
+
+    # The worker runs elsewhere; the pull step takes each run to the project root.
+    # Credentials come from the environment here (no block): the fallback.
+    folder = tmp_path / "worker"
+    folder.mkdir()
+    with EmulatorServer(EmulatorConfig(import_delay=0.05)) as emulator:
+        database_url = staging_store(folder)
+        env = dotsync_env(server, emulator, database_url, credentials=True)
+        worker = processes.start(
+            "worker", [sys.executable, "-m", "prefect", "worker", "start", "--pool", "dotsync"],
+            env, cwd=folder)
+        wait_for(lambda: "started" in processes.log("worker"), 60, "prefect worker start",
+                 worker, lambda: processes.log("worker"))
+
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            flow_run = run_deployment("sync/sync", parameters={"poll_interval": 0.05},
+                                      timeout=120, poll_interval=0.5)
+        log = processes.log("worker")
+        assert flow_run.state.is_completed(), f"{flow_run.state}\n{log[-4000:]}"
+        assert "set_working_directory" in log
+        assert len(emulator.state.contacts()) >= 50
+        assert len(emulator.state.insight_records("Purchases")) >= 100
+        assert emulator.config.password not in log
+        processes.stop(worker)
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        run_ids = {r[0] for r in conn.execute(sa.text("SELECT run_id FROM runs"))}
+    engine.dispose()
+    assert run_ids == {str(flow_run.id)}
+    processes.stop(server.proc)
