@@ -265,6 +265,26 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
 
 
 @main.command()
+@click.option("--since", default=None, help="Read back from this ISO date instead of the "
+              "last watermark.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def consent(since: str | None, as_json: bool) -> None:
+    """Read back unsubscribed and suppressed contacts from Dotdigital."""
+    _settings()
+    from flows.consent import consent as consent_flow
+
+    state = consent_flow(since=since, return_state=True)
+    if state.is_failed():
+        click.echo(f"dotsync: consent read-back failed: {state.message}", err=True)
+        sys.exit(1)
+    result = state.result()
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(state.message)
+
+
+@main.command()
 @click.option("--entity", type=click.Choice(
     ["customers", "contacts", "orders", "confirmations", "certificates"]))
 @click.option("--ids", default=None, help="Comma-separated record ids (default: all).")

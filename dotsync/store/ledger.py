@@ -337,6 +337,16 @@ class Ledger:
                 except sa.exc.IntegrityError:
                     pass
 
+    def forget(self, entity: str, keys: Sequence[str]) -> int:
+        """Delete ledger rows: after an erasure, no e-mail may stay behind as a key."""
+        t = self.table
+        total = 0
+        with self.store.engine.begin() as conn:
+            for part in chunks(list(keys), 900):
+                total += conn.execute(
+                    t.delete().where(t.c.entity == entity, t.c.key.in_(part))).rowcount
+        return total
+
     def replay(self, entity: str | None = None, keys: Sequence[str] | None = None) -> int:
         """Queue rejected and failed records again (not in-doubt sends: see resend)."""
         t = self.table

@@ -19,6 +19,7 @@ Rules kept here:
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,7 +37,7 @@ from dotsync.masking import mask_email
 from dotsync.store import Ledger, Store
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
-from dotsync.sync import payloads
+from dotsync.sync import consent, payloads
 from dotsync.sync.imports import run_imports
 from dotsync.sync.report import RunReport
 
@@ -78,6 +79,11 @@ class _Forgetful(set):  # type: ignore[type-arg]
 
     def update(self, *_items: Any) -> None:
         return None
+
+
+def _is_set(series: pd.Series) -> pd.Series:
+    """True where a text column holds a value (not null, not blank)."""
+    return series.map(lambda v: isinstance(v, str) and bool(v.strip()))
 
 
 def _none_if_nan(value: Any) -> Any:
@@ -129,6 +135,8 @@ class SyncEngine:
         self.on_progress: Callable[[int], None] | None = None
         #: Why a contact is not in Dotdigital, by e-mail, for the dependants that wait.
         self.contact_reasons: dict[str, str] = {}
+        #: Customers deleted at the source whose contact is to be erased this run.
+        self.pending_erasures: list[tuple[str, str, Any]] = []
         #: Keys whose outcome this run is final; a retried task skips them.
         self.settled: dict[str, set[str]] = {
             e: set() if self.options.track_settled else _Forgetful()
@@ -305,6 +313,15 @@ class SyncEngine:
 
         if group.empty:
             return []
+        deleted = _is_set(group["deleted_at"])
+        if deleted.any():
+            live_emails = set(group.loc[~deleted, "_email_norm"].dropna()) if (
+                "_email_norm" in group) else set()
+            self._queue_erasures(group[deleted & group["customer_id"].isin(pending_ids)],
+                                 live_emails)
+            group = group[~deleted]
+            if group.empty:
+                return []
         staged_cols = [c for c in group.columns if not c.startswith("_")]
         result = validate_customers(group[staged_cols], self.settings.default_region)
         rejects = result.rejects[result.rejects["key"].astype(str).isin(pending_ids)]
@@ -315,12 +332,26 @@ class SyncEngine:
         for row in _records(merged):
             merged_into.setdefault(str(row["merged_into"]), []).append(str(row["customer_id"]))
         items: list[dict[str, Any]] = []
-        for row in _records(contacts):
+        rows = [r for r in _records(contacts)
+                if pending_ids.intersection([str(r["customer_id"]),
+                                             *merged_into.get(str(r["customer_id"]), [])])]
+        suppressed = consent.suppressed_at(
+            self.store, [r["email"] for r in rows
+                         if r.get("email") and r.get("email_consent") == "subscribed"])
+        for row in rows:
             customer_id = str(row["customer_id"])
             members = [customer_id, *merged_into.get(customer_id, [])]
-            if not pending_ids.intersection(members):
-                continue
             payload = payloads.contact_payload(row, self.settings.address_book_id)
+            when = suppressed.get(row.get("email") or "")
+            if consent.keep_unsubscribed({"payload": payload}, row.get("updated_at"), when):
+                del payload["channelProperties"]["email"]["status"]
+                self.report.counts["contacts"].kept_unsubscribed += 1
+                self.report.problem(
+                    "contacts", customer_id, "kept_unsubscribed",
+                    f"source says subscribed (updated {payloads.iso_utc(row['updated_at'])}) "
+                    f"but Dotdigital has had the contact suppressed since "
+                    f"{when.isoformat()}: its status was not sent",
+                    field="email_consent", email=row.get("email"), code="suppressed")
             items.append({
                 "key": payloads.contact_key(row),
                 "payload": payload,
@@ -333,6 +364,91 @@ class SyncEngine:
             1 for item in items for (_, _, into) in item["customers"] if into
         )
         return items
+
+    def _queue_erasures(self, deleted: pd.DataFrame, live_emails: set[str]) -> None:
+        """Customers deleted at the source (``deleted_at`` set).
+
+        With DOTSYNC_PROPAGATE_DELETES the contact is deleted from Dotdigital (unless
+        another live customer row shares its e-mail); without, nothing is sent. Either
+        way the ledger keeps the fact, not the personal data.
+        """
+        if deleted.empty:
+            return
+        emails = _norm_email(deleted["email"])
+        for customer_id, email, source_hash in zip(deleted["customer_id"], emails,
+                                                   deleted["_hash"], strict=True):
+            if email:
+                self.contact_reasons[email] = (
+                    f"contact {mask_email(email)} was deleted at the source (deleted_at)")
+            if (self.settings.propagate_deletes and email and email not in live_emails):
+                self.pending_erasures.append((str(customer_id), email, source_hash))
+            else:
+                why = ("another customer row with this e-mail is live" if email in live_emails
+                       else "DOTSYNC_PROPAGATE_DELETES is off")
+                self.report.counts["contacts"].unchanged += 1
+                if not self.options.dry_run:
+                    self.ledger.record("customers", [{
+                        "key": str(customer_id), "state": "synced", "source_hash": source_hash,
+                        "error_code": None, "error_message": None,
+                        "detail": f"deleted at the source; not erased in Dotdigital ({why})"}],
+                        run_id=self.run_id)
+
+    def erase(self) -> None:
+        """Delete the queued contacts from Dotdigital: one call each when few, bulk
+        deletes (at most 5000 a request) when many."""
+        queued, self.pending_erasures = self.pending_erasures, []
+        if not queued:
+            return
+        counts = self.report.counts["contacts"]
+        if self.options.dry_run:
+            counts.erased += len(queued)
+            return
+        done: list[tuple[str, str, Any]] = []
+        failed: list[tuple[tuple[str, str, Any], str]] = []
+        if len(queued) <= self.options.bulk_threshold:
+            for entry in queued:
+                try:
+                    self.client.delete_contact("email", entry[1], missing_ok=True)
+                    done.append(entry)
+                except dd.DotdigitalError as exc:
+                    if isinstance(exc, dd.AuthenticationError):
+                        raise
+                    failed.append((entry, _describe(exc)))
+        else:
+            parts = [queued[i:i + 5000] for i in range(0, len(queued), 5000)]
+            for finished in run_imports(
+                parts,
+                submit=lambda part: self.client.delete_contacts(
+                    [{"email": email} for _, email, _ in part]),
+                status=self.client.get_contact_delete,
+                max_in_flight=1,
+                poll_interval=self.options.poll_interval,
+            ):
+                if isinstance(finished.error, dd.AuthenticationError):
+                    raise finished.error
+                if finished.report is not None and finished.report.status in (
+                        "Finished", "Complete"):
+                    done.extend(finished.chunk)
+                else:
+                    why = (_describe(finished.error) if finished.error is not None
+                           else f"bulk delete ended {finished.report.status}")
+                    failed.extend((entry, why) for entry in finished.chunk)
+        counts.erased += len(done)
+        counts.failed += len(failed)
+        self.ledger.forget("contacts", [email for _, email, _ in done])
+        self.ledger.record("erasures", [
+            {"key": cid, "state": "synced", "detail": "contact erased from Dotdigital",
+             "sent_at": datetime.now(UTC)} for cid, _, _ in done], run_id=self.run_id)
+        self.ledger.record("customers", [
+            {"key": cid, "state": "synced", "source_hash": h, "error_code": None,
+             "error_message": None, "detail": "deleted at the source; erased in Dotdigital"}
+            for cid, _, h in done]
+            + [{"key": cid, "state": "failed", "source_hash": None, "error_code": "erasure",
+                "error_message": f"erasure failed: {why}"} for (cid, _, _), why in failed],
+            run_id=self.run_id)
+        for (cid, email, _), why in failed:
+            self.report.problem("contacts", cid, "failed", f"erasure failed: {why}",
+                                field="deleted_at", email=email, code="erasure")
 
     def guest_items(self, emails: Iterable[str], with_customer: set[str]) -> list[dict[str, Any]]:
         """E-mail-only contacts for guests and certificate recipients with no customer row
@@ -402,6 +518,7 @@ class SyncEngine:
         """Send contact items: single upserts when few, bulk imports when many (or when
         ``bulk`` says so; a stream is always sent in bulk)."""
         to_send = self.unsent(items)
+        self.erase()
         if self.options.dry_run:
             count = sum(1 for _ in to_send)
             self.report.counts["contacts"].sent += count
@@ -613,11 +730,13 @@ class SyncEngine:
         ledger = self.ledger.frame("orders", [r["order_id"] for r in ready]).set_index("key")
         to_send: list[dict[str, Any]] = []
         unchanged: list[dict[str, Any]] = []
+        fulfilled = set(self.settings.fulfilled_statuses)
         for row in ready:
+            prior = ledger.loc[row["order_id"]] if row["order_id"] in ledger.index else None
+            row["fulfilled_date"] = _fulfilled_date(row, prior, fulfilled)
             record = payloads.insight_import_record(row)
             row["_payload"] = record
             row["_payload_hash"] = payloads.payload_hash(record)
-            prior = ledger.loc[row["order_id"]] if row["order_id"] in ledger.index else None
             row["_first_sync"] = prior is None or _none_if_nan(prior["sent_at"]) is None
             if (prior is not None and prior["state"] == "synced"
                     and prior["payload_hash"] == row["_payload_hash"]):
@@ -774,6 +893,8 @@ class SyncEngine:
             if state == "synced":
                 entry.update(source_hash=row["_hash"], payload_hash=row["_payload_hash"],
                              sent_at=now)
+                if row.get("fulfilled_date"):
+                    entry["detail"] = json.dumps({"fulfilled_date": row["fulfilled_date"]})
                 counts.sent += 1
                 if row.get("_first_sync") and self.options.confirmations:
                     self._first_synced_orders.append(row)
@@ -974,7 +1095,27 @@ class SyncEngine:
 
 #: What an order in flight keeps until its import settles it (and its confirmation needs).
 _ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "total", "currency", "_hash",
-                        "_payload_hash", "_first_sync")
+                        "_payload_hash", "_first_sync", "fulfilled_date")
+
+
+def _fulfilled_date(
+    row: Mapping[str, Any], prior: Any, fulfilled: set[str]
+) -> str | None:
+    """When the order first reached a fulfilled status (DOTSYNC_FULFILLED_STATUSES).
+
+    Kept in the ledger once reached, so a later return or refund does not move it;
+    Dotdigital programs can then start post-purchase journeys on fulfilment only.
+    """
+    if prior is not None and isinstance(prior.get("detail"), str):
+        try:
+            known = json.loads(prior["detail"]).get("fulfilled_date")
+        except (ValueError, AttributeError):
+            known = None
+        if known:
+            return str(known)
+    if str(row.get("status") or "").strip().lower() in fulfilled:
+        return payloads.iso_utc(row.get("updated_at"))
+    return None
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -52,11 +52,13 @@ class EntityCounts:
     in_doubt: int = 0
     unchanged: int = 0
     merged: int = 0
+    erased: int = 0
+    kept_unsubscribed: int = 0
 
     @property
     def considered(self) -> int:
         return (self.sent + self.unchanged + self.rejected + self.failed + self.skipped
-                + self.in_doubt)
+                + self.in_doubt + self.erased)
 
     def as_dict(self) -> dict[str, int]:
         return {"considered": self.considered, **asdict(self)}

@@ -1,0 +1,51 @@
+"""The ``consent`` flow: read back who unsubscribed or was suppressed in Dotdigital.
+
+Deploy it on a schedule (hourly is plenty). It pages through Dotdigital's
+suppressed-since and unsubscribed-since lists from the last watermark into the
+``suppressions`` table of the staging store, which the source system can read and
+the sync consults before sending any ``subscribed`` status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, Failed
+
+from dotsync.dotdigital import errors as dd
+from dotsync.store import Store
+from dotsync.sync.consent import read_back
+from flows.common import load_settings, make_client
+
+
+@flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
+def consent(since: str | None = None, credentials_block: str | None = None) -> Any:
+    """Pull suppressions since the watermark (or ``since``, an ISO date)."""
+    logger = get_run_logger()
+    settings = load_settings(credentials_block)
+    store = Store(settings.database_url)
+    start = None if not since else pd.Timestamp(since, tz="UTC").to_pydatetime()
+    try:
+        with make_client(settings) as client:
+            result = read_back(client, store, since=start)
+    except dd.AuthenticationError as exc:
+        return Failed(message=f"Dotdigital refused the API credentials (HTTP {exc.status})")
+    except dd.DotdigitalError as exc:
+        return Failed(message=f"consent read-back failed: {exc}")
+    summary = (f"{result.suppressed} suppressed and {result.unsubscribed} unsubscribed "
+               f"contacts since {result.since.isoformat()}; {result.recorded} recorded in "
+               "the suppressions table")
+    create_markdown_artifact(
+        key="dotsync-consent-report",
+        markdown=f"# dotsync consent read-back\n\n{summary}.\n\nThe sync will not send "
+                 "`subscribed` for these contacts unless the source's consent is newer.\n",
+        description=summary,
+    )
+    logger.info(summary)
+    store.dispose()
+    return Completed(message=summary, data={
+        "since": result.since.isoformat(), "suppressed": result.suppressed,
+        "unsubscribed": result.unsubscribed, "recorded": result.recorded})
