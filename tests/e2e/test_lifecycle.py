@@ -87,7 +87,7 @@ def test_consent_read_back_moves_its_watermark(env):
 
 def _erase_setup(env):
     stage(env.store, "customers", [customer(1), customer(2)])
-    report, _ = plain_run(env)
+    plain_run(env)
     assert env.emulator.state.contact("customer1@example.com") is not None
     stage(env.store, "customers", [customer(1, deleted_at="2026-10-20T00:00:00Z",
                                             updated_at="2026-10-20T00:00:00Z")])
@@ -95,7 +95,7 @@ def _erase_setup(env):
 
 def test_erasure_is_off_by_default(env):
     _erase_setup(env)
-    report, sent = plain_run(env)
+    _report, sent = plain_run(env)
     assert sent == []
     assert env.emulator.state.contact("customer1@example.com") is not None
     row = Ledger(env.store).frame("customers").set_index("key").loc["C1"]
