@@ -64,19 +64,29 @@ def run_imports(
     """
     source = iter(chunks)
     held: deque[C] = deque()
-    in_flight: list[tuple[Any, str, float]] = []
+    # [what keep() kept, import id, submitted at, next poll at]
+    in_flight: list[list[Any]] = []
     limit = max(1, max_in_flight)
     exhausted = False
+
+    def take() -> C | None:
+        nonlocal exhausted
+        if held:
+            return held.popleft()
+        if exhausted:
+            return None
+        chunk = next(source, _END)
+        if chunk is _END:
+            exhausted = True
+            return None
+        return chunk
+
     while True:
         throttled = False
-        while len(in_flight) < limit and not throttled:
-            if held:
-                chunk = held.popleft()
-            else:
-                chunk = next(source, _END)
-                if chunk is _END:
-                    exhausted = True
-                    break
+        while len(in_flight) < limit:
+            chunk = take()
+            if chunk is None:
+                break
             try:
                 import_id = submit(chunk)
             except RateLimitedError:
@@ -89,33 +99,48 @@ def run_imports(
                 yield Finished(keep(chunk), None, None, exc)
                 continue
             failpoints.hit("after_import_submit")
-            in_flight.append((keep(chunk), import_id, clock()))
+            now = clock()
+            in_flight.append([keep(chunk), import_id, now, now + poll_interval])
         if not in_flight:
             if exhausted and not held:
                 return
-            sleep(poll_interval)
+            sleep(poll_interval)  # throttled by another run's imports: try again later
             continue
-        sleep(poll_interval)
-        still: list[tuple[Any, str, float]] = []
-        for kept, import_id, started in in_flight:
+        # Prepare the next chunk while the imports run, so local work overlaps the wait.
+        if not held and not exhausted:
+            chunk = take()
+            if chunk is not None:
+                held.append(chunk)
+        wait = min(entry[3] for entry in in_flight) - clock()
+        if wait > 0:
+            sleep(wait)
+        still: list[list[Any]] = []
+        for entry in in_flight:
+            kept, import_id, started, due = entry
+            now = clock()
+            if due > now:
+                still.append(entry)
+                continue
             try:
                 report = status(import_id)
             except Exception as exc:
                 if isinstance(exc, AuthenticationError):
                     raise
-                if getattr(exc, "transient", False) and clock() - started < max_wait:
-                    still.append((kept, import_id, started))
+                if getattr(exc, "transient", False) and now - started < max_wait:
+                    entry[3] = now + poll_interval
+                    still.append(entry)
                     continue
                 yield Finished(kept, import_id, None, exc)
                 continue
             if status_of(report) in TERMINAL:
                 yield Finished(kept, import_id, report)
-            elif clock() - started >= max_wait:
+            elif now - started >= max_wait:
                 yield Finished(kept, import_id, None, ImportWaitTimeout(
                     f"import {import_id} still {status_of(report)} after {max_wait:.0f} s",
                     import_id=import_id, last_status=status_of(report)))
             else:
-                still.append((kept, import_id, started))
+                entry[3] = now + poll_interval
+                still.append(entry)
         in_flight = still
         # After a 429 (another run holds slots), stay at what is in flight for a round.
         limit = max(1, len(in_flight)) if throttled else max(1, max_in_flight)
