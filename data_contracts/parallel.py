@@ -83,6 +83,16 @@ def configure(*, max_workers: int | None = None, min_items: int | None = None) -
             _min_items = max(1, min_items)
 
 
+def reset() -> None:
+    """Back to the defaults (environment or CPU count, :data:`MIN_ITEMS`); stops the pool."""
+    global _workers_override, _min_items, _disabled_reason
+    with _lock:
+        _shutdown_locked()
+        _workers_override = None
+        _min_items = MIN_ITEMS
+        _disabled_reason = None
+
+
 def shutdown() -> None:
     """Stop the worker processes (a later large batch starts new ones)."""
     with _lock:
