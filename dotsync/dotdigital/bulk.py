@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from dotsync.dotdigital.client import (
     DotdigitalClient,
+    SerializedRecord,
     build_contact_import_body,
     build_insight_import_body,
     contact_for_import,
@@ -54,7 +55,8 @@ def chunk_by_size(
     list_field: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     key: Callable[[T], str] = str,
-) -> Iterator[list[T]]:
+    serialized: bool = False,
+) -> Iterator[list[Any]]:
     """Yield consecutive runs of ``records`` whose request body fits in ``max_bytes``.
 
     The body is ``envelope`` with ``list_field`` set to the run, serialised by ``dumps``;
@@ -66,10 +68,11 @@ def chunk_by_size(
     base = len(dumps({**envelope, list_field: []}))
     if base >= max_bytes:
         raise ValueError(f"max_bytes={max_bytes} cannot hold even an empty request")
-    chunk: list[T] = []
+    chunk: list[Any] = []
     size = base
     for record in records:
-        record_size = len(dumps(record))
+        encoded = dumps(record)
+        record_size = len(encoded)
         if base + record_size > max_bytes:
             name = key(record)
             raise RecordTooLargeError(
@@ -81,7 +84,7 @@ def chunk_by_size(
         if chunk and size + added > max_bytes:
             yield chunk
             chunk, size, added = [], base, record_size
-        chunk.append(record)
+        chunk.append(SerializedRecord(encoded) if serialized else record)
         size += added
     if chunk:
         yield chunk
@@ -101,7 +104,8 @@ def chunk_contacts(
     merge_option: str = "overwrite",
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Iterator[list[dict[str, Any]]]:
+    serialized: bool = False,
+) -> Iterator[list[Any]]:
     """Contacts in import-ready chunks for :meth:`DotdigitalClient.import_contacts`.
 
     The yielded contacts have ``matchIdentifier`` filled in, so their size is what is sent.
@@ -112,6 +116,7 @@ def chunk_contacts(
     return chunk_by_size(
         (contact_for_import(c) for c in contacts),
         envelope=envelope, list_field="contacts", max_bytes=max_bytes, key=_contact_name,
+        serialized=serialized,
     )
 
 
@@ -122,7 +127,8 @@ def chunk_insight_records(
     type: str = "orders",
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Iterator[list[Mapping[str, Any]]]:
+    serialized: bool = False,
+) -> Iterator[list[Any]]:
     """Insight records in chunks for :meth:`DotdigitalClient.import_insight_data`.
 
     An oversized record is named by its ``key`` (the order id).
@@ -131,7 +137,7 @@ def chunk_insight_records(
                 if k != "records"}
     return chunk_by_size(
         records, envelope=envelope, list_field="records", max_bytes=max_bytes,
-        key=lambda r: repr(r.get("key")),
+        key=lambda r: repr(r.get("key")), serialized=serialized,
     )
 
 

@@ -141,6 +141,22 @@ def dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+class SerializedRecord(bytes):
+    """One import record already encoded by :func:`dumps`.
+
+    A bulk chunk of these is spliced into the request body as it is, so a 50 MB import
+    holds 50 MB of bytes in memory rather than several times that in Python objects.
+    """
+
+
+def splice(envelope: Mapping[str, Any], list_field: str,
+           records: Sequence[SerializedRecord]) -> bytes:
+    """``dumps({**envelope, list_field: records})`` for records already serialised."""
+    base = dumps({**{k: v for k, v in envelope.items() if k != list_field}, list_field: []})
+    assert base.endswith(b"[]}")
+    return base[:-2] + b",".join(records) + b"]}"
+
+
 def _merge_kebab(option: str) -> str:
     try:
         return _MERGE_KEBAB[option.lower()]
@@ -496,7 +512,7 @@ class DotdigitalClient:
     ) -> httpx.Response:
         """One logical call: pacing, allow-list, auth, retries as ``kind`` permits."""
         base_url = base or self._require_endpoint()
-        content = dumps(body) if body is not None else None
+        content = body if isinstance(body, bytes) else dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
         shown = mask_path(path)
         attempt = 0
@@ -654,7 +670,11 @@ class DotdigitalClient:
         """
         if not contacts:
             raise ValueError("import_contacts needs at least one contact")
-        body = build_contact_import_body(contacts, merge_option)
+        if isinstance(contacts[0], SerializedRecord):
+            body: Any = splice(build_contact_import_body([], merge_option), "contacts",
+                               contacts)  # type: ignore[arg-type]
+        else:
+            body = build_contact_import_body(contacts, merge_option)
         response = self._call("import_contacts", "PUT", "/contacts/v3/import", body=body,
                               kind=SUBMIT)
         return self._import_id(response, "import_contacts", "importId")
@@ -734,6 +754,12 @@ class DotdigitalClient:
         """
         if not records:
             raise ValueError("import_insight_data needs at least one record")
+        if isinstance(records[0], SerializedRecord):
+            body: Any = splice(build_insight_import_body(collection, [], scope, type),
+                               "records", records)  # type: ignore[arg-type]
+            response = self._call("import_insight_data", "PUT", "/insightData/v3/import",
+                                  body=body, kind=SUBMIT)
+            return self._import_id(response, "import_insight_data", "importId")
         if scope == "contact":
             for record in records:
                 if not record.get("contactIdentity"):

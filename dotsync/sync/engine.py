@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -556,24 +557,29 @@ class SyncEngine:
         Items are read only as import slots free up, and only the items of imports in
         flight are held, so memory stays flat whatever the stream's length.
         """
-        in_flight: dict[str, dict[str, Any]] = {}
+        # Items in the order they were serialised; chunks keep that order, so each chunk
+        # takes its items from the front. Only what settling needs is kept, not payloads.
+        order: deque[dict[str, Any]] = deque()
 
         def payload_stream() -> Iterator[dict[str, Any]]:
             for item in items:
-                in_flight[self._identity(item["payload"])] = item
+                order.append({"key": item["key"], "payload_hash": item["payload_hash"],
+                              "customers": item["customers"], "email": item.get("email"),
+                              "identity": self._identity(item["payload"])})
                 yield item["payload"]
 
-        chunks = chunk_contacts(payload_stream(), max_bytes=self.options.import_max_bytes)
+        chunks = chunk_contacts(payload_stream(), max_bytes=self.options.import_max_bytes,
+                                serialized=True)
         for done in run_imports(
             chunks,
-            submit=lambda chunk: self.client.import_contacts(list(chunk)),
+            submit=lambda chunk: self.client.import_contacts(chunk),
             status=self.client.get_contact_import,
             max_in_flight=self.options.contact_imports_in_flight,
             poll_interval=self.options.poll_interval,
-            keep=lambda chunk: [self._identity(p) for p in chunk],
+            keep=lambda chunk: [order.popleft() for _ in chunk],
         ):
             failpoints.hit("after_import_report")
-            chunk_items = [in_flight.pop(identity) for identity in done.chunk]
+            chunk_items = done.chunk
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
@@ -592,7 +598,7 @@ class SyncEngine:
             failures = _contact_failures(report)
             outcome = []
             for item in chunk_items:
-                failure = failures.get(self._identity(item["payload"]))
+                failure = failures.get(item["identity"])
                 if failure is None:
                     outcome.append((item, "synced", {"dotdigital_ref": done.import_id}))
                 else:
@@ -830,28 +836,25 @@ class SyncEngine:
                 else:
                     self._settle_orders([(row, "synced", None, None)])
             return missing
-        in_flight: dict[str, dict[str, Any]] = {}
+        order: deque[dict[str, Any]] = deque()
 
         def record_stream() -> Iterator[dict[str, Any]]:
             for row in rows:
-                payload = row["_payload"]
-                in_flight[str(row["order_id"])] = {
-                    k: row.get(k) for k in _ORDER_SETTLE_FIELDS
-                }
-                yield payload
+                order.append({k: row.get(k) for k in _ORDER_SETTLE_FIELDS})
+                yield row["_payload"]
 
         chunks = chunk_insight_records(collection, record_stream(),
-                                       max_bytes=self.options.import_max_bytes)
+                                       max_bytes=self.options.import_max_bytes, serialized=True)
         for done in run_imports(
             chunks,
-            submit=lambda chunk: self.client.import_insight_data(collection, list(chunk)),
+            submit=lambda chunk: self.client.import_insight_data(collection, chunk),
             status=self.client.get_insight_import,
             max_in_flight=self.options.insight_imports_in_flight,
             poll_interval=self.options.poll_interval,
-            keep=lambda chunk: [str(p["key"]) for p in chunk],
+            keep=lambda chunk: [order.popleft() for _ in chunk],
         ):
             failpoints.hit("after_import_report")
-            chunk_rows = [in_flight.pop(key) for key in done.chunk]
+            chunk_rows = done.chunk
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
