@@ -169,7 +169,8 @@ def serve_command(
     if credentials_block:
         _check_block(credentials_block)
     deployments = build_deployments(interval_minutes, cron, credentials_block)
-    every = f"cron {cron!r}" if cron else f"every {interval_minutes:g} minutes"
+    plural = "" if interval_minutes == 1 else "s"
+    every = f"cron {cron!r}" if cron else f"every {interval_minutes:g} minute{plural}"
     click.echo(f"dotsync: serving sync ({every}), backfill and replay", err=True)
     serve(*deployments, limit=limit)
 

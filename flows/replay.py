@@ -53,7 +53,9 @@ def replay(
         queued = Ledger(store).replay(entity, keys or None)
     finally:
         store.dispose()
-    scope = f"{entity or 'all entities'}" + (f", {len(keys)} keys" if keys else "")
+    scope = entity or "all entities"
+    if keys:
+        scope += f", {len(keys)} key{'' if len(keys) == 1 else 's'}"
     what = f"{queued} record{'' if queued == 1 else 's'} queued again"
     logger.info("%s (%s)", what, scope)
     if not run_sync:
