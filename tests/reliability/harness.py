@@ -82,9 +82,10 @@ def sync_once(store: Store, settings: Settings, *, entities: Sequence[str] | Non
 
 
 def backfill_once(store: Store, settings: Settings, *, chunk_rows: int = 25,
-                  include_certificates: bool = True, **options: Any) -> RunReport:
+                  include_certificates: bool = True,
+                  client_overrides: dict[str, Any] | None = None, **options: Any) -> RunReport:
     """One backfill run in this process."""
-    with make_client(settings) as client:
+    with make_client(settings, **(client_overrides or {})) as client:
         engine = SyncEngine(store, settings, client, options=backfill_options(**options),
                             flow="backfill")
         return run_backfill(engine, chunk_rows=chunk_rows,
