@@ -9,6 +9,29 @@ Public API::
     normalise_phone(raw, region=None) -> PhoneResult(e164, reason)
     normalise_email(raw) -> EmailResult(email, reason)
 
+Rules every contract follows (beyond SPEC §1, which they implement column by column):
+
+* Null: ``None``, ``NaN``/``NaT`` and text that is empty or only whitespace (as
+  ``str.strip`` sees it) are all null. Other text is stripped of surrounding whitespace,
+  except record keys (``customer_id``, ``order_id``, ``certificate_id`` and the
+  ``customer_id`` an order refers to), which are kept exactly as given.
+* Typed values from Parquet loads are accepted: numbers in text columns become their
+  digits, Decimals/ints/floats in decimal columns, datetimes in timestamp columns,
+  dicts and lists in JSON columns. Other types are rejected (check ``type``).
+* Text may not hold C0/C1 control characters (tab, newline and carriage return are
+  allowed) or lone surrogates (check ``control_chars``): they break stores, JSON and
+  terminals further on. Formula-like text (``=HYPERLINK(…)``) is ordinary data.
+* Timestamps without an offset are UTC.
+* ``valid`` keeps the input's index and row order; text columns are object columns of
+  ``str``/``None``; input columns outside the contract are passed through untouched.
+* ``rejects`` has one row per problem: ``key``, ``field``, ``check``, ``value`` (cut to
+  ~80 characters, control characters escaped), ``reason``, and ``row`` (the input index
+  label, for records whose key is missing or repeated). A row with any problem is left
+  out of ``valid``; nothing else is.
+* Large frames use a process pool (see :mod:`data_contracts.parallel`); as with any
+  multiprocessing, a script that calls the contracts at import time must guard its
+  entry point with ``if __name__ == "__main__":``.
+
 Names are loaded on first use, so that importing a light module such as
 ``data_contracts.phones`` (as pool workers do) does not import pandas and pandera.
 """

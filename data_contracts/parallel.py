@@ -13,6 +13,10 @@ and pyarrow do, can copy a held lock into the child. If a pool cannot be started
 breaks (a sandbox without ``/dev/shm``, a daemonic parent process), the work is done
 in this process instead: slower, same answers.
 
+Workers import the main module of the program as ``__mp_main__`` (that is how Python's
+``forkserver`` and ``spawn`` work), so a script must keep its work under
+``if __name__ == "__main__":``; the ``dotsync`` command, Prefect workers and pytest do.
+
 Settings: environment variable ``DOTSYNC_CONTRACT_WORKERS`` (0 or 1 disables the pool;
 default: the CPUs this process may use, at most 8), or :func:`configure`.
 """
