@@ -134,11 +134,6 @@ def parse_data_fields(value: Any) -> tuple[dict[str, Any] | None, list[Problem]]
     return out, []
 
 
-def parse_data_fields_batch(values: list[Any]) -> list[tuple[Any, list[Problem]]]:
-    """:func:`parse_data_fields` over a list; the unit of work sent to pool workers."""
-    return [parse_data_fields(v) if v is not None else (None, []) for v in values]
-
-
 # -- lines ---------------------------------------------------------------------------
 
 

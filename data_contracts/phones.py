@@ -42,7 +42,11 @@ from data_contracts._display import show
 SUPPORTED_REGIONS: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 _CANDIDATE_RE = re.compile(r"\+[0-9]+(?:[ -][0-9]+)*\Z")
-_NATIONAL_RE = re.compile(r"[0-9]+(?:[ -][0-9]+)*\Z")
+#: National text the fast path reads: digit groups separated by single spaces, hyphens or
+#: dots, the first group optionally in brackets ("(0161) 496 0000"). phonenumbers drops
+#: a leading bracket before reading and ignores this punctuation, as the tests check.
+_NATIONAL_RE = re.compile(r"(?:\([0-9]+\) ?)?[0-9]+(?:[ .-][0-9]+)*\Z")
+_PUNCTUATION = str.maketrans("", "", " .-()")
 _E164 = phonenumbers.PhoneNumberFormat.E164
 _NON_GEO = "001"
 
@@ -212,8 +216,9 @@ def fast_national(text: str, region: str) -> str | None:
     spaces or hyphens) read in ``region``, when the library's verdict follows from its
     metadata; else None ("ask the library").
 
-    Mirrors ``parse``: no international (IDD) prefix of ``region`` at the start, no
-    leading copy of the region's calling code (the library then tries stripping it),
+    Mirrors ``parse``: an international (IDD) prefix of ``region`` at the start makes it
+    an international number (then as :func:`fast_e164`); no leading copy of the region's
+    calling code (the library then tries stripping it),
     the national prefix removed by ``national_prefix_for_parsing`` when there is no
     transform rule and the remainder passes the region's length test; then the
     calling code's validity rule as in :func:`fast_e164`.
@@ -265,9 +270,16 @@ def _build_plan(region: str) -> Callable[[str], str | None] | None:
         return n == lengths[0] or n > lengths[-1] or (n > lengths[0] and n in lengths[1:])
 
     def plan(text: str) -> str | None:
-        digits = text.replace(" ", "").replace("-", "") if (" " in text or "-" in text) else text
-        if idd is not None and idd.match(digits):
-            return None
+        digits = text if text.isdigit() else text.translate(_PUNCTUATION)
+        if idd is not None:
+            m = idd.match(digits)
+            if m is not None:
+                # Dialled with the international prefix: read as "+" and the rest, unless
+                # a 0 follows (the library then keeps the prefix; let it decide).
+                rest = digits[m.end() :]
+                if not rest or rest[0] == "0":
+                    return None
+                return fast_e164("+" + rest)
         if digits.startswith(cc_text):
             return None
         nsn = digits

@@ -99,8 +99,13 @@ def _variants(number: phonenumbers.PhoneNumber, rng: random.Random) -> list[str]
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     digits = "".join(c for c in national if c.isdigit())
+    cc = str(number.country_code)
+    nsn = e164[1 + len(cc):]
     out = [e164, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
-           national, digits, "0" + digits, digits[1:], str(number.country_code) + digits]
+           national, digits, "0" + digits, digits[1:], cc + digits,
+           f"({digits[:4]}) {digits[4:]}", f"({digits[:3]}){digits[3:]}",
+           digits.replace("", ".")[1:-1],
+           f"00{cc} {nsn}", f"011{cc}{nsn}", f"00{cc}0{nsn}", f"0011 {cc} {nsn}", f"810{cc}{nsn}"]
     for _ in range(3):
         d = list(e164[1:])
         d[rng.randrange(len(d))] = str(rng.randrange(10))
@@ -138,8 +143,16 @@ def test_e164_fast_path_agrees_with_phonenumbers(text: str) -> None:
         assert _library(text, text, None) == (fast, None)
 
 
-@settings(max_examples=4000, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(_digits, _grouped, _hyphened), st.sampled_from(REGIONS))
+_dotted = st.lists(_digits, min_size=1, max_size=4).map(lambda g: ".".join(g))
+_bracketed = st.builds(lambda a, sep, b: f"({a}){sep}{b}", _digits, st.sampled_from(["", " "]),
+                       st.one_of(_grouped, _hyphened, _dotted))
+_idd = st.builds(lambda p, c, r: f"{p}{c}{r}", st.sampled_from(["00", "011", "0011", "810", "00 ",
+                                                                "0", "1", "001"]), _cc, _grouped)
+
+
+@settings(max_examples=6000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_digits, _grouped, _hyphened, _dotted, _bracketed, _idd),
+       st.sampled_from(REGIONS))
 def test_national_fast_path_agrees_with_phonenumbers(text: str, region: str) -> None:
     fast = fast_national(text, region)
     if fast is not None:
