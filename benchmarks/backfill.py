@@ -147,7 +147,9 @@ def measure(args: argparse.Namespace, customers: int, orders: int) -> dict:
         out = subprocess.run(
             [sys.executable, __file__, "--run-only", "--poll", str(args.poll),
              "--max-bytes", str(args.max_bytes), "--chunk-rows", str(args.chunk_rows)],
-            env=env, check=True, capture_output=True, text=True)
+            env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"the backfill process failed:\n{out.stderr[-3000:]}")
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)

@@ -42,6 +42,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote, unquote
 
 import httpx
+import orjson
 
 from dotsync.config import Secret, Settings
 from dotsync.dotdigital.errors import (
@@ -138,7 +139,11 @@ def dumps(body: Any) -> bytes:
     :mod:`.bulk` sizes import chunks with this same function, so a chunk measured as fitting
     is the body that goes on the wire.
     """
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # a type orjson does not know (e.g. an int beyond 64 bits)
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
 
 
 class SerializedRecord(bytes):

@@ -62,6 +62,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _db_time(value: Any, dialect: str) -> Any:
+    """Datetimes as the text SQLAlchemy's SQLite DATETIME stores (UTC, no offset), so
+    rows written here read back like any other; other values unchanged."""
+    if dialect == "sqlite" and isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
 class Ledger:
     """Reads and writes the ``ledger`` table of a :class:`Store`."""
 
@@ -202,34 +212,30 @@ class Ledger:
         stamp: datetime,
         count_attempt: bool,
     ) -> None:
-        t = self.table
         dialect = conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:  # pragma: no cover - other databases: portable but slower path
+        if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - portable, slower
             self._upsert_portable(conn, entity, fields, items, stamp, count_attempt)
             return
-        params = [
-            {
-                **item,
-                "entity": entity,
-                "first_seen_at": stamp,
-                "updated_at": stamp,
-                "attempts": 1 if count_attempt else 0,
-            }
-            for item in items
-        ]
-        stmt = insert(t)
-        update = {f: stmt.excluded[f] for f in fields}
-        update["updated_at"] = stmt.excluded.updated_at
+        # One textual INSERT ... ON CONFLICT for the batch: both databases speak it, and
+        # it skips SQLAlchemy's per-row compilation, which dominated large backfills.
+        columns = ["entity", "key", *fields, "first_seen_at", "updated_at", "attempts"]
+        sets = [f'"{f}" = excluded."{f}"' for f in fields]
+        sets.append('"updated_at" = excluded."updated_at"')
         if count_attempt:
-            update["attempts"] = t.c.attempts + 1
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=[t.c.entity, t.c.key], set_=update),
-            params,
+            sets.append('"attempts" = ledger."attempts" + 1')
+        sql = (
+            f"INSERT INTO ledger ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)}) "
+            f'ON CONFLICT ("entity", "key") DO UPDATE SET {", ".join(sets)}'
         )
+        when = _db_time(stamp, dialect)
+        params = []
+        for item in items:
+            row = {f: _db_time(item.get(f), dialect) for f in fields}
+            row.update(entity=entity, key=item["key"], first_seen_at=when, updated_at=when,
+                       attempts=1 if count_attempt else 0)
+            params.append(row)
+        conn.execute(sa.text(sql), params)
 
     def _upsert_portable(
         self,

@@ -14,6 +14,7 @@ customers); certificates only when asked, and then exactly once like in the sync
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,7 +89,10 @@ class Backfill:
             group = chunk[chunk["_email_norm"].isin(emails)
                           | chunk["customer_id"].isin(pending["customer_id"])]
             group = group.assign(_hash=source_hashes("customers", group))
-            yield from self.engine.contact_items(group, set(pending["customer_id"]))
+            items = deque(self.engine.contact_items(group, set(pending["customer_id"])))
+            del chunk, pending, group
+            while items:  # hand each item over and let it go: memory stays flat
+                yield items.popleft()
 
     def guest_items(self, include_certificates: bool) -> list[dict[str, Any]]:
         """E-mail-only contacts for order (and recipient) e-mails no customer row has."""
@@ -124,7 +128,12 @@ class Backfill:
             if pending.empty:
                 continue
             valid = self.engine.validate_orders(pending)
-            yield from self.engine.prepare_orders(valid)
+            rows = deque(self.engine.prepare_orders(valid))
+            del chunk, pending, valid
+            while rows:
+                row = rows.popleft()
+                yield row
+                row.pop("_payload", None)  # serialised by now; the bytes are in the chunk
 
     def push_orders(self) -> None:
         engine = self.engine

@@ -98,7 +98,11 @@ def _none_if_nan(value: Any) -> Any:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _none_if_nan(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    """Rows as dicts with None (never NaN/NaT) for missing values, vectorised."""
+    if frame.empty:
+        return []
+    plain = frame.astype(object)
+    return plain.where(plain.notna(), None).to_dict("records")
 
 
 def _norm_email(series: pd.Series) -> pd.Series:
@@ -730,6 +734,9 @@ class SyncEngine:
         gate = self.contact_gate(valid["customer_email"])
         ready: list[dict[str, Any]] = []
         waiting: list[dict[str, Any]] = []
+        # Timestamps as the ISO text Dotdigital gets, once per column rather than per row.
+        valid = valid.assign(**{c: payloads.iso_utc_series(valid[c])
+                                for c in ("placed_at", "updated_at") if c in valid})
         for row in _records(valid):
             (waiting if gate.get(row["customer_email"]) else ready).append(row)
         self._wait_for_contact("orders", waiting, gate, "customer_email")

@@ -42,6 +42,13 @@ def payload_hash(payload: Any) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def iso_utc_series(values: pd.Series) -> pd.Series:
+    """:func:`iso_utc` over a column of timestamps, vectorised (None where missing)."""
+    ts = pd.to_datetime(values, utc=True, errors="coerce")
+    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+    return text.astype(object).where(ts.notna(), None)
+
+
 def mobile_for_dotdigital(e164: str) -> str:
     """E.164 as Dotdigital's own examples write it: digits, no leading ``+``."""
     return e164[1:] if e164.startswith("+") else e164
@@ -51,6 +58,8 @@ def iso_utc(value: Any) -> str | None:
     """A timestamp as ISO 8601 in UTC with a ``Z``, as Dotdigital's insight dates."""
     if not _present(value):
         return None
+    if isinstance(value, str) and value.endswith("Z"):  # already in this form
+        return value
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
