@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--import-delay", type=float, default=20.0)
     parser.add_argument("--poll", type=float, default=30.0)
     parser.add_argument("--max-bytes", type=int, default=48_000_000)
-    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--stage-only", type=Path)
     parser.add_argument("--run-only", action="store_true")
     args = parser.parse_args()

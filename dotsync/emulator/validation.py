@@ -15,11 +15,15 @@ either form find the same contact. The number must be a valid number for its cou
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from data_contracts.emails import FAST_RE
+from data_contracts.phones import fast_e164
 
 DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 COLLECTION_NAME = re.compile(r"^[-A-Za-z_][-A-Za-z0-9_]{1,255}$")
@@ -53,6 +57,8 @@ def canonical_email(value: Any) -> str | None:
     """
     if not isinstance(value, str) or not value or len(value) > 254:
         return None
+    if value.isascii() and FAST_RE.match(value.lower()):
+        return value  # the library would accept it: skip its ~35 µs per address
     try:
         validate_email(value, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError:
@@ -71,6 +77,8 @@ def canonical_mobile(value: Any) -> str | None:
     digits = value[1:] if value.startswith("+") else value
     if not digits.isdigit() or not 8 <= len(digits) <= 15 or digits.startswith("0"):
         return None
+    if fast_e164("+" + digits):
+        return digits  # phonenumbers' own metadata, checked without parsing
     try:
         number = phonenumbers.parse("+" + digits)
     except phonenumbers.NumberParseException:
@@ -80,8 +88,19 @@ def canonical_mobile(value: Any) -> str | None:
     return digits
 
 
+@functools.lru_cache(maxsize=4096)
+def _country_of_prefix(prefix: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(
+            phonenumbers.parse("+" + prefix + "0" * (12 - len(prefix)))) or "ZZ"
+    except phonenumbers.NumberParseException:
+        return "ZZ"
+
+
 def mobile_country(digits: str) -> str:
     """ISO country of a canonical mobile number (``GB``), for ``channelProperties.sms``."""
+    if len(digits) >= 11:
+        return _country_of_prefix(digits[:6])  # the region is decided by the leading digits
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits)) or "ZZ"
     except phonenumbers.NumberParseException:
