@@ -39,6 +39,7 @@ DEFAULT_INTERVAL_MINUTES = 15.0
 INTERVAL_ENV = "DOTSYNC_SYNC_INTERVAL_MINUTES"
 CRON_ENV = "DOTSYNC_SYNC_CRON"
 TAGS = ["dotsync"]
+CONSENT_INTERVAL_MINUTES = 60
 
 
 def build_deployments(
@@ -46,7 +47,7 @@ def build_deployments(
     cron: str | None = None,
     credentials_block: str | None = None,
 ) -> list[RunnerDeployment]:
-    """The three deployments, ready for :func:`prefect.serve`.
+    """The four deployments (sync, backfill, replay, consent), ready for :func:`prefect.serve`.
 
     ``cron`` wins over ``interval_minutes`` when both are given. The entrypoints are
     module paths (``flows.sync.sync``), so the runs find the flows wherever the
@@ -59,6 +60,7 @@ def build_deployments(
     from prefect.deployments.runner import EntrypointType
 
     from flows.backfill import backfill
+    from flows.consent import consent
     from flows.replay import replay
     from flows.sync import sync
 
@@ -75,6 +77,10 @@ def build_deployments(
         "parameters": params,
     }
 
+    # Deployed sync and backfill runs pass the go-live checks first (dotsync preflight):
+    # a failing check fails the run before anything is written.
+    gated = {**common, "parameters": {**params, "preflight": True}}
+
     def one_at_a_time() -> ConcurrencyLimitConfig:
         return ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE")
 
@@ -84,19 +90,26 @@ def build_deployments(
             **schedule,
             concurrency_limit=one_at_a_time(),
             description="Pending staged records into Dotdigital, on a schedule.",
-            **common,
+            **gated,
         ),
         backfill.to_deployment(
             "backfill",
             concurrency_limit=one_at_a_time(),
             description="A first load or a re-load of history, in chunks; run on demand.",
-            **common,
+            **gated,
         ),
         replay.to_deployment(
             "replay",
             concurrency_limit=one_at_a_time(),
             description="Queue rejected and failed records again (entity, keys) and sync "
             "them now.",
+            **common,
+        ),
+        consent.to_deployment(
+            "consent",
+            interval=timedelta(minutes=CONSENT_INTERVAL_MINUTES),
+            concurrency_limit=one_at_a_time(),
+            description="Read back who unsubscribed or was suppressed in Dotdigital.",
             **common,
         ),
     ]
@@ -153,7 +166,7 @@ def serve_command(
     credentials_block: str | None,
     limit: int | None,
 ) -> None:
-    """Serve the sync (scheduled), backfill and replay deployments until stopped.
+    """Serve the sync (scheduled), backfill, replay and consent deployments until stopped.
 
     Needs PREFECT_API_URL pointing at a Prefect server (`prefect server start`);
     the runs use this process's environment (DOTSYNC_DATABASE_URL and the rest).

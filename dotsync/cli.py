@@ -155,11 +155,13 @@ def rejects(entity: str | None, as_json: bool) -> None:
 
 def _register_commands() -> None:
     """Commands that live beside what they drive."""
+    from deployments.serve import serve_command
     from dotsync.emulator.cli import emulator_command
     from dotsync.preflight_cli import preflight_command
 
     main.add_command(emulator_command, "emulator")
     main.add_command(preflight_command, "preflight")
+    main.add_command(serve_command, "serve")
 
 
 _register_commands()
@@ -306,7 +308,10 @@ def resend(kind: str, record_id: str, as_json: bool) -> None:
     from dotsync.dotdigital import DotdigitalClient
     from dotsync.sync.engine import RunFailed, SyncEngine
 
-    settings = _settings()
+    _settings()
+    from flows.common import load_settings
+
+    settings = load_settings()
     store = _store(settings)
     try:
         with DotdigitalClient.from_settings(settings) as client:

@@ -32,23 +32,27 @@ def test_interval_defaults_to_15_minutes_and_is_configurable(
 
 
 def test_the_deployments_built() -> None:
-    sync, backfill, replay = build_deployments(interval_minutes=5)
+    sync, backfill, replay, consent = build_deployments(interval_minutes=5)
 
     assert [d.name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
     assert [d.flow_name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
     assert [s.schedule.interval for s in sync.schedules] == [timedelta(minutes=5)]
     assert backfill.schedules == [] and replay.schedules == []
-    for deployment in (sync, backfill, replay):
+    assert consent.name == "consent" and consent.flow_name == "consent"
+    assert [s.schedule.interval for s in consent.schedules] == [timedelta(minutes=60)]
+    for deployment in (sync, backfill, replay, consent):
         assert deployment.concurrency_limit == 1
         assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
-        assert deployment.parameters == {}
+    # Deployed sync and backfill runs pass the go-live checks before any write.
+    assert sync.parameters == backfill.parameters == {"preflight": True}
+    assert replay.parameters == consent.parameters == {}
     assert sync.entrypoint == "flows.sync.sync"  # found wherever serve was started
 
     default_sync = build_deployments()[0]
     assert default_sync.schedules[0].schedule.interval == timedelta(minutes=15)
     cron_sync = build_deployments(cron="*/10 * * * *", credentials_block="dd")[0]
     assert cron_sync.schedules[0].schedule.cron == "*/10 * * * *"
-    assert cron_sync.parameters == {"credentials_block": "dd"}
+    assert cron_sync.parameters == {"credentials_block": "dd", "preflight": True}
 
 
 def test_serve_needs_a_prefect_server() -> None:

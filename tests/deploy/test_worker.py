@@ -33,11 +33,12 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
     server = start_prefect_server(processes, "worker-server")
     run_cli(server, "work-pool", "create", "dotsync", "--type", "process")
     deployed = run_cli(server, "deploy", "--all", cwd=REPO)
-    assert deployed.stdout.count("successfully created") == 3, deployed.stdout
+    assert deployed.stdout.count("successfully created") == 4, deployed.stdout
 
     listed = httpx.post(f"{server.api_url}/deployments/filter", json={}, timeout=10).json()
     by_name = {d["name"]: d for d in listed}
-    assert set(by_name) == {"sync", "backfill", "replay"}
+    assert set(by_name) == {"sync", "backfill", "replay", "consent"}
+    assert by_name["sync"]["parameters"] == {"preflight": True}
     for deployment in listed:
         assert deployment["work_pool_name"] == "dotsync"
         assert deployment["pull_steps"] == [{
@@ -61,7 +62,8 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
                  worker, lambda: processes.log("worker"))
 
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            flow_run = run_deployment("sync/sync", parameters={"poll_interval": 0.05},
+            flow_run = run_deployment("sync/sync",
+                                      parameters={"poll_interval": 0.05, "preflight": False},
                                       timeout=120, poll_interval=0.5)
         log = processes.log("worker")
         assert flow_run.state.is_completed(), f"{flow_run.state}\n{log[-4000:]}"
