@@ -411,8 +411,17 @@ def timestamps(arr: np.ndarray) -> tuple[pd.Series, np.ndarray]:
                     values[i] = v
     for i, ts in typed.items():
         values[i] = ts.tz_convert("UTC").tz_localize(None).to_datetime64()
+    # Years before 1900 are no commerce date: '-1' or '0-1' parse as years -1 and 0,
+    # which Dotdigital cannot take and strftime cannot even print.
+    ancient = ~np.isnat(values) & (values < _EARLIEST)
+    if ancient.any():
+        values[ancient] = np.datetime64("NaT")
+        bad |= ancient
     out = pd.Series(values, dtype="datetime64[us]").dt.tz_localize("UTC")
     return out, bad
+
+
+_EARLIEST = np.datetime64("1900-01-01T00:00:00", "us")
 
 
 def _parse_iso(strs: np.ndarray) -> pd.Series:
