@@ -351,18 +351,40 @@ def peak_mb() -> float:
     return _status_mb("VmHWM") or maxrss_mb()
 
 
+def _worker_cpu() -> float:
+    """CPU seconds used so far by the live pool workers (user + system)."""
+    from data_contracts import parallel
+
+    executor = getattr(parallel, "_executor", None)
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in list(getattr(executor, "_processes", None) or {}):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def timed(label: str, func: Callable[[], Any], trace: bool) -> tuple[Any, float, float | None]:
+    """Wall time, plus CPU time of this process and of the pool workers: with other
+    programs on the machine wall time varies from run to run, CPU time much less."""
     gc.collect()
     if trace:
         tracemalloc.start()
+    cpu0, workers0 = time.process_time(), _worker_cpu()
     start = time.perf_counter()
     result = func()
     seconds = time.perf_counter() - start
+    cpu, workers = time.process_time() - cpu0, _worker_cpu() - workers0
     peak = None
     if trace:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-    print(f"  {label:<38} {seconds:8.2f} s")
+    print(f"  {label:<38} {seconds:8.2f} s  (CPU: this process {cpu:.2f} s, "
+          f"pool workers {workers:.2f} s)")
     return result, seconds, peak
 
 
@@ -447,10 +469,12 @@ def _run(args: argparse.Namespace, tmp: str, now: pd.Timestamp) -> int:
     print(f"  one full garbage collection after them   {gc_debt():8.2f} s")
     n = len(customers)
     sample = customers.sample(n=min(n, args.bare_sample), random_state=args.seed)
+    cpu0 = time.process_time()
     t_sample, rows_sample = bare_loop(sample, "GB")
+    cpu_sample = time.process_time() - cpu0
     t_bare = t_sample * n / rows_sample
     print(f"  bare loop, {rows_sample:,} rows sampled       {t_sample:8.2f} s  -> "
-          f"{t_bare:.2f} s for {n:,} rows (extrapolated)")
+          f"{t_bare:.2f} s for {n:,} rows (extrapolated; CPU {cpu_sample * n / rows_sample:.2f} s)")
     print(f"  valid {len(result.valid):,}, rejected records "
           f"{result.rejects['key'].nunique():,} ({len(result.rejects):,} problems), "
           f"contacts {len(contacts):,}, merged {len(merged):,}")

@@ -142,7 +142,6 @@ def validate_customers(df: pd.DataFrame, default_region: str | None) -> Contract
     run.lowered("sms_consent")
     run.text("store")
     run.text("locale")
-    # Parsed here: cheap, and in the pool it would queue behind the phone numbers.
     run.per_value("data_fields", parse_data_fields)
     run.timestamp("updated_at")
 

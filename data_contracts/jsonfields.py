@@ -137,16 +137,6 @@ def parse_data_fields(value: Any) -> tuple[dict[str, Any] | None, list[Problem]]
 # -- lines ---------------------------------------------------------------------------
 
 
-def parse_lines_batch(values: list[Any]) -> list[tuple[Any, list[Problem]]]:
-    """:func:`parse_lines` over a list; the unit of work sent to pool workers.
-
-    Worth it for large frames: unpickling a parsed order costs this process ~1.4 µs,
-    parsing and checking it ~2.5 µs, and the workers do the rest on the other cores
-    while this process does the other columns.
-    """
-    return [parse_lines(v) if v is not None else (None, []) for v in values]
-
-
 def parse_lines(value: Any) -> tuple[list[dict[str, Any]] | None, list[Problem]]:
     """A non-empty JSON array of line objects, each normalised to
     ``{sku, name, quantity, unit_price, categories}``.

@@ -90,25 +90,3 @@ def test_workers_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 def _double(items: list[int]) -> list[int]:
     return [2 * i for i in items]
 
-
-@pytest.mark.timeout(120)
-def test_orders_parsed_in_the_pool_match_orders_parsed_here(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import data_contracts._contract as contract
-    from data_contracts import validate_orders
-    from tests.contracts.conftest import NOW, order
-
-    rows = [order(order_id=f"o{i}", lines="[]" if i % 7 == 0 else order()["lines"])
-            for i in range(200)]
-    serial = validate_orders(frame(rows), now=NOW)
-    monkeypatch.setattr(contract, "PARALLEL_PARSE_ROWS", 10)
-    parallel.configure(max_workers=2, min_items=10)
-    try:
-        pooled = validate_orders(frame(rows), now=NOW)
-        assert parallel._executor is not None
-    finally:
-        parallel.reset()
-    pd.testing.assert_frame_equal(serial.valid, pooled.valid)
-    pd.testing.assert_frame_equal(serial.rejects, pooled.rejects)
-    assert len(serial.rejects) == 29
