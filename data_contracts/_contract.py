@@ -66,7 +66,6 @@ class Run:
         self.rejects = Rejects(self.n, self.columns)
         self.key_name = key
         keys, bad = _values.text(self.raw[key], strip=False)
-        self.keys = keys
         # The reported key is the record's id as given (digits for a typed integer id).
         self.report_keys = np.where(bad, self.raw[key], keys)
         self._type_rejects(key, bad)
@@ -114,6 +113,7 @@ class Run:
         return low
 
     def uppered(self, name: str) -> np.ndarray:
+        """A code column (country, currency): upper-cased, null stays null."""
         values = self.text(name)
         up = _values.distinct_map(values, str.upper)
         self.typed[name] = up
