@@ -56,6 +56,7 @@ def chunk_by_size(
     max_bytes: int = DEFAULT_MAX_BYTES,
     key: Callable[[T], str] = str,
     serialized: bool = False,
+    on_oversize: Callable[[T, int], None] | None = None,
 ) -> Iterator[list[Any]]:
     """Yield consecutive runs of ``records`` whose request body fits in ``max_bytes``.
 
@@ -74,6 +75,9 @@ def chunk_by_size(
         encoded = dumps(record)
         record_size = len(encoded)
         if base + record_size > max_bytes:
+            if on_oversize is not None:  # the caller rejects it; the others go on
+                on_oversize(record, record_size)
+                continue
             name = key(record)
             raise RecordTooLargeError(
                 f"record {name} serialises to {record_size} bytes; an import request may"
@@ -105,6 +109,7 @@ def chunk_contacts(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     serialized: bool = False,
+    on_oversize: Callable[[Any, int], None] | None = None,
 ) -> Iterator[list[Any]]:
     """Contacts in import-ready chunks for :meth:`DotdigitalClient.import_contacts`.
 
@@ -116,7 +121,7 @@ def chunk_contacts(
     return chunk_by_size(
         (contact_for_import(c) for c in contacts),
         envelope=envelope, list_field="contacts", max_bytes=max_bytes, key=_contact_name,
-        serialized=serialized,
+        serialized=serialized, on_oversize=on_oversize,
     )
 
 
@@ -128,6 +133,7 @@ def chunk_insight_records(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     serialized: bool = False,
+    on_oversize: Callable[[Any, int], None] | None = None,
 ) -> Iterator[list[Any]]:
     """Insight records in chunks for :meth:`DotdigitalClient.import_insight_data`.
 
@@ -137,7 +143,7 @@ def chunk_insight_records(
                 if k != "records"}
     return chunk_by_size(
         records, envelope=envelope, list_field="records", max_bytes=max_bytes,
-        key=lambda r: repr(r.get("key")), serialized=serialized,
+        key=lambda r: repr(r.get("key")), serialized=serialized, on_oversize=on_oversize,
     )
 
 

@@ -132,6 +132,23 @@ class Ledger:
         mask = (is_new | retry | changed).to_numpy()
         return pd.Series(mask, index=staged.index, dtype=bool)
 
+    def states_in(self, entity: str, states: Sequence[str]) -> list[tuple[str, str]]:
+        """``(key, state)`` of every record of ``entity`` in one of ``states``."""
+        t = self.table
+        with self.store.engine.connect() as conn:
+            return [(k, s) for k, s in conn.execute(
+                sa.select(t.c.key, t.c.state).where(t.c.entity == entity,
+                                                    t.c.state.in_(list(states))))]
+
+    def ensure(self, entity: str, keys: Sequence[str]) -> None:
+        """A ``pending`` row for each key that has none; existing rows are left alone."""
+        if not keys:
+            return
+        stamp = now()
+        with self.store.engine.begin() as conn:
+            for part in chunks(list(dict.fromkeys(keys)), 2_000):
+                self._insert_missing(conn, entity, list(part), stamp)
+
     def counts(self) -> dict[str, dict[str, int]]:
         """``{entity: {state: n}}`` over the whole ledger."""
         t = self.table
@@ -176,12 +193,15 @@ class Ledger:
         *,
         run_id: str | None = None,
         count_attempt: bool = False,
+        protect_sent: bool = False,
     ) -> int:
         """Write the state of many records at once (insert or update by key).
 
         Each row has ``key`` and ``state`` and any of the other writable columns;
         columns a row leaves out keep their stored value. ``count_attempt`` adds one
-        to ``attempts``.
+        to ``attempts``. ``protect_sent`` leaves rows that are ``synced`` or
+        ``in_doubt`` as they are: a run that merely looked at a record (to reject it,
+        or to let it wait) must never reopen a send another run made meanwhile.
         """
         stamp = now()
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -200,7 +220,8 @@ class Ledger:
         with self.store.engine.begin() as conn:
             for fields, items in groups.items():
                 for part in chunks(items, 2_000):
-                    self._upsert(conn, entity, fields, list(part), stamp, count_attempt)
+                    self._upsert(conn, entity, fields, list(part), stamp, count_attempt,
+                                 protect_sent)
         return total
 
     def _upsert(
@@ -211,6 +232,7 @@ class Ledger:
         items: list[dict[str, Any]],
         stamp: datetime,
         count_attempt: bool,
+        protect_sent: bool = False,
     ) -> None:
         dialect = conn.dialect.name
         if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - portable, slower
@@ -227,6 +249,8 @@ class Ledger:
             f"INSERT INTO ledger ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
             f"VALUES ({', '.join(':' + c for c in columns)}) "
             f'ON CONFLICT ("entity", "key") DO UPDATE SET {", ".join(sets)}'
+            + (""" WHERE ledger."state" NOT IN ('synced', 'in_doubt')""" if protect_sent
+               else "")
         )
         when = _db_time(stamp, dialect)
         params = []

@@ -32,6 +32,10 @@ FORMATS = {
 }
 
 
+#: Longest record key dotsync keeps (the ledger's key column).
+MAX_KEY_LENGTH = 512
+
+
 class LoadError(Exception):
     """The file as a whole cannot be loaded; the message says why."""
 
@@ -74,8 +78,19 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="surrogateescape")
 
 
-def _has_bad_bytes(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+def _bad_text(value: str) -> str | None:
+    """Why a value cannot be stored as text, or None.
+
+    Bytes that were not UTF-8 survive decoding as surrogates; a JSON ``\\ud800`` escape
+    is a lone surrogate too; and PostgreSQL refuses the NUL character.
+    """
+    for ch in value:
+        if "\ud800" <= ch <= "\udfff":
+            return "is not valid UTF-8 text in the file" if "\udc80" <= ch <= "\udcff" \
+                else "holds a lone surrogate (not valid Unicode text)"
+        if ch == "\x00":
+            return "holds a NUL character"
+    return None
 
 
 def _read_csv(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[RowProblem]]:
@@ -121,11 +136,10 @@ def _read_jsonl(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, Any]]]
     header: dict[str, None] = {}
     rows: list[tuple[int, dict[str, Any]]] = []
     problems: list[RowProblem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at \n only: JSON allows U+2028, U+2029 and U+0085 unescaped in strings.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
-            continue
-        if _has_bad_bytes(line):
-            problems.append(RowProblem(number, None, None, "the line is not valid UTF-8"))
             continue
         try:
             record = json.loads(line)
@@ -183,13 +197,17 @@ def load_file(store: Store, entity: str, path: str | Path) -> LoadReport:
     kept: dict[str, dict[str, Any]] = {}
     for line, record in rows:
         values = {c: as_text(record.get(c)) for c in allowed}
-        bad = [c for c, v in values.items() if isinstance(v, str) and _has_bad_bytes(v)]
+        bad = [(c, why) for c, v in values.items() if isinstance(v, str)
+               and (why := _bad_text(v)) is not None]
         key_value = values[key]
         if bad:
-            shown = None if key in bad else key_value
-            problems.append(
-                RowProblem(line, shown, bad[0], f"{bad[0]} is not valid UTF-8 text in the file")
-            )
+            field, why = bad[0]
+            shown = None if any(c == key for c, _ in bad) else key_value
+            problems.append(RowProblem(line, shown, field, f"{field} {why}"))
+            continue
+        if len(key_value or "") > MAX_KEY_LENGTH:
+            problems.append(RowProblem(line, None, key, f"{key} is longer than "
+                                       f"{MAX_KEY_LENGTH} characters"))
             continue
         if key_value is None or not key_value.strip():
             problems.append(RowProblem(line, None, key, f"{key} is required"))

@@ -14,9 +14,18 @@ import sqlalchemy as sa
 
 from dotsync.store import schema
 
+
+def _v2_ledger_keys_as_text(conn: sa.Connection) -> None:
+    """Version 2: ledger keys are unbounded text, like the staged keys they mirror
+    (a 600-character order id must be reportable, not a failed write)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text('ALTER TABLE ledger ALTER COLUMN "key" TYPE TEXT'))
+    # SQLite does not enforce VARCHAR lengths: nothing to change.
+
+
 #: Steps from version N-1 to N, keyed by N. Version 1 is the initial schema.
-STEPS: dict[int, Callable[[sa.Connection], None]] = {}
-SCHEMA_VERSION = 1
+STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _v2_ledger_keys_as_text}
+SCHEMA_VERSION = 2
 
 
 class SchemaTooNewError(RuntimeError):

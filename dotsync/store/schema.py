@@ -91,7 +91,7 @@ ledger = sa.Table(
     "ledger",
     metadata,
     sa.Column("entity", sa.String(32), primary_key=True),
-    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("source_hash", sa.String(32)),
     sa.Column("payload_hash", sa.String(32)),

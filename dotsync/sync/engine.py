@@ -36,6 +36,8 @@ from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.bulk import chunk_contacts, chunk_insight_records
 from dotsync.masking import mask_email
 from dotsync.store import Ledger, Store
+from dotsync.store.ledger import EXACTLY_ONCE
+from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import consent, payloads
@@ -80,6 +82,11 @@ class _Forgetful(set):  # type: ignore[type-arg]
 
     def update(self, *_items: Any) -> None:
         return None
+
+
+def _path_safe(key: str) -> bool:
+    """Whether a record key can be one segment of a URL path, whatever the server."""
+    return bool(key) and key not in (".", "..") and not any(c in key for c in "/\\?#%")
 
 
 def _is_set(series: pd.Series) -> pd.Series:
@@ -263,7 +270,21 @@ class SyncEngine:
         mask = self.ledger.pending(entity, staged, hashes)
         out = staged.loc[mask].copy()
         out["_hash"] = hashes[mask]
-        return out
+        return self.reject_long_keys(entity, out)
+
+    def reject_long_keys(self, entity: str, pending: pd.DataFrame) -> pd.DataFrame:
+        """Keys longer than dotsync keeps (512 characters) are rejected, not sent."""
+        key = ENTITY_KEYS[entity]
+        long = pending[key].map(lambda k: isinstance(k, str) and len(k) > MAX_KEY_LENGTH)
+        if not long.any():
+            return pending
+        rejects = pd.DataFrame({
+            "key": pending.loc[long, key].tolist(), "field": key, "check": "max_length",
+            "reason": f"{key} is longer than {MAX_KEY_LENGTH} characters"})
+        email = {"customers": "email", "orders": "customer_email",
+                 "certificates": "recipient_email"}[entity]
+        self._record_rejects(entity, pending, rejects, email)
+        return pending.loc[~long]
 
     def _record_rejects(
         self, entity: str, pending: pd.DataFrame, rejects: pd.DataFrame,
@@ -298,7 +319,8 @@ class SyncEngine:
         if count:
             self.report.counts[ENTITY_OF_STEP[entity]].rejected += len(rows)
         if not self.options.dry_run:
-            self.ledger.record(entity, rows, run_id=self.run_id)
+            self.ledger.record(entity, rows, run_id=self.run_id,
+                               protect_sent=entity in EXACTLY_ONCE)
         return keys
 
     # -- contacts -------------------------------------------------------------------
@@ -318,7 +340,19 @@ class SyncEngine:
 
         if group.empty:
             return []
-        deleted = _is_set(group["deleted_at"])
+        marked = _is_set(group["deleted_at"])
+        when = pd.to_datetime(group["deleted_at"].where(marked), utc=True, errors="coerce",
+                              format="ISO8601")
+        garbage = marked & when.isna()
+        if garbage.any():  # not a timestamp: never taken for an erasure
+            self._record_rejects("customers", group, pd.DataFrame({
+                "key": group.loc[garbage & group["customer_id"].isin(pending_ids),
+                                 "customer_id"].tolist(),
+                "field": "deleted_at", "check": "iso8601",
+                "reason": "deleted_at is not an ISO 8601 timestamp"}), "email")
+            group = group[~garbage]
+            marked = marked[~garbage]
+        deleted = marked
         if deleted.any():
             live_emails = set(group.loc[~deleted, "_email_norm"].dropna()) if (
                 "_email_norm" in group) else set()
@@ -572,8 +606,15 @@ class SyncEngine:
                               "identity": self._identity(item["payload"])})
                 yield item["payload"]
 
+        def too_large(_payload: Any, size: int) -> None:
+            item = order.pop()  # the one just read: it never reaches a chunk
+            self._settle_contacts([(item, "rejected", {
+                "error_code": "too_large", "error_message":
+                f"the contact serialises to {size} bytes, more than one import may carry "
+                f"({self.options.import_max_bytes})"})])
+
         chunks = chunk_contacts(payload_stream(), max_bytes=self.options.import_max_bytes,
-                                serialized=True)
+                                serialized=True, on_oversize=too_large)
         for done in run_imports(
             chunks,
             submit=lambda chunk: self.client.import_contacts(chunk),
@@ -812,7 +853,7 @@ class SyncEngine:
                  "error_code": "waiting_for_contact", "error_field": email_column,
                  "error_message": gate.get(r[email_column]) or "waiting for contact"}
                 for r in rows
-            ], run_id=self.run_id)
+            ], run_id=self.run_id, protect_sent=entity in EXACTLY_ONCE)
 
     def _send_orders(
         self, rows: Iterable[dict[str, Any]], bulk: bool
@@ -825,6 +866,12 @@ class SyncEngine:
         collection = self.settings.insight_collection
         missing: list[dict[str, Any]] = []
         if not bulk:
+            rows = list(rows)
+            # A key that cannot stand in a URL path goes in an import body instead.
+            unsafe = [r for r in rows if not _path_safe(str(r["order_id"]))]
+            if unsafe:
+                missing += self._send_orders(unsafe, bulk=True)
+                rows = [r for r in rows if _path_safe(str(r["order_id"]))]
             for row in rows:
                 try:
                     self.client.upsert_contact_insight(
@@ -850,8 +897,15 @@ class SyncEngine:
                 order.append({k: row.get(k) for k in _ORDER_SETTLE_FIELDS})
                 yield row["_payload"]
 
+        def too_large(_payload: Any, size: int) -> None:
+            row = order.pop()
+            self._settle_orders([(row, "rejected", "too_large",
+                                  f"the order record serialises to {size} bytes, more than "
+                                  f"one import may carry ({self.options.import_max_bytes})")])
+
         chunks = chunk_insight_records(collection, record_stream(),
-                                       max_bytes=self.options.import_max_bytes, serialized=True)
+                                       max_bytes=self.options.import_max_bytes, serialized=True,
+                                       on_oversize=too_large)
         for done in run_imports(
             chunks,
             submit=lambda chunk: self.client.import_insight_data(collection, chunk),
@@ -906,8 +960,6 @@ class SyncEngine:
                 if row.get("fulfilled_date"):
                     entry["detail"] = json.dumps({"fulfilled_date": row["fulfilled_date"]})
                 counts.sent += 1
-                if row.get("_first_sync") and self.options.confirmations:
-                    self._first_synced_orders.append(row)
             elif state == "rejected":
                 entry["source_hash"] = row["_hash"]
                 counts.rejected += 1
@@ -917,6 +969,12 @@ class SyncEngine:
                 self.report.problem("orders", row["order_id"], state, message or state,
                                     email=row["customer_email"], code=code)
             rows.append(entry)
+        if self.settings.order_campaign and self.options.confirmations:
+            # The confirmation is owed from the moment the order is first synced: write
+            # that down first, so no crash between the two writes can lose it.
+            self.ledger.ensure("confirmations", [
+                str(row["order_id"]) for row, state, _, _ in outcomes
+                if state == "synced" and row.get("_first_sync")])
         self.ledger.record("orders", rows, run_id=self.run_id, count_attempt=True)
         failpoints.hit("after_settle")
 
@@ -939,21 +997,30 @@ class SyncEngine:
     # -- confirmations and certificates: exactly once --------------------------------
 
     def send_confirmations(self) -> None:
-        """The order-confirmation e-mail, once per order, on its first sync."""
+        """The order-confirmation e-mail, once per order, owed since its first sync.
+
+        The owed confirmations are read from the ledger (``pending`` or ``failed``), so
+        one a crash or a transient failure left behind goes out with the next run.
+        """
         if not self.settings.order_campaign or not self.options.confirmations:
             return
-        orders = self._first_synced_orders
-        self._first_synced_orders = []
         counts = self.report.counts["confirmations"]
-        if not orders:
-            return
         if self.options.dry_run:
-            counts.sent += len(orders)
+            counts.sent += len(self._first_synced_orders)
             return
+        owed = [k for k, state in self.ledger.states_in("confirmations", ("pending", "failed"))
+                if k not in self.settled["confirmations"]]
+        if not owed:
+            return
+        from data_contracts import validate_orders
+
+        staged = self.store.read_staged("orders", owed)
+        valid = validate_orders(staged, now=self.options.now()).valid if not staged.empty \
+            else staged
         sends = [
             (str(o["order_id"]), o["customer_email"], self.order_campaign_id,
              payloads.confirmation_personalisation(o))
-            for o in orders
+            for o in _records(valid)
         ]
         self._send_once("confirmations", sends)
 

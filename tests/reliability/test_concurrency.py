@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from dotsync.emulator import EmulatorServer
 from dotsync.store import Store
@@ -210,10 +209,6 @@ class _HoldFirstContactWrite(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a run whose contact push fails writes its certificates `pending` "
-    "(waiting_for_contact) without checking the ledger, overwriting the `synced` row "
-    "another run wrote after sending them; the next run sends them again"))
 def test_a_slow_failing_run_never_reopens_a_certificate_another_run_sent(
     emulator: EmulatorServer, sqlite_store: Store, sqlite_url: str,
 ) -> None:

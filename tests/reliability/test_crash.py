@@ -151,7 +151,7 @@ def crash_and_recover(moment: Moment, workdir: Path, *,
     always=[i for i, m in enumerate(MOMENTS) if m.id in CORE]))
 def test_killed_runs_then_reruns_keep_every_guarantee(moment: Moment, tmp_path: Path) -> None:
     """Guarantees 1-3 after SIGKILL at each moment; no duplicate certificate or order
-    confirmation, whatever the moment (a lost confirmation is the xfail below)."""
+    confirmation, whatever the moment (see also the test below, for the moment between an order and its confirmation)."""
     crash_and_recover(moment, tmp_path)
 
 
@@ -165,11 +165,7 @@ def test_there_are_at_least_25_moments_over_both_flows() -> None:
     assert len({m.id for m in MOMENTS}) == len(MOMENTS)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: an order's confirmation is decided in memory only; a crash after the order is "
-    "settled `synced` and before its confirmation is claimed loses the confirmation: the "
-    "re-run sees the order unchanged and never sends it"))
 @pytest.mark.parametrize("kill", ["after_settle:1", "after_send:1"])
-def test_a_crash_after_an_order_is_settled_loses_its_confirmation(kill: str,
+def test_a_crash_after_an_order_is_settled_keeps_its_confirmation(kill: str,
                                                                   tmp_path: Path) -> None:
     crash_and_recover(Moment("sync", (kill,)), tmp_path, expect_confirmations=True)

@@ -178,11 +178,7 @@ def test_a_dropped_send_answer_leaves_the_whole_batch_in_doubt_and_unrepeated(
     assert sorted(sends_by_code(emulator.state.sends()).values()) == [1] * 8
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: an order confirmation whose send fails transiently (5xx, 429 after the "
-    "bounded wait) is left `failed` and never retried: send_confirmations only sends "
-    "the orders synced for the first time in the same run"))
-def test_an_order_confirmation_refused_with_a_5xx_is_never_sent(
+def test_an_order_confirmation_refused_with_a_5xx_is_sent_by_a_later_run(
     emulator: EmulatorServer, sqlite_store: Store, sqlite_url: str,
 ) -> None:
     stage_shop(sqlite_store, ShopSize(customers=4, orders=4, certificates=0), bad=False)

@@ -577,11 +577,6 @@ def _expect_good_synced_and(store: Store, entity: str, key: str, field: str) -> 
     assert state == "rejected" and field in fields.split(", "), (state, fields, reason)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the contracts accept '-1', '-0' and '-1/2' as ISO 8601 timestamps (years -1 "
-    "and 0): an order goes out with purchase_date '-001-01-01T00:00:00.000Z', and a "
-    "certificate's expires_at makes building its send raise (strftime out of range), "
-    "which crashes the whole run, and every later run, before any certificate is sent"))
 @pytest.mark.parametrize(("entity", "row"), [
     ("orders", order(9, "customer1@example.com", placed_at="-1")),
     ("orders", order(9, "customer1@example.com", updated_at="-1/2")),
@@ -599,10 +594,6 @@ def test_a_timestamp_of_year_minus_one_is_rejected_not_a_crash(
     _expect_good_synced_and(sqlite_store, entity, row[ENTITY_KEYS[entity]], column)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a record that serialises to more than an import may carry (import_max_bytes, "
-    "10 MB by default) raises RecordTooLargeError out of the bulk path and crashes the "
-    "run; the record stays pending, so every later bulk run and backfill crashes too"))
 @pytest.mark.parametrize("job", ["sync-bulk", "backfill"])
 def test_a_record_too_large_for_an_import_is_rejected_not_a_crash(
     job: str, emulator: EmulatorServer, sqlite_store: Store, sqlite_url: str,
@@ -621,10 +612,6 @@ def test_a_record_too_large_for_an_import_is_rejected_not_a_crash(
     assert _state(sqlite_store, "customers", "C1")[0] == "synced"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: on PostgreSQL a NUL character in any value (\\u0000 in JSON Lines, a 0x00 byte "
-    "in CSV) makes `dotsync load` fail with psycopg.DataError (exit 1): no row of the "
-    "file is loaded, instead of that row being rejected naming its field"))
 @pytest.mark.postgres
 def test_a_nul_character_is_rejected_at_load_not_the_whole_file(pg_url: str,
                                                                 tmp_path: Path) -> None:
@@ -635,10 +622,6 @@ def test_a_nul_character_is_rejected_at_load_not_the_whole_file(pg_url: str,
     assert [p["field"] for p in loaded["problems"]] == ["first_name"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a JSON Lines value with an escaped lone surrogate (\"\\ud800\", valid JSON) "
-    "makes `dotsync load` fail with UnicodeEncodeError (exit 1) and load nothing, "
-    "instead of rejecting that row naming its field"))
 def test_a_lone_surrogate_in_json_lines_is_rejected_at_load(sqlite_url: str,
                                                             tmp_path: Path) -> None:
     path = tmp_path / "surrogate.jsonl"
@@ -651,11 +634,6 @@ def test_a_lone_surrogate_in_json_lines_is_rejected_at_load(sqlite_url: str,
     assert [p["field"] for p in loaded["problems"]] == ["first_name"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the JSON Lines reader splits with str.splitlines(), which also breaks at "
-    "U+2028, U+2029 and U+0085; a valid row holding one of them unescaped (JSON allows "
-    "it, json.dumps(ensure_ascii=False) writes it) is refused as two broken JSON lines, "
-    "with no field named"))
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
 def test_a_json_line_with_an_unescaped_line_separator_is_loaded(
     separator: str, sqlite_url: str, tmp_path: Path,
@@ -667,10 +645,6 @@ def test_a_json_line_with_an_unescaped_line_separator_is_loaded(
     assert loaded["problems"] == [] and loaded["inserted"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a JSON Lines row with bytes that are not UTF-8 is refused as 'the line is not "
-    "valid UTF-8' with no field (the CSV reader names the field); the README promises "
-    "the line number and field"))
 def test_a_json_line_with_bytes_that_are_not_utf8_names_the_field(sqlite_url: str,
                                                                  tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
@@ -682,10 +656,6 @@ def test_a_json_line_with_bytes_that_are_not_utf8_names_the_field(sqlite_url: st
     assert [(p["line"], p["field"]) for p in loaded["problems"]] == [(2, "first_name")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: deleted_at is never validated: any non-blank text ('NULL', 'false', '0', "
-    "'<script>') marks the customer deleted; with DOTSYNC_PROPAGATE_DELETES the contact "
-    "is erased from Dotdigital, instead of the row being rejected naming deleted_at"))
 @pytest.mark.parametrize("value", ["NULL", "false", "0", "<script>alert(1)</script>"])
 def test_a_garbage_deleted_at_is_rejected_not_an_erasure(
     value: str, emulator: EmulatorServer, sqlite_store: Store, sqlite_url: str,
@@ -700,10 +670,6 @@ def test_a_garbage_deleted_at_is_rejected_not_an_erasure(
     assert _state(sqlite_store, "customers", "C2")[:2] == ("rejected", "deleted_at")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: on PostgreSQL the ledger key is VARCHAR(512) while staged keys are unbounded "
-    "TEXT; a key longer than 512 characters fails the ledger write "
-    "(StringDataRightTruncation) and crashes every run, instead of being rejected"))
 @pytest.mark.postgres
 def test_a_key_longer_than_the_ledger_allows_is_rejected_not_a_crash(
     emulator: EmulatorServer, pg_url: str,
@@ -718,11 +684,6 @@ def test_a_key_longer_than_the_ledger_allows_is_rejected_not_a_crash(
         store.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: an order id with a '/' goes into the single-record insight URL path; the server "
-    "cannot route it (404, or 307 for a trailing '/'), dotsync takes every 404 for a "
-    "missing contact, pushes the contact again and leaves the order pending forever "
-    "with the reason 'contact … pending' (bulk imports, with the key in the body, work)"))
 @pytest.mark.parametrize("order_id", ["2026/10/0042", "../../etc/passwd", "O-1/"])
 def test_an_order_id_that_is_not_path_safe_is_synced_by_a_single_call(
     order_id: str, emulator: EmulatorServer, sqlite_store: Store, sqlite_url: str,
