@@ -151,7 +151,8 @@ def crash_and_recover(moment: Moment, workdir: Path, *,
     always=[i for i, m in enumerate(MOMENTS) if m.id in CORE]))
 def test_killed_runs_then_reruns_keep_every_guarantee(moment: Moment, tmp_path: Path) -> None:
     """Guarantees 1-3 after SIGKILL at each moment; no duplicate certificate or order
-    confirmation, whatever the moment (see also the test below, for the moment between an order and its confirmation)."""
+    confirmation, whatever the moment (the test below covers the moment between an
+    order and its confirmation)."""
     crash_and_recover(moment, tmp_path)
 
 
