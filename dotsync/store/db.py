@@ -138,6 +138,19 @@ class Store:
             return [v for (v,) in conn.execute(
                 sa.select(table.c[column]).where(table.c[column].is_not(None)).distinct())]
 
+    def emails_without_customer(self, entity: str, column: str) -> list[str]:
+        """Distinct values of an e-mail column (of orders or certificates) that no staged
+        customer has, compared trimmed and lower-cased, computed by the database."""
+        table = schema.STAGING_TABLES[entity]
+        customers = schema.customers
+        norm = sa.func.lower(sa.func.trim(table.c[column]))
+        known = sa.select(sa.func.lower(sa.func.trim(customers.c.email))).where(
+            customers.c.email.is_not(None))
+        query = (sa.select(table.c[column]).where(table.c[column].is_not(None))
+                 .where(norm.not_in(known)).distinct())
+        with self.engine.connect() as conn:
+            return [v for (v,) in conn.execute(query)]
+
     def count_staged(self, entity: str) -> int:
         table = schema.STAGING_TABLES[entity]
         with self.engine.connect() as conn:

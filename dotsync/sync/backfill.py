@@ -95,7 +95,12 @@ class Backfill:
                 yield items.popleft()
 
     def guest_items(self, include_certificates: bool) -> list[dict[str, Any]]:
-        """E-mail-only contacts for order (and recipient) e-mails no customer row has."""
+        """E-mail-only contacts for order (and recipient) e-mails no customer row has.
+
+        The database finds the candidates (so a million order e-mails never come into
+        memory); the few it returns are normalised and checked against the customers
+        once more in Python, whose trimming is wider than SQL's ``trim``.
+        """
         from data_contracts import normalise_email
 
         wanted: set[str] = set()
@@ -103,17 +108,14 @@ class Backfill:
         if include_certificates:
             columns.append(("certificates", "recipient_email"))
         for entity, column in columns:
-            for raw in self.store.distinct_values(entity, column):
+            for raw in self.store.emails_without_customer(entity, column):
                 email, _reason = normalise_email(raw)
                 if email:
                     wanted.add(email)
         if not wanted:
             return []
-        known = {
-            e.strip().lower() for e in self.store.distinct_values("customers", "email")
-            if isinstance(e, str)
-        }
-        return self.engine.guest_items(wanted, known)
+        holders = self.engine.customers_with_emails(wanted)
+        return self.engine.guest_items(wanted, set(holders["_email_norm"].dropna()))
 
     def push_contacts(self, include_certificates: bool = False) -> None:
         self.engine.push_contacts(self.contact_items(), bulk=True)

@@ -226,3 +226,16 @@ def test_migration_steps_run_in_order(tmp_path, monkeypatch):
     store = Store(url)
     assert ran == [1, 2]
     assert store.schema_version == migrations.SCHEMA_VERSION
+
+
+def test_emails_without_customer_are_found_by_the_database(store):
+    from tests.e2e.helpers import stage
+
+    stage(store, "customers", [{"customer_id": "C1", "email": " Jo@Example.com "}])
+    stage(store, "orders", [
+        {"order_id": "O1", "customer_email": "jo@example.com"},
+        {"order_id": "O2", "customer_email": "guest@example.org"},
+        {"order_id": "O3", "customer_email": "guest@example.org"},
+        {"order_id": "O4", "customer_email": None},
+    ])
+    assert store.emails_without_customer("orders", "customer_email") == ["guest@example.org"]
