@@ -141,7 +141,8 @@ def crash_and_recover(moment: Moment, workdir: Path, *,
                 converge(store, settings, job="backfill")
             else:
                 converge(store, settings, bulk_threshold=5 if moment.bulk else 200)
-            check_invariants(store, emulator, expect_confirmations=expect_confirmations)
+            check_invariants(store, emulator,
+                             expect_confirmations=expect_confirmations or campaign is not None)
     finally:
         store.dispose()
 
