@@ -350,8 +350,9 @@ def timestamps(arr: np.ndarray) -> tuple[pd.Series, np.ndarray]:
     """Tz-aware UTC timestamps (NaT for null) and a mask of values that are not ISO 8601.
 
     Text is read by pandas' ISO 8601 parser and must start with a four-digit year (so
-    the parser's ``now``/``today`` shortcuts are not accepted). A timestamp without an
-    offset is taken as UTC. Typed datetimes are accepted.
+    the parser's ``now``/``today`` shortcuts are not accepted) no earlier than 1900 (the
+    parser reads ``-1`` as the year -1). A timestamp without an offset is taken as UTC.
+    Typed datetimes are accepted.
 
     Vectorised: the parser runs on the whole column; only values it refused, and values
     it placed at or after the moment of the call (where ``now``/``today`` would land),

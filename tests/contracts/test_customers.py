@@ -108,6 +108,9 @@ def test_passing_values_are_normalised(overrides: dict, column: str, expected: o
         ({"updated_at": "yesterday"}, "updated_at", "iso8601", "'yesterday'"),
         ({"updated_at": "now"}, "updated_at", "iso8601", "'now'"),
         ({"updated_at": "2026-02-30"}, "updated_at", "iso8601", "'2026-02-30'"),
+        ({"updated_at": "-1"}, "updated_at", "iso8601", "'-1'"),
+        ({"updated_at": "0-1"}, "updated_at", "iso8601", "'0-1'"),
+        ({"updated_at": "1899-12-31T23:59:59Z"}, "updated_at", "iso8601", "'1899-12-31"),
         ({"updated_at": 1767225600}, "updated_at", "iso8601", "1767225600"),
     ],
 )
