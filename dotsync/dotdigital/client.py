@@ -584,6 +584,11 @@ class DotdigitalClient:
             if isinstance(err, RateLimitedError):
                 with self._lock:
                     self._rate_limited += 1
+                if kind == SUBMIT and err.reset_at is None and (
+                        "Retry-After" not in response.headers):
+                    # "Too many active imports": no reset time to wait for. The caller
+                    # knows its imports in flight and retries when one of them ends.
+                    raise err
                 wait = self._rate_limit_wait(err, response)
                 if wait is not None and attempt < self.max_retries:
                     logger.info("%s: rate limited (%s); waiting %.1f s for the reset",

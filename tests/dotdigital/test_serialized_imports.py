@@ -49,3 +49,25 @@ def test_the_bodies_sent_are_identical_and_valid():
 
     validate_request("PUT", f"{BASE}/contacts/v3/import", json.loads(contact_body))
     validate_request("PUT", f"{BASE}/insightData/v3/import", json.loads(insight_body))
+
+
+def test_too_many_active_imports_is_raised_at_once_for_the_caller_to_pace():
+    """No reset time comes with it: the caller knows its own imports in flight."""
+    import time
+
+    from dotsync.dotdigital import RateLimitedError
+    from dotsync.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(import_delay=5, max_contact_imports=1)) as server:
+        client = DotdigitalClient(server.config.user, server.config.password,
+                                  endpoint=server.url)
+        client.import_contacts([{"identifiers": {"email": "a@example.com"}}])
+        started = time.monotonic()
+        try:
+            client.import_contacts([{"identifiers": {"email": "b@example.com"}}])
+        except RateLimitedError as exc:
+            assert exc.error_code == "contacts:tooManyActiveImports"
+        else:
+            raise AssertionError("a second active import was accepted")
+        assert time.monotonic() - started < 5  # not the 30 s default wait
+        client.close()
