@@ -13,18 +13,10 @@ from data_contracts._values import distinct_map, without_gc
 from data_contracts.currencies import CURRENCY_CODES
 from data_contracts.result import ContractResult
 from data_contracts.urls import https_url_problem
+from dotsync.store.schema import ENTITY_COLUMNS
 
-CERTIFICATE_COLUMNS: tuple[str, ...] = (
-    "certificate_id",
-    "recipient_email",
-    "code",
-    "amount",
-    "currency",
-    "link",
-    "expires_at",
-    "campaign_id",
-    "updated_at",
-)
+#: SPEC §1 columns, from the store's one list.
+CERTIFICATE_COLUMNS: tuple[str, ...] = ENTITY_COLUMNS["certificates"]
 #: Columns a frame must have; the others are null when absent.
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "certificate_id", "recipient_email", "code", "amount", "currency", "link", "updated_at",

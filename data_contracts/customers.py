@@ -23,22 +23,11 @@ from data_contracts.countries import COUNTRY_CODES
 from data_contracts.jsonfields import parse_data_fields
 from data_contracts.phones import usable_region
 from data_contracts.result import ContractResult
+from dotsync.store.schema import ENTITY_COLUMNS
 
-CUSTOMER_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "mobile_number",
-    "country",
-    "email_type",
-    "opt_in_type",
-    "email_consent",
-    "sms_consent",
-    "store",
-    "locale",
-    "data_fields",
-    "updated_at",
+#: SPEC §1 columns, from the store's one list (``deleted_at`` is the sync's concern: erasure).
+CUSTOMER_COLUMNS: tuple[str, ...] = tuple(
+    c for c in ENTITY_COLUMNS["customers"] if c != "deleted_at"
 )
 #: Columns a frame must have; the others are null when absent.
 REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", "updated_at")

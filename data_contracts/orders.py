@@ -14,25 +14,10 @@ from data_contracts._values import without_gc
 from data_contracts.currencies import CURRENCY_CODES
 from data_contracts.jsonfields import parse_lines
 from data_contracts.result import ContractResult
+from dotsync.store.schema import ENTITY_COLUMNS
 
-ORDER_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "customer_id",
-    "customer_email",
-    "status",
-    "currency",
-    "total",
-    "subtotal",
-    "tax",
-    "shipping",
-    "discount",
-    "refunded",
-    "placed_at",
-    "updated_at",
-    "lines",
-    "store",
-    "coupon_code",
-)
+#: SPEC §1 columns, from the store's one list.
+ORDER_COLUMNS: tuple[str, ...] = ENTITY_COLUMNS["orders"]
 #: Columns a frame must have; the others are null when absent.
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "order_id", "customer_email", "status", "currency", "total", "placed_at", "updated_at",
