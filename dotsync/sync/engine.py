@@ -64,6 +64,8 @@ class Options:
     poll_interval: float = 5.0
     contact_imports_in_flight: int = 25
     insight_imports_in_flight: int = 5
+    #: Records behind the imports in flight, at most: keeps a backfill's memory flat.
+    records_in_flight: int = 250_000
     #: Triggered-campaign sends per batch call; one dropped batch leaves this many in doubt.
     send_batch_size: int = 50
     #: Send order confirmations for orders synced for the first time (never in a backfill).
@@ -622,6 +624,7 @@ class SyncEngine:
             max_in_flight=self.options.contact_imports_in_flight,
             poll_interval=self.options.poll_interval,
             keep=lambda chunk: [order.popleft() for _ in chunk],
+            max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
             chunk_items = done.chunk
@@ -913,6 +916,7 @@ class SyncEngine:
             max_in_flight=self.options.insight_imports_in_flight,
             poll_interval=self.options.poll_interval,
             keep=lambda chunk: [order.popleft() for _ in chunk],
+            max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
             chunk_rows = done.chunk

@@ -51,6 +51,7 @@ def run_imports(
     clock: Callable[[], float] = time.monotonic,
     status_of: Callable[[R], str] = lambda r: r.status,  # type: ignore[attr-defined]
     keep: Callable[[C], Any] = lambda chunk: chunk,
+    max_records_in_flight: int | None = None,
 ) -> Iterator[Finished[C, R]]:
     """Submit ``chunks`` as imports, at most ``max_in_flight`` at once; yield each result.
 
@@ -61,6 +62,9 @@ def run_imports(
     imports, e.g. another run's) is tried again after the next poll round. An import
     still running after ``max_wait`` seconds is given up with :class:`ImportWaitTimeout`
     (a transient error: its records are retried by a later run).
+    ``max_records_in_flight`` also bounds the records behind the imports in flight
+    (a chunk is submitted when nothing is in flight, or when it fits), which bounds
+    the memory their bookkeeping takes, whatever the size of the load.
     """
     source = iter(chunks)
     held: deque[C] = deque()
@@ -81,11 +85,18 @@ def run_imports(
             return None
         return chunk
 
+    def records_in_flight() -> int:
+        return sum(len(entry[0]) for entry in in_flight) if max_records_in_flight else 0
+
     while True:
         throttled = False
         while len(in_flight) < limit:
             chunk = take()
             if chunk is None:
+                break
+            if (max_records_in_flight and in_flight
+                    and records_in_flight() + len(chunk) > max_records_in_flight):
+                held.appendleft(chunk)  # wait until an import in flight ends
                 break
             try:
                 import_id = submit(chunk)

@@ -170,3 +170,22 @@ def test_an_import_that_never_finishes_is_given_up_as_transient():
     )
     assert isinstance(done.error, ImportWaitTimeout)
     assert done.error.transient
+
+
+def test_records_in_flight_are_bounded():
+    dd = FakeDotdigital(duration=10, limit=25)
+    peak = {"records": 0}
+    in_flight: dict[str, int] = {}
+
+    def submit(chunk):
+        import_id = dd.submit(chunk)
+        in_flight[import_id] = len(chunk)
+        active = sum(n for i, n in in_flight.items() if dd.now < dd.started[i] + dd.duration)
+        peak["records"] = max(peak["records"], active)
+        return import_id
+
+    chunks = [list(range(40)) for _ in range(10)]
+    done = list(run_imports(chunks, submit, dd.status, max_in_flight=25, poll_interval=5,
+                            sleep=dd.sleep, clock=dd.clock, max_records_in_flight=100))
+    assert len(done) == 10
+    assert peak["records"] <= 100  # two chunks of 40 at a time, never three
