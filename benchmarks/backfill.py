@@ -61,7 +61,10 @@ def stage(db: Path, customers: int, orders: int) -> None:
 
     def customer_rows(start: int, stop: int):
         for i in range(start, stop):
-            phone = f"+44 7911 {i:06d}" if i % 2 else f"07911 {i:06d}"
+            # Unique, valid GB mobiles (74xx blocks are allocated whole), in both formats.
+            block, number = divmod(i, 1_000_000)
+            phone = (f"+44 74{block % 10:02d} {number:06d}" if i % 2
+                     else f"074{block % 10:02d} {number:06d}")
             yield (f"C{i}", f"customer{i}@example.com", first[i % 8], last[(i // 8) % 8],
                    phone, "GB", "html", "single", "subscribed" if i % 3 else None, None,
                    "uk-web", "en_GB", '{"TIER":"gold"}', "2026-01-01T00:00:00Z", None)
