@@ -56,6 +56,8 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "sent_at",
 )
 _WRITABLE = frozenset(LEDGER_COLUMNS) - {"key", "first_seen_at", "updated_at", "attempts"}
+#: Writable columns holding timestamps (stored as text on SQLite).
+_TIME_COLUMNS = frozenset({"sent_at"})
 
 
 def now() -> datetime:
@@ -204,24 +206,31 @@ class Ledger:
         or to let it wait) must never reopen a send another run made meanwhile.
         """
         stamp = now()
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        # Rows are grouped by the columns they set (one statement per group); a group's
+        # columns are checked once, not per row: a backfill writes millions of rows.
+        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+        shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
         total = 0
         for row in rows:
-            unknown = set(row) - _WRITABLE - {"key"}
-            if unknown:
-                raise ValueError(f"not ledger columns: {sorted(unknown)}")
-            values = {k: v for k, v in row.items() if k != "key"}
-            if run_id is not None:
-                values.setdefault("run_id", run_id)
-            if values.get("state") not in STATES:
-                raise ValueError(f"invalid ledger state {values.get('state')!r}")
-            groups.setdefault(tuple(sorted(values)), []).append({"key": row["key"], **values})
+            shape = tuple(row)
+            fields = shapes.get(shape)
+            if fields is None:
+                unknown = set(shape) - _WRITABLE - {"key"}
+                if unknown:
+                    raise ValueError(f"not ledger columns: {sorted(unknown)}")
+                if "key" not in shape:
+                    raise ValueError("a ledger row needs its key")
+                fields = tuple(sorted(set(shape) - {"key"}))
+                shapes[shape] = fields
+            if row.get("state") not in STATES:
+                raise ValueError(f"invalid ledger state {row.get('state')!r}")
+            groups.setdefault(fields, []).append(row)
             total += 1
         with self.store.engine.begin() as conn:
             for fields, items in groups.items():
-                for part in chunks(items, 2_000):
-                    self._upsert(conn, entity, fields, list(part), stamp, count_attempt,
-                                 protect_sent)
+                for part in chunks(items, 5_000):
+                    self._upsert(conn, entity, fields, part, stamp, count_attempt,
+                                 protect_sent, run_id)
         return total
 
     def _upsert(
@@ -229,37 +238,49 @@ class Ledger:
         conn: sa.Connection,
         entity: str,
         fields: tuple[str, ...],
-        items: list[dict[str, Any]],
+        items: Sequence[Mapping[str, Any]],
         stamp: datetime,
         count_attempt: bool,
         protect_sent: bool = False,
+        run_id: str | None = None,
     ) -> None:
         dialect = conn.dialect.name
+        extra: tuple[Any, ...] = ()
+        columns_set = fields
+        if run_id is not None and "run_id" not in fields:
+            columns_set = (*fields, "run_id")
+            extra = (run_id,)
         if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - portable, slower
-            self._upsert_portable(conn, entity, fields, items, stamp, count_attempt)
+            self._upsert_portable(conn, entity, columns_set, [
+                {**item, **dict(zip(columns_set[len(fields):], extra, strict=True))}
+                for item in items], stamp, count_attempt)
             return
-        # One textual INSERT ... ON CONFLICT for the batch: both databases speak it, and
-        # it skips SQLAlchemy's per-row compilation, which dominated large backfills.
-        columns = ["entity", "key", *fields, "first_seen_at", "updated_at", "attempts"]
-        sets = [f'"{f}" = excluded."{f}"' for f in fields]
+        # One INSERT ... ON CONFLICT per batch, run by the driver's executemany with
+        # positional rows: both databases speak it, and it skips SQLAlchemy's per-row
+        # parameter processing, which dominated large backfills.
+        columns = ["entity", "key", *columns_set, "first_seen_at", "updated_at", "attempts"]
+        sets = [f'"{f}" = excluded."{f}"' for f in columns_set]
         sets.append('"updated_at" = excluded."updated_at"')
         if count_attempt:
             sets.append('"attempts" = ledger."attempts" + 1')
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         sql = (
             f"INSERT INTO ledger ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
-            f"VALUES ({', '.join(':' + c for c in columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))}) "
             f'ON CONFLICT ("entity", "key") DO UPDATE SET {", ".join(sets)}'
             + (""" WHERE ledger."state" NOT IN ('synced', 'in_doubt')""" if protect_sent
                else "")
         )
         when = _db_time(stamp, dialect)
-        params = []
+        tail = (*extra, when, when, 1 if count_attempt else 0)
+        times = [i for i, f in enumerate(fields) if f in _TIME_COLUMNS]
+        params: list[tuple[Any, ...]] = []
         for item in items:
-            row = {f: _db_time(item.get(f), dialect) for f in fields}
-            row.update(entity=entity, key=item["key"], first_seen_at=when, updated_at=when,
-                       attempts=1 if count_attempt else 0)
-            params.append(row)
-        conn.execute(sa.text(sql), params)
+            values = [item[f] for f in fields]
+            for i in times:
+                values[i] = _db_time(values[i], dialect)
+            params.append((entity, item["key"], *values, *tail))
+        conn.exec_driver_sql(sql, params)
 
     def _upsert_portable(
         self,
