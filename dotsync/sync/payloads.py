@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
 
 #: SPEC §1 input values -> Dotdigital v3 request enums (lower camel case).
@@ -26,25 +28,49 @@ OPT_IN_TYPES = {
 
 
 def _present(value: Any) -> bool:
-    if value is None:
+    """Not missing: not None, NaN, NaT or empty text (checked by exact type first:
+    this runs for every value of every record)."""
+    kind = type(value)
+    if kind is str:
+        return value != ""
+    if kind is float:
+        return not math.isnan(value)
+    if value is None or value is pd.NaT:
         return False
     if isinstance(value, float) and math.isnan(value):
-        return False
-    if value is pd.NaT:
         return False
     return not (isinstance(value, str) and value == "")
 
 
 def payload_hash(payload: Any) -> str:
-    """A stable 32-hex-digit fingerprint of a JSON payload."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    """A stable 32-hex-digit fingerprint of a JSON payload.
+
+    orjson with sorted keys writes the same bytes as ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` for everything a payload holds
+    (strings, ints, two-decimal amounts, lists, objects), about ten times faster,
+    so hashes written before stay valid. The rare value orjson refuses (an int
+    beyond 64 bits, a non-string key) takes the standard library's path.
+    """
+    try:
+        text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=str).encode("utf-8")
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def iso_utc_series(values: pd.Series) -> pd.Series:
     """:func:`iso_utc` over a column of timestamps, vectorised (None where missing)."""
     ts = pd.to_datetime(values, utc=True, errors="coerce")
+    present = ts.notna().to_numpy()
+    years = ts.dt.year[present]
+    if years.empty or (years.between(1000, 9999)).all():
+        # numpy formats a column about ten times faster than strftime; both truncate to
+        # milliseconds, and agree for four-digit years.
+        stamps = ts.dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
+        text = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z").astype(object)
+        text[~present] = None
+        return pd.Series(text, index=values.index, dtype=object)
     text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
     return text.astype(object).where(ts.notna(), None)
 
@@ -146,20 +172,105 @@ def order_record(row: Mapping[str, Any]) -> dict[str, Any]:
             record[column] = row[column]
     if _present(row.get("fulfilled_date")):
         record["fulfilled_date"] = iso_utc(row["fulfilled_date"])
-    products = []
-    for line in row.get("lines") or []:
-        product: dict[str, Any] = {
-            "sku": str(line["sku"]),
-            "name": str(line["name"]),
-            "qty": line["quantity"],
-            "price": _money(line["unit_price"]),
-        }
-        categories = line.get("categories") or []
-        if categories:
-            product["categories"] = ", ".join(str(c) for c in categories)
-        products.append(product)
-    record["products"] = products
+    record["products"] = [_product(line) for line in row.get("lines") or []]
     return record
+
+
+def _product(line: Mapping[str, Any]) -> dict[str, Any]:
+    product: dict[str, Any] = {
+        "sku": str(line["sku"]),
+        "name": str(line["name"]),
+        "qty": line["quantity"],
+        "price": _money(line["unit_price"]),
+    }
+    categories = line.get("categories") or []
+    if categories:
+        product["categories"] = ", ".join(str(c) for c in categories)
+    return product
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A column as plain Python values, None where missing (or absent)."""
+    if name not in frame:
+        return [None] * len(frame)
+    return [v if _present(v) else None for v in frame[name].tolist()]
+
+
+def _raw_column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A column as plain Python values, None only for NaN/NaT (empty text is kept)."""
+    return [None if v is None or v is pd.NaT or (type(v) is float and math.isnan(v)) else v
+            for v in frame[name].tolist()]
+
+
+def _money_column(frame: pd.DataFrame, name: str) -> list[float | None]:
+    """:func:`_money` over a column. Python's round() per value, as ``_money`` does:
+    numpy's rounding can differ in the last digit."""
+    if name not in frame:
+        return [None] * len(frame)
+    column = frame[name]
+    if column.dtype.kind == "f":
+        return [None if v != v else round(v, 4) for v in column.tolist()]
+    return [None if v is None else round(float(v), 4) for v in _column(frame, name)]
+
+
+def insight_import_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`insight_import_record` for every row of a frame of validated orders.
+
+    The same records, built column by column: a backfill builds millions, and the
+    per-row path spends most of its time asking each value whether it is present.
+    """
+    if frame.empty:
+        return []
+    ids = _raw_column(frame, "order_id")
+    emails = _raw_column(frame, "customer_email")
+    statuses = _raw_column(frame, "status")
+    dates = [v if type(v) is str and v.endswith("Z") else iso_utc(v)
+             for v in _column(frame, "placed_at")]
+    currencies = _raw_column(frame, "currency")
+    totals = _money_column(frame, "total")
+    optional = [(name, _money_column(frame, column)) for column, name in (
+        ("subtotal", "order_subtotal"), ("tax", "tax_total"), ("shipping", "shipping_total"),
+        ("discount", "discount_total"))]
+    refunds = _money_column(frame, "refunded")
+    texts = [(column, _column(frame, column)) for column in ("store", "coupon_code")]
+    fulfilled = [v if v is None or (type(v) is str and v.endswith("Z")) else iso_utc(v)
+                 for v in _column(frame, "fulfilled_date")]
+    lines = frame["lines"].tolist() if "lines" in frame else [None] * len(frame)
+    out: list[dict[str, Any]] = []
+    for i, order_id in enumerate(ids):
+        record: dict[str, Any] = {
+            "id": order_id,
+            "order_status": statuses[i],
+            "purchase_date": dates[i],
+            "currency": currencies[i],
+            "order_total": totals[i],
+        }
+        for name, values in optional:
+            if values[i] is not None:
+                record[name] = values[i]
+        refunded = refunds[i] or 0.0
+        record["refunded_total"] = refunded
+        record["refunded"] = refunded > 0
+        for name, values in texts:
+            if values[i] is not None:
+                record[name] = values[i]
+        if fulfilled[i] is not None:
+            record["fulfilled_date"] = fulfilled[i]
+        products = []
+        for line in lines[i] or ():
+            product = {"sku": str(line["sku"]), "name": str(line["name"]),
+                       "qty": line["quantity"], "price": _money(line["unit_price"])}
+            categories = line.get("categories")
+            if categories:
+                product["categories"] = ", ".join(map(str, categories))
+            products.append(product)
+        record["products"] = products
+        out.append({
+            "contactIdentity": {"identifier": "email", "value": emails[i]},
+            "key": str(order_id),
+            "json": record,
+        })
+    return out
 
 
 def insight_import_record(row: Mapping[str, Any]) -> dict[str, Any]:

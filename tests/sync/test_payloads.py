@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dotsync.sync import payloads
 from tests.contract.spec import validate_request
@@ -102,3 +104,54 @@ def test_payload_hash_is_stable_and_sensitive():
 ])
 def test_certificate_personalisation(row, expected):
     assert payloads.certificate_personalisation(row) == expected
+
+
+# -- the fast paths a backfill takes give exactly the records of the per-row path --------
+
+_money = st.one_of(st.none(), st.floats(min_value=0, max_value=1e9, allow_nan=False)
+                   .map(lambda v: round(v, 4)))
+_text = st.one_of(st.none(), st.just(""), st.text(max_size=12))
+_line = st.fixed_dictionaries({
+    "sku": st.text(min_size=1, max_size=8), "name": st.text(max_size=8),
+    "quantity": st.integers(1, 1000), "unit_price": st.floats(0, 1e6, allow_nan=False),
+    "categories": st.lists(st.text(max_size=6), max_size=3)})
+_order = st.fixed_dictionaries({
+    "order_id": st.text(min_size=1, max_size=10), "customer_email": st.emails(),
+    "status": st.text(min_size=1, max_size=10), "currency": st.sampled_from(["GBP", "EUR"]),
+    "total": _money, "subtotal": _money, "tax": _money, "shipping": _money,
+    "discount": _money, "refunded": _money,
+    "placed_at": st.sampled_from(["2026-10-01T09:30:00.000Z", None]),
+    "store": _text, "coupon_code": _text,
+    "fulfilled_date": st.sampled_from([None, "2026-10-02T10:00:00.000Z"]),
+    "lines": st.one_of(st.none(), st.lists(_line, max_size=3))})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_order, min_size=1, max_size=8))
+def test_column_built_insight_records_equal_the_per_row_ones(orders):
+    frame = pd.DataFrame(orders)
+    for column in ("total", "subtotal", "tax", "shipping", "discount", "refunded"):
+        frame[column] = frame[column].astype(float)  # as the contract types them: NaN
+    expected = [payloads.insight_import_record(
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()})
+        for row in orders]
+    assert payloads.insight_import_records(frame) == expected
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text()
+    | st.floats(-1e15, 1e15, allow_nan=False).map(lambda v: round(v, 2)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json)
+def test_payload_hash_is_the_hash_of_the_standard_json_text(payload):
+    # Hashes already in a ledger were taken of json.dumps' text: they must stay valid.
+    import hashlib
+    import json
+
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert payloads.payload_hash(payload) == hashlib.blake2b(
+        text.encode("utf-8"), digest_size=16).hexdigest()
