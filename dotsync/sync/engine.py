@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from dotsync import failpoints
@@ -42,6 +43,7 @@ from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import consent, payloads
 from dotsync.sync.imports import run_imports
+from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
 
 log = logging.getLogger("dotsync.sync")
@@ -65,7 +67,7 @@ class Options:
     contact_imports_in_flight: int = 25
     insight_imports_in_flight: int = 5
     #: Records behind the imports in flight, at most: keeps a backfill's memory flat.
-    records_in_flight: int = 250_000
+    records_in_flight: int = 600_000
     #: Triggered-campaign sends per batch call; one dropped batch leaves this many in doubt.
     send_batch_size: int = 50
     #: Send order confirmations for orders synced for the first time (never in a backfill).
@@ -111,7 +113,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if frame.empty:
         return []
     plain = frame.astype(object)
-    return plain.where(plain.notna(), None).to_dict("records")
+    plain = plain.where(plain.notna(), None)
+    # Column lists zipped into dicts: several times faster than ``to_dict("records")``,
+    # which boxes every value one by one (object columns hold Python values already).
+    names = [str(c) for c in plain.columns]
+    columns = [plain[c].tolist() for c in plain.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _norm_email(series: pd.Series) -> pd.Series:
@@ -599,17 +606,18 @@ class SyncEngine:
         """
         # Items in the order they were serialised; chunks keep that order, so each chunk
         # takes its items from the front. Only what settling needs is kept, not payloads.
-        order: deque[dict[str, Any]] = deque()
+        order: deque[tuple[Any, ...]] = deque()
 
         def payload_stream() -> Iterator[dict[str, Any]]:
             for item in items:
-                order.append({"key": item["key"], "payload_hash": item["payload_hash"],
-                              "customers": item["customers"], "email": item.get("email"),
-                              "identity": self._identity(item["payload"])})
+                order.append((item["key"], item["payload_hash"],
+                              _pack_members(item["customers"]), item.get("email"),
+                              self._identity(item["payload"])))
                 yield item["payload"]
 
         def too_large(_payload: Any, size: int) -> None:
-            item = order.pop()  # the one just read: it never reaches a chunk
+            item = dict(zip(_CONTACT_SETTLE_FIELDS, order.pop(), strict=True))
+            item["customers"] = _unpack_members(item["customers"])  # never reached a chunk
             self._settle_contacts([(item, "rejected", {
                 "error_code": "too_large", "error_message":
                 f"the contact serialises to {size} bytes, more than one import may carry "
@@ -623,11 +631,11 @@ class SyncEngine:
             status=self.client.get_contact_import,
             max_in_flight=self.options.contact_imports_in_flight,
             poll_interval=self.options.poll_interval,
-            keep=lambda chunk: [order.popleft() for _ in chunk],
+            keep=lambda chunk: Kept(_CONTACT_SETTLE_FIELDS, [order.popleft() for _ in chunk]),
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
-            chunk_items = done.chunk
+            chunk_items = [_with_members(item) for item in done.chunk]
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
@@ -776,27 +784,41 @@ class SyncEngine:
         if valid.empty:
             return []
         gate = self.contact_gate(valid["customer_email"])
-        ready: list[dict[str, Any]] = []
-        waiting: list[dict[str, Any]] = []
         # Timestamps as the ISO text Dotdigital gets, once per column rather than per row.
         valid = valid.assign(**{c: payloads.iso_utc_series(valid[c])
                                 for c in ("placed_at", "updated_at") if c in valid})
-        for row in _records(valid):
-            (waiting if gate.get(row["customer_email"]) else ready).append(row)
-        self._wait_for_contact("orders", waiting, gate, "customer_email")
-        ledger = self.ledger.frame("orders", [r["order_id"] for r in ready]).set_index("key")
+        waits = [bool(gate.get(e)) for e in valid["customer_email"].tolist()]
+        if any(waits):
+            self._wait_for_contact("orders", _records(valid[waits]), gate, "customer_email")
+            valid = valid[[not w for w in waits]]
+        if valid.empty:
+            return []
+        # Everything below is built column by column: a backfill prepares millions.
+        keys = [str(k) for k in valid["order_id"].tolist()]
+        prior = self.ledger.frame("orders", keys)
+        prior_of = {k: (state, payload_hash, _none_if_nan(sent_at), detail)
+                    for k, state, payload_hash, sent_at, detail in zip(
+                        prior["key"], prior["state"], prior["payload_hash"], prior["sent_at"],
+                        prior["detail"], strict=True)}
+        fulfilled = set(self.settings.fulfilled_statuses)
+        dates = [_fulfilled_date({"status": status, "updated_at": updated},
+                                 prior_of.get(key), fulfilled)
+                 for key, status, updated in zip(keys, valid["status"].tolist(),
+                                                 valid["updated_at"].tolist(), strict=True)]
+        valid = valid.assign(fulfilled_date=dates)
+        records = payloads.insight_import_records(valid)
         to_send: list[dict[str, Any]] = []
         unchanged: list[dict[str, Any]] = []
-        fulfilled = set(self.settings.fulfilled_statuses)
-        for row in ready:
-            prior = ledger.loc[row["order_id"]] if row["order_id"] in ledger.index else None
-            row["fulfilled_date"] = _fulfilled_date(row, prior, fulfilled)
-            record = payloads.insight_import_record(row)
-            row["_payload"] = record
-            row["_payload_hash"] = payloads.payload_hash(record)
-            row["_first_sync"] = prior is None or _none_if_nan(prior["sent_at"]) is None
-            if (prior is not None and prior["state"] == "synced"
-                    and prior["payload_hash"] == row["_payload_hash"]):
+        for key, email, total, currency, source_hash, date, record in zip(
+                keys, valid["customer_email"].tolist(), valid["total"].tolist(),
+                valid["currency"].tolist(), valid["_hash"].tolist(), dates, records,
+                strict=True):
+            before = prior_of.get(key)
+            row = {"order_id": key, "customer_email": email, "total": total,
+                   "currency": currency, "_hash": source_hash, "fulfilled_date": date,
+                   "_payload": record, "_payload_hash": payloads.payload_hash(record),
+                   "_first_sync": before is None or before[2] is None}
+            if before is not None and before[0] == "synced" and before[1] == row["_payload_hash"]:
                 unchanged.append(row)
             else:
                 to_send.append(row)
@@ -893,15 +915,15 @@ class SyncEngine:
                 else:
                     self._settle_orders([(row, "synced", None, None)])
             return missing
-        order: deque[dict[str, Any]] = deque()
+        order: deque[tuple[Any, ...]] = deque()
 
         def record_stream() -> Iterator[dict[str, Any]]:
             for row in rows:
-                order.append({k: row.get(k) for k in _ORDER_SETTLE_FIELDS})
+                order.append(tuple(row.get(k) for k in _ORDER_SETTLE_FIELDS))
                 yield row["_payload"]
 
         def too_large(_payload: Any, size: int) -> None:
-            row = order.pop()
+            row = dict(zip(_ORDER_SETTLE_FIELDS, order.pop(), strict=True))
             self._settle_orders([(row, "rejected", "too_large",
                                   f"the order record serialises to {size} bytes, more than "
                                   f"one import may carry ({self.options.import_max_bytes})")])
@@ -915,11 +937,11 @@ class SyncEngine:
             status=self.client.get_insight_import,
             max_in_flight=self.options.insight_imports_in_flight,
             poll_interval=self.options.poll_interval,
-            keep=lambda chunk: [order.popleft() for _ in chunk],
+            keep=lambda chunk: Kept(_ORDER_SETTLE_FIELDS, [order.popleft() for _ in chunk]),
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
-            chunk_rows = done.chunk
+            chunk_rows = list(done.chunk)
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
@@ -1175,21 +1197,46 @@ class SyncEngine:
 
 
 #: What an order in flight keeps until its import settles it (and its confirmation needs).
-_ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "total", "currency", "_hash",
-                        "_payload_hash", "_first_sync", "fulfilled_date")
+#: What settling an order or a contact needs, kept while its import runs.
+_ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "_hash", "_payload_hash", "_first_sync",
+                        "fulfilled_date")
+_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity")
+
+
+def _pack_members(members: list[tuple[Any, ...]]) -> Any:
+    """The customer rows behind a contact as JSON bytes (compact while in flight), or
+    as they are when JSON cannot hold them exactly."""
+    try:
+        return orjson.dumps(members)
+    except TypeError:
+        return members
+
+
+def _unpack_members(packed: Any) -> list[tuple[Any, ...]]:
+    if isinstance(packed, bytes):
+        return [tuple(m) for m in orjson.loads(packed)]
+    return packed
+
+
+def _with_members(item: dict[str, Any]) -> dict[str, Any]:
+    item["customers"] = _unpack_members(item["customers"])
+    return item
 
 
 def _fulfilled_date(
-    row: Mapping[str, Any], prior: Any, fulfilled: set[str]
+    row: Mapping[str, Any], prior: tuple[Any, ...] | None, fulfilled: set[str]
 ) -> str | None:
     """When the order first reached a fulfilled status (DOTSYNC_FULFILLED_STATUSES).
+
+    ``prior`` is the order's ledger (state, payload hash, sent at, detail), if any.
 
     Kept in the ledger once reached, so a later return or refund does not move it;
     Dotdigital programs can then start post-purchase journeys on fulfilment only.
     """
-    if prior is not None and isinstance(prior.get("detail"), str):
+    detail = prior[3] if prior is not None else None
+    if isinstance(detail, str):
         try:
-            known = json.loads(prior["detail"]).get("fulfilled_date")
+            known = json.loads(detail).get("fulfilled_date")
         except (ValueError, AttributeError):
             known = None
         if known:
