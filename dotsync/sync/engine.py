@@ -123,9 +123,10 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _norm_email(series: pd.Series) -> pd.Series:
     """Trim and lower-case, the way the contracts normalise e-mails, for matching."""
-    return series.astype(object).where(series.notna(), None).map(
-        lambda v: v.strip().lower() if isinstance(v, str) and v.strip() else None
-    )
+    # An object column, never pandas' Arrow strings: matching (``isin``) on those
+    # converts every value back to Python, chunk after chunk.
+    return pd.Series([v.strip().lower() if isinstance(v, str) and v.strip() else None
+                      for v in series.tolist()], index=series.index, dtype=object)
 
 
 class SyncEngine:
@@ -984,7 +985,7 @@ class SyncEngine:
                 entry.update(source_hash=row["_hash"], payload_hash=row["_payload_hash"],
                              sent_at=now)
                 if row.get("fulfilled_date"):
-                    entry["detail"] = json.dumps({"fulfilled_date": row["fulfilled_date"]})
+                    entry["detail"] = _fulfilled_detail(row["fulfilled_date"])
                 counts.sent += 1
             elif state == "rejected":
                 entry["source_hash"] = row["_hash"]
@@ -1244,6 +1245,11 @@ def _fulfilled_date(
     if str(row.get("status") or "").strip().lower() in fulfilled:
         return payloads.iso_utc(row.get("updated_at"))
     return None
+
+
+def _fulfilled_detail(date: str) -> str:
+    """``json.dumps({"fulfilled_date": date})``, at a fraction of the cost."""
+    return '{"fulfilled_date": ' + orjson.dumps(date).decode() + "}"
 
 
 def _describe(exc: BaseException | None) -> str:
