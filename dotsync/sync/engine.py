@@ -611,14 +611,13 @@ class SyncEngine:
 
         def payload_stream() -> Iterator[dict[str, Any]]:
             for item in items:
-                order.append((item["key"], item["payload_hash"],
-                              _pack_members(item["customers"]), item.get("email"),
-                              self._identity(item["payload"])))
+                order.append(_pack_contact(item["key"], item["payload_hash"], item["customers"],
+                                           item.get("email"), self._identity(item["payload"])))
                 yield item["payload"]
 
         def too_large(_payload: Any, size: int) -> None:
-            item = dict(zip(_CONTACT_SETTLE_FIELDS, order.pop(), strict=True))
-            item["customers"] = _unpack_members(item["customers"])  # never reached a chunk
+            # The one just read: it never reaches a chunk.
+            item = _unpack_contact(dict(zip(_CONTACT_SETTLE_FIELDS, order.pop(), strict=True)))
             self._settle_contacts([(item, "rejected", {
                 "error_code": "too_large", "error_message":
                 f"the contact serialises to {size} bytes, more than one import may carry "
@@ -636,7 +635,7 @@ class SyncEngine:
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
-            chunk_items = [_with_members(item) for item in done.chunk]
+            chunk_items = [_unpack_contact(item) for item in done.chunk]
             if done.error is not None or done.report is None:
                 err = done.error
                 if isinstance(err, dd.AuthenticationError):
@@ -1201,26 +1200,33 @@ class SyncEngine:
 #: What settling an order or a contact needs, kept while its import runs.
 _ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "_hash", "_payload_hash", "_first_sync",
                         "fulfilled_date")
-_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity")
+_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity", "same")
 
 
-def _pack_members(members: list[tuple[Any, ...]]) -> Any:
-    """The customer rows behind a contact as JSON bytes (compact while in flight), or
-    as they are when JSON cannot hold them exactly."""
+def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
+                  email: str | None, identity: str) -> tuple[Any, ...]:
+    """What settling a contact needs, compact while its import runs: the customer rows
+    behind it as JSON bytes (as they are when JSON cannot hold them exactly), and the
+    e-mail and identity left out (a flag says so) when they equal the key, as they
+    nearly always do."""
     try:
-        return orjson.dumps(members)
+        packed: Any = orjson.dumps(members)
     except TypeError:
-        return members
+        packed = members
+    same = (1 if email == key else 0) | (2 if identity == key else 0)
+    return (key, payload_hash, packed, None if same & 1 else email,
+            None if same & 2 else identity, same)
 
 
-def _unpack_members(packed: Any) -> list[tuple[Any, ...]]:
-    if isinstance(packed, bytes):
-        return [tuple(m) for m in orjson.loads(packed)]
-    return packed
-
-
-def _with_members(item: dict[str, Any]) -> dict[str, Any]:
-    item["customers"] = _unpack_members(item["customers"])
+def _unpack_contact(item: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`_pack_contact`, on its fields as a dict."""
+    if isinstance(item["customers"], bytes):
+        item["customers"] = [tuple(m) for m in orjson.loads(item["customers"])]
+    same = item.pop("same")
+    if same & 1:
+        item["email"] = item["key"]
+    if same & 2:
+        item["identity"] = item["key"]
     return item
 
 

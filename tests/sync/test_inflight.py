@@ -40,3 +40,21 @@ def test_typical_order_bookkeeping_takes_a_fraction_of_dict_rows():
                    + sum(sys.getsizeof(v) for v in r) for r in rows)
     kept = Kept(fields, rows)
     assert kept.nbytes * 3 < as_dicts
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text(min_size=1), members=st.lists(st.tuples(
+           st.text(), st.one_of(st.none(), st.text()), st.one_of(st.just(False), st.text())),
+           max_size=3),
+       email=st.one_of(st.none(), st.text()), same_email=st.booleans(),
+       identity=st.text(min_size=1), same_identity=st.booleans())
+def test_contact_bookkeeping_comes_back_identical(key, members, email, same_email, identity,
+                                                  same_identity):
+    from dotsync.sync.engine import _CONTACT_SETTLE_FIELDS, _pack_contact, _unpack_contact
+
+    values = (key, "0" * 32, members, key if same_email else email,
+              key if same_identity else identity)
+    kept = Kept(_CONTACT_SETTLE_FIELDS, [_pack_contact(*values)])
+    (back,) = [_unpack_contact(item) for item in kept]
+    assert (back["key"], back["payload_hash"], back["customers"], back["email"],
+            back["identity"]) == values
