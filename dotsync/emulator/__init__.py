@@ -43,6 +43,12 @@ Choices where Dotdigital's documentation is silent (documented so tests can rely
   import (``Duplicate``); the first occurrence is applied. Same for insight keys
   (``DuplicateKey``). An e-mail and mobile number owned by two different contacts is a 409
   for PATCH and a ``Duplicate`` failure in an import.
+- Imports (contacts, insight, bulk delete) are accepted at once (a 48 MB body in under a
+  second) and applied in the background, in submission order, once ``import_delay`` has
+  passed; an import reports ``NotFinished``/``Processing`` until every record is applied,
+  and status polls and other calls are answered meanwhile. With ``import_delay=0`` an
+  import is applied before its submission is answered. ``complete_imports()`` applies all
+  pending imports now.
 - Insight import status words: by default the spec's enum (``Processing`` while running,
   ``Complete`` when done, ``Failed``); ``insight_status_style="docs"`` gives
   ``NotFinished``/``Finished`` as the docs' examples show. Clients should accept both.

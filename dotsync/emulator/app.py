@@ -20,11 +20,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dotsync.emulator import compact
+from dotsync.emulator.compact import paused_gc
 from dotsync.emulator.config import EmulatorConfig
 from dotsync.emulator.state import ConflictError, EmulatorState, parse_when
 from dotsync.emulator.validation import (
@@ -40,6 +43,7 @@ from dotsync.emulator.validation import (
     canonical_mobile,
     check_contact_body,
     contains_nested_array,
+    first_unclean_record,
     v2_error,
     v3_error,
 )
@@ -217,7 +221,6 @@ async def get_contact(request: Request) -> Response:
     bad = _check_path_identifier(identifier, value)
     if bad:
         return bad
-    state.process_due()
     contact = state.find(identifier, value)
     if contact is None:
         return _not_found("contacts", identifier, value)
@@ -237,11 +240,33 @@ async def delete_contact(request: Request) -> Response:
     return JSONResponse({"contactId": contact_id})
 
 
-async def import_contacts(request: Request) -> Response:
-    state = _state(request)
-    body = await read_json(request)
+MAX_PROBLEMS = 100
+"""Details listed in a 400 for an import body; checking stops once there are this many."""
+
+
+def _parse_import(raw: bytes, ns: str, freeze: bool) -> Any:
+    """An import body parsed, or the 400 to answer. Runs in a worker thread.
+
+    A 48 MB body is millions of objects: parsing it with the cyclic garbage collector held
+    off takes a third of the time (see :mod:`dotsync.emulator.compact`); ``freeze`` is the
+    config's ``tune_gc``.
+    """
+    try:
+        with paused_gc(freeze):
+            body = compact.loads(raw) if raw else None
+    except ValueError:
+        return v3(400, ns, "badJson", "The request JSON is badly formed")
     if not isinstance(body, dict):
-        return v3(400, "contacts", "badJson", "The request JSON is badly formed")
+        return v3(400, ns, "badJson", "The request JSON is badly formed")
+    return body
+
+
+def _check_contact_import(raw: bytes, known_fields: set[str] | None,
+                          freeze: bool = False) -> Any:
+    """The parsed contact import body, or the 400 to answer (whole body, as Dotdigital)."""
+    body = _parse_import(raw, "contacts", freeze)
+    if isinstance(body, Response):
+        return body
     problems: list[Problem] = []
     merge = body.get("mergeOption", "overwrite")
     if merge not in IMPORT_MERGE_OPTIONS:
@@ -251,27 +276,49 @@ async def import_contacts(request: Request) -> Response:
     if not isinstance(contacts, list) or not contacts:
         problems.append(("contacts", "required: an array of at least one contact"))
     else:
-        for i, record in enumerate(contacts):
-            problems += check_contact_body(record, f"contacts[{i}]",
-                                           known_fields=state.known_data_fields,
-                                           for_import=True)
+        good_fields: set[str] = set()
+        i = first_unclean_record(contacts, 0, good_fields, known_fields)
+        while i < len(contacts) and len(problems) < MAX_PROBLEMS:
+            # Only records the fast check could not vouch for get the full checker.
+            problems += check_contact_body(contacts[i], f"contacts[{i}]",
+                                           known_fields=known_fields, for_import=True)
+            i = first_unclean_record(contacts, i + 1, good_fields, known_fields)
     if problems:
-        return v3(400, "contacts", "validationError", "The request is invalid", problems[:100])
-    if state.active_imports("contacts") >= state.config.max_contact_imports:
+        return v3(400, "contacts", "validationError", "The request is invalid",
+                  problems[:MAX_PROBLEMS])
+    return body
+
+
+async def import_contacts(request: Request) -> Response:
+    """Checked in a worker thread, so calls from other clients are answered meanwhile;
+    then queued (:meth:`EmulatorState.submit`) and applied when due."""
+    state = _state(request)
+    checked = await run_in_threadpool(_check_contact_import, await request.body(),
+                                      state.known_data_fields, state.config.tune_gc)
+    if isinstance(checked, Response):
+        return checked
+    import_id = state.submit("contacts", checked, limit=state.config.max_contact_imports)
+    if import_id is None:
         return v3(429, "contacts", "tooManyActiveImports",
                   "Your import request cannot be accepted as too many imports are being "
                   "processed for you account. Please wait for an import to complete and then "
                   "resubmit.")
-    return JSONResponse({"importId": state.submit("contacts", body)}, status_code=202)
+    return JSONResponse({"importId": import_id}, status_code=202)
+
+
+def _import_status(request: Request, kind: str, ns: str, param: str) -> Response:
+    """A status poll: never waits for an import being applied (the lock is given up every
+    few milliseconds), and a finished report is sent from its stored bytes."""
+    import_id = request.path_params[param]
+    body = _state(request).import_status_json(kind, import_id)
+    if body is None:
+        return v3(404, ns, "importNotFound",
+                  f"The import request '{import_id}' could not be found!")
+    return Response(body, media_type="application/json")
 
 
 async def contact_import_status(request: Request) -> Response:
-    import_id = request.path_params["importId"]
-    report = _state(request).get_import("contacts", import_id)
-    if report is None:
-        return v3(404, "contacts", "importNotFound",
-                  f"The import request '{import_id}' could not be found!")
-    return JSONResponse(report)
+    return _import_status(request, "contacts", "contacts", "importId")
 
 
 async def bulk_delete(request: Request) -> Response:
@@ -293,12 +340,7 @@ async def bulk_delete(request: Request) -> Response:
 
 
 async def bulk_delete_status(request: Request) -> Response:
-    delete_id = request.path_params["deleteId"]
-    report = _state(request).get_import("delete", delete_id)
-    if report is None:
-        return v3(404, "contacts", "importNotFound",
-                  f"The import request '{delete_id}' could not be found!")
-    return JSONResponse(report)
+    return _import_status(request, "delete", "contacts", "deleteId")
 
 
 def _encode_marker(contact_id: int) -> str:
@@ -379,11 +421,14 @@ def _check_collection_name(name: str) -> Response | None:
     return None
 
 
-async def import_insight(request: Request) -> Response:
-    state = _state(request)
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        return v3(400, "insightData", "badJson", "The request JSON is badly formed")
+def _check_insight_import(raw: bytes, freeze: bool = False) -> Any:
+    """The parsed insight import body, or the 400 to answer (whole body, as Dotdigital).
+
+    Runs in a worker thread; the collection's existing scope is checked by the caller.
+    """
+    body = _parse_import(raw, "insightData", freeze)
+    if isinstance(body, Response):
+        return body
     problems: list[Problem] = []
     name = body.get("collectionName")
     scope = body.get("collectionScope")
@@ -398,46 +443,70 @@ async def import_insight(request: Request) -> Response:
     if not isinstance(records, list) or not records:
         problems.append(("records", "required: an array of at least one record"))
     else:
-        for i, rec in enumerate(records):
-            at = f"records[{i}]"
-            if not isinstance(rec, dict):
-                problems.append((at, "must be an object"))
+        problems += _insight_record_problems(records, scope == "contact")
+    return v3(400, "insightData", "validationError", "The request is invalid",
+              problems[:MAX_PROBLEMS]) if problems else body
+
+
+def _insight_record_problems(records: list[Any], contact_scope: bool) -> list[Problem]:
+    """Shape problems of import records, at most :data:`MAX_PROBLEMS` of them.
+
+    The common well-formed record passes the first test alone (exact type checks: JSON
+    gives no subclasses); anything else gets the detailed checks.
+    """
+    problems: list[Problem] = []
+    for i, rec in enumerate(records):
+        if type(rec) is dict:
+            key = rec.get("key")
+            identity = rec.get("contactIdentity")
+            if ((type(key) is str and key != "") or type(key) is int) \
+                    and type(rec.get("json")) is dict \
+                    and (not contact_scope or (type(identity) is dict and "identifier" in identity
+                                               and "value" in identity)):
                 continue
+        at = f"records[{i}]"
+        if not isinstance(rec, dict):
+            problems.append((at, "must be an object"))
+        else:
             key = rec.get("key")
             if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
                 problems.append((f"{at}.key", "required: a string"))
             if not isinstance(rec.get("json"), dict):
                 problems.append((f"{at}.json", "required: a JSON object"))
             identity = rec.get("contactIdentity")
-            if scope == "contact" and (not isinstance(identity, dict)
-                                       or "identifier" not in identity
-                                       or "value" not in identity):
+            if contact_scope and (not isinstance(identity, dict) or "identifier" not in identity
+                                  or "value" not in identity):
                 problems.append((f"{at}.contactIdentity",
                                  "required for a contact scoped collection: "
                                  "{identifier, value}"))
-    if not problems and isinstance(name, str):
-        existing = state.collection(name)
-        if existing is not None and existing["scope"] != scope:
-            problems.append(("collectionScope", f"collection '{name}' has scope "
-                                                f"'{existing['scope']}'"))
-    if problems:
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return problems
+
+
+async def import_insight(request: Request) -> Response:
+    """As :func:`import_contacts`: checked in a worker thread, then queued."""
+    state = _state(request)
+    checked = await run_in_threadpool(_check_insight_import, await request.body(),
+                                      state.config.tune_gc)
+    if isinstance(checked, Response):
+        return checked
+    name, scope = checked["collectionName"], checked["collectionScope"]
+    existing = state.collection(name)
+    if existing is not None and existing["scope"] != scope:
         return v3(400, "insightData", "validationError", "The request is invalid",
-                  problems[:100])
-    if state.active_imports("insight") >= state.config.max_insight_imports:
+                  [("collectionScope", f"collection '{name}' has scope '{existing['scope']}'")])
+    import_id = state.submit("insight", checked, limit=state.config.max_insight_imports)
+    if import_id is None:
         return v3(429, "insightData", "tooManyActiveImports",
                   "Your import request cannot be accepted as too many imports are being "
                   "processed for your account. Please wait for an import to complete and "
                   "then resubmit.")
-    return JSONResponse({"importId": state.submit("insight", body)}, status_code=202)
+    return JSONResponse({"importId": import_id}, status_code=202)
 
 
 async def insight_import_status(request: Request) -> Response:
-    import_id = request.path_params["importId"]
-    report = _state(request).get_import("insight", import_id)
-    if report is None:
-        return v3(404, "insightData", "importNotFound",
-                  f"The import request '{import_id}' could not be found!")
-    return JSONResponse(report)
+    return _import_status(request, "insight", "insightData", "importId")
 
 
 async def _put_record(request: Request, scope: str) -> Response:
@@ -462,7 +531,6 @@ async def _put_record(request: Request, scope: str) -> Response:
         return v3(400, "insightData", "jsonContainsNestedArray",
                   "The record contains an array nested directly in an array")
     with state.lock:
-        state.process_due()
         if scope == "contact":
             contact = state.find(p["identifier"], p["value"])
             if contact is None:
@@ -492,18 +560,17 @@ async def get_contact_record(request: Request) -> Response:
     state = _state(request)
     p = request.path_params
     with state.lock:
-        state.process_due()
         contact = state.find(p["identifier"], p["value"])
         if contact is None:
             return _not_found("insightData", p["identifier"], p["value"])
         if state.collection(p["collectionName"]) is None:
             return v3(404, "insightData", "collectionNotFound",
                       "The collection could not be found", [(p["collectionName"], "Not found")])
-        for rec in state.insight_records(p["collectionName"]):
-            if rec["key"] == p["recordId"] and rec["contactId"] == contact.contact_id:
-                return JSONResponse({"key": rec["key"], "json": rec["json"],
-                                     "created": rec["created"], "updated": rec["updated"],
-                                     "ownerContactId": contact.contact_id})
+        rec = state.insight_record(p["collectionName"], contact.contact_id, p["recordId"])
+        if rec is not None:
+            return JSONResponse({"key": rec["key"], "json": rec["json"],
+                                 "created": rec["created"], "updated": rec["updated"],
+                                 "ownerContactId": contact.contact_id})
     return v3(404, "insightData", "recordNotFound", "The Insight data record could not be found",
               [(p["recordId"], f"Not found in the contacts collection '{p['collectionName']}'")])
 

@@ -196,6 +196,11 @@ class EmulatorConfig:
     seed: str | Path | dict[str, Any] | None = None
     """A seed file path or dict merged over :func:`default_seed`."""
     host: str = "127.0.0.1"
+    tune_gc: bool = False
+    """The emulator has its process to itself (the CLI sets this): it may then keep the
+    garbage collector off the objects of big imports and of the account (``gc.freeze``),
+    which would otherwise rescan millions of them for a second at a time, stalling every
+    call. Off in-process, where freezing would hold on to the host's garbage."""
 
     def __post_init__(self) -> None:
         if self.insight_status_style not in INSIGHT_STATUS_STYLES:

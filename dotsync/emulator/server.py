@@ -117,6 +117,7 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
+        """Stop uvicorn and the state's import worker; pending imports stay pending."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -124,6 +125,7 @@ class EmulatorServer:
             if self._thread.is_alive() and self._server is not None:
                 self._server.force_exit = True
                 self._thread.join(timeout=5)
+        self.state.close()
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -152,6 +154,7 @@ def serve(port: int = 0, user: str = DEFAULT_USER, password: str = DEFAULT_PASSW
     print the base URL first. ``faults`` are :class:`EmulatorConfig` fields (``latency``,
     ``error_rate``, ``drop_rate``, ``import_delay``, ``rate_limit_per_minute``…).
     """
+    faults.setdefault("tune_gc", True)  # the foreground emulator owns its process
     config = EmulatorConfig(user=user, password=password, seed=seed_path, **faults)
     app = create_app(config)
     sock = _bind(config.host, port)

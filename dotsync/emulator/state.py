@@ -1,25 +1,37 @@
 """The emulator's in-memory account: contacts, insight data, imports, sends, calls, faults.
 
 Every read and write holds one re-entrant lock, because the server runs in its own thread
-while tests read the state from theirs; inspection methods return deep copies so a test can
+while tests read the state from theirs; inspection methods return copies so a test can
 never observe (or cause) a half-applied change.
 
-Imports finish lazily: each one has a due time (``import_delay`` after submission) and any
-call, or any inspection, first processes the imports that are due, in submission order.
-That gives the same observable behaviour as a background worker without a thread to stop.
+Imports are applied when due (``import_delay`` after submission), in submission order, and
+report ``Finished`` only once applied. With ``import_delay <= 0`` they are applied at once,
+inside the submitting call. Otherwise a worker thread applies them: a big import takes
+seconds to apply, and Dotdigital answers status polls and other calls meanwhile, so the
+worker gives the lock up every :data:`SLICE_SECONDS` and the calls get in between. A call
+may therefore see an import's first records before the import reports ``Finished`` (as
+with Dotdigital), never the other way round. The worker stops when nothing is pending and
+on :meth:`EmulatorState.close`.
+
+Big things are kept compact (see :mod:`dotsync.emulator.compact`): an applied import keeps
+its report as JSON bytes and drops its payload; insight records keep their JSON as bytes.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import random
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dotsync.emulator.compact import Packed, pack, pack_json_bytes, paused_gc, unpack
 from dotsync.emulator.config import EmulatorConfig, Faults, load_seed
 from dotsync.emulator.validation import (
     EMAIL_TYPES,
@@ -48,6 +60,17 @@ _TOP_LEVEL_STATUS = {"subscribed": "subscribed", "unsubscribed": "unsubscribed",
                      "pendingOptIn": "pendingOptIn", "noSubscription": "noSubscription",
                      "deleted": "deleted", "binned": "binned"}
 
+log = logging.getLogger(__name__)
+
+#: How long the import worker holds the lock before letting waiting calls in.
+SLICE_SECONDS = 0.01
+#: How long it then stays out of the lock: long enough for a woken thread to take it.
+_SLICE_GAP = 0.0005
+
+
+def _no_pause() -> None:
+    """The pause point of an import applied inline: keep the lock."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -64,8 +87,10 @@ def parse_when(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@dataclass
+@dataclass(slots=True)
 class Contact:
+    """One contact; slotted because a backfill keeps a million of them."""
+
     contact_id: int
     email: str | None
     mobile: str | None
@@ -136,21 +161,32 @@ def _v2_status(email_status: str) -> str:
     return special.get(email_status, email_status[:1].upper() + email_status[1:])
 
 
-@dataclass
+@dataclass(slots=True)
 class Import:
-    """A contact import, insight import or bulk delete, finished when due."""
+    """A contact import, insight import or bulk delete, applied when due.
+
+    ``payload`` is dropped once applied (a backfill would otherwise keep every body it
+    sent); ``report`` is then packed, and ``collection`` keeps the one payload field an
+    insight import's status shows.
+    """
 
     kind: str  # "contacts" | "insight" | "delete"
     import_id: str
-    payload: dict[str, Any] | list[Any]
+    payload: dict[str, Any] | list[Any] | None
     submitted: datetime
     due: float
+    seq: int = 0
+    collection: str | None = None
     status: str = "NotFinished"
-    report: dict[str, Any] = field(default_factory=dict)
+    report: Packed = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
         return self.status == "NotFinished"
+
+
+class _Abandoned(Exception):
+    """The state was reset while the worker was applying an import: drop it."""
 
 
 class ConflictError(Exception):
@@ -169,12 +205,17 @@ class EmulatorState:
     :meth:`insight_records`, :meth:`sends`, :meth:`calls`, :meth:`imports`,
     :meth:`suppressions`, :meth:`campaigns`. Control: ``faults`` (a :class:`Faults`, change
     attributes or call :meth:`set_faults`), :meth:`complete_imports`, :meth:`reset`,
-    :meth:`add_campaign`, :meth:`add_suppression`.
+    :meth:`add_campaign`, :meth:`add_suppression`, :meth:`close` (stops the import worker).
     """
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.lock = threading.RLock()
+        #: Signalled whenever an import is queued, applied or dropped (and on reset/close).
+        self._changed = threading.Condition(self.lock)
+        self._worker: threading.Thread | None = None
+        self._stopping = False
+        self._generation = 0
         self.faults: Faults = config.faults()
         self.rng = random.Random(config.random_seed)
         self._seed = load_seed(config.seed)
@@ -186,6 +227,11 @@ class EmulatorState:
         """Back to the seeded account: no calls, no sends, no imports (faults are kept)."""
         with self.lock:
             seed = copy.deepcopy(self._seed)
+            self._generation += 1  # an import being applied now is dropped, not finished
+            self._queue: deque[Import] = deque()  # not yet applied, in submission order
+            self._seq = 0
+            self._forced_seq = 0  # imports up to this seq are due now (complete_imports)
+            self._changed.notify_all()
             self._contacts: dict[int, Contact] = {}
             self._by_email: dict[str, int] = {}
             self._by_mobile: dict[str, int] = {}
@@ -253,71 +299,208 @@ class EmulatorState:
 
     # ------------------------------------------------------------------ imports
     def process_due(self, force: bool = False) -> None:
-        """Finish every import whose delay has passed (all of them when ``force``)."""
-        with self.lock:
-            now = time.monotonic()
-            for imp in self._imports.values():
-                if imp.active and (force or imp.due <= now):
-                    self._finish(imp)
+        """Apply pending imports now when ``force`` (see :meth:`complete_imports`).
+
+        Without ``force`` there is nothing to do: the worker applies imports as they fall
+        due. Kept so callers written for the lazy model still work.
+        """
+        if force:
+            self.complete_imports()
 
     def complete_imports(self) -> None:
-        """Finish all pending imports now, whatever their delay (tests, benchmarks)."""
-        self.process_due(force=True)
+        """Apply every pending import now, whatever its delay; return once all are applied.
+
+        For tests and benchmarks. Imports submitted meanwhile are not waited for.
+        """
+        with self.lock:
+            if not self._queue:
+                return
+            last = self._queue[-1].seq
+            self._forced_seq = max(self._forced_seq, last)
+            self._changed.notify_all()
+            while self._queue and self._queue[0].seq <= last:
+                if self._worker is None:
+                    self._apply_head()  # nobody else is applying: do it here, in order
+                else:
+                    self._changed.wait()  # the worker may be half-way through the oldest
+
+    def close(self) -> None:
+        """Stop the import worker (after the import it is applying, if any).
+
+        Pending imports stay pending; the next submission, status read or
+        :meth:`complete_imports` starts a worker again. :class:`EmulatorServer` calls this
+        when it stops, so no thread outlives the server.
+        """
+        with self.lock:
+            worker = self._worker
+            if worker is None:
+                return
+            self._stopping = True
+            self._changed.notify_all()
+        worker.join()
+        with self.lock:
+            self._stopping = False
 
     def active_imports(self, kind: str) -> int:
+        """Imports of ``kind`` not finished yet (queued, or being applied)."""
         with self.lock:
-            self.process_due()
-            return sum(1 for i in self._imports.values() if i.kind == kind and i.active)
+            return sum(1 for i in self._queue if i.kind == kind)
 
-    def submit(self, kind: str, payload: dict[str, Any] | list[Any]) -> str:
+    def submit(self, kind: str, payload: dict[str, Any] | list[Any],
+               limit: int | None = None) -> str | None:
+        """Queue an import and return its id; None when ``limit`` imports of ``kind`` are
+        already active (checked and queued atomically).
+
+        The state takes ``payload`` over (no copy: a 48 MB body takes seconds to copy), so
+        the caller must not change it afterwards.
+        """
         with self.lock:
+            if limit is not None and self.active_imports(kind) >= limit:
+                return None
             import_id = str(uuid.uuid4())
-            self._imports[import_id] = Import(kind, import_id, copy.deepcopy(payload), utcnow(),
-                                              time.monotonic() + self.config.import_delay)
+            self._seq += 1
+            collection = payload.get("collectionName") if isinstance(payload, dict) else None
+            imp = Import(kind, import_id, payload, utcnow(),
+                         time.monotonic() + self.config.import_delay, seq=self._seq,
+                         collection=collection)
+            self._imports[import_id] = imp
+            self._queue.append(imp)
             if self.config.import_delay <= 0:
-                self.process_due()
+                self.complete_imports()  # at once, in this call, as before
+            else:
+                self._ensure_worker()
+                self._changed.notify_all()
             return import_id
 
     def get_import(self, kind: str, import_id: str) -> dict[str, Any] | None:
+        """An import's status and report (a copy), or None when there is no such import."""
         with self.lock:
-            self.process_due()
+            self._ensure_worker()
             imp = self._imports.get(import_id)
             if imp is None or imp.kind != kind:
                 return None
             return self._import_view(imp)
 
-    def _import_view(self, imp: Import) -> dict[str, Any]:
+    def import_status_json(self, kind: str, import_id: str) -> bytes | None:
+        """:meth:`get_import` as JSON text, for the status endpoint.
+
+        A finished report of a big import is megabytes: it is spliced from the stored bytes
+        rather than decoded and encoded again, so a poll stays quick.
+        """
+        with self.lock:
+            self._ensure_worker()
+            imp = self._imports.get(import_id)
+            if imp is None or imp.kind != kind:
+                return None
+            head = pack_json_bytes(self._import_head(imp))
+            report = pack_json_bytes(imp.report)
+        if report == b"{}":
+            return head
+        return head[:-1] + b"," + report[1:]
+
+    def _import_head(self, imp: Import) -> dict[str, Any]:
         if imp.kind == "delete":
-            status = imp.status
-            return {"deleteId": imp.import_id, "status": status, **copy.deepcopy(imp.report)}
+            return {"deleteId": imp.import_id, "status": imp.status}
         if imp.kind == "insight":
-            status = self._insight_status(imp.status)
-            out = {"importId": imp.import_id, "status": status,
-                   "collectionName": imp.payload["collectionName"]}  # type: ignore[index]
-            out.update(copy.deepcopy(imp.report))
-            return out
-        return {"importId": imp.import_id, "status": imp.status, **copy.deepcopy(imp.report)}
+            return {"importId": imp.import_id, "status": self._insight_status(imp.status),
+                    "collectionName": imp.collection}
+        return {"importId": imp.import_id, "status": imp.status}
+
+    def _import_view(self, imp: Import) -> dict[str, Any]:
+        out = self._import_head(imp)
+        out.update(unpack(imp.report))
+        return out
 
     def _insight_status(self, status: str) -> str:
         if self.config.insight_status_style == "docs":
             return status
         return {"NotFinished": "Processing", "Finished": "Complete"}.get(status, status)
 
-    def _finish(self, imp: Import) -> None:
+    def _ensure_worker(self) -> None:
+        """Start the worker when imports are pending and none runs (lock held)."""
+        if self._worker is not None or self._stopping or not self._queue:
+            return
+        self._worker = threading.Thread(target=self._work, daemon=True,
+                                        name=f"dotsync-emulator-imports-{id(self):x}")
+        self._worker.start()
+
+    def _work(self) -> None:
+        """The worker: apply the oldest import once it is due, until none is pending."""
+        with self.lock:
+            try:
+                while self._queue and not self._stopping:
+                    head = self._queue[0]
+                    wait = head.due - time.monotonic()
+                    if wait > 0 and head.seq > self._forced_seq:
+                        self._changed.wait(wait)
+                        continue
+                    self._apply_head(sliced=True)
+            finally:
+                self._worker = None
+                self._changed.notify_all()
+
+    def _apply_head(self, sliced: bool = False) -> None:
+        """Apply the oldest pending import and take it off the queue (lock held).
+
+        ``sliced``: give the lock up every :data:`SLICE_SECONDS` meanwhile (the worker
+        does; a call applying inline must not, as its caller may rely on holding the lock).
+        """
+        imp = self._queue[0]
+        pause = self._slicer() if sliced else _no_pause
+        try:
+            if self.config.tune_gc:
+                # The collector would otherwise scan the contacts made here again and again.
+                with paused_gc(freeze=True):
+                    self._finish(imp, pause)
+            else:
+                self._finish(imp, pause)
+        except _Abandoned:
+            return  # reset: the queue this import was in is gone
+        except Exception:
+            if not sliced:
+                raise  # inline: the calling request fails, as it always did
+            # In the worker nobody would see the error and the import would never finish.
+            log.exception("emulator: applying import %s failed", imp.import_id)
+            imp.status, imp.report, imp.payload = "Failed", {}, None
+        self._queue.popleft()
+        self._changed.notify_all()
+
+    def _slicer(self) -> Callable[[], None]:
+        """A pause point for apply loops: every :data:`SLICE_SECONDS` it lets the lock go
+        for a moment, so status polls and other calls are answered while a big import is
+        applied; raises :class:`_Abandoned` when the state was reset meanwhile."""
+        generation = self._generation
+        deadline = time.perf_counter() + SLICE_SECONDS
+
+        def pause() -> None:
+            nonlocal deadline
+            if time.perf_counter() < deadline:
+                return
+            self._changed.wait(_SLICE_GAP)  # releases the lock, whatever its depth
+            if self._generation != generation:
+                raise _Abandoned
+            deadline = time.perf_counter() + SLICE_SECONDS
+
+        return pause
+
+    def _finish(self, imp: Import, pause: Callable[[], None]) -> None:
         if self.faults.fail_imports and self.rng.random() < self.faults.fail_imports:
             imp.status = (self.faults.failed_import_status if imp.kind == "contacts"
                           else "Failed")
             imp.report = {}
-            return
-        if imp.kind == "contacts":
-            imp.report = self._apply_contact_import(imp.payload)  # type: ignore[arg-type]
-        elif imp.kind == "insight":
-            imp.report = self._apply_insight_import(imp.payload)  # type: ignore[arg-type]
         else:
-            imp.report = self._apply_bulk_delete(imp.payload)  # type: ignore[arg-type]
-        imp.status = "Finished"
+            if imp.kind == "contacts":
+                report = self._apply_contact_import(imp.payload, pause)  # type: ignore[arg-type]
+            elif imp.kind == "insight":
+                report = self._apply_insight_import(imp.payload, pause)  # type: ignore[arg-type]
+            else:
+                report = self._apply_bulk_delete(imp.payload, pause)  # type: ignore[arg-type]
+            imp.report = pack(report)
+            imp.status = "Finished"
+        imp.payload = None
 
-    def _apply_contact_import(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _apply_contact_import(self, payload: dict[str, Any],
+                              pause: Callable[[], None] = _no_pause) -> dict[str, Any]:
         merge = IMPORT_MERGE_OPTIONS[payload.get("mergeOption", "overwrite")]
         summary = {"newContacts": 0, "updatedContacts": 0, "globallySuppressed": 0,
                    "invalidEntries": 0, "duplicateIdentifiers": 0}
@@ -325,7 +508,12 @@ class EmulatorState:
         updated: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
-        for record in payload["contacts"]:
+        records = payload["contacts"]
+        for i in range(len(records)):
+            pause()
+            # Each record is let go once read (the payload is the import's own), so a
+            # 48 MB body is freed a slice at a time rather than in one long stall at the end.
+            record, records[i] = records[i], None
             match = record["matchIdentifier"]
             identifiers = dict(record.get("identifiers") or {})
             problems: list[dict[str, str]] = []
@@ -335,16 +523,22 @@ class EmulatorState:
                 problems.append({"failureCode": code, "description": description})
                 summary[counter] += 1
 
-            if "email" in identifiers and canonical_email(identifiers["email"]) is None:
-                fail("InvalidEmail", "Invalid value for 'email'", "invalidEntries")
-            if "mobileNumber" in identifiers and canonical_mobile(
-                    identifiers["mobileNumber"]) is None:
-                fail("InvalidPhoneNumber", "Invalid value for 'mobileNumber': must be E.164",
-                     "invalidEntries")
+            # Each identifier is checked and canonicalised once (a mobile number's check
+            # is the costliest step of a record) and the values are passed on.
+            email = mobile = None
+            if "email" in identifiers:
+                email = canonical_email(identifiers["email"])
+                if email is None:
+                    fail("InvalidEmail", "Invalid value for 'email'", "invalidEntries")
+            if "mobileNumber" in identifiers:
+                mobile = canonical_mobile(identifiers["mobileNumber"])
+                if mobile is None:
+                    fail("InvalidPhoneNumber", "Invalid value for 'mobileNumber': must be E.164",
+                         "invalidEntries")
             if not problems and identifiers.get(match) in (None, ""):
                 fail("NoValidIdentifiers", f"No value for the match identifier '{match}'",
                      "invalidEntries")
-            keys = self._identity_keys(identifiers)
+            keys = self._identity_keys(identifiers, mobile)
             if not problems:
                 dup = next((k for k in keys if k in seen), None)
                 if dup is not None:
@@ -353,7 +547,8 @@ class EmulatorState:
             seen.update(keys)
             if not problems:
                 try:
-                    contact, was_created, suppressed = self._upsert(record, match, merge)
+                    contact, was_created, suppressed = self._upsert(
+                        record, match, merge, canonical=(email, mobile))
                 except ConflictError as exc:
                     fail("Duplicate", f"The {exc.identifier} '{exc.value}' belongs to another "
                                       "contact", "duplicateIdentifiers")
@@ -375,18 +570,22 @@ class EmulatorState:
         return {"summary": summary, "created": created, "updated": updated,
                 "failures": failures}
 
-    def _identity_keys(self, identifiers: dict[str, Any]) -> list[tuple[str, str]]:
+    @staticmethod
+    def _identity_keys(identifiers: dict[str, Any],
+                       mobile: str | None) -> list[tuple[str, str]]:
+        """The keys that make two records of one import duplicates; ``mobile`` is the
+        canonical form of ``identifiers["mobileNumber"]`` (None when absent or invalid)."""
         keys = []
         if isinstance(identifiers.get("email"), str):
             keys.append(("email", email_key(identifiers["email"])))
-        mobile = canonical_mobile(identifiers.get("mobileNumber"))
         if mobile:
             keys.append(("mobileNumber", mobile))
         if isinstance(identifiers.get("contactId"), int):
             keys.append(("contactId", str(identifiers["contactId"])))
         return keys
 
-    def _apply_insight_import(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _apply_insight_import(self, payload: dict[str, Any],
+                              pause: Callable[[], None] = _no_pause) -> dict[str, Any]:
         name = payload["collectionName"]
         scope = payload["collectionScope"]
         collection = self._collections.setdefault(
@@ -395,7 +594,10 @@ class EmulatorState:
         failures: list[dict[str, Any]] = []
         seen: set[str] = set()
         imported = 0
-        for record in payload["records"]:
+        records = payload["records"]
+        for i in range(len(records)):
+            pause()
+            record, records[i] = records[i], None  # as in _apply_contact_import
             key = str(record["key"])
             body = record["json"]
             identity = record.get("contactIdentity")
@@ -413,8 +615,10 @@ class EmulatorState:
                 contact, reason = self._insight_owner(identity)
                 if reason:
                     details = ["The contact could not be found"]
+            paths: dict[str, str] = {}
             if reason is None:
-                clash = _schema_clash(collection["schema"], body)
+                paths = schema_paths(body)
+                clash = _paths_clash(collection["schema"], paths)
                 if clash:
                     reason, details = "JsonValueIncompatibleWithSchema", [clash]
             seen.add(key)
@@ -422,9 +626,9 @@ class EmulatorState:
                 failures.append({"collectionOwner": owner, "failureReason": reason,
                                  "details": details, "key": key, "json": body})
                 continue
-            self._put_insight(name, key, body, contact)
+            self._store_insight(collection, key, pack(body), contact, paths)
             imported += 1
-        report: dict[str, Any] = {"summary": {"totalRecords": len(payload["records"]),
+        report: dict[str, Any] = {"summary": {"totalRecords": len(records),
                                               "totalImported": imported,
                                               "totalRejected": len(failures)}}
         if failures:
@@ -446,12 +650,14 @@ class EmulatorState:
             return contact, None if contact else "InvalidContactIdentifier"
         return None, "InvalidContactIdentifier"
 
-    def _apply_bulk_delete(self, payload: list[dict[str, Any]]) -> dict[str, Any]:
+    def _apply_bulk_delete(self, payload: list[dict[str, Any]],
+                           pause: Callable[[], None] = _no_pause) -> dict[str, Any]:
         summary = {"requestedContacts": len(payload), "deletedContacts": 0,
                    "unknownContacts": 0, "invalidEntries": 0}
         deleted: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
         for ident in payload:
+            pause()
             (kind, value), = ident.items()
             if kind == "email" and canonical_email(value) is None:
                 summary["invalidEntries"] += 1
@@ -486,6 +692,9 @@ class EmulatorState:
                 cid = None
             return self._contacts.get(cid) if cid is not None else None
 
+    def _contact_of(self, contact_id: int | None) -> Contact | None:
+        return self._contacts.get(contact_id) if contact_id is not None else None
+
     def upsert_contact(self, body: dict[str, Any], match: str, merge: str,
                        path_value: str | None = None) -> tuple[dict[str, Any], bool]:
         """Create or update one contact (PATCH semantics). Raises :class:`ConflictError`."""
@@ -502,15 +711,33 @@ class EmulatorState:
             return contact.to_v3(), created
 
     def _upsert(self, record: dict[str, Any], match: str, merge: str,
-                path_value: str | None = None) -> tuple[Contact, bool, bool]:
+                path_value: str | None = None,
+                canonical: tuple[str | None, str | None] | None = None,
+                ) -> tuple[Contact, bool, bool]:
+        """Create or update the contact a record matches: (contact, created, suppressed).
+
+        ``canonical``: the record's e-mail and mobile number already checked and
+        canonicalised (an import does that first), so they are not checked again; given
+        only when each identifier present is valid and the match identifier has a value.
+        """
         identifiers = record.get("identifiers") or {}
-        lookup = path_value if path_value is not None else identifiers.get(match)
-        target = self.find(match, str(lookup)) if lookup is not None else None
+        if canonical is None:
+            lookup = path_value if path_value is not None else identifiers.get(match)
+            target = self.find(match, str(lookup)) if lookup is not None else None
+            email = canonical_email(identifiers["email"]) if "email" in identifiers else None
+            mobile = (canonical_mobile(identifiers["mobileNumber"])
+                      if "mobileNumber" in identifiers else None)
+        else:
+            email, mobile = canonical
+            lookup = identifiers.get(match)
+            if match == "email":
+                target = self._contact_of(self._by_email.get(email_key(email or "")))
+            elif match == "mobileNumber":
+                target = self._contact_of(self._by_mobile.get(mobile or ""))
+            else:
+                target = self.find(match, str(lookup)) if lookup is not None else None
         if match == "contactId" and target is None:
             raise KeyError(str(lookup))
-        email = canonical_email(identifiers["email"]) if "email" in identifiers else None
-        mobile = (canonical_mobile(identifiers["mobileNumber"])
-                  if "mobileNumber" in identifiers else None)
         owners = {}
         if email is not None:
             owners["email"] = self._by_email.get(email_key(email))
@@ -536,9 +763,11 @@ class EmulatorState:
         for list_id in record.get("lists") or []:
             if list_id not in target.lists:
                 target.lists.append(list_id)
-        stamp = iso(now)
-        for rec in record.get("consentRecords") or []:
-            target.consent_records.append({**rec, "dateTimeCreated": stamp})
+        consent = record.get("consentRecords")
+        if consent:
+            stamp = iso(now)
+            for rec in consent:
+                target.consent_records.append({**rec, "dateTimeCreated": stamp})
         target.updated = now
         return target, created, suppressed
 
@@ -628,7 +857,6 @@ class EmulatorState:
                       **view: Any) -> tuple[list[dict[str, Any]], int | None]:
         """Contacts modified since ``since``, by contactId after the marker; (page, next)."""
         with self.lock:
-            self.process_due()
             chosen = [c for cid, c in sorted(self._contacts.items())
                       if cid > after_id and (since is None or c.updated >= since)]
             page = chosen[:limit]
@@ -654,22 +882,42 @@ class EmulatorState:
 
     def _put_insight(self, name: str, key: str, body: dict[str, Any],
                      contact: Contact | None) -> bool:
-        col = self._collections[name]
-        for path, kind in schema_paths(body).items():
+        packed = pack(body)
+        if packed is body:
+            packed = copy.deepcopy(body)  # kept as is: the caller's dict must not alias it
+        return self._store_insight(self._collections[name], key, packed, contact,
+                                   schema_paths(body))
+
+    @staticmethod
+    def _store_insight(col: dict[str, Any], key: str, packed: Packed, contact: Contact | None,
+                       paths: dict[str, str]) -> bool:
+        """Store one record (its JSON already packed); True when it is new.
+
+        A record is a tuple (key, packed JSON, contactId, email, created, updated): a
+        tuple of plain values takes a fraction of a dict's memory and the garbage
+        collector stops scanning it; :func:`_record_view` turns it back into the dict the
+        inspection API has always returned.
+        """
+        for path, kind in paths.items():
             col["schema"].setdefault(path, kind)
         rk = (contact.contact_id if contact else None, key)
         now = utcnow()
         existing = col["records"].get(rk)
-        col["records"][rk] = {"key": key, "json": copy.deepcopy(body),
-                              "contactId": contact.contact_id if contact else None,
-                              "email": contact.email if contact else None,
-                              "created": existing["created"] if existing else now,
-                              "updated": now}
+        col["records"][rk] = (key, packed, contact.contact_id if contact else None,
+                              contact.email if contact else None,
+                              existing[4] if existing else now, now)
         return existing is None
+
+    def insight_record(self, name: str, contact_id: int | None,
+                       key: str) -> dict[str, Any] | None:
+        """One record of a collection (a copy, as in :meth:`insight`), or None."""
+        with self.lock:
+            col = self._collections.get(name)
+            record = col["records"].get((contact_id, key)) if col else None
+            return _record_view(record) if record is not None else None
 
     def collections_summary(self) -> list[dict[str, Any]]:
         with self.lock:
-            self.process_due()
             return [{"collectionName": n, "collectionType": c["type"],
                      "collectionScope": c["scope"], "recordCount": len(c["records"])}
                     for n, c in sorted(self._collections.items())]
@@ -699,7 +947,6 @@ class EmulatorState:
     def suppressed_since(self, since: datetime, only_unsubscribed: bool, skip: int,
                          select: int) -> list[dict[str, Any]]:
         with self.lock:
-            self.process_due()
             rows = sorted((s for s in self._suppressions.values()
                            if s["dateRemoved"] >= since
                            and (not only_unsubscribed or s["reason"] == "Unsubscribed")),
@@ -717,7 +964,6 @@ class EmulatorState:
     # ------------------------------------------------------------------ calls, rate limit
     def start_call(self, method: str, path: str, query: str) -> dict[str, Any]:
         with self.lock:
-            self.process_due()
             entry = {"seq": len(self._calls) + 1, "method": method, "path": path,
                      "query": query, "status": None, "time": time.time(), "duration": None,
                      "fault": None}
@@ -788,19 +1034,16 @@ class EmulatorState:
     def contacts(self) -> list[dict[str, Any]]:
         """Every contact in v3 form (channel properties, lists and all data fields)."""
         with self.lock:
-            self.process_due()
             return [c.to_v3() for _, c in sorted(self._contacts.items())]
 
     def contact(self, email: str) -> dict[str, Any] | None:
         with self.lock:
-            self.process_due()
             c = self.find("email", email)
             return c.to_v3() if c else None
 
     def insight(self) -> dict[str, Any]:
         """{collection: {scope, type, records: [{key, json, contactId, email, …}]}}."""
         with self.lock:
-            self.process_due()
             return {name: {"scope": c["scope"], "type": c["type"],
                            "records": [_record_view(r) for r in c["records"].values()]}
                     for name, c in self._collections.items()}
@@ -823,7 +1066,6 @@ class EmulatorState:
 
     def imports(self) -> list[dict[str, Any]]:
         with self.lock:
-            self.process_due()
             return [{"kind": i.kind, "id": i.import_id, "submitted": iso(i.submitted),
                      **self._import_view(i)} for i in self._imports.values()]
 
@@ -837,8 +1079,11 @@ class EmulatorState:
             return [copy.deepcopy(self._campaigns[k]) for k in sorted(self._campaigns)]
 
 
-def _record_view(r: dict[str, Any]) -> dict[str, Any]:
-    return {**copy.deepcopy(r), "created": iso(r["created"]), "updated": iso(r["updated"])}
+def _record_view(r: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored insight record (see :meth:`EmulatorState._store_insight`) as a fresh dict."""
+    key, packed, contact_id, email, created, updated = r
+    return {"key": key, "json": unpack(packed), "contactId": contact_id, "email": email,
+            "created": iso(created), "updated": iso(updated)}
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -847,7 +1092,12 @@ def _str_or_none(value: Any) -> str | None:
 
 def _schema_clash(schema: dict[str, str], body: dict[str, Any]) -> str | None:
     """A description of the first field whose type differs from the collection's, or None."""
-    for path, kind in schema_paths(body).items():
+    return _paths_clash(schema, schema_paths(body))
+
+
+def _paths_clash(schema: dict[str, str], paths: dict[str, str]) -> str | None:
+    """:func:`_schema_clash` for a record's :func:`schema_paths`, already worked out."""
+    for path, kind in paths.items():
         known = schema.get(path)
         if known is not None and known != kind:
             return f"Field '{path}' is expected to be {known} but was {kind}"
