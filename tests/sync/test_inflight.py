@@ -58,3 +58,20 @@ def test_contact_bookkeeping_comes_back_identical(key, members, email, same_emai
     (back,) = [_unpack_contact(item) for item in kept]
     assert (back["key"], back["payload_hash"], back["customers"], back["email"],
             back["identity"]) == values
+
+
+def test_packed_contacts_take_the_memory_of_their_bytes_not_a_serialiser_buffer():
+    import tracemalloc
+
+    from dotsync.sync.engine import _pack_contact
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        packed = [_pack_contact(f"c{i}@example.com", "0" * 32, [(f"C{i}", "ab" * 8, False)],
+                                f"c{i}@example.com", f"c{i}@example.com") for i in range(2_000)]
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(packed) == 2_000
+    assert used / 2_000 < 400  # a 40-byte JSON list, a tuple and a flag: not ~4 KB each
