@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, TypeVar, overload
 
 from dotsync.dotdigital.client import (
     DotdigitalClient,
-    SerializedRecord,
+    SerializedChunk,
     build_contact_import_body,
     build_insight_import_body,
     contact_for_import,
@@ -66,32 +67,71 @@ def chunk_by_size(
     chunk. A record too large to fit even alone raises :class:`RecordTooLargeError` naming
     it through ``key`` (before any later record is read).
     """
-    base = len(dumps({**envelope, list_field: []}))
+    empty = dumps({**envelope, list_field: []})
+    base = len(empty)
     if base >= max_bytes:
         raise ValueError(f"max_bytes={max_bytes} cannot hold even an empty request")
+    if serialized:
+        yield from _serialized_chunks(records, empty, max_bytes, key, on_oversize)
+        return
     chunk: list[Any] = []
     size = base
     for record in records:
-        encoded = dumps(record)
-        record_size = len(encoded)
+        record_size = len(dumps(record))
         if base + record_size > max_bytes:
-            if on_oversize is not None:  # the caller rejects it; the others go on
-                on_oversize(record, record_size)
-                continue
-            name = key(record)
-            raise RecordTooLargeError(
-                f"record {name} serialises to {record_size} bytes; an import request may"
-                f" carry at most {max_bytes} bytes",
-                key=name, size=record_size, max_bytes=max_bytes,
-            )
+            _oversize(record, record_size, max_bytes, key, on_oversize)
+            continue
         added = record_size + (1 if chunk else 0)
         if chunk and size + added > max_bytes:
             yield chunk
             chunk, size, added = [], base, record_size
-        chunk.append(SerializedRecord(encoded) if serialized else record)
+        chunk.append(record)
         size += added
     if chunk:
         yield chunk
+
+
+def _oversize(record: Any, size: int, max_bytes: int, key: Callable[[Any], str],
+              on_oversize: Callable[[Any, int], None] | None) -> None:
+    if on_oversize is not None:  # the caller rejects it; the others go on
+        on_oversize(record, size)
+        return
+    name = key(record)
+    raise RecordTooLargeError(
+        f"record {name} serialises to {size} bytes; an import request may"
+        f" carry at most {max_bytes} bytes",
+        key=name, size=size, max_bytes=max_bytes,
+    )
+
+
+def _serialized_chunks(
+    records: Iterable[Any], empty: bytes, max_bytes: int, key: Callable[[Any], str],
+    on_oversize: Callable[[Any, int], None] | None,
+) -> Iterator[SerializedChunk]:
+    """The same chunks as the plain path, each built straight into its request body."""
+    prefix = empty[:-2]  # up to and including the list's "["
+    body = bytearray(prefix)
+    offsets = array("Q")
+    for record in records:
+        encoded = dumps(record)
+        if len(empty) + len(encoded) > max_bytes:
+            _oversize(record, len(encoded), max_bytes, key, on_oversize)
+            continue
+        if offsets and len(body) + 1 + len(encoded) + 2 > max_bytes:
+            yield _finish(body, offsets, prefix)
+            body, offsets = bytearray(prefix), array("Q")
+        if offsets:
+            body += b","
+        offsets.append(len(body))
+        body += encoded
+    if offsets:
+        yield _finish(body, offsets, prefix)
+
+
+def _finish(body: bytearray, offsets: array, prefix: bytes) -> SerializedChunk:
+    offsets.append(len(body) + 1)  # where a next record would start: ends the last one
+    body += b"]}"
+    return SerializedChunk(bytes(body), offsets, prefix)
 
 
 def _contact_name(contact: Mapping[str, Any]) -> str:

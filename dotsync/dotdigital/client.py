@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, overload
 from urllib.parse import quote, unquote
 
 import httpx
@@ -152,6 +152,54 @@ class SerializedRecord(bytes):
     A bulk chunk of these is spliced into the request body as it is, so a 50 MB import
     holds 50 MB of bytes in memory rather than several times that in Python objects.
     """
+
+
+class SerializedChunk(Sequence[SerializedRecord]):
+    """A whole import body built as its records were serialised, with where each
+    record sits in it.
+
+    Reads as the sequence of its records, but the client sends :attr:`body` as it is:
+    a 50 MB import is 50 MB of bytes, with no per-record objects and no copy to splice
+    it together. ``prefix`` is the body up to the first record (the envelope), which
+    the client checks against the import it was asked for.
+    """
+
+    __slots__ = ("_offsets", "body", "prefix")
+
+    def __init__(self, body: bytes, offsets: Sequence[int], prefix: bytes) -> None:
+        self.body = body
+        self.prefix = prefix
+        self._offsets = offsets  # start of each record, then the body's closing "]}"
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> SerializedRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SerializedRecord]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("record index out of range")
+        # Each record ends one byte (its comma, or the list's "]") before the next start.
+        return SerializedRecord(self.body[self._offsets[index]:self._offsets[index + 1] - 1])
+
+
+def _chunk_body(envelope: Mapping[str, Any], list_field: str, records: Sequence[Any]) -> Any:
+    """The body to send for ``records``: a :class:`SerializedChunk` built for this very
+    envelope as it is, other pre-serialised records spliced, else the plain JSON body."""
+    base = {**{k: v for k, v in envelope.items() if k != list_field}, list_field: []}
+    if isinstance(records, SerializedChunk):
+        if records.prefix == dumps(base)[:-2]:
+            return records.body
+        return splice(envelope, list_field, list(records))
+    if isinstance(records[0], SerializedRecord):
+        return splice(envelope, list_field, records)  # type: ignore[arg-type]
+    return None
 
 
 def splice(envelope: Mapping[str, Any], list_field: str,
@@ -687,10 +735,8 @@ class DotdigitalClient:
         """
         if not contacts:
             raise ValueError("import_contacts needs at least one contact")
-        if isinstance(contacts[0], SerializedRecord):
-            body: Any = splice(build_contact_import_body([], merge_option), "contacts",
-                               contacts)  # type: ignore[arg-type]
-        else:
+        body = _chunk_body(build_contact_import_body([], merge_option), "contacts", contacts)
+        if body is None:
             body = build_contact_import_body(contacts, merge_option)
         response = self._call("import_contacts", "PUT", "/contacts/v3/import", body=body,
                               kind=SUBMIT)
@@ -771,9 +817,9 @@ class DotdigitalClient:
         """
         if not records:
             raise ValueError("import_insight_data needs at least one record")
-        if isinstance(records[0], SerializedRecord):
-            body: Any = splice(build_insight_import_body(collection, [], scope, type),
-                               "records", records)  # type: ignore[arg-type]
+        body: Any = _chunk_body(build_insight_import_body(collection, [], scope, type),
+                                "records", records)
+        if body is not None:
             response = self._call("import_insight_data", "PUT", "/insightData/v3/import",
                                   body=body, kind=SUBMIT)
             return self._import_id(response, "import_insight_data", "importId")

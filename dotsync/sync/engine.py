@@ -631,7 +631,8 @@ class SyncEngine:
             status=self.client.get_contact_import,
             max_in_flight=self.options.contact_imports_in_flight,
             poll_interval=self.options.poll_interval,
-            keep=lambda chunk: Kept(_CONTACT_SETTLE_FIELDS, [order.popleft() for _ in chunk]),
+            keep=lambda chunk: Kept(_CONTACT_SETTLE_FIELDS,
+                                    [order.popleft() for _ in range(len(chunk))]),
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
@@ -937,7 +938,8 @@ class SyncEngine:
             status=self.client.get_insight_import,
             max_in_flight=self.options.insight_imports_in_flight,
             poll_interval=self.options.poll_interval,
-            keep=lambda chunk: Kept(_ORDER_SETTLE_FIELDS, [order.popleft() for _ in chunk]),
+            keep=lambda chunk: Kept(_ORDER_SETTLE_FIELDS,
+                                    [order.popleft() for _ in range(len(chunk))]),
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")

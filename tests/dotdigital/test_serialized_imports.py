@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import httpx
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.bulk import chunk_contacts, chunk_insight_records
@@ -45,8 +50,6 @@ def test_the_bodies_sent_are_identical_and_valid():
     assert contact_body == dumps(build_contact_import_body(
         [dict(c, matchIdentifier="email") for c in CONTACTS]))
     assert insight_body == dumps(build_insight_import_body("Purchases", RECORDS))
-    import json
-
     validate_request("PUT", f"{BASE}/contacts/v3/import", json.loads(contact_body))
     validate_request("PUT", f"{BASE}/insightData/v3/import", json.loads(insight_body))
 
@@ -71,3 +74,42 @@ def test_too_many_active_imports_is_raised_at_once_for_the_caller_to_pace():
             raise AssertionError("a second active import was accepted")
         assert time.monotonic() - started < 5  # not the 30 s default wait
         client.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(sizes=st.lists(st.integers(0, 300), min_size=1, max_size=40),
+       max_bytes=st.integers(120, 2_000))
+def test_chunk_bodies_split_exactly_like_the_plain_chunks(sizes, max_bytes):
+    from dotsync.dotdigital.bulk import chunk_by_size
+    from dotsync.dotdigital.client import SerializedChunk
+
+    records = [{"key": f"K{i}", "pad": "x" * n} for i, n in enumerate(sizes)]
+    envelope = {"collectionName": "Purchases"}
+    rejected_plain: list[Any] = []
+    rejected_raw: list[Any] = []
+    plain = list(chunk_by_size(records, envelope=envelope, list_field="records",
+                               max_bytes=max_bytes,
+                               on_oversize=lambda r, n: rejected_plain.append((r, n))))
+    raw = list(chunk_by_size(records, envelope=envelope, list_field="records",
+                             max_bytes=max_bytes, serialized=True,
+                             on_oversize=lambda r, n: rejected_raw.append((r, n))))
+    assert rejected_plain == rejected_raw
+    assert all(isinstance(c, SerializedChunk) for c in raw)
+    assert [len(c) for c in plain] == [len(c) for c in raw]
+    for p, r in zip(plain, raw, strict=True):
+        assert r.body == dumps({**envelope, "records": p})  # the exact body, within the cap
+        assert len(r.body) <= max_bytes
+        assert [bytes(x) for x in r] == [dumps(x) for x in p]
+        assert [bytes(x) for x in r[::-1]] == [dumps(x) for x in p[::-1]]
+
+
+@respx.mock
+def test_a_chunk_built_for_another_envelope_is_spliced_into_the_right_one():
+    route = respx.put(f"{BASE}/contacts/v3/import").mock(
+        return_value=httpx.Response(202, json={"importId": "a"}))
+    client = DotdigitalClient("apiuser-1@apiconnector.com", "pw", endpoint=BASE)
+    (chunk,) = list(chunk_contacts(CONTACTS, merge_option="overwrite", serialized=True))
+    client.import_contacts(chunk, merge_option="overwrite-if-empty")
+    sent = json.loads(route.calls[0].request.content)
+    assert sent == build_contact_import_body(
+        [dict(c, matchIdentifier="email") for c in CONTACTS], "overwrite-if-empty")
