@@ -179,6 +179,9 @@ class Import:
     collection: str | None = None
     status: str = "NotFinished"
     report: Packed = field(default_factory=dict)
+    #: Whether the fault profile makes it fail, drawn at submission: requests come in a
+    #: fixed order, the worker's turns do not, so a seeded profile stays reproducible.
+    doomed: bool = False
 
     @property
     def active(self) -> bool:
@@ -363,6 +366,8 @@ class EmulatorState:
             imp = Import(kind, import_id, payload, utcnow(),
                          time.monotonic() + self.config.import_delay, seq=self._seq,
                          collection=collection)
+            imp.doomed = bool(self.faults.fail_imports
+                              and self.rng.random() < self.faults.fail_imports)
             self._imports[import_id] = imp
             self._queue.append(imp)
             if self.config.import_delay <= 0:
@@ -484,7 +489,7 @@ class EmulatorState:
         return pause
 
     def _finish(self, imp: Import, pause: Callable[[], None]) -> None:
-        if self.faults.fail_imports and self.rng.random() < self.faults.fail_imports:
+        if imp.doomed and self.faults.fail_imports:
             imp.status = (self.faults.failed_import_status if imp.kind == "contacts"
                           else "Failed")
             imp.report = {}
