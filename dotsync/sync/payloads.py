@@ -185,7 +185,7 @@ def _product(line: Mapping[str, Any]) -> dict[str, Any]:
     }
     categories = line.get("categories") or []
     if categories:
-        product["categories"] = ", ".join(str(c) for c in categories)
+        product["categories"] = ", ".join(map(str, categories))
     return product
 
 
@@ -256,15 +256,7 @@ def insight_import_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 record[name] = values[i]
         if fulfilled[i] is not None:
             record["fulfilled_date"] = fulfilled[i]
-        products = []
-        for line in lines[i] or ():
-            product = {"sku": str(line["sku"]), "name": str(line["name"]),
-                       "qty": line["quantity"], "price": _money(line["unit_price"])}
-            categories = line.get("categories")
-            if categories:
-                product["categories"] = ", ".join(map(str, categories))
-            products.append(product)
-        record["products"] = products
+        record["products"] = [_product(line) for line in lines[i] or ()]
         out.append({
             "contactIdentity": {"identifier": "email", "value": emails[i]},
             "key": str(order_id),
