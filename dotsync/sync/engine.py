@@ -42,7 +42,7 @@ from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import consent, payloads
-from dotsync.sync.imports import run_imports
+from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
 
@@ -68,6 +68,8 @@ class Options:
     insight_imports_in_flight: int = 5
     #: Records behind the imports in flight, at most: keeps a backfill's memory flat.
     records_in_flight: int = 600_000
+    #: Records settled (written to the ledger) at a time when an import ends.
+    settle_batch: int = 10_000
     #: Triggered-campaign sends per batch call; one dropped batch leaves this many in doubt.
     send_batch_size: int = 50
     #: Send order confirmations for orders synced for the first time (never in a backfill).
@@ -636,36 +638,47 @@ class SyncEngine:
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
-            chunk_items = [_unpack_contact(item) for item in done.chunk]
-            if done.error is not None or done.report is None:
-                err = done.error
-                if isinstance(err, dd.AuthenticationError):
-                    raise err
-                self._settle_contacts([(i, "failed", {
-                    "error_code": getattr(err, "error_code", None) or type(err).__name__,
-                    "error_message": _describe(err)}) for i in chunk_items])
-                continue
+            err = done.error
+            if isinstance(err, dd.AuthenticationError):
+                raise err
             report = done.report
-            if report.status != "Finished":
-                self._settle_contacts([(i, "failed", {
-                    "error_code": report.status,
-                    "error_message": f"contact import {done.import_id} ended {report.status}",
-                    "dotdigital_ref": done.import_id}) for i in chunk_items])
-                continue
-            failures = _contact_failures(report)
-            outcome = []
-            for item in chunk_items:
-                failure = failures.get(item["identity"])
-                if failure is None:
-                    outcome.append((item, "synced", {"dotdigital_ref": done.import_id}))
-                else:
-                    code, description = failure
-                    outcome.append((item, "rejected", {
-                        "error_code": code, "dotdigital_ref": done.import_id,
-                        "error_message": f"Dotdigital rejected the contact: {code}"
-                                         + (f" ({description})" if description else "")}))
-            self._settle_contacts(outcome)
-            self.progress(len(chunk_items))
+            failures = (_contact_failures(report)
+                        if err is None and report is not None and report.status == "Finished"
+                        else {})
+            del report  # a finished import's report lists every contact: let it go first
+            for batch in done.chunk.batches(self.options.settle_batch):
+                self._settle_contact_batch(done, failures,
+                                           [_unpack_contact(item) for item in batch])
+
+    def _settle_contact_batch(self, done: Finished[Any, Any], failures: Mapping[str, Any],
+                              items: list[dict[str, Any]]) -> None:
+        """Settle one slice of an ended contact import's items."""
+        if done.error is not None or done.report is None:
+            err = done.error
+            self._settle_contacts([(i, "failed", {
+                "error_code": getattr(err, "error_code", None) or type(err).__name__,
+                "error_message": _describe(err)}) for i in items])
+            return
+        status = done.report.status
+        if status != "Finished":
+            self._settle_contacts([(i, "failed", {
+                "error_code": status,
+                "error_message": f"contact import {done.import_id} ended {status}",
+                "dotdigital_ref": done.import_id}) for i in items])
+            return
+        outcome = []
+        for item in items:
+            failure = failures.get(item["identity"])
+            if failure is None:
+                outcome.append((item, "synced", {"dotdigital_ref": done.import_id}))
+            else:
+                code, description = failure
+                outcome.append((item, "rejected", {
+                    "error_code": code, "dotdigital_ref": done.import_id,
+                    "error_message": f"Dotdigital rejected the contact: {code}"
+                                     + (f" ({description})" if description else "")}))
+        self._settle_contacts(outcome)
+        self.progress(len(items))
 
     @staticmethod
     def _identity(payload: Mapping[str, Any]) -> str:
@@ -943,34 +956,43 @@ class SyncEngine:
             max_records_in_flight=self.options.records_in_flight,
         ):
             failpoints.hit("after_import_report")
-            chunk_rows = list(done.chunk)
-            if done.error is not None or done.report is None:
-                err = done.error
-                if isinstance(err, dd.AuthenticationError):
-                    raise err
-                self._settle_orders([(r, "failed", getattr(err, "error_code", None)
-                                      or type(err).__name__, _describe(err))
-                                     for r in chunk_rows])
-                continue
+            if isinstance(done.error, dd.AuthenticationError):
+                raise done.error
             report = done.report
-            if report.status not in ("Finished", "Complete"):
-                self._settle_orders([(r, "failed", report.status,
-                                      f"insight import {done.import_id} ended {report.status}")
-                                     for r in chunk_rows])
-                continue
-            failures = _insight_failures(report)
-            outcome = []
-            for row in chunk_rows:
-                reason = failures.get(str(row["order_id"]))
-                if reason is None:
-                    outcome.append((row, "synced", None, None))
-                elif reason == "ContactEmailDoesNotExist":
-                    missing.append(row)
-                else:
-                    outcome.append((row, "rejected", reason,
-                                    f"Dotdigital rejected the order record: {reason}"))
-            self._settle_orders(outcome)
-            self.progress(len(chunk_rows))
+            failures = (_insight_failures(report) if done.error is None and report is not None
+                        and report.status in ("Finished", "Complete") else {})
+            for batch in done.chunk.batches(self.options.settle_batch):
+                missing += self._settle_order_batch(done, failures, batch)
+        return missing
+
+    def _settle_order_batch(self, done: Finished[Any, Any], failures: Mapping[str, str],
+                            rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Settle one slice of an ended insight import's orders; returns those refused
+        because their contact does not exist."""
+        if done.error is not None or done.report is None:
+            err = done.error
+            self._settle_orders([(r, "failed", getattr(err, "error_code", None)
+                                  or type(err).__name__, _describe(err)) for r in rows])
+            return []
+        report = done.report
+        if report.status not in ("Finished", "Complete"):
+            self._settle_orders([(r, "failed", report.status,
+                                  f"insight import {done.import_id} ended {report.status}")
+                                 for r in rows])
+            return []
+        outcome = []
+        missing = []
+        for row in rows:
+            reason = failures.get(str(row["order_id"]))
+            if reason is None:
+                outcome.append((row, "synced", None, None))
+            elif reason == "ContactEmailDoesNotExist":
+                missing.append(row)
+            else:
+                outcome.append((row, "rejected", reason,
+                                f"Dotdigital rejected the order record: {reason}"))
+        self._settle_orders(outcome)
+        self.progress(len(rows))
         return missing
 
     def _settle_orders(self, outcomes: Sequence[tuple[dict[str, Any], str, Any, Any]]) -> None:

@@ -47,6 +47,23 @@ class Kept:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.rows()
 
+    def batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        """The rows as dicts, ``size`` at a time.
+
+        An import carries up to ~150,000 records; turning them all into dicts at once
+        (and the ledger rows built from them) took a few hundred megabytes at the
+        moment an import settled, the backfill's peak. Settling a slice at a time
+        keeps that to what one slice needs.
+        """
+        if size < 1:
+            raise ValueError(f"batch size must be at least 1, got {size}")
+        for start in range(0, self._length, size):
+            stop = min(self._length, start + size)
+            columns = [c.slice(start, stop - start).to_pylist() if isinstance(c, pa.Array)
+                       else c[start:stop] for c in self._columns]
+            yield [dict(zip(self.fields, values, strict=True))
+                   for values in zip(*columns, strict=True)]
+
 
 _ARROW_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.float64(),
                 bytes: pa.binary()}

@@ -75,3 +75,20 @@ def test_packed_contacts_take_the_memory_of_their_bytes_not_a_serialiser_buffer(
         tracemalloc.stop()
     assert len(packed) == 2_000
     assert used / 2_000 < 400  # a 40-byte JSON list, a tuple and a flag: not ~4 KB each
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(_value, _value), max_size=30), size=st.integers(1, 8))
+def test_batches_give_the_same_rows_in_order_a_slice_at_a_time(rows, size):
+    kept = Kept(("a", "b"), rows)
+    batches = list(kept.batches(size))
+    assert all(0 < len(b) <= size for b in batches)
+    assert [r for b in batches for r in b] == list(kept.rows())
+    assert len(batches) == -(-len(rows) // size)
+
+
+def test_a_batch_size_below_one_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="at least 1"):
+        list(Kept(("a",), [(1,)]).batches(0))
