@@ -630,7 +630,8 @@ class SyncEngine:
         for done in run_imports(
             chunks,
             submit=lambda chunk: self.client.import_contacts(chunk),
-            status=self.client.get_contact_import,
+            # Only the failures matter here: skip the report's list of every contact.
+            status=lambda import_id: self.client.get_contact_import(import_id, contacts=False),
             max_in_flight=self.options.contact_imports_in_flight,
             poll_interval=self.options.poll_interval,
             keep=lambda chunk: Kept(_CONTACT_SETTLE_FIELDS,

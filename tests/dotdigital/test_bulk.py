@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dotsync.dotdigital import (
     DotdigitalClient,
+    DotdigitalError,
     ImportWaitTimeout,
     NotFoundError,
     RecordTooLargeError,
@@ -246,3 +247,41 @@ def test_import_report_is_typed(client: DotdigitalClient, api: respx.MockRouter)
     assert [c.contact_id for c in report.created] == [1]
     assert report.updated[0].identifiers == {"email": "b@x.com"}
     assert report.failures[0].failure_codes == ("InvalidEmail", "NoValidIdentifiers")
+
+
+REPORT = {
+    "importId": "i-1", "status": "Finished",
+    "summary": {"newContacts": 2, "updatedContacts": 1, "invalidEntries": 1},
+    "created": [{"contactId": i, "identifiers": {"email": f"c{i}@x.com"}} for i in range(2)],
+    "updated": [{"contactId": 9, "identifiers": {"email": "u@x.com"}}],
+    "failures": [{"matchIdentifier": "email", "identifiers": {"email": "bad"},
+                  "failures": [{"failureCode": "InvalidEmail", "description": "bad"}]}],
+}
+
+
+def test_a_report_without_its_contact_lists_keeps_everything_else(
+        client: DotdigitalClient, api: respx.MockRouter) -> None:
+    api.get("/contacts/v3/import/i-1").respond(200, json=REPORT)
+    full = client.get_contact_import("i-1")
+    lean = client.get_contact_import("i-1", contacts=False)
+    assert len(full.created) == 2 and len(full.updated) == 1
+    assert lean.created == () and lean.updated == ()
+    assert (lean.import_id, lean.status, lean.summary, lean.failures) == (
+        full.import_id, full.status, full.summary, full.failures)
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"[]", ""), (b'{"status": "NotFinished"}', "NotFinished"), (b'"Finished"', ""),
+])
+def test_a_lean_report_of_an_odd_shape_is_read_leniently(
+        client: DotdigitalClient, api: respx.MockRouter, body: bytes, status: str) -> None:
+    api.get("/contacts/v3/import/i-1").respond(200, content=body)
+    report = client.get_contact_import("i-1", contacts=False)
+    assert report.status == status and report.failures == ()
+
+
+def test_a_lean_report_that_is_not_json_is_a_clear_error(
+        client: DotdigitalClient, api: respx.MockRouter) -> None:
+    api.get("/contacts/v3/import/i-1").respond(200, content=b'{"status": "Fini')
+    with pytest.raises(DotdigitalError, match="not JSON"):
+        client.get_contact_import("i-1", contacts=False)
