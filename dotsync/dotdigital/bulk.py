@@ -131,7 +131,8 @@ def _serialized_chunks(
 def _finish(body: bytearray, offsets: array, prefix: bytes) -> SerializedChunk:
     offsets.append(len(body) + 1)  # where a next record would start: ends the last one
     body += b"]}"
-    return SerializedChunk(bytes(body), offsets, prefix)
+    # Kept as the bytearray it was built in: a bytes copy would hold the import twice.
+    return SerializedChunk(body, offsets, prefix)
 
 
 def _contact_name(contact: Mapping[str, Any]) -> str:

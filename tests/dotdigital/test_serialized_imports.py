@@ -113,3 +113,43 @@ def test_a_chunk_built_for_another_envelope_is_spliced_into_the_right_one():
     sent = json.loads(route.calls[0].request.content)
     assert sent == build_contact_import_body(
         [dict(c, matchIdentifier="email") for c in CONTACTS], "overwrite-if-empty")
+
+
+BIG = [{"identifiers": {"email": f"big{i}@example.com"},
+        "dataFields": {"FIRSTNAME": "Zoë ☃", "NOTES": "x" * 200 + str(i)}} for i in range(9_000)]
+
+
+@respx.mock
+def test_a_body_over_a_mebibyte_is_sent_whole_with_its_length_and_again_on_a_retry():
+    from dotsync.dotdigital.client import BODY_PART_BYTES
+
+    route = respx.put(f"{BASE}/contacts/v3/import").mock(side_effect=[
+        httpx.ConnectError("refused"),  # nothing was sent: the submission is tried again
+        httpx.Response(202, json={"importId": "a"}),
+    ])
+    client = DotdigitalClient("apiuser-1@apiconnector.com", "pw", endpoint=BASE,
+                              backoff_base=0.001, backoff_max=0.002)
+    (chunk,) = list(chunk_contacts(BIG, serialized=True))
+    assert len(chunk.body) > 2 * BODY_PART_BYTES
+    assert client.import_contacts(chunk) == "a"
+    assert route.call_count == 2
+    for call in route.calls:
+        assert call.request.content == bytes(chunk.body)
+        assert call.request.headers["content-length"] == str(len(chunk.body))
+        assert "transfer-encoding" not in call.request.headers
+    assert json.loads(route.calls[1].request.content)["contacts"][8_999]["identifiers"] == {
+        "email": "big8999@example.com"}
+
+
+def test_a_body_over_a_mebibyte_reaches_a_real_server_intact():
+    from dotsync.dotdigital import wait_for_import
+    from dotsync.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(import_delay=0.01)) as server, DotdigitalClient(
+            server.config.user, server.config.password, endpoint=server.url) as client:
+        (chunk,) = list(chunk_contacts(BIG, serialized=True))
+        report = wait_for_import(client, client.import_contacts(chunk), poll_interval=0.02,
+                                 min_poll=0.01, max_poll=0.05, timeout=60)
+        assert report.status == "Finished"
+        assert report.summary["newContacts"] == 9_000
+        assert server.state.contact("big8999@example.com") is not None
