@@ -36,11 +36,11 @@ class Kept:
     @property
     def nbytes(self) -> int:
         """Bytes held in Arrow buffers (columns kept as lists are not counted)."""
-        return sum(c.nbytes for c in self._columns if isinstance(c, pa.Array))
+        return sum(_array(c).nbytes for c in self._columns if _array(c) is not None)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Each row as a dict of ``fields``, built as it is consumed."""
-        columns = [c.to_pylist() if isinstance(c, pa.Array) else c for c in self._columns]
+        columns = [_expand(c, 0, self._length) for c in self._columns]
         for values in zip(*columns, strict=True):
             yield dict(zip(self.fields, values, strict=True))
 
@@ -59,8 +59,7 @@ class Kept:
             raise ValueError(f"batch size must be at least 1, got {size}")
         for start in range(0, self._length, size):
             stop = min(self._length, start + size)
-            columns = [c.slice(start, stop - start).to_pylist() if isinstance(c, pa.Array)
-                       else c[start:stop] for c in self._columns]
+            columns = [_expand(c, start, stop) for c in self._columns]
             yield [dict(zip(self.fields, values, strict=True))
                    for values in zip(*columns, strict=True)]
 
@@ -69,17 +68,61 @@ _ARROW_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.f
                 bytes: pa.binary()}
 
 
+class _Hex:
+    """A column of lowercase hexadecimal strings (fingerprints), held as their bytes:
+    half the size, and given back as the very same strings."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: pa.Array) -> None:
+        self.array = array
+
+
+def _array(column: Any) -> pa.Array | None:
+    if isinstance(column, _Hex):
+        return column.array
+    return column if isinstance(column, pa.Array) else None
+
+
+def _expand(column: Any, start: int, stop: int) -> list[Any]:
+    """Rows ``start:stop`` of a kept column as Python values."""
+    if isinstance(column, list):
+        return column[start:stop]
+    if isinstance(column, _Hex):
+        return [None if b is None else b.hex()
+                for b in column.array.slice(start, stop - start).to_pylist()]
+    return column.slice(start, stop - start).to_pylist()
+
+
 def _compact(values: list[Any]) -> Any:
     """An Arrow array of ``values`` when they are all of one plain type (or None), else
     the list itself: compactness must never change a value or its type (Arrow would
     turn a mix of ints and floats into floats)."""
     kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return pa.nulls(len(values))  # e.g. an e-mail left out because it equals the key
     if len(kinds) != 1:
         return values
-    arrow_type = _ARROW_TYPES.get(kinds.pop())
+    kind = kinds.pop()
+    arrow_type = _ARROW_TYPES.get(kind)
     if arrow_type is None:
         return values
+    if kind is str:
+        hexed = _as_hex(values)
+        if hexed is not None:
+            return hexed
     try:
         return pa.array(values, type=arrow_type)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         return values  # e.g. a lone surrogate, which UTF-8 cannot hold
+
+
+def _as_hex(values: list[str | None]) -> _Hex | None:
+    """The column as bytes when every value is lowercase hex that round-trips exactly."""
+    try:
+        raw = [None if v is None else bytes.fromhex(v) for v in values]
+    except ValueError:
+        return None
+    if any(b is not None and b.hex() != v for b, v in zip(raw, values, strict=True)):
+        return None  # upper case or spaces: fromhex accepts them, hex() would not restore
+    return _Hex(pa.array(raw, type=pa.binary()))

@@ -92,3 +92,22 @@ def test_a_batch_size_below_one_is_refused():
 
     with pytest.raises(ValueError, match="at least 1"):
         list(Kept(("a",), [(1,)]).batches(0))
+
+
+_hexish = st.text(alphabet="0123456789abcdefABCDEF ", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), _hexish), max_size=12))
+def test_hex_looking_columns_come_back_as_the_same_strings(values):
+    kept = Kept(("h",), [(v,) for v in values])
+    back = [r["h"] for r in kept.rows()]
+    assert back == values
+    assert all(type(b) is type(v) for b, v in zip(back, values, strict=True))
+
+
+def test_fingerprints_and_empty_columns_are_held_in_less_space():
+    hashes = [(f"{i:032x}", None) for i in range(1_000)]
+    kept = Kept(("payload_hash", "email"), hashes)
+    assert kept.nbytes < 1_000 * 32  # 16 bytes a hash (plus offsets), not 32 characters
+    assert [tuple(r.values()) for r in kept] == hashes
