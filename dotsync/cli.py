@@ -246,9 +246,12 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> N
               help="Staged rows read at a time.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
               show_default=True, help="Seconds between import status polls.")
+@click.option("--import-max-bytes", type=click.IntRange(min=10_000, max=50_000_000),
+              default=48_000_000, show_default=True,
+              help="Largest import body, in bytes (Dotdigital's cap is 50 MB).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
-             poll_interval: float, as_json: bool) -> None:
+             poll_interval: float, import_max_bytes: int, as_json: bool) -> None:
     """The bulk first load (or re-load) through the bulk import endpoints."""
     if since is not None:
         import pandas as pd
@@ -262,7 +265,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
 
     state = backfill_flow(since=since, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
-                          return_state=True)
+                          import_max_bytes=import_max_bytes, return_state=True)
     _finish_run(state, as_json)
 
 

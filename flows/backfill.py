@@ -29,12 +29,16 @@ def backfill(
     include_certificates: bool = False,
     chunk_rows: int = 50_000,
     poll_interval: float = 5.0,
-    import_max_bytes: int = 10_000_000,
+    import_max_bytes: int = 48_000_000,
     dry_run: bool = False,
     credentials_block: str | None = None,
     preflight: bool = False,
 ) -> Any:
-    """Load everything pending (or changed since ``since``, an ISO date) in bulk."""
+    """Load everything pending (or changed since ``since``, an ISO date) in bulk.
+
+    Imports are sized up to ``import_max_bytes`` (48 MB by default, under Dotdigital's
+    50 MB cap): a first load is large, and the fewer imports, the fewer calls.
+    """
     options = Options(
         dry_run=dry_run,
         bulk_threshold=0,
