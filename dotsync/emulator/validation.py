@@ -171,24 +171,30 @@ def check_channel_properties(value: Any, item: str, allow_resubscribe: bool) -> 
         for name, v in props.items():
             at = f"{where}.{name}"
             if channel == "email" and name == "emailType":
-                if v not in EMAIL_TYPES:
+                if not _one_of(v, EMAIL_TYPES):
                     problems.append((at, f"'{v}' is not one of {', '.join(EMAIL_TYPES)}"))
             elif channel == "email" and name == "optInType":
-                if v not in OPT_IN_TYPES:
+                if not _one_of(v, OPT_IN_TYPES):
                     problems.append((at, f"'{v}' is not one of {', '.join(OPT_IN_TYPES)}"))
             elif channel == "email" and name == "status":
-                if v not in EMAIL_STATUS_UPDATES:
+                if not _one_of(v, EMAIL_STATUS_UPDATES):
                     problems.append((at, f"'{v}' is not one of {', '.join(EMAIL_STATUS_UPDATES)}"))
             elif channel == "email" and name == "resubscribeOptions" and allow_resubscribe:
                 if not isinstance(v, dict):
                     problems.append((at, "must be an object"))
             elif channel != "email" and name == "status":
-                if v not in CHANNEL_STATUS_UPDATES:
+                if not _one_of(v, CHANNEL_STATUS_UPDATES):
                     problems.append((at, f"'{v}' is not one of "
                                          f"{', '.join(CHANNEL_STATUS_UPDATES)}"))
             else:
                 problems.append((at, "unknown property"))
     return problems
+
+
+def _one_of(value: Any, choices: Any) -> bool:
+    """``value in choices`` for a JSON value: a list or an object (unhashable) is simply
+    not one of the choices, rather than a TypeError and a 500."""
+    return isinstance(value, str) and value in choices
 
 
 def check_data_fields(value: Any, item: str, known: set[str] | None) -> list[Problem]:
@@ -220,7 +226,7 @@ def check_contact_body(body: Any, item: str, *, known_fields: set[str] | None,
         if not isinstance(match, str) or not IDENTIFIER_NAME.match(match):
             problems.append((f"{prefix}matchIdentifier", "required: email, mobileNumber or "
                                                          "contactId"))
-        elif match not in CONTACT_IDENTIFIERS:
+        elif not _one_of(match, CONTACT_IDENTIFIERS):
             problems.append((f"{prefix}matchIdentifier", f"custom identifier '{match}' does "
                                                          "not exist in the account"))
         if "identifiers" not in body:
@@ -289,7 +295,8 @@ def first_unclean_record(records: list[Any], start: int, good_fields: set[str],
     good_channels: list[dict[str, Any]] = []
     for i in range(start, len(records)):
         body = records[i]
-        if type(body) is not dict or body.get("matchIdentifier") not in CONTACT_IDENTIFIERS:
+        if type(body) is not dict or not _one_of(body.get("matchIdentifier"),
+                                                 CONTACT_IDENTIFIERS):
             return i
         identifiers = body.get("identifiers", _MISSING)
         if type(identifiers) is dict:

@@ -192,3 +192,21 @@ def test_bulk_delete_validation(api, body) -> None:
 
 def test_bulk_delete_status_unknown(api) -> None:
     assert api.get("/contacts/v3/delete/nope").status_code == 404
+
+
+@pytest.mark.parametrize("bad", [[], {}, ["Html"], {"a": 1}, 1, None])
+def test_an_enum_given_a_list_or_object_is_a_400_naming_the_field(emulator, bad) -> None:
+    import httpx
+
+    with httpx.Client(base_url=emulator.url,
+                      auth=(emulator.config.user, emulator.config.password)) as raw:
+        single = raw.patch("/contacts/v3/email/jo@example.com",
+                           json={"channelProperties": {"email": {"emailType": bad}}})
+        assert single.status_code == 400, single.text
+        assert "emailType" in single.text
+        bulk = raw.put("/contacts/v3/import", json={"contacts": [
+            {"matchIdentifier": bad, "identifiers": {"email": "a@example.com"}},
+            {"matchIdentifier": "email", "identifiers": {"email": "b@example.com"},
+             "channelProperties": {"email": {"optInType": bad}}}]})
+        assert bulk.status_code == 400, bulk.text
+        assert "matchIdentifier" in bulk.text and "optInType" in bulk.text
