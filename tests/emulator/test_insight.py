@@ -215,3 +215,27 @@ def test_deleting_a_contact_removes_its_records(api, emulator) -> None:
     api.put(RECORD, json={"id": "o1"})
     api.delete(f"/contacts/v3/email/{JO}")
     assert emulator.state.insight_records("Purchases") == []
+
+
+def test_deleting_a_contact_deletes_its_records_and_only_its_records(api, emulator) -> None:
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        _contact(api, email)
+    api.put("/insightData/v3/import", json=insight_body(
+        order("o1", "a@example.com"), order("o2", "a@example.com"), order("o3", "b@example.com")))
+    api.put("/insightData/v3/import", json=insight_body(
+        order("r1", "a@example.com"), order("r2", "c@example.com"), collection="Returns"))
+
+    def keys(collection: str) -> set[str]:
+        return {r["key"] for r in emulator.state.insight_records(collection)}
+
+    assert api.delete("/contacts/v3/email/a@example.com").status_code == 200
+    assert keys("Purchases") == {"o3"} and keys("Returns") == {"r2"}
+    # Records stored after the first delete are found by the next one as well.
+    api.put("/insightData/v3/import", json=insight_body(
+        order("o4", "b@example.com"), order("o5", "c@example.com")))
+    assert api.delete("/contacts/v3/email/b@example.com").status_code == 200
+    assert keys("Purchases") == {"o5"} and keys("Returns") == {"r2"}
+    assert emulator.state.collection("Purchases") is not None
+    assert "_by_contact" not in emulator.state.collection("Purchases")
+    assert api.delete("/contacts/v3/email/c@example.com").status_code == 200
+    assert keys("Purchases") == set() and keys("Returns") == set()
