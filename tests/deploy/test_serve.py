@@ -134,25 +134,43 @@ def test_replay_deployment_queues_and_syncs_again(served: Served) -> None:
 
 
 def test_sync_runs_of_the_deployment_never_overlap(served: Served) -> None:
+    from datetime import datetime
+
     from prefect.deployments import run_deployment
 
-    ids = [run_deployment("sync/sync", parameters={"poll_interval": 0.05,
-                                                  "preflight": False}, timeout=0).id
-           for _ in range(2)]
+    params = {"poll_interval": 0.05, "preflight": False}
+    # A first run sends whatever is still pending, so the two below have little to send.
+    drain = run_deployment("sync/sync", parameters=params, timeout=180)
+    assert drain.state is not None and drain.state.is_completed()
+    # Then each call takes 2.5 s, so a run lasts several of serve's 1-second polls: without
+    # the limit, the second run would be picked up and started while the first runs.
+    before = served.emulator.state.faults.latency
+    served.emulator.state.set_faults(latency=2.5)
+    try:
+        ids = [run_deployment("sync/sync", parameters=params, timeout=0).id for _ in range(2)]
 
-    def finished() -> list[dict[str, Any]] | None:
-        runs = [api(served, "GET", f"/flow_runs/{i}") for i in ids]
-        return runs if all(r["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED"}
-                           for r in runs) else None
+        def finished() -> list[dict[str, Any]] | None:
+            runs = [api(served, "GET", f"/flow_runs/{i}") for i in ids]
+            return runs if all(r["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED"}
+                               for r in runs) else None
 
-    first, second = wait_for(finished, 120, "two sync runs", served.proc, served.log,
-                             interval=0.5)
-    assert first["state"]["type"] == second["state"]["type"] == "COMPLETED"
-    spans = sorted((r["start_time"], r["end_time"]) for r in (first, second))
-    assert spans[0][1] <= spans[1][0], f"the runs overlapped: {spans}"
-    history = [s["name"] for i in ids
-               for s in api(served, "GET", f"/flow_run_states/?flow_run_id={i}")]
-    assert "AwaitingConcurrencySlot" in history  # the limit, not luck, kept them apart
+        runs = wait_for(finished, 180, "two sync runs", served.proc, served.log, interval=0.5)
+    finally:
+        served.emulator.state.set_faults(latency=before)
+    assert [r["state"]["type"] for r in runs] == ["COMPLETED", "COMPLETED"]
+
+    def at(value: str) -> datetime:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    earlier, later = sorted(runs, key=lambda r: at(r["start_time"]))
+    assert at(earlier["end_time"]) <= at(later["start_time"]), "the runs overlapped"
+    # The limit, not luck, kept them apart: the later run was due before the earlier one
+    # even started, and the earlier one ran through several of serve's polls.
+    assert at(later["expected_start_time"]) < at(earlier["start_time"])
+    assert (at(earlier["end_time"]) - at(earlier["start_time"])).total_seconds() > 2
+    history = [s["name"] for s in api(served, "GET", f"/flow_run_states/?flow_run_id="
+                                                   f"{later['id']}")]
+    assert history[-1] == "Completed" and "Running" in history
 
 
 def test_the_password_is_never_shown(served: Served) -> None:
