@@ -57,7 +57,7 @@ from dotsync.dotdigital.errors import (
     mask_text,
 )
 from dotsync.dotdigital.hosts import DISCOVERY_URL, check_endpoint, is_allowed_host
-from dotsync.dotdigital.lean import CONTACT_REFS, decode_without
+from dotsync.dotdigital.lean import contact_import_head
 from dotsync.dotdigital.models import (
     AccountInfo,
     BatchSendResult,
@@ -784,7 +784,7 @@ class DotdigitalClient:
             body = self._json(response, "get_contact_import")
         else:
             try:
-                body = decode_without(response.content, CONTACT_REFS) if response.content \
+                body = contact_import_head(response.content) if response.content \
                     else None
             except ValueError:
                 raise DotdigitalError(

@@ -1,9 +1,9 @@
-"""Decoding a JSON object without the members a caller does not need.
+"""Decoding a contact import report without its list of every contact.
 
-Some Dotdigital answers are large only because of one list: a finished contact import's
-report names every contact it created or updated. msgspec decodes an object into a
-struct that declares only the wanted members and skips the others without building
-Python objects for them, which orjson or the standard library cannot do.
+A finished contact import's report names every contact it created or updated, which
+is what makes it large. msgspec decodes an object into a struct that declares only
+the wanted members and skips the others without building Python objects for them,
+which orjson or the standard library cannot do.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from typing import Any
 
 import msgspec
 import orjson
-
-#: The members of a contact import report that list each contact (``created``, ``updated``).
-CONTACT_REFS = frozenset({"created", "updated"})
 
 
 class _ContactImportHead(msgspec.Struct):
@@ -26,18 +23,14 @@ class _ContactImportHead(msgspec.Struct):
     failures: Any = msgspec.UNSET
 
 
-_HEADS = {CONTACT_REFS: _ContactImportHead}
-
-
-def decode_without(raw: bytes, skipped: frozenset[str]) -> Any:
-    """The JSON document ``raw`` with the top-level members ``skipped`` left out.
+def contact_import_head(raw: bytes) -> Any:
+    """The contact import report ``raw`` without its ``created`` and ``updated`` lists.
 
     Raises ``ValueError`` when ``raw`` is not JSON. A document that is not an object is
     returned whole (the report parsers treat it as empty).
     """
-    head_type = _HEADS[skipped]
     try:
-        head = msgspec.json.decode(raw, type=head_type)
+        head = msgspec.json.decode(raw, type=_ContactImportHead)
     except msgspec.ValidationError:
         try:
             return orjson.loads(raw)  # valid JSON, but not an object of that shape

@@ -35,6 +35,7 @@ from dotsync import failpoints
 from dotsync.config import Settings
 from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.bulk import chunk_contacts, chunk_insight_records
+from dotsync.dotdigital.models import INSIGHT_IMPORT_DONE
 from dotsync.masking import mask_email
 from dotsync.store import Ledger, Store
 from dotsync.store.ledger import EXACTLY_ONCE
@@ -477,8 +478,7 @@ class SyncEngine:
             ):
                 if isinstance(finished.error, dd.AuthenticationError):
                     raise finished.error
-                if finished.report is not None and finished.report.status in (
-                        "Finished", "Complete"):
+                if finished.report is not None and finished.report.status in INSIGHT_IMPORT_DONE:
                     done.extend(finished.chunk)
                 else:
                     why = (_describe(finished.error) if finished.error is not None
@@ -646,7 +646,6 @@ class SyncEngine:
             failures = (_contact_failures(report)
                         if err is None and report is not None and report.status == "Finished"
                         else {})
-            del report  # a finished import's report lists every contact: let it go first
             for batch in done.chunk.batches(self.options.settle_batch):
                 self._settle_contact_batch(done, failures,
                                            [_unpack_contact(item) for item in batch])
@@ -961,7 +960,7 @@ class SyncEngine:
                 raise done.error
             report = done.report
             failures = (_insight_failures(report) if done.error is None and report is not None
-                        and report.status in ("Finished", "Complete") else {})
+                        and report.status in INSIGHT_IMPORT_DONE else {})
             for batch in done.chunk.batches(self.options.settle_batch):
                 missing += self._settle_order_batch(done, failures, batch)
         return missing
@@ -976,7 +975,7 @@ class SyncEngine:
                                   or type(err).__name__, _describe(err)) for r in rows])
             return []
         report = done.report
-        if report.status not in ("Finished", "Complete"):
+        if report.status not in INSIGHT_IMPORT_DONE:
             self._settle_orders([(r, "failed", report.status,
                                   f"insight import {done.import_id} ended {report.status}")
                                  for r in rows])

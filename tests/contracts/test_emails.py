@@ -106,7 +106,8 @@ def test_fast_path_covers_plain_addresses(text: str) -> None:
     # plain addresses the library accepts unchanged (else it would be pointless).
     low = text.lower()
     assume(_library(text) == low and ".-" not in low and "-." not in low)
-    assume(not any(part[2:4] == "--" for part in low.split("@")[1].split(".")))
+    # The fast path leaves every label with "--" to the library (IDNA rules on hyphens).
+    assume("--" not in low.split("@")[1])
     assert fast_email(text) == low
 
 
