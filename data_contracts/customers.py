@@ -29,6 +29,9 @@ from dotsync.store.schema import ENTITY_COLUMNS
 CUSTOMER_COLUMNS: tuple[str, ...] = tuple(
     c for c in ENTITY_COLUMNS["customers"] if c != "deleted_at"
 )
+#: The optional consent record (SPEC §1), sent as a Dotdigital consent record.
+CONSENT_RECORD_COLUMNS: tuple[str, ...] = (
+    "consent_text", "consent_url", "consent_at", "consent_ip", "consent_user_agent")
 #: Columns a frame must have; the others are null when absent.
 REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", "updated_at")
 
@@ -133,6 +136,8 @@ def validate_customers(df: pd.DataFrame, default_region: str | None) -> Contract
     run.text("locale")
     run.per_value("data_fields", parse_data_fields)
     run.timestamp("updated_at")
+    for column in CONSENT_RECORD_COLUMNS:
+        run.text(column)
 
     emails, email_why = email_job.result()
     run.add_reasons("email", "email_syntax", email_why, "email ")

@@ -88,14 +88,28 @@ def text_frame(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def row_hashes(df: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+def row_hashes(df: pd.DataFrame, columns: Sequence[str],
+               later: Sequence[str] = ()) -> pd.Series:
     """A 16-hex-digit fingerprint of each row's values in ``columns``, vectorised.
 
     Used to tell whether a staged record changed since dotsync last processed it;
-    pandas hashes a million rows in well under a second.
+    pandas hashes a million rows in well under a second. Columns in ``later`` (added
+    to the schema after fingerprints were first kept) count only in rows where one
+    of them holds a value, so rows that leave them empty keep their old fingerprint.
     """
     if df.empty:
         return pd.Series([], index=df.index, dtype=object)
-    filled = df[list(columns)].astype(object).where(df[list(columns)].notna(), "\x00null")
-    hashed = pd.util.hash_pandas_object(filled, index=False, categorize=False)
-    return pd.Series([f"{h:016x}" for h in hashed.to_numpy()], index=df.index, dtype=object)
+    base = [c for c in columns if c not in later]
+    hashed = _hash_rows(df, base)
+    extra = [c for c in later if c in df.columns]
+    if extra:
+        present = df[extra].notna().any(axis=1).to_numpy()
+        if present.any():
+            hashed = hashed.copy()
+            hashed[present] = _hash_rows(df.loc[present], list(columns))
+    return pd.Series([f"{h:016x}" for h in hashed], index=df.index, dtype=object)
+
+
+def _hash_rows(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    filled = df[columns].astype(object).where(df[columns].notna(), "\x00null")
+    return pd.util.hash_pandas_object(filled, index=False, categorize=False).to_numpy()

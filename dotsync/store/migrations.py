@@ -23,9 +23,24 @@ def _v2_ledger_keys_as_text(conn: sa.Connection) -> None:
     # SQLite does not enforce VARCHAR lengths: nothing to change.
 
 
+def _add_text_columns(conn: sa.Connection, table: str, columns: tuple[str, ...]) -> None:
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    for column in columns:
+        if column not in present:
+            conn.execute(sa.text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" TEXT'))
+
+
+def _v3_customer_consent_records(conn: sa.Connection) -> None:
+    """Version 3: the customers table gains the consent-record columns (SPEC §1)."""
+    _add_text_columns(conn, "customers", schema.LATER_COLUMNS["customers"])
+
+
 #: Steps from version N-1 to N, keyed by N. Version 1 is the initial schema.
-STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _v2_ledger_keys_as_text}
-SCHEMA_VERSION = 2
+STEPS: dict[int, Callable[[sa.Connection], None]] = {
+    2: _v2_ledger_keys_as_text,
+    3: _v3_customer_consent_records,
+}
+SCHEMA_VERSION = 3
 
 
 class SchemaTooNewError(RuntimeError):

@@ -29,6 +29,11 @@ ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "data_fields",
         "updated_at",
         "deleted_at",
+        "consent_text",
+        "consent_url",
+        "consent_at",
+        "consent_ip",
+        "consent_user_agent",
     ),
     "orders": (
         "order_id",
@@ -59,6 +64,13 @@ ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "campaign_id",
         "updated_at",
     ),
+}
+#: Columns added after a store's first version. A row that leaves them all empty keeps
+#: the fingerprint it had before they existed, so an upgrade does not make every
+#: staged record look changed.
+LATER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("consent_text", "consent_url", "consent_at", "consent_ip",
+                  "consent_user_agent"),
 }
 ENTITY_KEYS: dict[str, str] = {
     "customers": "customer_id",

@@ -14,7 +14,8 @@ from dotsync.store.ledger import DERIVED_ENTITIES, STATES, Ledger
 
 def source_hashes(entity: str, staged: pd.DataFrame) -> pd.Series:
     """The fingerprint the ledger keeps of a staged row (all its SPEC columns)."""
-    return row_hashes(staged, schema.ENTITY_COLUMNS[entity])
+    return row_hashes(staged, schema.ENTITY_COLUMNS[entity],
+                      later=schema.LATER_COLUMNS.get(entity, ()))
 
 
 def pending_mask(ledger: Ledger, entity: str, staged: pd.DataFrame) -> pd.Series:
