@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 POINTS = (
     "after_claim",          # intent committed, send not yet made
@@ -19,7 +20,14 @@ POINTS = (
     "after_import_submit",  # an import is running; nothing of it recorded
     "after_import_report",  # its report read; outcomes not yet recorded
     "after_settle",         # a batch of outcomes committed
+    "after_change_read",    # a chunk of changed records read; nothing of it processed
+    "before_mark",          # a step settled what it read; its change mark not yet moved
+    "after_mark",           # the change mark moved
 )
+
+#: Callables a test runs at a point (``hooks["after_change_read"] = commit_a_change``):
+#: to make something happen at an exact moment of a run, deterministically.
+hooks: dict[str, Callable[[], None]] = {}
 
 _counts: dict[str, int] = {}
 
@@ -33,6 +41,9 @@ def _target() -> tuple[str, int] | None:
 
 
 def hit(name: str) -> None:
+    hook = hooks.get(name)
+    if hook is not None:
+        hook()
     target = _target()
     if target is None or target[0] != name:
         return

@@ -15,10 +15,10 @@ from prefect import flow
 from prefect.states import Failed
 
 from dotsync.config import Settings
+from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
 from flows.common import run_engine
 from tasks.sync_steps import (
-    extract_and_validate,
     push_contacts,
     push_orders,
     send_certificates,
@@ -65,20 +65,19 @@ def sync(
     )
 
     def body(engine: SyncEngine) -> None:
-        valid_orders = extract_and_validate(engine, "orders") if "orders" in chosen else None
-        valid_certs = (extract_and_validate(engine, "certificates")
-                       if "certificates" in chosen else None)
-        dependants: list[str] = []
-        for frame, column in ((valid_orders, "customer_email"),
-                              (valid_certs, "recipient_email")):
-            if frame is not None and not frame.empty:
-                dependants += frame[column].tolist()
-        push_contacts(engine, dependants, include_customers="contacts" in chosen)
-        if valid_orders is not None:
-            push_orders(engine, valid_orders)
-            send_confirmations(engine)
-        if valid_certs is not None:
-            send_certificates(engine, valid_certs)
+        # Each step reads only what changed, a chunk at a time; nothing passes between
+        # the tasks but the run's engine and its windows over the change stamps.
+        changes = Changes(engine)
+        try:
+            if "contacts" in chosen:
+                push_contacts(engine, changes)
+            if "orders" in chosen:
+                push_orders(engine, changes)
+                send_confirmations(engine)
+            if "certificates" in chosen:
+                send_certificates(engine, changes)
+        finally:
+            changes.abandon()
 
     return run_engine("sync", options, body, credentials_block=credentials_block,
                       preflight=preflight,

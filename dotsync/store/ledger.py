@@ -168,8 +168,10 @@ class Ledger:
                 out.setdefault(entity, {s: 0 for s in STATES})[state] = int(n)
         return out
 
-    def problems(self, entity: str | None = None) -> pd.DataFrame:
-        """Every rejected, failed or in-doubt record, with its reason."""
+    def problems(self, entity: str | None = None,
+                 states: Sequence[str] = ("rejected", "failed", "in_doubt")) -> pd.DataFrame:
+        """Every rejected, failed or in-doubt record (or those in ``states``), with its
+        reason: read through the (entity, state) index, so the cost follows their number."""
         t = self.table
         cols = [
             "entity",
@@ -182,9 +184,7 @@ class Ledger:
             "run_id",
             "updated_at",
         ]
-        query = sa.select(*[t.c[c] for c in cols]).where(
-            t.c.state.in_(["rejected", "failed", "in_doubt"])
-        )
+        query = sa.select(*[t.c[c] for c in cols]).where(t.c.state.in_(list(states)))
         if entity:
             query = query.where(t.c.entity == entity)
         with self.store.engine.connect() as conn:

@@ -88,6 +88,8 @@ def _staging_table(name: str) -> sa.Table:
 
 
 customers = _staging_table("customers")
+#: Customers are found by e-mail (trimmed, lower-cased) to merge every row of one contact.
+sa.Index("ix_customers_email_norm", sa.func.lower(sa.func.trim(customers.c.email)))
 orders = _staging_table("orders")
 certificates = _staging_table("certificates")
 STAGING_TABLES: dict[str, sa.Table] = {
@@ -118,6 +120,8 @@ ledger = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True)),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Index("ix_ledger_entity_state", "entity", "state"),
+    # Records to retry (pending, failed) are read a page at a time in key order.
+    sa.Index("ix_ledger_entity_state_key", "entity", "state", "key"),
 )
 
 #: One row per flow run: its outcome and report, for ``dotsync status`` and replays.
@@ -148,4 +152,51 @@ meta = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text),
+)
+
+
+#: One row per staged record: the change stamp of its last insert or update, written
+#: by triggers on the staging tables (see :mod:`dotsync.store.changes`), so a source
+#: system writing them with plain SQL is seen as surely as ``dotsync load``.
+#: ``deleted`` marks a record whose staged row is gone.
+changes = sa.Table(
+    "dotsync_changes",
+    metadata,
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("stamp", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Index("ix_dotsync_changes_stamp", "entity", "stamp", "key"),
+    sa.Index("ix_dotsync_changes_deleted", "entity", "deleted"),
+)
+
+#: SQLite's change clock: one row, bumped by the triggers (PostgreSQL stamps with the
+#: writing transaction's id instead).
+clock = sa.Table(
+    "dotsync_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("stamp", sa.BigInteger, nullable=False),
+)
+
+#: Per staged entity: every record stamped below ``mark`` was processed by a run that
+#: finished its step (its outcome is in the ledger).
+change_marks = sa.Table(
+    "dotsync_change_marks",
+    metadata,
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("mark", sa.BigInteger, nullable=False),
+)
+
+#: Windows over the change stamps that runs hold open (see :mod:`dotsync.store.changes`):
+#: no mark moves past one while its run may still write outcomes.
+change_readers = sa.Table(
+    "dotsync_change_readers",
+    metadata,
+    sa.Column("reader_id", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("mark", sa.BigInteger, nullable=False),
+    sa.Column("host", sa.Text),
+    sa.Column("pid", sa.Integer),
+    sa.Column("opened_at", sa.DateTime(timezone=True)),
 )

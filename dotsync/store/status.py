@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from dotsync.store import schema
+from dotsync.store.changes import ChangeFeed, Window
 from dotsync.store.db import Store
 from dotsync.store.frames import row_hashes
 from dotsync.store.ledger import DERIVED_ENTITIES, STATES, Ledger
@@ -22,33 +24,66 @@ def pending_mask(ledger: Ledger, entity: str, staged: pd.DataFrame) -> pd.Series
     return ledger.pending(entity, staged, source_hashes(entity, staged))
 
 
-def status(store: Store, chunk_rows: int = 200_000) -> dict[str, Any]:
+def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
     """Counts per entity and state, where a staged record that is new or changed
-    counts as ``pending`` whatever the ledger last said of it."""
+    counts as ``pending`` whatever the ledger last said of it (as do records the ledger
+    has as ``failed``: the next run retries them).
+
+    Computed from aggregates over the ledger's (entity, state) index, corrected by the
+    records stamped since each entity's mark (read and fingerprinted in chunks) and
+    the ledger rows whose staged row is gone: the cost follows what changed since the
+    last run, not the size of the store.
+    """
     ledger = Ledger(store)
+    feed = ChangeFeed(store.engine)
+    ledger_counts = ledger.counts()
     out: dict[str, Any] = {"entities": {}, "in_doubt": []}
     for entity in schema.ENTITIES:
+        known = dict.fromkeys(STATES, 0)
+        known.update(ledger_counts.get(entity, {}))
+        for state, n in _gone(store, entity).items():
+            known[state] -= n
         counts = dict.fromkeys(STATES, 0)
-        staged_total = 0
-        for staged in store.iter_staged(entity, chunk_rows=chunk_rows):
-            staged_total += len(staged)
+        window = Window(entity=entity, low=feed.mark(entity), high=_NO_END,
+                        safe=0, reader_id="")
+        for staged in feed.changed(window, chunk_rows):
             mask = pending_mask(ledger, entity, staged)
+            keys = staged[schema.ENTITY_KEYS[entity]].tolist()
+            for state in ledger.states(entity, keys).values():
+                known[state] -= 1
             counts["pending"] += int(mask.sum())
             settled = staged.loc[~mask, schema.ENTITY_KEYS[entity]].tolist()
             for state in ledger.states(entity, settled).values():
                 counts[state] += 1
-        out["entities"][entity] = {"staged": staged_total, **counts}
-    ledger_counts = ledger.counts()
+        # Every other staged record is in the ledger as its last run left it.
+        counts["pending"] += known.pop("pending") + known.pop("failed")
+        for state, n in known.items():
+            counts[state] += n
+        out["entities"][entity] = {"staged": store.count_staged(entity), **counts}
     for entity in DERIVED_ENTITIES:
         if entity in ledger_counts:
             out["entities"][entity] = dict(ledger_counts[entity])
-    problems = ledger.problems()
-    doubt = problems[problems["state"] == "in_doubt"]
+    doubt = ledger.problems(states=("in_doubt",))
     out["in_doubt"] = [
         {"entity": r.entity, "key": r.key, "since": str(r.updated_at), "run_id": r.run_id}
         for r in doubt.itertuples()
     ]
     return out
+
+
+#: A window with no upper end: ``status`` counts every record stamped since the mark.
+_NO_END = 2**62
+
+
+def _gone(store: Store, entity: str) -> dict[str, int]:
+    """Ledger states of the records whose staged row was deleted."""
+    ch, led = schema.changes, schema.ledger
+    query = (sa.select(led.c.state, sa.func.count())
+             .select_from(ch.join(led, sa.and_(led.c.entity == ch.c.entity,
+                                               led.c.key == ch.c.key)))
+             .where(ch.c.entity == entity, ch.c.deleted == 1).group_by(led.c.state))
+    with store.engine.connect() as conn:
+        return {state: int(n) for state, n in conn.execute(query)}
 
 
 def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:

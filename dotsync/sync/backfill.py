@@ -23,8 +23,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dotsync.store.changes import ChangeFeed
 from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
+from dotsync.sync import changed
+from dotsync.sync.changed import Changes
 from dotsync.sync.engine import SyncEngine, _norm_email
 
 
@@ -43,8 +46,23 @@ class Backfill:
         self.chunk_rows = chunk_rows
         self.since = None if since in (None, "") else _parse_since(since)
         self.rows_read = 0
+        self.feed = ChangeFeed(self.store.engine)
+        #: With ``since`` on a store whose runs keep change marks, only the records
+        #: stamped since the marks (and those to retry) are read: a re-load of the
+        #: last days costs what changed, not the store.
+        self.changes: Changes | None = None
+        if self.since is not None and all(
+                self.feed.mark(e) > 0 for e in ("customers", "orders", "certificates")):
+            self.changes = Changes(engine, chunk_rows=chunk_rows, keep=self._since_mask)
 
     # -- selection ------------------------------------------------------------------
+
+    def _since_mask(self, chunk: pd.DataFrame) -> pd.Series:
+        """Rows updated since ``since``; an unreadable timestamp is kept (the contract
+        will reject it with a reason)."""
+        updated = pd.to_datetime(chunk["updated_at"], errors="coerce", utc=True,
+                                 format="ISO8601")
+        return updated.isna() | (updated >= self.since)
 
     def _pending(self, entity: str, chunk: pd.DataFrame) -> pd.DataFrame:
         """The rows of a chunk that need processing (and changed since ``since``)."""
@@ -53,11 +71,22 @@ class Backfill:
         hashes = source_hashes(entity, chunk)
         mask = self.engine.ledger.pending(entity, chunk, hashes)
         if self.since is not None:
-            updated = pd.to_datetime(chunk["updated_at"], errors="coerce", utc=True,
-                                     format="ISO8601")
-            # An unreadable timestamp is kept: the contract will reject it with a reason.
-            mask &= updated.isna() | (updated >= self.since)
+            mask &= self._since_mask(chunk)
         return chunk.loc[mask].assign(_hash=hashes[mask])
+
+    @contextmanager
+    def _window(self, entity: str) -> Iterator[None]:
+        """A full read of ``entity`` (no ``since``, not a dry run) processes every record:
+        once it is done, the entity's mark moves to where the read began, and the next
+        sync reads only what changed after."""
+        full = self.since is None and not self.engine.options.dry_run
+        window = self.feed.open(entity)
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            self.feed.close(window, processed=full and done)
 
     def total_rows(self, include_certificates: bool) -> int:
         entities = ["customers", "orders"] + (["certificates"] if include_certificates else [])
@@ -82,6 +111,9 @@ class Backfill:
             yield carry
 
     def contact_items(self) -> Iterator[dict[str, Any]]:
+        if self.changes is not None:
+            yield from changed.contact_items(self.engine, self._counted("customers"))
+            return
         for chunk in self._customer_chunks():
             self.rows_read += len(chunk)
             pending = self._pending("customers", chunk)
@@ -119,22 +151,41 @@ class Backfill:
         holders = self.engine.customers_with_emails(wanted)
         return self.engine.guest_items(wanted, set(holders["_email_norm"].dropna()))
 
+    def _counted(self, entity: str) -> Iterator[pd.DataFrame]:
+        """Pending rows of ``entity`` through the change stamps (``since`` mode)."""
+        assert self.changes is not None
+        for chunk in self.changes.pending(entity):
+            self.rows_read += len(chunk)
+            yield chunk
+        self.changes.abandon(entity)
+
     def push_contacts(self, include_certificates: bool = False) -> None:
-        with bulk_collector():
+        with bulk_collector(), self._window("customers"):
             self.engine.push_contacts(self.contact_items(), bulk=True)
-            self.engine.push_contacts(self.guest_items(include_certificates), bulk=True)
+            if self.changes is None:
+                self.engine.push_contacts(self.guest_items(include_certificates), bulk=True)
+            else:  # guests go with their orders and certificates, chunk by chunk
+                self.engine.erase()
 
     # -- orders and certificates -------------------------------------------------------
 
-    def order_rows(self) -> Iterator[dict[str, Any]]:
+    def _order_chunks(self) -> Iterator[pd.DataFrame]:
+        if self.changes is not None:
+            yield from self._counted("orders")
+            return
         for chunk in self.store.iter_staged("orders", self.chunk_rows):
             self.rows_read += len(chunk)
-            pending = self._pending("orders", chunk)
+            yield self._pending("orders", chunk)
+
+    def order_rows(self) -> Iterator[dict[str, Any]]:
+        for pending in self._order_chunks():
             if pending.empty:
                 continue
             valid = self.engine.validate_orders(pending)
+            if self.changes is not None and not valid.empty:
+                changed.push_guests(self.engine, valid["customer_email"].tolist())
             rows = deque(self.engine.prepare_orders(valid))
-            del chunk, pending, valid
+            del pending, valid
             while rows:
                 row = rows.popleft()
                 yield row
@@ -142,20 +193,32 @@ class Backfill:
 
     def push_orders(self) -> None:
         engine = self.engine
-        if engine.options.dry_run:
-            sent = sum(1 for _ in self.order_rows())
-            engine.report.counts["orders"].sent += sent
-            return
-        with bulk_collector():
-            missing = engine._send_orders(self.order_rows(), bulk=True)
-        engine.retry_missing_contacts(missing)
+        with self._window("orders"):
+            if engine.options.dry_run:
+                sent = sum(1 for _ in self.order_rows())
+                engine.report.counts["orders"].sent += sent
+                return
+            with bulk_collector():
+                missing = engine._send_orders(self.order_rows(), bulk=True)
+            engine.retry_missing_contacts(missing)
 
-    def send_certificates(self) -> None:
+    def _certificate_chunks(self) -> Iterator[pd.DataFrame]:
+        if self.changes is not None:
+            yield from self._counted("certificates")
+            return
         for chunk in self.store.iter_staged("certificates", self.chunk_rows):
             self.rows_read += len(chunk)
-            pending = self._pending("certificates", chunk)
-            if not pending.empty:
-                self.engine.send_certificates(self.engine.validate_certificates(pending))
+            yield self._pending("certificates", chunk)
+
+    def send_certificates(self) -> None:
+        with self._window("certificates"):
+            for pending in self._certificate_chunks():
+                if pending.empty:
+                    continue
+                valid = self.engine.validate_certificates(pending)
+                if self.changes is not None and not valid.empty:
+                    changed.push_guests(self.engine, valid["recipient_email"].tolist())
+                self.engine.send_certificates(valid)
 
 
 @contextmanager

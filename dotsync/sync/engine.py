@@ -273,17 +273,12 @@ class SyncEngine:
         return frame[frame["_email_norm"].isin(wanted)]
 
     def extract(self, entity: str) -> pd.DataFrame:
-        """Pending staged rows of ``entity`` with their source fingerprint in ``_hash``."""
-        staged = self.staged_customers() if entity == "customers" else self.store.read_staged(
-            entity
-        )
-        if staged.empty:
-            return staged.assign(_hash=pd.Series([], dtype=object))
-        hashes = source_hashes(entity, staged)
-        mask = self.ledger.pending(entity, staged, hashes)
-        out = staged.loc[mask].copy()
-        out["_hash"] = hashes[mask]
-        return self.reject_long_keys(entity, out)
+        """Pending staged rows of ``entity`` with their source fingerprint in ``_hash``,
+        in one frame: read through the change stamps, so the cost follows what changed
+        (the flows use the chunks of :mod:`dotsync.sync.changed` instead)."""
+        from dotsync.sync.changed import Changes, all_pending
+
+        return all_pending(Changes(self), entity)
 
     def reject_long_keys(self, entity: str, pending: pd.DataFrame) -> pd.DataFrame:
         """Keys longer than dotsync keeps (512 characters) are rejected, not sent."""
@@ -523,17 +518,22 @@ class SyncEngine:
     ) -> list[dict[str, Any]]:
         """Contacts to push this run: changed customers (merged by e-mail) and the
         e-mail-only contacts that pending orders and certificates need."""
-        staged = self.staged_customers()
         items: list[dict[str, Any]] = []
+        with_customer: set[str] = set()
         if not pending_customers.empty:
             emails = set(pending_customers["_email_norm"].dropna())
-            group = staged[staged["_email_norm"].isin(emails)
-                           | staged["customer_id"].isin(pending_customers["customer_id"])]
+            holders = self.customers_with_emails(emails)
+            alone = pending_customers[
+                ~pending_customers["customer_id"].isin(holders["customer_id"])]
+            group = pd.concat([holders, alone.drop(columns=["_hash"], errors="ignore")],
+                              ignore_index=True)
             group = group.assign(_hash=source_hashes("customers", group))
             items = self.contact_items(group, set(pending_customers["customer_id"]))
+        wanted = {e for e in dependants if e}
+        if wanted:
+            with_customer = set(self.customers_with_emails(wanted)["_email_norm"].dropna())
         planned = {i["key"] for i in items}
-        with_customer = set(staged["_email_norm"].dropna()) | planned
-        return items + self.guest_items(dependants, with_customer)
+        return items + self.guest_items(wanted, with_customer | planned)
 
     def unsent(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """The contact items that need a call: not settled this run, and not identical
@@ -850,7 +850,7 @@ class SyncEngine:
         if self.options.dry_run:
             self.report.counts["orders"].sent += len(to_send)
             self.report.notes.append(f"dry run: {len(to_send)} orders would be sent")
-            self._first_synced_orders = [r for r in to_send if r["_first_sync"]]
+            self._first_synced_orders += [r for r in to_send if r["_first_sync"]]
             return
         missing = self._send_orders(to_send, bulk=len(to_send) > self.options.bulk_threshold)
         self.retry_missing_contacts(missing)

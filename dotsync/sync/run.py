@@ -17,6 +17,7 @@ from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Store
 from dotsync.sync.backfill import Backfill
+from dotsync.sync.changed import Changes, sync_certificates, sync_contacts, sync_orders
 from dotsync.sync.engine import Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
 
@@ -24,25 +25,19 @@ ALL = ("contacts", "orders", "certificates")
 
 
 def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL) -> RunReport:
-    """The sync flow's steps, in its order."""
+    """The sync flow's steps, in its order, over what changed (in chunks)."""
     engine.connect()
-    valid_orders = engine.validate_orders(engine.extract("orders")) if "orders" in entities \
-        else None
-    valid_certs = (engine.validate_certificates(engine.extract("certificates"))
-                   if "certificates" in entities else None)
-    dependants: list[str] = []
-    for frame, column in ((valid_orders, "customer_email"), (valid_certs, "recipient_email")):
-        if frame is not None and not frame.empty:
-            dependants += frame[column].tolist()
-    pending = engine.extract("customers")
-    if "contacts" not in entities:
-        pending = pending.iloc[0:0]
-    engine.push_contacts(engine.plan_contacts(pending, dependants))
-    if valid_orders is not None:
-        engine.push_orders(valid_orders)
-        engine.send_confirmations()
-    if valid_certs is not None:
-        engine.send_certificates(valid_certs)
+    changes = Changes(engine)
+    try:
+        if "contacts" in entities:
+            sync_contacts(engine, changes)
+        if "orders" in entities:
+            sync_orders(engine, changes)
+            engine.send_confirmations()
+        if "certificates" in entities:
+            sync_certificates(engine, changes)
+    finally:
+        changes.abandon()
     return engine.finish()
 
 

@@ -63,16 +63,20 @@ SYNC = [Moment("sync", (k,)) for k in (
     "after_settle:1", "after_settle:25", "after_settle:49",     # orders, one call each
     "after_claim:1", "after_claim:8", "after_claim:14",          # intent committed, no send
     "after_send:1", "after_send:7", "after_send:14",             # sent, outcome unrecorded
+    "after_change_read:1", "after_change_read:2",                # changes read, not processed
+    "before_mark:1", "before_mark:2", "before_mark:3",           # step done, mark not moved
+    "after_mark:1", "after_mark:2",                              # mark moved, next step not
 )] + [Moment("sync", (k,), bulk=True) for k in (
     "after_import_submit:1", "after_import_submit:2",            # contacts / orders import
     "after_import_report:1", "after_import_report:2",
-    "after_settle:1", "after_send:2",
+    "after_settle:1", "after_send:2", "before_mark:2",
 )]
 BACKFILL = [Moment("backfill", (k,)) for k in (
     "after_import_submit:1", "after_import_submit:4", "after_import_submit:8",
     "after_import_report:1", "after_import_report:5", "after_import_report:8",
     "after_settle:1", "after_settle:5",
     "after_claim:1", "after_send:1", "after_send:3",
+    "before_mark:1", "after_mark:2",
 )]
 TWICE = [
     Moment("sync", ("after_send:1", "after_claim:1")),
@@ -84,7 +88,8 @@ RANDOM = ([Moment("sync", (f"random:{s}",), bulk=s % 2 == 1) for s in range(8)]
 MOMENTS = SYNC + BACKFILL + TWICE + RANDOM
 #: Always in the default run: the issue's named moments, one of each kind.
 CORE = {"sync-after_send1", "sync-bulk-after_import_submit2", "backfill-after_send1",
-        "backfill-after_import_submit4", "sync-random0", "backfill-random0"}
+        "backfill-after_import_submit4", "sync-random0", "backfill-random0",
+        "sync-before_mark2", "sync-after_change_read1", "backfill-before_mark1"}
 SIZE = ShopSize(customers=24, orders=48, certificates=12)
 
 

@@ -1,0 +1,175 @@
+"""The scheduled sync over what changed, in chunks: the steps of the ``sync`` flow.
+
+A run reads, per entity, only the staged records stamped since the entity's mark
+(:mod:`dotsync.store.changes`) and those the ledger says to retry, ``chunk_rows`` at a
+time; each chunk is fingerprinted and compared with the ledger (so an unchanged
+write is not sent, and a change back to an earlier content is), validated and sent
+before the next is read. A run's memory therefore follows the chunk size, not the
+store nor the number of changes, and a run with nothing changed makes a few indexed
+queries.
+
+The order holds as before: every changed customer's contact is pushed before any
+order or certificate is read; the e-mail-only contacts of guests and certificate
+recipients are pushed chunk by chunk, just before their orders or certificates.
+Customers sharing an e-mail merge together: a pending row's e-mail group is
+completed from the database (by the indexed, trimmed and lower-cased e-mail), so it
+is whole in its chunk. The mark of an entity moves only once its step has settled
+every record it read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pandas as pd
+
+from dotsync import failpoints
+from dotsync.store.changes import ChangeFeed, Window
+from dotsync.store.schema import ENTITY_KEYS
+from dotsync.store.status import source_hashes
+from dotsync.sync.engine import SyncEngine, _norm_email
+
+#: Staged rows read (and validated) at a time.
+CHUNK_ROWS = 20_000
+
+
+class Changes:
+    """One run's view of what changed: pending records of each entity, in chunks.
+
+    ``keep`` (optional) narrows the pending rows of a chunk further (``backfill
+    --since``); a run that narrows them, or a dry run, never moves a mark.
+    """
+
+    def __init__(self, engine: SyncEngine, *, chunk_rows: int = CHUNK_ROWS,
+                 keep: Any | None = None) -> None:
+        self.engine = engine
+        self.feed = ChangeFeed(engine.store.engine)
+        self.chunk_rows = chunk_rows
+        self.keep = keep
+        self.windows: dict[str, Window] = {}
+        self.rows_read = 0
+
+    def pending(self, entity: str) -> Iterator[pd.DataFrame]:
+        """Pending rows of ``entity`` with their fingerprint in ``_hash`` (customers also
+        with ``_email_norm``), chunk by chunk; empty chunks are skipped."""
+        engine = self.engine
+        self.abandon(entity)  # a retried step reads its window afresh
+        window = self.feed.open(entity)
+        self.windows[entity] = window
+        frames = itertools.chain(self.feed.changed(window, self.chunk_rows),
+                                 self.feed.to_retry(window, self.chunk_rows))
+        for frame in frames:
+            self.rows_read += len(frame)
+            failpoints.hit("after_change_read")
+            hashes = source_hashes(entity, frame)
+            mask = engine.ledger.pending(entity, frame, hashes)
+            if self.keep is not None:
+                mask &= self.keep(frame)
+            if not mask.any():
+                continue
+            out = frame.loc[mask].assign(_hash=hashes[mask])
+            if entity == "customers":
+                out["_email_norm"] = _norm_email(out["email"])
+            out = engine.reject_long_keys(entity, out)
+            if not out.empty:
+                yield out
+
+    def done(self, entity: str) -> None:
+        """``entity``'s step settled every record it read: move its mark (not in a dry
+        run, nor when ``keep`` left records out)."""
+        window = self.windows.pop(entity, None)
+        if window is None:
+            return
+        processed = not self.engine.options.dry_run and self.keep is None
+        failpoints.hit("before_mark")
+        self.feed.close(window, processed=processed)
+        failpoints.hit("after_mark")
+
+    def abandon(self, entity: str | None = None) -> None:
+        """Close windows without moving their marks (a failed or narrowed step)."""
+        for name in [entity] if entity else list(self.windows):
+            window = self.windows.pop(name, None) if name else None
+            if window is not None:
+                self.feed.close(window, processed=False)
+
+
+# -- the steps ----------------------------------------------------------------------------
+
+
+def contact_items(engine: SyncEngine, chunks: Iterable[pd.DataFrame]) -> Iterator[dict[str, Any]]:
+    """Contact items of the pending customers, chunk by chunk, each pending row with
+    every staged row that shares its e-mail."""
+    for pending in chunks:
+        emails = set(pending["_email_norm"].dropna())
+        holders = engine.customers_with_emails(emails)
+        alone = pending[~pending["customer_id"].isin(holders["customer_id"])]
+        group = pd.concat([holders, alone.drop(columns=["_hash"])], ignore_index=True)
+        group = group.assign(_hash=source_hashes("customers", group))
+        items = deque(engine.contact_items(group, set(pending["customer_id"])))
+        del pending, holders, alone, group
+        while items:  # hand each item over and let it go
+            yield items.popleft()
+
+
+def push_guests(engine: SyncEngine, emails: Iterable[Any]) -> None:
+    """E-mail-only contacts for the (normalised) e-mails of valid orders or certificate
+    recipients that no staged customer has, unless Dotdigital has them already."""
+    wanted = {e for e in emails if isinstance(e, str) and e}
+    if not wanted:
+        return
+    holders = engine.customers_with_emails(wanted)
+    items = engine.guest_items(wanted, set(holders["_email_norm"].dropna()))
+    if items:
+        engine.push_contacts(items)
+
+
+def sync_contacts(engine: SyncEngine, changes: Changes) -> None:
+    """Every pending customer, merged by e-mail, pushed as contacts (single upserts
+    when few, bulk imports when many); then the erasures they asked for."""
+    engine.push_contacts(contact_items(engine, changes.pending("customers")))
+    engine.erase()
+    changes.done("customers")
+
+
+def sync_orders(engine: SyncEngine, changes: Changes) -> None:
+    """Pending orders, chunk by chunk: validated (rejects recorded), their guests'
+    contacts pushed, then sent as insight records through the engine's own step
+    (single upserts when few, an import when many)."""
+    for pending in changes.pending("orders"):
+        valid = engine.validate_orders(pending)
+        del pending
+        if valid.empty:
+            continue
+        push_guests(engine, valid["customer_email"].tolist())
+        engine.push_orders(valid)
+    changes.done("orders")
+
+
+def sync_certificates(engine: SyncEngine, changes: Changes) -> None:
+    """Pending certificates, chunk by chunk: validated, their recipients' contacts
+    pushed, then sent exactly once."""
+    for pending in changes.pending("certificates"):
+        valid = engine.validate_certificates(pending)
+        if valid.empty:
+            continue
+        push_guests(engine, valid["recipient_email"].tolist())
+        engine.send_certificates(valid)
+    changes.done("certificates")
+
+
+def all_pending(changes: Changes, entity: str) -> pd.DataFrame:
+    """Every pending row of ``entity`` in one frame (memory follows the changes; the
+    steps above use the chunks instead). Moves no mark."""
+    frames = list(changes.pending(entity))
+    changes.abandon(entity)
+    if not frames:
+        from dotsync.store.schema import ENTITY_COLUMNS
+
+        columns = [*ENTITY_COLUMNS[entity], "_hash"]
+        if entity == "customers":
+            columns.append("_email_norm")
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.concat(frames, ignore_index=True).drop_duplicates(ENTITY_KEYS[entity])
