@@ -75,13 +75,20 @@ def stage(db: Path, customers: int, orders: int) -> None:
                    "complete", "GBP", "24.0", "24.0", "4.0", "0", "0", "0",
                    "2026-02-01T10:00:00Z", "2026-02-02T10:00:00Z", LINES[i % 3], "uk-web", None)
 
+    from dotsync.store.schema import ENTITY_COLUMNS
+
+    def insert(entity: str, n: int) -> str:
+        # Columns named: the table has more than these (the consent-record columns).
+        columns = ENTITY_COLUMNS[entity][:n]
+        return (f"INSERT INTO {entity} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * n)})")
+
     step = 100_000
     for start in range(0, customers, step):
-        conn.executemany("INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        conn.executemany(insert("customers", 15),
                          customer_rows(start, min(customers, start + step)))
     for start in range(0, orders, step):
-        conn.executemany("INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         order_rows(start, min(orders, start + step)))
+        conn.executemany(insert("orders", 16), order_rows(start, min(orders, start + step)))
     conn.commit()
     conn.close()
 

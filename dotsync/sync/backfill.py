@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dotsync import failpoints
 from dotsync.store.changes import ChangeFeed
 from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
@@ -85,8 +86,10 @@ class Backfill:
         try:
             yield
             done = True
+            failpoints.hit("before_mark")
         finally:
             self.feed.close(window, processed=full and done)
+        failpoints.hit("after_mark")
 
     def total_rows(self, include_certificates: bool) -> int:
         entities = ["customers", "orders"] + (["certificates"] if include_certificates else [])
