@@ -62,6 +62,9 @@ def sync(
         send_batch_size=send_batch_size,
         import_max_bytes=import_max_bytes,
         poll_interval=poll_interval,
+        # A retried step re-reads what is still pending from the ledger, chunk by
+        # chunk: no set of every settled key, so memory does not grow with the changes.
+        track_settled=False,
     )
 
     def body(engine: SyncEngine) -> None:

@@ -156,6 +156,9 @@ def stamp_existing(conn: sa.Connection) -> None:
 
 # -- reading what changed ---------------------------------------------------------------
 
+#: An upper bound above every stamp: a window that reads up to whatever is committed.
+NO_END = 2**62
+
 
 @dataclass(frozen=True)
 class Window:
@@ -310,6 +313,16 @@ class ChangeFeed:
                 yield object_frame([r[1:] for r in rows], cols)
                 if len(rows) < chunk_rows:
                     break
+
+    def since_mark(self, entity: str, chunk_rows: int = 20_000) -> Iterator[pd.DataFrame]:
+        """Read-only: the staged rows of ``entity`` the next run will look at (stamped
+        since the mark, or to retry), in chunks. Moves nothing and registers nothing:
+        for checks over what a run is about to send (``status``, data checks) at a cost
+        that follows the changes."""
+        window = Window(entity=entity, low=self.mark(entity), high=NO_END, safe=0,
+                        reader_id="")
+        yield from self.changed(window, chunk_rows)
+        yield from self.to_retry(window, chunk_rows)
 
     def counts(self, window: Window) -> tuple[int, int]:
         """(records stamped in the window, records the ledger says to retry): what a run

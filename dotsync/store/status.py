@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dotsync.store import schema
-from dotsync.store.changes import ChangeFeed, Window
+from dotsync.store.changes import NO_END, ChangeFeed, Window
 from dotsync.store.db import Store
 from dotsync.store.frames import row_hashes
 from dotsync.store.ledger import DERIVED_ENTITIES, STATES, Ledger
@@ -44,7 +44,7 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
         for state, n in _gone(store, entity).items():
             known[state] -= n
         counts = dict.fromkeys(STATES, 0)
-        window = Window(entity=entity, low=feed.mark(entity), high=_NO_END,
+        window = Window(entity=entity, low=feed.mark(entity), high=NO_END,
                         safe=0, reader_id="")
         for staged in feed.changed(window, chunk_rows):
             mask = pending_mask(ledger, entity, staged)
@@ -69,10 +69,6 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
         for r in doubt.itertuples()
     ]
     return out
-
-
-#: A window with no upper end: ``status`` counts every record stamped since the mark.
-_NO_END = 2**62
 
 
 def _gone(store: Store, entity: str) -> dict[str, int]:

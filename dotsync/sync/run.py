@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll_interval=args.poll_interval,
         send_batch_size=args.send_batch_size,
         confirmations=not backfill,
-        track_settled=not backfill,
+        track_settled=False,  # both re-read the ledger chunk by chunk
     )
     store = Store(settings.database_url)
     try:

@@ -274,3 +274,16 @@ def test_a_window_left_open_by_a_killed_process_is_dropped(store: Store) -> None
     insert_customer(store, 2)
     window = feed.open("customers")
     assert feed.close(window, processed=True) == window.safe > dead.safe
+
+
+def test_since_mark_lists_what_the_next_run_will_read_and_moves_nothing(
+        store: Store, emulator: EmulatorServer) -> None:
+    for i in range(3):
+        insert_customer(store, i)
+    run(store, emulator)
+    feed = ChangeFeed(store.engine)
+    assert list(feed.since_mark("customers")) == []
+    sql(store, "UPDATE customers SET first_name = 'Next' WHERE customer_id = 'C2'")
+    frames = list(feed.since_mark("customers"))
+    assert [f["customer_id"].tolist() for f in frames] == [["C2"]]
+    assert to_read(store)["customers"] == (1, 0)
