@@ -213,6 +213,11 @@ class ChangeFeed:
                 host=socket.gethostname(), pid=os.getpid(), opened_at=datetime.now(UTC)))
             safe, high = self._now(conn)
             low = self.mark(entity, conn)
+            if low > safe:
+                # The clock went back: the database was restored into another cluster
+                # (or the marks copied from another store). Its marks mean nothing
+                # here: compare every record once, as after an upgrade.
+                low = 0
             conn.execute(readers.update().where(readers.c.reader_id == reader_id)
                          .values(mark=safe))
         return Window(entity=entity, low=low, high=high, safe=safe, reader_id=reader_id)
@@ -229,13 +234,15 @@ class ChangeFeed:
             target = window.safe
             for other in self._open_readers(conn, window.entity):
                 target = min(target, other)
-            if target > window.low:
+            stored = self.mark(window.entity, conn)
+            # Forward only, unless the stored mark is from a clock that went back (a
+            # lower mark is always safe: it only means reading more next time).
+            if target > stored or stored > window.safe:
                 table = _insert_for(conn)(marks).values(entity=window.entity, mark=target)
                 conn.execute(table.on_conflict_do_update(
-                    index_elements=["entity"],
-                    set_={"mark": sa.case((table.excluded.mark > marks.c.mark,
-                                           table.excluded.mark), else_=marks.c.mark)}))
-            return self.mark(window.entity, conn)
+                    index_elements=["entity"], set_={"mark": table.excluded.mark}))
+                return target
+            return stored
 
     def _open_readers(self, conn: sa.Connection, entity: str) -> list[int]:
         """Marks of the windows other runs hold open on ``entity``; windows of processes

@@ -287,3 +287,17 @@ def test_since_mark_lists_what_the_next_run_will_read_and_moves_nothing(
     frames = list(feed.since_mark("customers"))
     assert [f["customer_id"].tolist() for f in frames] == [["C2"]]
     assert to_read(store)["customers"] == (1, 0)
+
+
+def test_marks_from_a_clock_that_went_back_are_not_trusted(store: Store) -> None:
+    """A store restored into another database (or given another store's marks) may
+    stamp new writes below its old marks: those marks are dropped, not trusted."""
+    insert_customer(store, 1)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO dotsync_change_marks (entity, mark) "
+                             "VALUES ('customers', 4000000000000)"))
+    feed = ChangeFeed(store.engine)
+    window = feed.open("customers")
+    assert window.low == 0 and feed.counts(window) == (1, 0)
+    assert feed.close(window, processed=True) == window.safe
+    assert feed.mark("customers") == window.safe
