@@ -72,14 +72,25 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
 
 
 def _gone(store: Store, entity: str) -> dict[str, int]:
-    """Ledger states of the records whose staged row was deleted."""
-    ch, led = schema.changes, schema.ledger
-    query = (sa.select(led.c.state, sa.func.count())
-             .select_from(ch.join(led, sa.and_(led.c.entity == ch.c.entity,
-                                               led.c.key == ch.c.key)))
-             .where(ch.c.entity == entity, ch.c.deleted == 1).group_by(led.c.state))
+    """Ledger states of the records whose staged row was deleted (few, found through
+    the index on deleted change stamps)."""
     with store.engine.connect() as conn:
-        return {state: int(n) for state, n in conn.execute(query)}
+        if conn.dialect.name == "sqlite":
+            # CROSS JOIN fixes SQLite's join order: from the few deleted stamps into
+            # the ledger, not through every ledger row of the entity.
+            rows = conn.execute(sa.text(
+                "SELECT l.state, count(*) FROM dotsync_changes AS ch CROSS JOIN ledger AS l "
+                "ON l.entity = ch.entity AND l.key = ch.key "
+                "WHERE ch.entity = :entity AND ch.deleted = 1 GROUP BY l.state"),
+                {"entity": entity})
+        else:
+            ch, led = schema.changes, schema.ledger
+            rows = conn.execute(
+                sa.select(led.c.state, sa.func.count())
+                .select_from(ch.join(led, sa.and_(led.c.entity == ch.c.entity,
+                                                  led.c.key == ch.c.key)))
+                .where(ch.c.entity == entity, ch.c.deleted == 1).group_by(led.c.state))
+        return {state: int(n) for state, n in rows}
 
 
 def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
