@@ -115,6 +115,27 @@ class Ledger:
                 out.update((k, s) for k, s in conn.exec_driver_sql(sql, (entity, *part)))
         return out
 
+    def lookup(self, entity: str, keys: Iterable[str],
+               columns: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """``{key: (values of columns)}`` for the keys of ``entity`` that have a row.
+
+        Through the driver, text columns only (no timestamp parsing): what the sync
+        compares for every record it reads.
+        """
+        unknown = set(columns) - set(LEDGER_COLUMNS)
+        if unknown:
+            raise ValueError(f"not ledger columns: {sorted(unknown)}")
+        out: dict[str, tuple[Any, ...]] = {}
+        selected = ", ".join(f'"{c}"' for c in columns)
+        with self.store.engine.connect() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                sql = (f'SELECT "key", {selected} FROM ledger WHERE "entity" = {mark} '
+                       f'AND "key" IN ({", ".join([mark] * len(part))})')
+                out.update((row[0], tuple(row[1:]))
+                           for row in conn.exec_driver_sql(sql, (entity, *part)))
+        return out
+
     def pending(self, entity: str, staged: pd.DataFrame, source_hashes: pd.Series) -> pd.Series:
         """A boolean mask over ``staged``: which rows need processing this run.
 
@@ -126,7 +147,14 @@ class Ledger:
         if staged.empty:
             return pd.Series([], dtype=bool, index=staged.index)
         # Look the keys up by key for a chunk; read the whole entity for a large table.
-        ledger = self.frame(entity, None if len(staged) > 200_000 else staged[key].tolist())
+        if len(staged) > 200_000:
+            ledger = self.frame(entity)
+        else:
+            found = self.lookup(entity, staged[key].tolist(), ("state", "source_hash"))
+            ledger = pd.DataFrame({
+                "key": pd.Series(list(found), dtype=object),
+                "state": pd.Series([v[0] for v in found.values()], dtype=object),
+                "source_hash": pd.Series([v[1] for v in found.values()], dtype=object)})
         merged = pd.DataFrame({"key": staged[key].to_numpy(), "h": source_hashes.to_numpy()})
         merged = merged.merge(
             ledger[["key", "state", "source_hash"]], on="key", how="left", sort=False

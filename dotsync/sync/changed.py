@@ -120,8 +120,9 @@ def push_guests(engine: SyncEngine, emails: Iterable[Any]) -> None:
     wanted = {e for e in emails if isinstance(e, str) and e}
     if not wanted:
         return
-    holders = engine.customers_with_emails(wanted)
-    items = engine.guest_items(wanted, set(holders["_email_norm"].dropna()))
+    have = {e.strip().lower() for e in engine.store.customer_emails(wanted)
+            if isinstance(e, str) and e.strip()}
+    items = engine.guest_items(wanted, have)
     if items:
         engine.push_contacts(items)
 

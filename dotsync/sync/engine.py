@@ -542,14 +542,13 @@ class SyncEngine:
         batch: list[dict[str, Any]] = []
 
         def flush() -> Iterator[dict[str, Any]]:
-            ledger = self.ledger.frame("contacts", [i["key"] for i in batch]).set_index("key")
+            known = self.ledger.lookup("contacts", [i["key"] for i in batch],
+                                       ("state", "payload_hash"))
             unchanged = []
             for item in batch:
-                if item["key"] in ledger.index:
-                    row = ledger.loc[item["key"]]
-                    if row["state"] == "synced" and row["payload_hash"] == item["payload_hash"]:
-                        unchanged.append((item, "synced", {}))
-                        continue
+                if known.get(item["key"]) == ("synced", item["payload_hash"]):
+                    unchanged.append((item, "synced", {}))
+                    continue
                 yield item
             counts.unchanged += len(unchanged)
             if not self.options.dry_run:
