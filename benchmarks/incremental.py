@@ -174,6 +174,36 @@ def measure(args: argparse.Namespace, customers: int, orders: int, work: Path) -
     return results
 
 
+def first_sync(args: argparse.Namespace, customers: int, orders: int, work: Path) -> dict:
+    """A first load through ``sync`` instead of ``backfill``: its peak memory must not
+    grow with the store either (chunks, imports in flight, no set of settled keys)."""
+    from benchmarks.backfill import stage
+
+    db = work / f"first-sync-{customers}-{orders}.db"
+    db.unlink(missing_ok=True)
+    stage(db, customers, orders)
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "dotsync.emulator", "--port", "0", "--latency",
+         str(args.latency), "--import-delay", str(args.import_delay)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = emulator.stdout.readline().strip()
+    env = {**os.environ, "DOTDIGITAL_API_ENDPOINT": url,
+           "DOTDIGITAL_API_USER": "apiuser-demo@apiconnector.com",
+           "DOTDIGITAL_API_PASSWORD": "demo-password",
+           "DOTSYNC_DATABASE_URL": f"sqlite:///{db}", "DOTSYNC_DEFAULT_REGION": "GB",
+           "PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
+    try:
+        result = _run("sync", env, args)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    result["changed"] = (customers, orders)
+    show("first sync", result)
+    db.unlink(missing_ok=True)
+    return result
+
+
 def show(label: str, r: dict) -> None:
     calls = r["report"]["api_calls"]
     c, o = r["report"]["contacts"], r["report"]["orders"]
@@ -193,6 +223,8 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=5.0)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--only", choices=["small", "full"], default=None)
+    parser.add_argument("--first-sync", action="store_true",
+                        help="instead: a first load through sync at both sizes (peak RSS)")
     parser.add_argument("--run-only", choices=["sync", "backfill", "status"])
     args = parser.parse_args()
     if args.run_only:
@@ -207,6 +239,12 @@ def main() -> None:
           flush=True)
     results = {}
     sizes = (("small", small), ("full", (args.customers, args.orders)))
+    if args.first_sync:
+        for label, (c, o) in sizes:
+            if not args.only or args.only == label:
+                print(f"\n[{label}: {c} customers, {o} orders, first sync]", flush=True)
+                first_sync(args, c, o, work)
+        return
     for label, (c, o) in sizes:
         if args.only and args.only != label:
             continue
