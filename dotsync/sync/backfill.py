@@ -53,7 +53,7 @@ class Backfill:
         #: last days costs what changed, not the store.
         self.changes: Changes | None = None
         if self.since is not None and all(
-                self.feed.mark(e) > 0 for e in ("customers", "orders", "certificates")):
+                self.feed.mark(e) > 0 for e in ("customers", "orders")):
             self.changes = Changes(engine, chunk_rows=chunk_rows, keep=self._since_mask)
 
     # -- selection ------------------------------------------------------------------

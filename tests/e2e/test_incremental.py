@@ -301,3 +301,37 @@ def test_marks_from_a_clock_that_went_back_are_not_trusted(store: Store) -> None
     assert window.low == 0 and feed.counts(window) == (1, 0)
     assert feed.close(window, processed=True) == window.safe
     assert feed.mark("customers") == window.safe
+
+
+def test_backfill_since_reads_only_changes_and_leaves_older_ones_to_the_sync(
+        store: Store, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dotsync.sync.engine import SyncEngine
+    from dotsync.sync.run import run_backfill
+    from tests.reliability.harness import backfill_options, make_client
+
+    for i in range(4):
+        insert_customer(store, i)
+    settings = settings_for(emulator, "unused")
+
+    def backfill(since: str | None) -> Any:
+        with make_client(settings) as client:
+            engine = SyncEngine(store, settings, client, options=backfill_options(),
+                                flow="backfill")
+            return run_backfill(engine, since=since, chunk_rows=2)
+
+    backfill(None)
+    assert to_read(store) == dict.fromkeys(schema.ENTITIES, (0, 0))  # marks moved
+    sql(store, "UPDATE customers SET first_name = 'Recent', "
+               "updated_at = '2026-11-20T00:00:00Z' WHERE customer_id = 'C1'")
+    sql(store, "UPDATE customers SET first_name = 'Old' WHERE customer_id = 'C2'")
+    def no_full_read(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("backfill --since read the whole table")
+
+    monkeypatch.setattr(store, "iter_staged", no_full_read)
+    report = backfill("2026-11-01")
+    assert report.counts["contacts"].sent == 1
+    assert first_name(emulator, 1) == "Recent" and first_name(emulator, 2) == "Ann"
+    # --since moved no mark: the older change is still the next sync's.
+    assert to_read(store)["customers"] == (2, 0)
+    run(store, emulator)
+    assert first_name(emulator, 2) == "Old"
