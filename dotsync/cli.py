@@ -77,7 +77,12 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load(entity: str, file: str, as_json: bool) -> None:
-    """Upsert FILE (CSV, JSON Lines or Parquet) into the staging table ENTITY."""
+    """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
+
+    Exit status 2 when the file as a whole is refused (unreadable, unknown type,
+    unknown columns in its header); 1 when rows were read but not one could be
+    loaded (the wrong file, or the wrong ENTITY), with the first reasons.
+    """
     from dotsync.store import LoadError, load_file
 
     store = _store(_settings())
@@ -87,7 +92,11 @@ def load(entity: str, file: str, as_json: bool) -> None:
         raise click.UsageError(f"{file}: {exc}") from None
     if as_json:
         _echo_json(report.as_dict())
+        if report.nothing_loaded:
+            sys.exit(1)
         return
+    if report.nothing_loaded:
+        _load_failed(entity, file, report)
     c = report.counts
     click.echo(
         f"{entity}: {report.rows} rows read from {file}: {c.inserted} inserted, "
@@ -99,8 +108,20 @@ def load(entity: str, file: str, as_json: bool) -> None:
             "the last occurrence was kept"
         )
     for p in report.problems:
-        where = f"line {p.line}" + (f" ({p.key})" if p.key else "")
-        click.echo(f"  rejected {where}: {p.reason}", err=True)
+        click.echo(f"  rejected {p.where}: {p.reason}", err=True)
+
+
+def _load_failed(entity: str, file: str, report: Any, shown: int = 5) -> None:
+    """Not one row loaded: say so with the first reasons, and exit 1."""
+    problems = report.problems
+    click.echo(f"dotsync: nothing loaded from {file}: all {len(problems)} rows were rejected "
+               f"(is this a {entity} file?). First reasons:", err=True)
+    for p in problems[:shown]:
+        click.echo(f"  {p.where}: {p.reason}", err=True)
+    if len(problems) > shown:
+        click.echo(f"  ... and {len(problems) - shown} more (`--json` lists them all)",
+                   err=True)
+    sys.exit(1)
 
 
 @main.command()
