@@ -178,9 +178,11 @@ def _register_commands() -> None:
     """Commands that live beside what they drive."""
     from deployments.serve import serve_command
     from dotsync.emulator.cli import emulator_command
+    from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
 
     main.add_command(emulator_command, "emulator")
+    main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
 
@@ -245,13 +247,23 @@ def _print_summary(report: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
               show_default=True, help="Seconds between import status polls.")
-def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> None:
+@click.option("--assume-sent-before", "assume_before", default=None, metavar="DATE",
+              help="For a shop that lost its ledger: first mark certificates updated, and "
+              "order confirmations of orders placed, before DATE as already sent (nothing "
+              "is sent for them).")
+def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
+         assume_before: str | None) -> None:
     """One run of the sync flow (a Prefect flow run)."""
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
     unknown = sorted(set(chosen) - {"contacts", "orders", "certificates"})
     if unknown:
         raise click.UsageError(f"unknown entities: {', '.join(unknown)}")
-    _settings()
+    settings = _settings()
+    if assume_before is not None:
+        from dotsync.sync.assume_sent import announce
+
+        announce(_store(settings), assume_before, dry_run=dry_run, echo=click.echo,
+                 to_stderr=as_json)
     from flows.sync import sync as sync_flow
 
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
