@@ -153,7 +153,8 @@ def status(as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def rejects(entity: str | None, as_json: bool) -> None:
-    """Every rejected, failed or in-doubt record: entity, id, field, reason."""
+    """Every rejected, failed, in-doubt or waiting record: entity, id, field, reason
+    (for a waiting record, what it waits for)."""
     from dotsync.store.status import rejects as compute
 
     items = compute(_store(_settings()), entity)
@@ -161,7 +162,7 @@ def rejects(entity: str | None, as_json: bool) -> None:
         _echo_json({"rejects": items, "count": len(items)})
         return
     if not items:
-        click.echo("No rejected, failed or in-doubt records.")
+        click.echo("No rejected, failed, in-doubt or waiting records.")
         return
     click.echo(
         _table(

@@ -43,6 +43,7 @@ from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import consent, payloads
+from dotsync.sync.failure_fields import contact_problem_field, field_of_error
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
@@ -591,6 +592,7 @@ class SyncEngine:
             except (dd.ValidationError, dd.ConflictError, dd.NotFoundError) as exc:
                 self._settle_contacts([(item, "rejected", {
                     "error_code": exc.error_code or type(exc).__name__,
+                    "error_field": field_of_error(exc),
                     "error_message": _describe(exc)})])
             except dd.DotdigitalError as exc:
                 if isinstance(exc, dd.AuthenticationError):
@@ -675,6 +677,7 @@ class SyncEngine:
                 code, description = failure
                 outcome.append((item, "rejected", {
                     "error_code": code, "dotdigital_ref": done.import_id,
+                    "error_field": contact_problem_field(code, description),
                     "error_message": f"Dotdigital rejected the contact: {code}"
                                      + (f" ({description})" if description else "")}))
         self._settle_contacts(outcome)
@@ -704,7 +707,8 @@ class SyncEngine:
             for customer_id, source_hash, merged_into in item["customers"]:
                 cust = {"key": customer_id, "state": state, "source_hash": source_hash,
                         "error_code": extra.get("error_code"),
-                        "error_field": "email" if state == "rejected" else None,
+                        "error_field": (extra.get("error_field") or "email")
+                        if state == "rejected" else None,
                         "error_message": extra.get("error_message"),
                         "detail": f"merged into customer {merged_into} (same e-mail)"
                         if merged_into else None}
@@ -728,7 +732,8 @@ class SyncEngine:
                 self.report.problem("contacts", item["key"] if item["customers"] == [] else
                                     item["customers"][0][0], state,
                                     extra.get("error_message") or state,
-                                    field="email", email=item.get("email"),
+                                    field=extra.get("error_field") or "email",
+                                    email=item.get("email"),
                                     code=extra.get("error_code"))
         self.ledger.record("contacts", contact_rows, run_id=self.run_id,
                            count_attempt=count)
