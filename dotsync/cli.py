@@ -191,6 +191,20 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _stop_if_credentials_refused(settings: Settings, as_json: bool) -> None:
+    """Refused credentials: one line and exit 1, before a flow run is even started."""
+    from dotsync.credentials_check import refused_credentials
+
+    message = refused_credentials(settings)
+    if message is None:
+        return
+    if as_json:
+        _echo_json({"status": "failed", "message": message})
+    else:
+        click.echo(f"dotsync: run failed: {message}", err=True)
+    sys.exit(1)
+
+
 def _finish_run(state: Any, as_json: bool) -> None:
     """Print a flow run's report and exit with SPEC §4's status."""
     from flows.common import last_run
@@ -260,6 +274,8 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
     if unknown:
         raise click.UsageError(f"unknown entities: {', '.join(unknown)}")
     settings = _settings()
+    if not dry_run:
+        _stop_if_credentials_refused(settings, as_json)
     if assume_before is not None:
         from dotsync.sync.assume_sent import announce
 
@@ -294,7 +310,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
             pd.Timestamp(since)
         except (ValueError, TypeError):
             raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
-    _settings()
+    _stop_if_credentials_refused(_settings(), as_json)
     from flows.backfill import backfill as backfill_flow
 
     state = backfill_flow(since=since, include_certificates=include_certificates,
@@ -309,7 +325,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def consent(since: str | None, as_json: bool) -> None:
     """Read back unsubscribed and suppressed contacts from Dotdigital."""
-    _settings()
+    _stop_if_credentials_refused(_settings(), as_json)
     from flows.consent import consent as consent_flow
 
     state = consent_flow(since=since, return_state=True)

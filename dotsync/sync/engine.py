@@ -57,6 +57,10 @@ class RunFailed(RuntimeError):
     """The run as a whole cannot go on (credentials, host, region, configuration)."""
 
 
+class CredentialsRefused(RunFailed):
+    """Dotdigital refused the API credentials: retrying cannot help (never retried)."""
+
+
 @dataclass
 class Options:
     dry_run: bool = False
@@ -183,7 +187,7 @@ class SyncEngine:
             if self.settings.order_campaign and self.options.confirmations:
                 self.order_campaign_id = self._resolve_campaign(self.settings.order_campaign)
         except dd.AuthenticationError as exc:
-            raise RunFailed(
+            raise CredentialsRefused(
                 "Dotdigital refused the API credentials (HTTP "
                 f"{exc.status}): check DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD and that "
                 "DOTDIGITAL_API_ENDPOINT is your account's region"
