@@ -115,8 +115,10 @@ def _add(a: UpsertCounts, b: UpsertCounts) -> UpsertCounts:
 
 
 class _SeenKeys:
-    """The keys loaded so far, as 64-bit hashes in sorted arrays: 8 bytes a key, so a
-    repeated key is found across chunks without holding every key's text."""
+    """The keys loaded so far, as 64-bit hashes in sorted arrays (one per chunk): 8
+    bytes a key, so a repeated key is found across chunks without holding every key's
+    text. A lookup is a binary search per array, whose temporaries are chunk-sized
+    (``np.isin`` would sort a copy of everything seen, a peak growing with the file)."""
 
     def __init__(self) -> None:
         self._parts: list[np.ndarray] = []
@@ -129,17 +131,18 @@ class _SeenKeys:
         hashed = self._hash(keys)
         found = np.zeros(len(keys), dtype=bool)
         for part in self._parts:
-            found |= np.isin(hashed, part, assume_unique=False)
+            at = np.minimum(np.searchsorted(part, hashed), len(part) - 1)
+            found |= part[at] == hashed
         return found
 
     def add(self, keys: list[str]) -> None:
         self._parts.append(np.unique(self._hash(keys)))
-        if len(self._parts) > 8:  # merge, so a lookup stays a few array scans
+        if len(self._parts) > 64:  # a very long file: fewer, larger arrays
             self._parts = [np.unique(np.concatenate(self._parts))]
 
 
 def load_file(store: Store, entity: str, path: str | Path,
-              chunk_rows: int = 50_000) -> LoadReport:
+              chunk_rows: int = 20_000) -> LoadReport:
     """Upsert the rows of ``path`` into the staging table of ``entity``.
 
     The file is read as a stream and written ``chunk_rows`` rows at a time.
