@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dotsync import failpoints
 from dotsync.store import schema
 from dotsync.store.db import Store
 
@@ -187,6 +188,7 @@ def copy_store(source: Store, target: Store, *, force: bool = False, chunk_rows:
                     conn.execute(table.delete().where(table.c.name.in_(
                         [r["name"] for r in part])))
                 conn.execute(table.insert(), [convert(r) for r in part])
+                failpoints.hit("migrate_copy")
                 n += len(part)
                 if progress is not None:
                     progress(table.name, n)
