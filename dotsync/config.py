@@ -91,6 +91,8 @@ class Settings:
     calls_per_minute: int | None = None
     contact_bulk_threshold: int = 200
     propagate_deletes: bool = False
+    #: Preflight warnings accepted by name (``DOTSYNC_PREFLIGHT_ACCEPT``, SPEC §3).
+    preflight_accept: tuple[str, ...] = ()
     fulfilled_statuses: tuple[str, ...] = (
         "complete",
         "completed",
@@ -143,6 +145,9 @@ class Settings:
             fulfilled_statuses=tuple(s.strip().lower() for s in statuses.split(",") if s.strip())
             if statuses
             else cls.fulfilled_statuses,
+            preflight_accept=tuple(
+                n.strip() for n in (get("DOTSYNC_PREFLIGHT_ACCEPT") or "").split(",") if n.strip()
+            ),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 Severity = Literal["error", "warning"]
-Status = Literal["pass", "fail", "warn", "skipped"]
+Status = Literal["pass", "fail", "warn", "accepted", "skipped"]
 
 #: The checks in the order they run (and are shown). Names are stable: scripts rely on them.
 CHECK_NAMES: tuple[str, ...] = (
@@ -161,9 +161,12 @@ _CAMPAIGN_LOOKUPS_BEFORE_LISTING = 10
 class Check:
     """One line of the checklist.
 
-    ``ok`` is whether the check passed; a check that is not ok with ``severity="warning"``
-    is shown but does not fail the preflight. ``skipped`` marks a check that could not run
-    (``detail`` says why); it is never ``ok``, so an unverified setup never passes.
+    ``ok`` is whether the check passed. A finding is an *error* when it is certain (wrong
+    credentials, a missing campaign or data field, a placeholder) and a *warning* when it
+    is a heuristic (currencies against countries, example domains): a warning is shown but
+    never fails the preflight, and one named in ``DOTSYNC_PREFLIGHT_ACCEPT`` is shown as
+    ``accepted`` (the operator looked and agreed). ``skipped`` marks a check that could not
+    run (``detail`` says why); it is never ``ok``, so an unverified setup never passes.
     """
 
     name: str
@@ -172,6 +175,7 @@ class Check:
     detail: str = ""
     fix: str = ""
     skipped: bool = False
+    accepted: bool = False
 
     @property
     def status(self) -> Status:
@@ -179,7 +183,9 @@ class Check:
             return "pass"
         if self.skipped:
             return "skipped"
-        return "fail" if self.severity == "error" else "warn"
+        if self.severity == "error":
+            return "fail"
+        return "accepted" if self.accepted else "warn"
 
     @property
     def blocking(self) -> bool:
@@ -206,7 +212,8 @@ class PreflightFailed(RuntimeError):
         super().__init__("preflight failed: " + "; ".join(lines))
 
 
-_MARKS: dict[Status, str] = {"pass": "✔", "fail": "✘", "warn": "⚠", "skipped": "–"}
+_MARKS: dict[Status, str] = {"pass": "✔", "fail": "✘", "warn": "⚠", "accepted": "≈",
+                             "skipped": "–"}
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,8 @@ class PreflightResult:
     """All checks, in :data:`CHECK_NAMES` order."""
 
     checks: list[Check] = field(default_factory=list)
+    #: Names in ``DOTSYNC_PREFLIGHT_ACCEPT`` that are no check's (a typo accepts nothing).
+    unknown_accepted: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -227,14 +236,17 @@ class PreflightResult:
         raise KeyError(name)
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "warn": 0, "skipped": 0}
+        out = {"pass": 0, "fail": 0, "warn": 0, "accepted": 0, "skipped": 0}
         for c in self.checks:
             out[c.status] += 1
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.counts(),
-                "checks": [c.as_dict() for c in self.checks]}
+        out: dict[str, Any] = {"ok": self.ok, "summary": self.counts(),
+                               "checks": [c.as_dict() for c in self.checks]}
+        if self.unknown_accepted:
+            out["unknown_accepted"] = list(self.unknown_accepted)
+        return out
 
     def render(self) -> str:
         """The checklist a person reads: one ✔/✘/⚠/– line per check, then what to do."""
@@ -243,17 +255,24 @@ class PreflightResult:
         n = self.counts()
         for c in self.checks:
             lines.append(f"{_MARKS[c.status]} {c.name.ljust(width)}  {c.detail}".rstrip())
-            if c.status != "pass" and c.fix:
+            if c.status == "accepted":
+                lines.append(f"  {' ' * width}  (warning accepted by DOTSYNC_PREFLIGHT_ACCEPT)")
+            elif c.status != "pass" and c.fix:
                 lines.append(f"  {' ' * width}  → {c.fix}")
+        if self.unknown_accepted:
+            lines.append("⚠ DOTSYNC_PREFLIGHT_ACCEPT names no check: "
+                         + ", ".join(self.unknown_accepted)
+                         + f" (check names: {', '.join(CHECK_NAMES)})")
         if self.ok:
             verdict = "ready to go live"
         elif n["fail"]:
             verdict = "NOT ready: fix the ✘ lines first"
         else:
             verdict = "NOT ready: the – checks could not run"
+        accepted = f", {n['accepted']} accepted" if n["accepted"] else ""
         lines.append(
-            f"{verdict} ({n['pass']} passed, {n['fail']} failed, {n['warn']} warnings,"
-            f" {n['skipped']} skipped)"
+            f"{verdict} ({n['pass']} passed, {n['fail']} failed, {n['warn']} warnings"
+            f"{accepted}, {n['skipped']} skipped)"
         )
         return "\n".join(lines)
 
@@ -318,6 +337,17 @@ def _hashes(values: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(values, index=False).to_numpy()
 
 
+def _split_addresses(addresses: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(local part, domain) of each address; an address without ``@`` is all domain.
+
+    ``str.extract`` keeps its two columns when no row is left (``str.rpartition`` gives a
+    frame with no columns then, which made every certificate check fail with ``KeyError``
+    when all certificates went to a known test address).
+    """
+    parts = addresses.str.extract(r"^(.*)@([^@]*)$")
+    return parts[0].fillna(""), parts[1].fillna(addresses)
+
+
 def _add_counts(total: pd.Series, part: pd.Series) -> pd.Series:
     part = part.astype("int64")
     return part if total.empty else total.add(part, fill_value=0).astype("int64")
@@ -356,10 +386,10 @@ class CertificateFacts:
         known = rec.isin(KNOWN_TEST_ADDRESSES).to_numpy(dtype=bool)
         self.test_addresses.update(rec[known].value_counts().to_dict())
         rest = rec[~known]
-        parts = rest.str.rpartition("@")
-        reserved = parts[2].str.contains(_RESERVED_DOMAIN).to_numpy(dtype=bool)
-        self.reserved_domains.update(parts[2][reserved].value_counts().to_dict())
-        testish = parts[0].isin(_TEST_LOCAL_PARTS).to_numpy(dtype=bool)
+        local, domain = _split_addresses(rest)
+        reserved = domain.str.contains(_RESERVED_DOMAIN).to_numpy(dtype=bool)
+        self.reserved_domains.update(domain[reserved].value_counts().to_dict())
+        testish = local.isin(_TEST_LOCAL_PARTS).to_numpy(dtype=bool)
         self.test_inboxes.update(rest[testish].value_counts().to_dict())
 
         link = _clean(frame["link"])
@@ -935,7 +965,8 @@ def check_order_currencies(ctx: _Context) -> Check:
         stores = orders["store"].add(_customer_tally(ctx, "store"), fill_value=0)
         countries = _customer_tally(ctx, "country")
         countries = countries[countries.index != ""]
-        errors += _single_currency_problems(only, count, stores, countries)
+        # Heuristics: a US shop selling abroad in USD is normal, so these only warn.
+        warnings += _single_currency_problems(only, count, stores, countries)
         warnings += _default_currency_warnings(only, count, countries)
     fix = ("stage each order's real ISO 4217 currency (the one the customer paid in);"
            " there is no default currency")
@@ -1031,6 +1062,18 @@ def _scrub(check: Check, secrets: list[str]) -> Check:
     return replace(check, detail=clean(check.detail), fix=clean(check.fix))
 
 
+def unknown_accepted(settings: Settings) -> tuple[str, ...]:
+    """Names in ``DOTSYNC_PREFLIGHT_ACCEPT`` that are not check names."""
+    return tuple(n for n in settings.preflight_accept if n not in CHECK_NAMES)
+
+
+def _accept(check: Check, settings: Settings) -> Check:
+    """A warning named in ``DOTSYNC_PREFLIGHT_ACCEPT`` is marked accepted; errors never are."""
+    if check.status == "warn" and check.name in settings.preflight_accept:
+        return replace(check, accepted=True)
+    return check
+
+
 def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClient | None, *,
                 chunk_rows: int = 20_000) -> Iterator[Check]:
     """The checks one by one as they finish (for progress output); see :func:`run_preflight`."""
@@ -1042,7 +1085,7 @@ def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClien
         except Exception as exc:  # a bug or an unforeseen answer must not hide the others
             check = Check(name, ok=False, detail=f"the check itself failed: {type(exc).__name__}:"
                           f" {_first_line(str(exc))}", fix="report this as a dotsync bug")
-        yield _scrub(check, secrets)
+        yield _accept(_scrub(check, secrets), settings)
 
 
 def run_preflight(settings: Settings, store: Store | None, client: DotdigitalClient | None,
@@ -1053,4 +1096,5 @@ def run_preflight(settings: Settings, store: Store | None, client: DotdigitalCli
     skipped, which fails the preflight. Reads staged data in ``chunk_rows`` frames. The
     API calls are reads only (``account-info``, campaigns); nothing is written.
     """
-    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows)))
+    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows)),
+                           unknown_accepted=unknown_accepted(settings))
