@@ -30,24 +30,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 import pycountry
+import sqlalchemy as sa
 
 from dotsync.config import Settings
 from dotsync.dotdigital import (
     AccountInfo,
     AuthenticationError,
     Campaign,
+    DataField,
     DotdigitalClient,
     DotdigitalError,
     HostNotAllowedError,
+    InsightCollection,
     NotFoundError,
     RateLimitedError,
     TransportError,
     check_endpoint,
 )
 from dotsync.masking import mask_email
-from dotsync.store import Store
+from dotsync.store import Ledger, Store
 
 __all__ = [
     "CHECK_NAMES",
@@ -68,7 +72,10 @@ CHECK_NAMES: tuple[str, ...] = (
     "region",
     "certificate_campaign",
     "order_campaign",
+    "data_fields",
+    "address_book",
     "insight_collection",
+    "send_history",
     "example_campaign_ids",
     "certificate_recipients",
     "certificate_links",
@@ -411,6 +418,88 @@ class CertificateFacts:
         self.sample_links += int(sample.sum())
 
 
+#: Data field names dotsync can send (SPEC §1); other names are the contracts' business.
+_DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+#: Distinct ``data_fields`` keys followed; past this a file is broken, not a schema.
+MAX_DATA_FIELD_KEYS = 500
+_NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+_DATE_TEXT = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?\s*$")
+#: Which kinds of staged value each Dotdigital data field type takes.
+_TYPE_TAKES: dict[str, frozenset[str]] = {
+    "String": frozenset({"text", "number", "numeric text", "date text", "boolean",
+                         "boolean text"}),
+    "Numeric": frozenset({"number", "numeric text"}),
+    "Date": frozenset({"date text"}),
+    "Boolean": frozenset({"boolean", "boolean text"}),
+}
+#: The type a field must be created with for values of one kind.
+_KIND_TYPE = {"number": "Numeric", "numeric text": "Numeric", "date text": "Date",
+              "boolean": "Boolean", "boolean text": "Boolean"}
+
+
+def _value_kind(value: Any) -> str | None:
+    """What a staged data-field value is, as far as Dotdigital's types care."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        if _NUMERIC_TEXT.match(value):
+            return "numeric text"
+        if _DATE_TEXT.match(value):
+            return "date text"
+        if value.strip().lower() in ("true", "false"):
+            return "boolean text"
+        return "text"
+    return "object"
+
+
+@dataclass
+class FieldFacts:
+    """The data fields staged customers would send, reduced chunk by chunk.
+
+    Per field: how many customers carry it and the kinds of their values (counts, never
+    the values: a data field may hold anything personal). ``FIRSTNAME``/``LASTNAME``,
+    ``STORE`` and ``LOCALE`` come from their columns, the rest from ``data_fields`` JSON.
+    """
+
+    kinds: dict[str, Counter[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # upper-cased -> as staged
+    dropped_keys: int = 0
+
+    def _note(self, name: str, kind: str, n: int = 1) -> None:
+        key = name.upper()
+        if key not in self.kinds:
+            if len(self.kinds) >= MAX_DATA_FIELD_KEYS:
+                self.dropped_keys += n
+                return
+            self.kinds[key] = Counter()
+            self.names[key] = name
+        self.kinds[key][kind] += n
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if "deleted_at" in frame:
+            frame = frame[frame["deleted_at"].isna()]  # erased customers are never sent
+        for column, name in (("first_name", "FIRSTNAME"), ("last_name", "LASTNAME"),
+                             ("store", "STORE"), ("locale", "LOCALE")):
+            present = int((_clean(frame[column]) != "").sum())
+            if present:
+                self._note(name, "text", present)
+        for raw in frame["data_fields"].dropna():
+            try:
+                parsed = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+            except orjson.JSONDecodeError:
+                continue  # the contracts reject it with its reason
+            if not isinstance(parsed, dict):
+                continue
+            for name, value in parsed.items():
+                kind = _value_kind(value)
+                if kind is not None and isinstance(name, str) and _DATA_FIELD_NAME.match(name):
+                    self._note(name, kind)
+
+
 # ------------------------------------------------------------------------------ context
 class _Campaigns:
     """Campaign look-ups: by id one call each, or one paged listing shared by every check."""
@@ -445,6 +534,7 @@ class _Context:
     api_blocked: str | None = "the credentials check did not run"
     _read_cache: dict[str, Any] = field(default_factory=dict)
     _campaigns: _Campaigns | None = None
+    _collections: list[InsightCollection] | DotdigitalError | None = None
 
     def _read(self, entity: str, reduce: Callable[[Iterator[pd.DataFrame]], Any]) -> Any:
         """``reduce`` over ``entity``'s staged rows in chunks, once; StoreUnreadable if not."""
@@ -467,7 +557,35 @@ class _Context:
 
     def staged(self, entity: str) -> Tally:
         """Distinct values of the ``orders``/``customers`` columns the checks need."""
+        if entity == "customers":
+            return self.customers()[0]
         return self._read(entity, lambda frames: tally(frames, _STAGED_COLUMNS[entity]))
+
+    def customers(self) -> tuple[Tally, FieldFacts]:
+        """One streamed pass over customers: the currency tally and the data-field facts."""
+        def reduce(frames: Iterator[pd.DataFrame]) -> tuple[Tally, FieldFacts]:
+            facts = FieldFacts()
+
+            def seen(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+                for frame in parts:
+                    facts.add(frame)
+                    yield frame
+
+            return tally(seen(frames), _STAGED_COLUMNS["customers"]), facts
+
+        return self._read("customers", reduce)
+
+    def collections(self) -> list[InsightCollection]:
+        """The account's insight collections, listed once (DotdigitalError when not)."""
+        if self._collections is None:
+            assert self.client is not None
+            try:
+                self._collections = self.client.list_insight_collections()
+            except DotdigitalError as exc:
+                self._collections = exc
+        if isinstance(self._collections, DotdigitalError):
+            raise self._collections
+        return self._collections
 
     def certificates(self) -> CertificateFacts:
         def reduce(frames: Iterator[pd.DataFrame]) -> CertificateFacts:
@@ -778,9 +896,153 @@ def check_order_campaign(ctx: _Context) -> Check:
     return Check(name, ok=True, detail=f"{how} → campaign {campaign.id}, Triggered")
 
 
+def check_data_fields(ctx: _Context) -> Check:
+    """Every data field dotsync will send exists in the account with a type its values fit.
+
+    Dotdigital refuses a contact carrying a data field the account does not have, so a
+    missing ``STORE`` would hold every contact (and their orders and certificates).
+    """
+    name = "data_fields"
+    try:
+        facts = ctx.customers()[1]
+    except StoreUnreadable as exc:
+        return _skipped(name, str(exc), _STORE_FIX)
+    if not facts.kinds:
+        return Check(name, ok=True, detail="no staged customer carries a data field")
+    if ctx.api_blocked is not None or ctx.client is None:
+        return _skipped(name, f"data fields cannot be listed: {ctx.api_blocked}",
+                        "fix the credentials and region first")
+    try:
+        account = {f.key: f for f in ctx.client.list_data_fields()}
+    except DotdigitalError as exc:
+        return Check(name, ok=False, detail=f"the account's data fields could not be listed:"
+                     f" {exc}", fix="try again; if it persists, check Dotdigital's status page")
+    missing: list[str] = []
+    to_create: list[str] = []
+    clashes: list[str] = []
+    for key, kinds in sorted(facts.kinds.items()):
+        shown = facts.names[key]
+        carried = sum(kinds.values())
+        found: DataField | None = account.get(key)
+        if found is None:
+            missing.append(f"{shown} ({_plural(carried, 'customer')})")
+            wanted = {_KIND_TYPE.get(k, "String") for k in kinds}
+            to_create.append(f"{key} ({wanted.pop() if len(wanted) == 1 else 'String'})")
+            continue
+        takes = _TYPE_TAKES.get(found.type or "String", _TYPE_TAKES["String"])
+        unfit = {k: n for k, n in kinds.items() if k not in takes}
+        if unfit:
+            clashes.append(f"{found.name} is {found.type} in Dotdigital, but "
+                           + _listing(f"{n:,} staged {'value is' if n == 1 else 'values are'}"
+                                      f" {k}" for k, n in sorted(unfit.items())))
+    problems = []
+    if missing:
+        problems.append("missing in Dotdigital: " + _listing(missing, 10))
+    if clashes:
+        problems.append("; ".join(clashes))
+    if facts.dropped_keys:
+        problems.append(f"more than {MAX_DATA_FIELD_KEYS} distinct data_fields names staged")
+    if problems:
+        fix = []
+        if to_create:
+            fix.append("create " + ", ".join(to_create) + " in Dotdigital (Settings → Data"
+                       " fields, or POST /v2/data-fields) before the first run")
+        if clashes:
+            fix.append("stage values that fit the field's type, or use a field of the right"
+                       " type")
+        return Check(name, ok=False, detail="; ".join(problems), fix="; ".join(fix))
+    return Check(name, ok=True, detail=f"{_plural(len(facts.kinds), 'data field')} sent, each"
+                 " in the account with a fitting type: " + _listing(
+                     sorted(facts.names[k] for k in facts.kinds), 8))
+
+
+def check_address_book(ctx: _Context) -> Check:
+    """``DOTSYNC_ADDRESS_BOOK_ID``, when set, is a list of this account."""
+    name = "address_book"
+    book_id = ctx.settings.address_book_id
+    if book_id is None:
+        return Check(name, ok=True, detail="DOTSYNC_ADDRESS_BOOK_ID not set: contacts are"
+                     " added to no list")
+    if ctx.api_blocked is not None or ctx.client is None:
+        return _skipped(name, f"lists cannot be looked up: {ctx.api_blocked}",
+                        "fix the credentials and region first")
+    fix = ("set DOTSYNC_ADDRESS_BOOK_ID to the id of one of your lists (Dotdigital shows it"
+           " in the list's URL), or unset it")
+    try:
+        book = ctx.client.get_address_book(book_id)
+    except NotFoundError:
+        return Check(name, ok=False, fix=fix, detail=f"DOTSYNC_ADDRESS_BOOK_ID {book_id} is"
+                     " not a list of this account")
+    except DotdigitalError as exc:
+        return Check(name, ok=False, detail=f"list {book_id} could not be looked up: {exc}",
+                     fix="try again; if it persists, check Dotdigital's status page")
+    return Check(name, ok=True, detail=f"list {book.id} {book.name!r}")
+
+
+def _collection_summary(ctx: _Context) -> InsightCollection | str | None:
+    """The configured collection as the account lists it, None when absent, or why the
+    account could not be asked."""
+    if ctx.api_blocked is not None or ctx.client is None:
+        return f"collections cannot be listed: {ctx.api_blocked}"
+    try:
+        collections = ctx.collections()
+    except DotdigitalError as exc:
+        return f"collections could not be listed: {exc}"
+    wanted = ctx.settings.insight_collection
+    return next((c for c in collections if c.name == wanted), None)
+
+
+def _ledger_records_a_send(store: Store) -> bool:
+    """Whether the ledger holds anything sent: a synced order, a sent (or in-doubt)
+    certificate or confirmation. One indexed ``EXISTS``, not a count of the ledger."""
+    t = Ledger(store).table
+    query = sa.select(sa.exists().where(
+        t.c.entity.in_(["orders", "certificates", "confirmations"]),
+        t.c.state.in_(["synced", "in_doubt"])))
+    with store.engine.connect() as conn:
+        return bool(conn.execute(query).scalar())
+
+
+def check_send_history(ctx: _Context) -> Check:
+    """The ledger is this account's history: not empty while Dotdigital holds orders.
+
+    Exactly-once sends rest on the ledger. A ledger that records nothing sent while the
+    account's insight collection already holds records means another store (or a lost
+    database) sent before: certificates and confirmations would go out again.
+    """
+    name = "send_history"
+    if ctx.store is None:
+        return _skipped(name, "no staging store was given", _STORE_FIX)
+    summary = _collection_summary(ctx)
+    if isinstance(summary, str):
+        return _skipped(name, summary, "fix the credentials and region first")
+    if summary is None or summary.record_count == 0:
+        return Check(name, ok=True, detail=f"Dotdigital's collection"
+                     f" {ctx.settings.insight_collection!r} holds no records: nothing was"
+                     " sent before")
+    try:
+        sent = _ledger_records_a_send(ctx.store)
+    except Exception as exc:  # any database error: report, don't crash
+        return _skipped(name, f"could not read the ledger: {type(exc).__name__}:"
+                        f" {_first_line(str(exc))}", _STORE_FIX)
+    if sent:
+        return Check(name, ok=True, detail=f"the ledger records what was sent; Dotdigital's"
+                     f" collection holds {summary.record_count:,} records")
+    return Check(
+        name, ok=False,
+        detail=f"the ledger records nothing sent, but Dotdigital's collection {summary.name!r}"
+        f" already holds {_plural(summary.record_count, 'record')}: another store or a lost"
+        " database sent before, and a run now would send certificates and order"
+        " confirmations again",
+        fix="move the old ledger here: run `dotsync migrate --to URL` from the old store"
+        " (URL = this DOTSYNC_DATABASE_URL); or, when the old store is gone, run `dotsync sync"
+        " --assume-sent-before DATE` to take everything from before DATE as already sent")
+
+
 # ------------------------------------------------------------------------------ local checks
 def check_insight_collection(ctx: _Context) -> Check:
-    """The insight collection name is one Dotdigital accepts."""
+    """The insight collection name is one Dotdigital accepts; whether it exists already,
+    and how many records it holds."""
     name = "insight_collection"
     value = ctx.settings.insight_collection
     fix = ("set DOTSYNC_INSIGHT_COLLECTION to 2-255 letters, digits, '-' or '_', not starting"
@@ -801,7 +1063,20 @@ def check_insight_collection(ctx: _Context) -> Check:
             why = "contains " + " ".join(repr(ch) for ch in bad)
         return Check(name, ok=False, fix=fix,
                      detail=f"DOTSYNC_INSIGHT_COLLECTION {value!r} {why}")
-    return Check(name, ok=True, detail=f"{value!r} is a valid collection name")
+    summary = _collection_summary(ctx)
+    if isinstance(summary, str):
+        return Check(name, ok=True, detail=f"{value!r} is a valid collection name"
+                     f" (existence not checked: {summary})")
+    if summary is None:
+        return Check(name, ok=True, detail=f"{value!r} does not exist yet: the first run"
+                     " creates it (contact scope, type orders)")
+    if summary.scope not in (None, "contact"):
+        return Check(name, ok=False, detail=f"{value!r} exists with {summary.scope} scope;"
+                     " orders need a contact-scoped collection",
+                     fix="set DOTSYNC_INSIGHT_COLLECTION to another name (dotsync creates it)")
+    kind = f", type {summary.type}" if summary.type else ""
+    records = _plural(summary.record_count, "record")
+    return Check(name, ok=True, detail=f"{value!r} exists ({records}{kind})")
 
 
 def check_example_campaign_ids(ctx: _Context) -> Check:
@@ -1028,7 +1303,10 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("region", check_region),
     ("certificate_campaign", check_certificate_campaign),
     ("order_campaign", check_order_campaign),
+    ("data_fields", check_data_fields),
+    ("address_book", check_address_book),
     ("insight_collection", check_insight_collection),
+    ("send_history", check_send_history),
     ("example_campaign_ids", check_example_campaign_ids),
     ("certificate_recipients", check_certificate_recipients),
     ("certificate_links", check_certificate_links),
