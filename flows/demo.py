@@ -71,7 +71,13 @@ def run_demo(
         say(f"loaded {report.counts.inserted} {entity} from {shown}")
     store.dispose()
 
-    config = EmulatorConfig(import_delay=0.2)
+    # The demo account has the data fields the sample shop sends, as a real account would
+    # need them created before go-live (preflight's data_fields check); the rest is new.
+    from dotsync.emulator.structure import DEFAULT_DATA_FIELDS
+
+    fields = [*DEFAULT_DATA_FIELDS, *({"name": n, "type": "String"}
+                                      for n in ("STORE", "LOCALE", "LOYALTY_TIER"))]
+    config = EmulatorConfig(import_delay=0.2, seed={"dataFields": fields})
     with EmulatorServer(config) as server:
         say(f"Dotdigital emulator listening on {server.url}")
         env = {
