@@ -73,11 +73,10 @@ def run_demo(
 
     # The demo account has the data fields the sample shop sends, as a real account would
     # need them created before go-live (preflight's data_fields check); the rest is new.
-    from dotsync.emulator.structure import DEFAULT_DATA_FIELDS
+    from dotsync.emulator.structure import seed_with_fields
+    from dotsync.samples import DATA_FIELDS
 
-    fields = [*DEFAULT_DATA_FIELDS, *({"name": n, "type": "String"}
-                                      for n in ("STORE", "LOCALE", "LOYALTY_TIER"))]
-    config = EmulatorConfig(import_delay=0.2, seed={"dataFields": fields})
+    config = EmulatorConfig(import_delay=0.2, seed=seed_with_fields(*DATA_FIELDS))
     with EmulatorServer(config) as server:
         say(f"Dotdigital emulator listening on {server.url}")
         env = {

@@ -43,6 +43,7 @@ __all__ = [
     "AccountStructure",
     "normalise_address_books",
     "normalise_data_fields",
+    "seed_with_fields",
 ]
 
 DATA_FIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
@@ -66,6 +67,11 @@ DEFAULT_ADDRESS_BOOKS: list[dict[str, Any]] = [
     {"id": 1, "name": "Test", "visibility": "Private"},
     {"id": 2, "name": "All contacts", "visibility": "Private"},
 ]
+
+
+def seed_with_fields(*names: str) -> dict[str, Any]:
+    """A seed for a new account to which a user has added String data fields ``names``."""
+    return {"dataFields": [*DEFAULT_DATA_FIELDS, *(_field(n) for n in names)]}
 
 
 def normalise_data_fields(value: Any) -> list[dict[str, Any]] | None:
