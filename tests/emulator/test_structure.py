@@ -3,6 +3,8 @@ and the calls that read or create them (see ``dotsync.emulator.structure`` for s
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -84,3 +86,28 @@ def test_seeds_and_the_inspection_api_add_data_fields() -> None:
 def test_a_bad_seed_data_field_is_an_error(fields) -> None:
     with pytest.raises(ValueError, match="dataFields"):
         load_seed({"dataFields": fields})
+
+
+def test_single_record_404_bodies_are_the_specs_examples(api) -> None:
+    """dotdigital-insight-data-service.json documents two 404 bodies for the single-record
+    PUT; the emulator answers each with the same errorCode, description and details shape."""
+    from pathlib import Path
+
+    import dotsync.dotdigital as dd_package
+
+    spec = json.loads((Path(dd_package.__file__).parent / "openapi"
+                       / "dotdigital-insight-data-service.json").read_text(encoding="utf-8"))
+    path = "/insightData/v3/contacts/{identifier}/{value}/{collectionName}/{recordId}"
+    examples = spec["paths"][path]["put"]["responses"]["404"]["content"]["application/json"][
+        "examples"]
+    no_contact = api.put("/insightData/v3/contacts/email/unknown@emailsim.io/myOrders/o1",
+                         json={"id": "o1"})
+    assert no_contact.status_code == 404
+    assert no_contact.json() == examples["contactNotFound"]["value"] | {
+        "details": [{"item": "unknown@emailsim.io",
+                     "description": "Not found using the identifier 'email'"}]}
+    api.patch("/contacts/v3/email/unknown@emailsim.io", json={})
+    no_collection = api.put("/insightData/v3/contacts/email/unknown@emailsim.io/myOrders/o1",
+                            json={"id": "o1"})
+    assert no_collection.status_code == 404
+    assert no_collection.json() == examples["collectionNotFound"]["value"]
