@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.account_data import is_collection_not_found, is_contact_not_found
 
@@ -73,6 +74,7 @@ class CollectionGuard:
                 operation=exc.operation)
             raise self._failure from None
         self.created = True
+        failpoints.hit("after_collection_created")
         message = (f"created the insight collection {self.name!r} (contact scope, type"
                    f" orders)" if new else f"the insight collection {self.name!r} exists")
         logger.info(message)
