@@ -453,7 +453,7 @@ def _value_kind(value: Any) -> str | None:
         if value.strip().lower() in ("true", "false"):
             return "boolean text"
         return "text"
-    return "object"
+    return None  # an object or a list: the contracts refuse it, it is never sent
 
 
 @dataclass

@@ -9,6 +9,7 @@ a property test stages arbitrary text and asserts that no check ever breaks.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tests.preflight.support import certificates, make_settings, stage
 
 CERTIFICATE_CHECKS = ("certificate_campaign", "example_campaign_ids", "certificate_recipients",
                       "certificate_links")
-DATA_CHECKS = (*CERTIFICATE_CHECKS, "order_currencies")
+DATA_CHECKS = (*CERTIFICATE_CHECKS, "order_currencies", "data_fields")
 
 
 def _no_check_broke(result) -> None:
@@ -126,7 +127,13 @@ _TEXT = st.one_of(
 @given(certs=st.lists(st.fixed_dictionaries({"recipient_email": _TEXT, "link": _TEXT,
                                              "campaign_id": _TEXT}), max_size=8),
        orders=st.lists(st.fixed_dictionaries({"currency": _TEXT, "store": _TEXT}), max_size=6),
-       custs=st.lists(st.fixed_dictionaries({"country": _TEXT, "store": _TEXT}), max_size=6),
+       custs=st.lists(st.fixed_dictionaries({
+           "country": _TEXT, "store": _TEXT, "first_name": _TEXT,
+           "data_fields": st.one_of(_TEXT, st.dictionaries(
+               st.text(max_size=22), st.one_of(st.none(), st.booleans(), st.integers(),
+                                               st.floats(allow_nan=False), st.text(max_size=8),
+                                               st.lists(st.integers(), max_size=2)),
+               max_size=3).map(json.dumps))}), max_size=6),
        chunk=st.integers(1, 4))
 def test_no_data_check_ever_breaks(certs, orders, custs, chunk):
     """Whatever text is staged, every data check gives a verdict instead of breaking."""
