@@ -121,6 +121,8 @@ class Settings:
             if name in env and env[name] != "":
                 return env[name]
             value = file_values.get(name.lower())
+            if isinstance(value, list):  # a TOML array for a comma-separated setting
+                return ",".join(str(v) for v in value)
             return None if value is None else str(value)
 
         statuses = get("DOTSYNC_FULFILLED_STATUSES")

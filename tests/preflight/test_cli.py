@@ -156,3 +156,16 @@ def test_an_accepted_warning_exits_0_and_shows_as_accepted(env, monkeypatch):
     payload = json.loads(invoke("--json").stdout)
     links = next(c for c in payload["checks"] if c["name"] == "certificate_links")
     assert links["status"] == "accepted" and payload["summary"]["accepted"] == 1
+
+
+def test_accepted_warnings_can_be_a_toml_array(tmp_path):
+    from dotsync.config import Settings
+
+    (tmp_path / "dotsync.toml").write_text(
+        'dotsync_preflight_accept = ["order_currencies", "certificate_links"]\n',
+        encoding="utf-8")
+    settings = Settings.from_env({}, toml_path=tmp_path / "dotsync.toml")
+    assert settings.preflight_accept == ("order_currencies", "certificate_links")
+    assert Settings.from_env({"DOTSYNC_PREFLIGHT_ACCEPT": " region ,, order_currencies"},
+                             toml_path=tmp_path / "none.toml").preflight_accept == (
+        "region", "order_currencies")
