@@ -359,7 +359,7 @@ def replay(entity: str | None, ids: str | None) -> None:
 def resend(kind: str, record_id: str, as_json: bool) -> None:
     """Deliberately send a certificate again (the only way it is ever re-sent)."""
     from dotsync.dotdigital import DotdigitalClient
-    from dotsync.sync.engine import RunFailed, SyncEngine
+    from dotsync.sync.engine import CredentialsRefused, RunFailed, SyncEngine
 
     _settings()
     from flows.common import load_settings
@@ -371,6 +371,12 @@ def resend(kind: str, record_id: str, as_json: bool) -> None:
             engine = SyncEngine(store, settings, client, flow="resend")
             engine.connect()
             engine.resend_certificate(record_id)
+    except CredentialsRefused as exc:  # as every command: one line, exit 1
+        from dotsync import debuglog
+
+        debuglog.keep(f"resend failed: {exc}", exc)
+        click.echo(f"dotsync: resend failed: {exc}", err=True)
+        sys.exit(1)
     except (RunFailed, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     report = engine.finish()

@@ -128,3 +128,19 @@ def test_credentials_revoked_mid_run_fail_it_once_with_one_message(env, monkeypa
     assert any("run failed" in r.getMessage() for r in prefect_records.records)
     assert prefect_records.tracebacks() == []
     assert env.emulator.state.sends() == []
+
+
+def test_resend_with_a_wrong_password_is_one_line_and_exit_1(emulator, tmp_path, monkeypatch,
+                                                             debug_log):
+    for key, value in {"DOTDIGITAL_API_ENDPOINT": emulator.url,
+                       "DOTDIGITAL_API_USER": emulator.config.user,
+                       "DOTDIGITAL_API_PASSWORD": "not-the-password",
+                       "DOTSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DOTSYNC_CREDENTIALS_BLOCK", raising=False)
+    result = CliRunner().invoke(main, ["resend", "certificate", "G1"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "refused the API credentials" in lines[0]
+    assert "Traceback" in debug_log.read_text()
+    assert emulator.state.sends() == []
