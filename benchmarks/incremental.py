@@ -127,14 +127,25 @@ def _has_backfill(db: Path) -> bool:
     return marks >= 2
 
 
+def start_emulator(args: argparse.Namespace, work: Path) -> subprocess.Popen:
+    """The emulator in its own process, as an account with the data fields the staged
+    rows send (a new account has only the default ones)."""
+    from dotsync.emulator.structure import DEFAULT_DATA_FIELDS
+
+    seed = work / "seed.json"
+    seed.write_text(json.dumps({"dataFields": [*DEFAULT_DATA_FIELDS, "STORE", "LOCALE",
+                                                "TIER"]}), encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, "-m", "dotsync.emulator", "--port", "0", "--latency",
+         str(args.latency), "--import-delay", str(args.import_delay), "--seed", str(seed)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
 def measure(args: argparse.Namespace, customers: int, orders: int, work: Path) -> dict:
     from benchmarks.backfill import stage
 
     db = work / f"incremental-{customers}-{orders}.db"
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "dotsync.emulator", "--port", "0", "--latency",
-         str(args.latency), "--import-delay", str(args.import_delay)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    emulator = start_emulator(args, work)
     url = emulator.stdout.readline().strip()
     env = {**os.environ, "DOTDIGITAL_API_ENDPOINT": url,
            "DOTDIGITAL_API_USER": "apiuser-demo@apiconnector.com",
@@ -182,10 +193,7 @@ def first_sync(args: argparse.Namespace, customers: int, orders: int, work: Path
     db = work / f"first-sync-{customers}-{orders}.db"
     db.unlink(missing_ok=True)
     stage(db, customers, orders)
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "dotsync.emulator", "--port", "0", "--latency",
-         str(args.latency), "--import-delay", str(args.import_delay)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    emulator = start_emulator(args, work)
     url = emulator.stdout.readline().strip()
     env = {**os.environ, "DOTDIGITAL_API_ENDPOINT": url,
            "DOTDIGITAL_API_USER": "apiuser-demo@apiconnector.com",

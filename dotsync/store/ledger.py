@@ -36,6 +36,9 @@ from dotsync.store.frames import object_frame
 STATES: tuple[str, ...] = ("pending", "synced", "rejected", "failed", "in_doubt")
 #: Entities the ledger tracks beyond the staged ones.
 DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures")
+#: A ``pending`` record whose ``error_code`` starts with this waits for something (its
+#: ``error_message`` says what); ``dotsync rejects`` lists it as ``waiting``.
+WAITING_PREFIX = "waiting"
 #: Entities whose send must never repeat.
 EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations"})
 
@@ -203,10 +206,13 @@ class Ledger:
                     out[entity] = found
         return out
 
-    def problems(self, entity: str | None = None,
+    def problems(self, entity: str | None = None, *, waiting: bool = False,
                  states: Sequence[str] = ("rejected", "failed", "in_doubt")) -> pd.DataFrame:
         """Every rejected, failed or in-doubt record (or those in ``states``), with its
-        reason: read through the (entity, state) index, so the cost follows their number."""
+        reason; with ``waiting``, also the ``pending`` records that wait for something
+        (an ``error_code`` starting with ``waiting``, e.g. ``waiting_for_contact``),
+        their reason saying what. Read through the (entity, state) index, so the cost
+        follows their number."""
         t = self.table
         cols = [
             "entity",
@@ -219,7 +225,11 @@ class Ledger:
             "run_id",
             "updated_at",
         ]
-        query = sa.select(*[t.c[c] for c in cols]).where(t.c.state.in_(list(states)))
+        condition = t.c.state.in_(list(states))
+        if waiting:
+            condition = condition | ((t.c.state == "pending")
+                                     & t.c.error_code.like(f"{WAITING_PREFIX}%"))
+        query = sa.select(*[t.c[c] for c in cols]).where(condition)
         # Every entity named, so the (entity, state) index serves the query.
         query = query.where(t.c.entity.in_([entity] if entity else
                                            [*schema.ENTITIES, *DERIVED_ENTITIES]))

@@ -200,3 +200,8 @@ change_readers = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("opened_at", sa.DateTime(timezone=True)),
 )
+
+#: Tables that describe the database they live in, not the store's content: a copy of
+#: the store to another database (``dotsync migrate``) leaves them out.
+LOCAL_TABLES: frozenset[str] = frozenset({
+    "dotsync_changes", "dotsync_clock", "dotsync_change_marks", "dotsync_change_readers"})
