@@ -831,6 +831,16 @@ class EmulatorState:
             wanted = "subscribed"
         suppression = (self._suppressions.get(email_key(contact.email))
                        if contact.email else None)
+        resubscribe = email_props.get("resubscribeOptions")
+        if (wanted == "subscribed" and isinstance(resubscribe, dict) and suppression is not None
+                and suppression["reason"] == "Unsubscribed"):
+            # Spec, resubscribeOptions: resubscribing an unsubscribed channel, with a
+            # confirmation e-mail unless resubscribeWithNoChallenge (default true).
+            del self._suppressions[email_key(contact.email or "")]
+            contact.email_status = ("subscribed" if resubscribe.get(
+                "resubscribeWithNoChallenge", True) else "pendingOptIn")
+            suppression = None
+            wanted = None
         held = False
         if suppression is not None:
             held = True

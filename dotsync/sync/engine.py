@@ -42,7 +42,9 @@ from dotsync.store.ledger import EXACTLY_ONCE
 from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
-from dotsync.sync import consent, payloads
+from dotsync.sync import consent, consent_policy, payloads
+from dotsync.sync.consent_census import Census
+from dotsync.sync.consent_records import consent_record
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
@@ -404,6 +406,7 @@ class SyncEngine:
                     f"but Dotdigital has had the contact suppressed since "
                     f"{when.isoformat()}: its status was not sent",
                     field="email_consent", email=row.get("email"), code="suppressed")
+            self._note_consent_record(customer_id, row)
             items.append({
                 "key": payloads.contact_key(row),
                 "payload": payload,
@@ -411,6 +414,7 @@ class SyncEngine:
                 "customers": [(m, hash_of.get(m), m != customer_id and customer_id)
                               for m in members],
                 "email": row.get("email"),
+                "create": consent_policy.creation_channels(payload, row),
             })
         self.report.counts["contacts"].merged += sum(
             1 for item in items for (_, _, into) in item["customers"] if into
@@ -515,7 +519,8 @@ class SyncEngine:
             payload = payloads.contact_payload({"email": email})
             items.append({"key": email, "payload": payload,
                           "payload_hash": payloads.payload_hash(payload),
-                          "customers": [], "email": email})
+                          "customers": [], "email": email,
+                          "create": consent_policy.creation_channels(payload, {})})
         return items
 
     def plan_contacts(
@@ -545,11 +550,17 @@ class SyncEngine:
             ledger = self.ledger.frame("contacts", [i["key"] for i in batch]).set_index("key")
             unchanged = []
             for item in batch:
-                if item["key"] in ledger.index:
-                    row = ledger.loc[item["key"]]
-                    if row["state"] == "synced" and row["payload_hash"] == item["payload_hash"]:
-                        unchanged.append((item, "synced", {}))
-                        continue
+                row = ledger.loc[item["key"]] if item["key"] in ledger.index else None
+                if (row is not None and not item.get("recreate") and row["state"] == "synced"
+                        and row["payload_hash"] == item["payload_hash"]):
+                    unchanged.append((item, "synced", {}))
+                    continue
+                # Pushed before: it exists, so no status is added. Never pushed (or gone
+                # from Dotdigital): a status for a contact this call creates.
+                item["first_push"] = bool(item.get("recreate") or row is None
+                                          or _none_if_nan(row["sent_at"]) is None)
+                item["ours"] = row is not None and (
+                    row["detail"] == consent_policy.CREATED_NOT_MARKETABLE)
                 yield item
             counts.unchanged += len(unchanged)
             if not self.options.dry_run:
@@ -586,8 +597,26 @@ class SyncEngine:
 
     def _contacts_single(self, items: Sequence[dict[str, Any]]) -> None:
         for item in items:
+            if item.get("first_push") and item.get("create"):
+                try:
+                    self.client.create_contact(consent_policy.for_creation(
+                        item["payload"], item["create"]))
+                except dd.ConflictError:
+                    pass  # it exists (or an identifier is taken): a plain upsert below
+                except dd.DotdigitalError as exc:
+                    if isinstance(exc, dd.AuthenticationError):
+                        raise
+                    state = "failed" if exc.transient else "rejected"
+                    self._settle_contacts([(item, state, {
+                        "error_code": exc.error_code or type(exc).__name__,
+                        "error_message": _describe(exc)})])
+                    continue
+                else:
+                    item["mark"] = "set"
+                    self._settle_contacts([(item, "synced", {})])
+                    continue
             try:
-                self.client.upsert_contact(item["payload"])
+                self.client.upsert_contact(self._outgoing(item))
             except (dd.ValidationError, dd.ConflictError, dd.NotFoundError) as exc:
                 self._settle_contacts([(item, "rejected", {
                     "error_code": exc.error_code or type(exc).__name__,
@@ -613,9 +642,12 @@ class SyncEngine:
 
         def payload_stream() -> Iterator[dict[str, Any]]:
             for item in items:
+                identity = self._identity(item["payload"])
+                payload = self._outgoing(
+                    item, exists=lambda identity=identity: self._census().holds(identity))
                 order.append(_pack_contact(item["key"], item["payload_hash"], item["customers"],
-                                           item.get("email"), self._identity(item["payload"])))
-                yield item["payload"]
+                                           item.get("email"), identity, item.get("mark")))
+                yield payload
 
         def too_large(_payload: Any, size: int) -> None:
             # The one just read: it never reaches a chunk.
@@ -680,6 +712,43 @@ class SyncEngine:
         self._settle_contacts(outcome)
         self.progress(len(items))
 
+    def _outgoing(self, item: dict[str, Any],
+                  exists: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """What a contact item sends (README, "Consent"); sets ``item["mark"]``.
+
+        A contact dotsync created non-marketable that the source now says is subscribed
+        is resubscribed; one never pushed that ``exists()`` says is not in Dotdigital
+        gets the non-marketable statuses. Without ``exists`` (single calls) creation is
+        :meth:`_contacts_single`'s ``POST``.
+        """
+        payload = item["payload"]
+        if item.get("ours") and consent_policy.says_subscribed(payload):
+            item["mark"] = "clear"
+            return consent_policy.for_resubscribe(payload)
+        if (exists is not None and item.get("first_push") and item.get("create")
+                and not exists()):
+            item["mark"] = "set"
+            return consent_policy.for_creation(payload, item["create"])
+        return payload
+
+    def _census(self) -> Census:
+        """Who is in the Dotdigital account, read once per run when a bulk push needs it."""
+        if getattr(self, "_account_census", None) is None:
+            self._account_census = Census.of_account(self.client)
+        return self._account_census
+
+    def _note_consent_record(self, customer_id: str, row: Mapping[str, Any]) -> None:
+        """A consent record that cannot be sent (some column missing or invalid) is left
+        out, the contact still goes, and the report says which field and why."""
+        _record, problems = consent_record(row)
+        if not problems:
+            return
+        self.report.counts["contacts"].consent_records_left_out += 1
+        if len(self.report.notes) < 200:
+            self.report.notes.append(
+                f"customer {customer_id}: consent record not sent: "
+                + "; ".join(reason for _field, reason in problems))
+
     @staticmethod
     def _identity(payload: Mapping[str, Any]) -> str:
         ids = payload.get("identifiers", {})
@@ -700,6 +769,12 @@ class SyncEngine:
             if state == "synced":
                 row.update(payload_hash=item["payload_hash"], sent_at=now, error_code=None,
                            error_field=None, error_message=None)
+                mark = item.get("mark")
+                if mark == "set":
+                    row["detail"] = consent_policy.CREATED_NOT_MARKETABLE
+                    counts.created_not_marketable += 1
+                elif mark == "clear":
+                    row["detail"] = None
             contact_rows.append(row)
             for customer_id, source_hash, merged_into in item["customers"]:
                 cust = {"key": customer_id, "state": state, "source_hash": source_hash,
@@ -1042,6 +1117,8 @@ class SyncEngine:
             items = self.contact_items(holders, set(holders["customer_id"]))
         planned = {i["key"] for i in items}
         items += self.guest_items(emails, planned | set(holders["_email_norm"].dropna()))
+        for item in items:  # Dotdigital says it has no such contact: it is created again
+            item["recreate"] = True
         self.push_contacts(items)
 
     # -- confirmations and certificates: exactly once --------------------------------
@@ -1224,11 +1301,13 @@ class SyncEngine:
 #: What settling an order or a contact needs, kept while its import runs.
 _ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "_hash", "_payload_hash", "_first_sync",
                         "fulfilled_date")
-_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity", "same")
+_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity", "mark",
+                          "same")
 
 
 def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
-                  email: str | None, identity: str) -> tuple[Any, ...]:
+                  email: str | None, identity: str, mark: str | None = None
+                  ) -> tuple[Any, ...]:
     """What settling a contact needs, compact while its import runs: the customer rows
     behind it as JSON bytes (as they are when JSON cannot hold them exactly), and the
     e-mail and identity left out (a flag says so) when they equal the key, as they
@@ -1241,7 +1320,7 @@ def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
         packed = members
     same = (1 if email == key else 0) | (2 if identity == key else 0)
     return (key, payload_hash, packed, None if same & 1 else email,
-            None if same & 2 else identity, same)
+            None if same & 2 else identity, mark, same)
 
 
 def _unpack_contact(item: dict[str, Any]) -> dict[str, Any]:

@@ -108,3 +108,33 @@ def test_an_unsubscribed_contact_still_gets_a_triggered_campaign(api, emulator) 
                  json={"toAddresses": ["jo@example.com"], "campaignId": 1001})
     assert r.status_code == 200
     assert len(emulator.state.sends()) == 1
+
+
+def test_subscribed_alone_does_not_undo_an_unsubscribe(api) -> None:
+    api.post("/contacts/v3", json={"identifiers": {"email": "jo@example.com"},
+                                   "channelProperties": {"email": {"status": "unsubscribed"}}})
+    api.patch(JO, json={"channelProperties": {"email": {"status": "subscribed"}}})
+    assert _email_status(api) == "unsubscribed"
+
+
+@pytest.mark.parametrize(("challenge", "expected"), [(None, "subscribed"),
+                                                     (True, "subscribed"),
+                                                     (False, "pendingOptIn")])
+def test_resubscribe_options_resubscribe_an_unsubscribed_channel(api, challenge,
+                                                                 expected: str) -> None:
+    """Spec, ``resubscribeOptions.resubscribeWithNoChallenge`` (default true): "If
+    resubscribing the channel should we not send a resubscription confirmation email?"."""
+    api.post("/contacts/v3", json={"identifiers": {"email": "jo@example.com"},
+                                   "channelProperties": {"email": {"status": "unsubscribed"}}})
+    options = {} if challenge is None else {"resubscribeWithNoChallenge": challenge}
+    r = api.patch(JO, json={"channelProperties": {"email": {
+        "status": "subscribed", "resubscribeOptions": options}}})
+    assert r.status_code == 200
+    assert _email_status(api) == expected
+
+
+def test_resubscribe_options_never_lift_a_bounce(api, emulator) -> None:
+    emulator.state.add_suppression("jo@example.com", "HardBounced")
+    api.patch(JO, json={"channelProperties": {"email": {
+        "status": "subscribed", "resubscribeOptions": {}}}})
+    assert _email_status(api) == "hardBounced"
