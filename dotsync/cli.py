@@ -200,6 +200,9 @@ def _print_summary(report: dict[str, Any]) -> None:
                f"{report.get('duration_seconds', 0):.1f}s, {report.get('api_calls_total', 0)} "
                f"API calls ({report.get('write_calls', 0)} writes)")
     click.echo(_table(headers, rows))
+    for note in report.get("notes") or []:
+        if str(note).startswith("dry run: the next run would send"):
+            click.echo(note)
     merged = report.get("contacts", {}).get("merged", 0)
     if merged:
         click.echo(f"{merged} customer rows shared an e-mail with a newer row and were merged "
@@ -224,7 +227,11 @@ def _print_summary(report: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
               show_default=True, help="Seconds between import status polls.")
-def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> None:
+@click.option("--allow-sends", type=click.IntRange(min=0), default=None,
+              help="Let this run send up to N order confirmations and certificates "
+                   "(instead of DOTSYNC_MAX_SENDS_PER_RUN).")
+def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
+         allow_sends: int | None) -> None:
     """One run of the sync flow (a Prefect flow run)."""
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
     unknown = sorted(set(chosen) - {"contacts", "orders", "certificates"})
@@ -234,7 +241,7 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> N
     from flows.sync import sync as sync_flow
 
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
-                      return_state=True)
+                      allow_sends=allow_sends, return_state=True)
     _finish_run(state, as_json)
 
 

@@ -48,6 +48,15 @@ from dotsync.sync.consent_records import consent_record
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
+from dotsync.sync.transactional import (
+    EXPIRED,
+    SendPlan,
+    cap_exceeded,
+    certificate_expired,
+    confirmation_skip,
+    confirmations_enabled_at,
+    enable_confirmations,
+)
 
 log = logging.getLogger("dotsync.sync")
 
@@ -80,6 +89,8 @@ class Options:
     #: Remember settled keys so a retried task skips them (a streaming backfill re-reads
     #: the ledger instead, and keeps memory flat).
     track_settled: bool = True
+    #: Transactional e-mails this run may send, instead of DOTSYNC_MAX_SENDS_PER_RUN.
+    allow_sends: int | None = None
     now: Callable[[], pd.Timestamp] = field(default=lambda: pd.Timestamp.now(tz="UTC"))
 
 
@@ -155,6 +166,12 @@ class SyncEngine:
         self.ledger = Ledger(store)
         self.report = RunReport(run_id=self.run_id, flow=flow, dry_run=self.options.dry_run)
         self.order_campaign_id: int | None = None
+        #: When order confirmations were first enabled for this store (None: never).
+        self.confirmations_enabled_at: datetime | None = None
+        #: What this run sends (or, in a dry run, the next would), once decided.
+        self.send_plan: SendPlan | None = None
+        #: Contacts a dry run would push: their dependants count as ready.
+        self._dry_run_contacts: set[str] = set()
         self._staged_customers: pd.DataFrame | None = None
         self._first_synced_orders: list[dict[str, Any]] = []
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
@@ -177,12 +194,17 @@ class SyncEngine:
 
         Raises :class:`RunFailed` with one clear message when the run cannot go on.
         """
+        confirming = bool(self.settings.order_campaign and self.options.confirmations)
         if self.options.dry_run or self.client is None:
+            if confirming:  # a dry run writes nothing: the next run would stamp "now"
+                self.confirmations_enabled_at = (confirmations_enabled_at(self.store)
+                                                 or datetime.now(UTC))
             return
         try:
             self.client.account_info()
-            if self.settings.order_campaign and self.options.confirmations:
+            if confirming:
                 self.order_campaign_id = self._resolve_campaign(self.settings.order_campaign)
+                self.confirmations_enabled_at = enable_confirmations(self.store)
         except dd.AuthenticationError as exc:
             raise RunFailed(
                 "Dotdigital refused the API credentials (HTTP "
@@ -582,7 +604,10 @@ class SyncEngine:
         to_send = self.unsent(items)
         self.erase()
         if self.options.dry_run:
-            count = sum(1 for _ in to_send)
+            count = 0
+            for item in to_send:
+                self._dry_run_contacts.add(item["key"])
+                count += 1
             self.report.counts["contacts"].sent += count
             self.report.notes.append(f"dry run: {count} contacts would be sent")
             return
@@ -815,7 +840,8 @@ class SyncEngine:
         wanted = sorted({e for e in emails if e})
         states = self.ledger.states("contacts", wanted)
         out: dict[str, str | None] = {}
-        waiting = [e for e in wanted if states.get(e) != "synced"]
+        waiting = [e for e in wanted if states.get(e) != "synced"
+                   and e not in self._dry_run_contacts]
         reasons: dict[str, str] = {}
         for email in waiting:
             if email in self.contact_reasons:
@@ -905,6 +931,8 @@ class SyncEngine:
             before = prior_of.get(key)
             row = {"order_id": key, "customer_email": email, "total": total,
                    "currency": currency, "_hash": source_hash, "fulfilled_date": date,
+                   "status": record["json"]["order_status"],
+                   "placed_at": record["json"]["purchase_date"],
                    "_payload": record, "_payload_hash": payloads.payload_hash(record),
                    "_first_sync": before is None or before[2] is None}
             if before is not None and before[0] == "synced" and before[1] == row["_payload_hash"]:
@@ -1132,24 +1160,116 @@ class SyncEngine:
         if not self.settings.order_campaign or not self.options.confirmations:
             return
         counts = self.report.counts["confirmations"]
+        sends, skipped = self.plan_confirmations()
         if self.options.dry_run:
-            counts.sent += len(self._first_synced_orders)
+            counts.sent += len(sends)
+            self._count_skips("confirmations", skipped)
             return
+        if skipped:
+            # Never owed after all: the ledger forgets them, so no later run sends one.
+            self.ledger.forget("confirmations", [k for k, _ in skipped])
+            self.settled["confirmations"].update(k for k, _ in skipped)
+            self._count_skips("confirmations", skipped)
+        self._send_once("confirmations", sends)
+
+    def plan_confirmations(self) -> tuple[list[tuple[str, str, int | None, dict[str, str]]],
+                                          list[tuple[str, str]]]:
+        """The confirmations this run sends, and those it skips with the reason.
+
+        Owed ones are read from the ledger (``pending`` or ``failed``); a dry run adds
+        the orders it would sync for the first time. Each is checked against
+        DOTSYNC_NO_CONFIRMATION_STATUSES, DOTSYNC_CONFIRMATION_MAX_AGE and the moment
+        confirmations were enabled, on the staged order as it is now.
+        """
+        if not self.settings.order_campaign or not self.options.confirmations:
+            return [], []
+        now = self.options.now()
+        enabled = self.confirmations_enabled_at
         owed = [k for k, state in self.ledger.states_in("confirmations", ("pending", "failed"))
                 if k not in self.settled["confirmations"]]
+        sends: list[tuple[str, str, int | None, dict[str, str]]] = []
+        skipped: list[tuple[str, str]] = []
+        if self.options.dry_run:
+            for row in self._first_synced_orders:
+                why = confirmation_skip(row.get("status"), row.get("placed_at"), now, enabled,
+                                        self.settings)
+                if why:
+                    skipped.append((str(row["order_id"]), why))
+                else:
+                    sends.append((str(row["order_id"]), row["customer_email"], None, {}))
+            owed = [k for k in owed if k not in {s[0] for s in sends} | {k for k, _ in skipped}]
         if not owed:
-            return
+            return sends, skipped
         from data_contracts import validate_orders
 
         staged = self.store.read_staged("orders", owed)
-        valid = validate_orders(staged, now=self.options.now()).valid if not staged.empty \
-            else staged
-        sends = [
-            (str(o["order_id"]), o["customer_email"], self.order_campaign_id,
-             payloads.confirmation_personalisation(o))
-            for o in _records(valid)
-        ]
-        self._send_once("confirmations", sends)
+        valid = validate_orders(staged, now=now).valid if not staged.empty else staged
+        for o in _records(valid):
+            why = confirmation_skip(o.get("status"), o.get("placed_at"), now, enabled,
+                                    self.settings)
+            if why:
+                skipped.append((str(o["order_id"]), why))
+            else:
+                sends.append((str(o["order_id"]), o["customer_email"], self.order_campaign_id,
+                              payloads.confirmation_personalisation(o)))
+        return sends, skipped
+
+    def _count_skips(self, entity: str, skipped: Sequence[tuple[str, str]]) -> None:
+        """Skipped sends: counted, by reason, in the report (``skipped`` in ``--json``)."""
+        if not skipped:
+            return
+        counts = self.report.counts[entity]
+        counts.skipped += len(skipped)
+        for _key, why in skipped:
+            counts.skipped_because[why] = counts.skipped_because.get(why, 0) + 1
+
+    def plan_certificates(self, valid: pd.DataFrame | None) -> tuple[
+            list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]],
+            dict[str, str | None]]:
+        """Valid pending certificates as (ready, waiting for their contact, expired), and
+        the contact gate."""
+        if valid is None or valid.empty:
+            return [], [], [], {}
+        valid = valid[~valid["certificate_id"].astype(str).isin(self.settled["certificates"])]
+        if valid.empty:
+            return [], [], [], {}
+        now = self.options.now()
+        rows = _records(valid)
+        expired = [r for r in rows if certificate_expired(r.get("expires_at"), now)]
+        rows = [r for r in rows if not certificate_expired(r.get("expires_at"), now)]
+        gate = self.contact_gate([r["recipient_email"] for r in rows])
+        ready = [r for r in rows if not gate.get(r["recipient_email"])]
+        waiting = [r for r in rows if gate.get(r["recipient_email"])]
+        return ready, waiting, expired, gate
+
+    def check_send_cap(self, valid_certificates: pd.DataFrame | None) -> SendPlan:
+        """Before any confirmation or certificate goes out: how many would, and the cap.
+
+        A run that would send more than DOTSYNC_MAX_SENDS_PER_RUN (or the run's
+        ``allow_sends``) sends none of them and fails (:class:`RunFailed`) naming the
+        number and the way to allow it; nothing is written before that decision. A dry
+        run notes what the next run would send.
+        """
+        plan = SendPlan()
+        sends, skipped = self.plan_confirmations()
+        plan.confirmations = len(sends)
+        for _key, why in skipped:
+            plan.skip(why)
+        ready, _waiting, expired, _gate = self.plan_certificates(valid_certificates)
+        plan.certificates = len(ready)
+        plan.skip(EXPIRED, len(expired))
+        by_flag = self.options.allow_sends is not None
+        allowed = self.options.allow_sends if by_flag else self.settings.max_sends_per_run
+        problem = cap_exceeded(plan, int(allowed or 0), by_flag)
+        self.send_plan = plan
+        if self.options.dry_run:
+            self.report.notes.append(f"dry run: the next run would send {plan.describe()}"
+                                     + (f"; it would fail: {problem}" if problem else ""))
+            return plan
+        failpoints.hit("after_send_cap")
+        if problem:
+            raise RunFailed(problem)
+        return plan
 
     def validate_certificates(self, pending: pd.DataFrame) -> pd.DataFrame:
         from data_contracts import validate_certificates
@@ -1167,13 +1287,8 @@ class SyncEngine:
         if valid.empty:
             return
         counts = self.report.counts["certificates"]
-        valid = valid[~valid["certificate_id"].astype(str).isin(self.settled["certificates"])]
-        if valid.empty:
-            return
-        gate = self.contact_gate(valid["recipient_email"])
-        rows = _records(valid)
-        ready = [r for r in rows if not gate.get(r["recipient_email"])]
-        waiting = [r for r in rows if gate.get(r["recipient_email"])]
+        ready, waiting, expired, gate = self.plan_certificates(valid)
+        self._skip_expired(expired)
         self._wait_for_contact("certificates", waiting, gate, "recipient_email")
         if self.options.dry_run:
             counts.sent += len(ready)
@@ -1186,6 +1301,29 @@ class SyncEngine:
             for r in ready
         ]
         self._send_once("certificates", sends)
+
+    def _skip_expired(self, expired: Sequence[dict[str, Any]]) -> None:
+        """Certificates past their ``expires_at`` are not sent: ``rejected`` in the ledger
+        with the reason (a later ``expires_at`` makes them pending again), counted as
+        skipped in the report."""
+        if not expired:
+            return
+        self._count_skips("certificates", [(str(r["certificate_id"]), EXPIRED)
+                                           for r in expired])
+        self.settled["certificates"].update(str(r["certificate_id"]) for r in expired)
+        for r in expired:
+            self.report.problem("certificates", r["certificate_id"], "skipped",
+                                f"not sent: expired at {payloads.iso_utc(r['expires_at'])}",
+                                field="expires_at", email=r["recipient_email"],
+                                code="expired")
+        if not self.options.dry_run:
+            self.ledger.record("certificates", [
+                {"key": str(r["certificate_id"]), "state": "rejected",
+                 "source_hash": r["_hash"], "error_code": "expired",
+                 "error_field": "expires_at",
+                 "error_message": f"not sent: the certificate expired at "
+                                  f"{payloads.iso_utc(r['expires_at'])}"}
+                for r in expired], run_id=self.run_id, protect_sent=True)
 
     def _send_once(
         self, entity: str, sends: Sequence[tuple[str, str, int | None, dict[str, str]]]

@@ -58,6 +58,8 @@ class EntityCounts:
     created_not_marketable: int = 0
     #: Contacts sent without their consent record (a column missing or invalid).
     consent_records_left_out: int = 0
+    #: Skipped sends (confirmations, certificates) by reason.
+    skipped_because: dict[str, int] = field(default_factory=dict)
 
     @property
     def considered(self) -> int:

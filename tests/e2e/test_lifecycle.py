@@ -145,6 +145,15 @@ def test_orders_of_an_erased_customer_do_not_recreate_the_contact(env, monkeypat
 
 def test_order_placed_dispatched_refunded_returned_with_one_confirmation(env, monkeypatch):
     monkeypatch.setenv("DOTSYNC_ORDER_CAMPAIGN", "Order confirmation")
+    # Confirmations go only to orders placed after they were enabled and within
+    # DOTSYNC_CONFIRMATION_MAX_AGE (SPEC §2): this store enabled them before the order,
+    # and the fixed dates below must not age out with the calendar.
+    from datetime import UTC, datetime
+
+    from dotsync.sync.transactional import enable_confirmations
+
+    enable_confirmations(env.store, datetime(2026, 10, 1, tzinfo=UTC))
+    monkeypatch.setenv("DOTSYNC_CONFIRMATION_MAX_AGE", "36500d")
     stage(env.store, "customers", [customer(1)])
     steps = [
         {"status": "placed", "updated_at": "2026-10-02T10:00:00Z"},
