@@ -136,7 +136,8 @@ class ShopSize:
     certificates: int = 12
 
 
-def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True) -> None:
+def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True,
+               confirmations_enabled: datetime | None = CONFIRMATIONS_ENABLED) -> None:
     """Good customers, their orders and certificates, plus (``bad``) the mistakes real
     exports carry: a customer whose phone number cannot be valid (its order and
     certificate wait for it), a guest checkout, an order with an unknown currency, a
@@ -158,7 +159,8 @@ def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True) -
     stage(store, "customers", customers)
     stage(store, "orders", orders)
     stage(store, "certificates", certificates)
-    enable_confirmations(store, CONFIRMATIONS_ENABLED)
+    if confirmations_enabled is not None:
+        enable_confirmations(store, confirmations_enabled)
 
 
 # -- subprocess runs ------------------------------------------------------------------
