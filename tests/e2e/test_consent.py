@@ -145,3 +145,28 @@ def test_a_bad_consent_record_is_left_out_and_the_contact_still_goes(env) -> Non
     assert "consent_url is missing" in notes
     assert "999.1.1.1" not in notes  # an IP address is personal data
     assert report["contacts"]["consent_records_left_out"] == 2
+
+
+def test_the_read_back_does_not_report_dotsyncs_own_unsubscribes(env) -> None:
+    """The source system reads the suppressions table: a guest dotsync created
+    non-marketable did not unsubscribe, so it is not there; a real unsubscribe is."""
+    from datetime import UTC, datetime, timedelta
+
+    from dotsync.sync.consent import read_back
+
+    _stage_shop(env)
+    assert env.sync().is_completed()
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    env.emulator.state.add_suppression("silent@example.com", "Unsubscribed", later)
+    from dotsync.config import Settings
+    from dotsync.dotdigital import DotdigitalClient
+
+    with DotdigitalClient.from_settings(Settings.from_env()) as client:
+        read_back(client, env.store)
+    with env.store.engine.connect() as conn:
+        import sqlalchemy as sa
+
+        from dotsync.store.schema import suppressions
+
+        recorded = {r.email for r in conn.execute(sa.select(suppressions))}
+    assert recorded == {"silent@example.com", "no@example.com"}
