@@ -16,6 +16,7 @@ Sources (Dotdigital's contacts spec, ``dotsync/dotdigital/openapi``):
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.emulator.helpers import by_email, import_body
@@ -92,6 +93,11 @@ def test_consent_records_are_kept_and_shown(api, emulator) -> None:
     assert len(shown) == 1
     assert {k: shown[0][k] for k in RECORD} == RECORD
     assert shown[0]["dateTimeCreated"]
+    with httpx.Client(base_url=emulator.url) as plain:  # the inspection API shows them
+        (contact,) = plain.get("/_emulator/contacts").json()
+    assert contact["consentRecords"] == shown
+    listed = api.get("/contacts/v3?include=consentRecords").json()["_items"]
+    assert listed[0]["consentRecords"] == shown
 
 
 @pytest.mark.parametrize("missing", sorted(RECORD))
