@@ -81,7 +81,7 @@ def sync(
         push_contacts(engine, dependants, include_customers="contacts" in chosen)
         if valid_orders is not None:
             push_orders(engine, valid_orders)
-        check_send_cap(engine, valid_certs)
+        check_send_cap(engine, valid_certs, confirmations=valid_orders is not None)
         if valid_orders is not None:
             send_confirmations(engine)
         if valid_certs is not None:

@@ -1242,7 +1242,8 @@ class SyncEngine:
         waiting = [r for r in rows if gate.get(r["recipient_email"])]
         return ready, waiting, expired, gate
 
-    def check_send_cap(self, valid_certificates: pd.DataFrame | None) -> SendPlan:
+    def check_send_cap(self, valid_certificates: pd.DataFrame | None,
+                       confirmations: bool = True) -> SendPlan:
         """Before any confirmation or certificate goes out: how many would, and the cap.
 
         A run that would send more than DOTSYNC_MAX_SENDS_PER_RUN (or the run's
@@ -1251,7 +1252,7 @@ class SyncEngine:
         run notes what the next run would send.
         """
         plan = SendPlan()
-        sends, skipped = self.plan_confirmations()
+        sends, skipped = self.plan_confirmations() if confirmations else ([], [])
         plan.confirmations = len(sends)
         for _key, why in skipped:
             plan.skip(why)

@@ -40,7 +40,7 @@ def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL) -> RunReport:
     engine.push_contacts(engine.plan_contacts(pending, dependants))
     if valid_orders is not None:
         engine.push_orders(valid_orders)
-    engine.check_send_cap(valid_certs)
+    engine.check_send_cap(valid_certs, confirmations=valid_orders is not None)
     if valid_orders is not None:
         engine.send_confirmations()
     if valid_certs is not None:
