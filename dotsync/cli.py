@@ -257,8 +257,12 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
               default=48_000_000, show_default=True,
               help="Largest import body, in bytes (Dotdigital's cap is 50 MB).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--allow-sends", type=click.IntRange(min=0), default=None,
+              help="With --include-certificates: let this run send up to N certificates "
+                   "(instead of DOTSYNC_MAX_SENDS_PER_RUN).")
 def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
-             poll_interval: float, import_max_bytes: int, as_json: bool) -> None:
+             poll_interval: float, import_max_bytes: int, as_json: bool,
+             allow_sends: int | None) -> None:
     """The bulk first load (or re-load) through the bulk import endpoints."""
     if since is not None:
         import pandas as pd
@@ -272,7 +276,8 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
 
     state = backfill_flow(since=since, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
-                          import_max_bytes=import_max_bytes, return_state=True)
+                          import_max_bytes=import_max_bytes, allow_sends=allow_sends,
+                          return_state=True)
     _finish_run(state, as_json)
 
 

@@ -156,3 +156,22 @@ def test_a_run_over_the_send_cap_sends_none_until_allowed(env) -> None:
     assert max(sends_by_code(env.emulator.state.sends()).values()) == 1
     assert env.sync().is_completed()  # nothing left to send: the cap has nothing to stop
     assert len(env.emulator.state.sends()) == 6000
+
+
+def test_a_backfill_with_certificates_keeps_the_cap(env, monkeypatch) -> None:
+    from flows.backfill import backfill
+
+    monkeypatch.setenv("DOTSYNC_MAX_SENDS_PER_RUN", "3")
+    now = datetime.now(UTC)
+    stage(env.store, "certificates", [certificate(i, f"r{i}@example.com") for i in range(5)]
+          + [certificate(9, "late@example.com", expires_at=_iso(now - timedelta(days=1)))])
+    run = backfill.with_options(retries=0)
+    state = run(include_certificates=True, poll_interval=0.02, return_state=True)
+    assert state.is_failed()
+    assert "would send 5 transactional e-mails" in state.message
+    assert "dotsync backfill --include-certificates --allow-sends 5" in state.message
+    assert env.emulator.state.sends() == []
+    state = run(include_certificates=True, poll_interval=0.02, allow_sends=5,
+                return_state=True)
+    assert state.is_completed(), state.message
+    assert sends_by_code(env.emulator.state.sends()) == {f"CODE{i}": 1 for i in range(5)}
