@@ -46,6 +46,11 @@ def _timestamp(value: Any) -> str | None:
 def consent_record(row: Mapping[str, Any]) -> tuple[dict[str, str] | None,
                                                     list[tuple[str, str]]]:
     """``(record or None, [(field, reason), …])`` for one customer row."""
+    get = row.get
+    if (get("consent_text") is None and get("consent_url") is None
+            and get("consent_at") is None and get("consent_ip") is None
+            and get("consent_user_agent") is None):
+        return None, []  # the common row, first: this runs for every contact
     given = {c: row.get(c) for c in COLUMNS if _present(row.get(c))}
     if not given:
         return None, []
