@@ -21,6 +21,7 @@ POINTS = (
     "after_settle",         # a batch of outcomes committed
     "after_confirmations_enabled",  # the "confirmations enabled at" moment written
     "after_send_cap",       # the send cap decided; no confirmation or certificate sent yet
+    "after_collection_created",  # a new account's collection made; no record in it yet
 )
 
 _counts: dict[str, int] = {}
