@@ -96,8 +96,6 @@ def test_an_old_owed_confirmation_ages_out_instead_of_going_late(env, monkeypatc
         order(1, "customer1@example.com", placed_at=_iso(now - timedelta(days=4))),
         order(2, "customer1@example.com", placed_at=_iso(now - timedelta(days=2))),
     ])
-    # In bulk: the import creates the collection this empty account lacks (a single
-    # record call would get 404 until another change teaches the sync to create it).
     state = env.sync(bulk_threshold=0)
     assert state.is_completed(), state.message
     assert sends_by_code(env.emulator.state.sends()) == {"O2": 1}
