@@ -22,6 +22,7 @@ POINTS = (
     "after_confirmations_enabled",  # the "confirmations enabled at" moment written
     "after_send_cap",       # the send cap decided; no confirmation or certificate sent yet
     "after_collection_created",  # a new account's collection made; no record in it yet
+    "migrate_copy",         # dotsync migrate: a chunk written to the target, not committed
 )
 
 _counts: dict[str, int] = {}
