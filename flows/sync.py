@@ -19,6 +19,8 @@ from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
 from flows.common import run_engine
 from tasks.sync_steps import (
+    check_send_cap,
+    prepare_certificates,
     push_contacts,
     push_orders,
     send_certificates,
@@ -39,6 +41,7 @@ def sync(
     report_file: str | None = None,
     credentials_block: str | None = None,
     preflight: bool = False,
+    allow_sends: int | None = None,
 ) -> Any:
     """One run of the sync (SPEC §4 ``dotsync sync``).
 
@@ -49,7 +52,9 @@ def sync(
     imports of at most ``import_max_bytes``. ``report_file`` also writes the Markdown
     report there; ``credentials_block`` names a ``DotdigitalCredentials`` block;
     ``preflight`` runs every go-live check first and fails the run before any write
-    when one fails (deployed runs set it).
+    when one fails (deployed runs set it). A run that would send more order
+    confirmations and certificates than ``DOTSYNC_MAX_SENDS_PER_RUN`` sends none and
+    fails; ``allow_sends`` lets this one run send up to that many instead.
     """
     chosen = tuple(entities or ALL_ENTITIES)
     unknown = sorted(set(chosen) - set(ALL_ENTITIES))
@@ -65,20 +70,26 @@ def sync(
         # A retried step re-reads what is still pending from the ledger, chunk by
         # chunk: no set of every settled key, so memory does not grow with the changes.
         track_settled=False,
+        allow_sends=allow_sends,
     )
 
     def body(engine: SyncEngine) -> None:
         # Each step reads only what changed, a chunk at a time; nothing passes between
-        # the tasks but the run's engine and its windows over the change stamps.
+        # the tasks but the run's engine, its windows over the change stamps, and the
+        # certificates the send cap is decided on.
         changes = Changes(engine)
         try:
             if "contacts" in chosen:
                 push_contacts(engine, changes)
             if "orders" in chosen:
                 push_orders(engine, changes)
+            valid_certs = (prepare_certificates(engine, changes)
+                           if "certificates" in chosen else None)
+            check_send_cap(engine, valid_certs, confirmations="orders" in chosen)
+            if "orders" in chosen:
                 send_confirmations(engine)
-            if "certificates" in chosen:
-                send_certificates(engine, changes)
+            if valid_certs is not None:
+                send_certificates(engine, changes, valid_certs)
         finally:
             changes.abandon()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from dotsync.sync import changed
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.changed import Changes, sync_certificates, sync_contacts, sync_orders
 from dotsync.sync.engine import SyncEngine
@@ -42,16 +44,38 @@ def push_orders(engine: SyncEngine, changes: Changes) -> None:
     run_step(engine, lambda: sync_orders(engine, changes))
 
 
+@task(name="check-send-cap", cache_policy=NO_CACHE, persist_result=False)
+def check_send_cap(engine: SyncEngine, valid_certificates: pd.DataFrame | None,
+                   confirmations: bool = True) -> None:
+    """How many confirmations and certificates this run would send; more than the cap
+    fails the run before the first one (never retried: the answer would not change)."""
+    engine.check_send_cap(valid_certificates, confirmations)
+
+
 @task(name="send-order-confirmations", cache_policy=NO_CACHE, persist_result=False,
       **RETRY_OPTIONS)
 def send_confirmations(engine: SyncEngine) -> None:
     run_step(engine, engine.send_confirmations)
 
 
+@task(name="prepare-certificates", cache_policy=NO_CACHE, persist_result=False,
+      **RETRY_OPTIONS)
+def prepare_certificates(engine: SyncEngine, changes: Changes) -> pd.DataFrame:
+    """Changed certificates, validated, their recipients' contacts pushed: what the
+    send cap is decided on."""
+    out: dict[str, pd.DataFrame] = {}
+
+    def step() -> None:
+        out["valid"] = changed.prepare_certificates(engine, changes)
+
+    run_step(engine, step)
+    return out["valid"]
+
+
 @task(name="send-certificates", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
-def send_certificates(engine: SyncEngine, changes: Changes) -> None:
-    """Changed certificates, chunk by chunk, exactly once."""
-    run_step(engine, lambda: sync_certificates(engine, changes))
+def send_certificates(engine: SyncEngine, changes: Changes, valid: pd.DataFrame) -> None:
+    """The prepared certificates, exactly once."""
+    run_step(engine, lambda: sync_certificates(engine, changes, valid))
 
 
 @task(name="backfill-contacts", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)

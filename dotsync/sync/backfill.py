@@ -29,7 +29,8 @@ from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
 from dotsync.sync import changed
 from dotsync.sync.changed import Changes
-from dotsync.sync.engine import SyncEngine, _norm_email
+from dotsync.sync.engine import RunFailed, SyncEngine, _norm_email
+from dotsync.sync.transactional import EXPIRED, SendPlan, cap_exceeded
 
 
 class Backfill:
@@ -213,7 +214,43 @@ class Backfill:
             self.rows_read += len(chunk)
             yield self._pending("certificates", chunk)
 
+    def count_certificate_sends(self) -> SendPlan:
+        """How many pending certificates this backfill would send (a pass that records
+        nothing, for the send cap; with ``since``, it pushes the recipients' contacts
+        first, as the full backfill's contact step does, so none is counted waiting)."""
+        from data_contracts import validate_certificates
+
+        plan = SendPlan()
+        campaign = self.engine.settings.certificate_campaign_id
+        for pending in self._certificate_chunks():
+            if pending.empty:
+                continue
+            valid = validate_certificates(pending.drop(columns=["_hash"]), campaign).valid
+            if self.changes is not None and not valid.empty \
+                    and not self.engine.options.dry_run:
+                changed.push_guests(self.engine, valid["recipient_email"].tolist())
+            ready, _waiting, expired, _gate = self.engine.plan_certificates(valid)
+            plan.certificates += len(ready)
+            plan.skip(EXPIRED, len(expired))
+        return plan
+
     def send_certificates(self) -> None:
+        engine = self.engine
+        plan = self.count_certificate_sends()
+        by_flag = engine.options.allow_sends is not None
+        allowed = engine.options.allow_sends if by_flag else engine.settings.max_sends_per_run
+        problem = cap_exceeded(plan, int(allowed or 0), by_flag)
+        engine.send_plan = plan
+        if engine.options.dry_run:
+            engine.report.notes.append(f"dry run: the backfill would send {plan.describe()}"
+                                       + (f"; it would fail: {problem}" if problem else ""))
+        else:
+            failpoints.hit("after_send_cap")
+            if problem:
+                raise RunFailed(problem.replace("dotsync sync --allow-sends",
+                                                "dotsync backfill --include-certificates "
+                                                "--allow-sends").replace(
+                    "the sync flow's allow_sends", "the backfill flow's allow_sends"))
         with self._window("certificates"):
             for pending in self._certificate_chunks():
                 if pending.empty:

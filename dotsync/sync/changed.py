@@ -149,14 +149,26 @@ def sync_orders(engine: SyncEngine, changes: Changes) -> None:
     changes.done("orders")
 
 
-def sync_certificates(engine: SyncEngine, changes: Changes) -> None:
-    """Pending certificates, chunk by chunk: validated, their recipients' contacts
-    pushed, then sent exactly once."""
+def prepare_certificates(engine: SyncEngine, changes: Changes) -> pd.DataFrame:
+    """Pending certificates, validated (rejects recorded) and their recipients' contacts
+    pushed, in one frame: the send cap is decided on all of them before the first
+    send, and a run sends at most DOTSYNC_MAX_SENDS_PER_RUN. Their window stays open
+    until :func:`sync_certificates`."""
+    frames = []
     for pending in changes.pending("certificates"):
         valid = engine.validate_certificates(pending)
         if valid.empty:
             continue
         push_guests(engine, valid["recipient_email"].tolist())
+        frames.append(valid)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames)
+
+
+def sync_certificates(engine: SyncEngine, changes: Changes, valid: pd.DataFrame) -> None:
+    """Send the prepared certificates exactly once, then move the certificates' mark."""
+    if not valid.empty:
         engine.send_certificates(valid)
     changes.done("certificates")
 

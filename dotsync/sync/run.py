@@ -17,7 +17,13 @@ from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Store
 from dotsync.sync.backfill import Backfill
-from dotsync.sync.changed import Changes, sync_certificates, sync_contacts, sync_orders
+from dotsync.sync.changed import (
+    Changes,
+    prepare_certificates,
+    sync_certificates,
+    sync_contacts,
+    sync_orders,
+)
 from dotsync.sync.engine import Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
 
@@ -33,9 +39,13 @@ def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL) -> RunReport:
             sync_contacts(engine, changes)
         if "orders" in entities:
             sync_orders(engine, changes)
+        valid_certs = (prepare_certificates(engine, changes)
+                       if "certificates" in entities else None)
+        engine.check_send_cap(valid_certs, confirmations="orders" in entities)
+        if "orders" in entities:
             engine.send_confirmations()
-        if "certificates" in entities:
-            sync_certificates(engine, changes)
+        if valid_certs is not None:
+            sync_certificates(engine, changes, valid_certs)
     finally:
         changes.abandon()
     return engine.finish()
@@ -62,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--send-batch-size", type=int, default=50)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--include-certificates", action="store_true")
+    parser.add_argument("--allow-sends", type=int, default=None)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     backfill = args.job == "backfill"
@@ -74,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         send_batch_size=args.send_batch_size,
         confirmations=not backfill,
         track_settled=False,  # both re-read the ledger chunk by chunk
+        allow_sends=args.allow_sends,
     )
     store = Store(settings.database_url)
     try:
