@@ -163,7 +163,7 @@ def prepare_certificates(engine: SyncEngine, changes: Changes) -> pd.DataFrame:
         frames.append(valid)
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames)
+    return pd.concat(frames, ignore_index=True)
 
 
 def sync_certificates(engine: SyncEngine, changes: Changes, valid: pd.DataFrame) -> None:
