@@ -1,0 +1,226 @@
+"""``dotsync load --format PLATFORM ENTITY FILE``: platform payloads into the store.
+
+The file is streamed (see :mod:`dotsync.sources.files`), each object mapped by the
+platform module, and the rows written in batches through the store's own upsert
+(:meth:`Store.upsert_staged`), so memory stays flat whatever the file's size and
+loading a file twice changes nothing. An object that cannot be mapped is reported
+with its position, its platform id and the reason; the others load.
+
+References are resolved against the store, never guessed: an order with only a
+``customer_id`` gets that staged customer's e-mail; a gift card's recipient id
+must name a staged customer or the card is reported; an id of ``null`` is no
+reference at all.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dotsync.sources import TITLES, check_entity, kinds, mapper, state
+from dotsync.sources.base import Mapped, map_safely
+from dotsync.sources.files import FileKindError, bad_line_reason, iter_objects
+from dotsync.store import schema
+from dotsync.store.db import Store, UpsertCounts
+from dotsync.store.loader import MAX_KEY_LENGTH, LoadError, LoadReport, RowProblem
+from dotsync.store.loader import _bad_text as unstorable
+
+#: Rows mapped before each write to the store.
+BATCH_ROWS = 10_000
+
+
+def _describe(platform: str, entity: str) -> str:
+    from dotsync.sources import PLATFORMS
+
+    module = PLATFORMS[platform]
+    key = module.ENVELOPES.get(entity)
+    kind = kinds.NAMES.get(kinds.expected_kind(platform, entity), entity)
+    shape = f' ({{"{key}": [...]}}, one object or JSON Lines)' if key else ""
+    return f"{TITLES[platform]} {entity}: objects each {kind}{shape}"
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.lines: dict[str, tuple[int, str | None]] = {}
+        self.refunds: list[tuple[str, str, Decimal, int, str | None]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.refunds)
+
+
+def load_platform_file(
+    store: Store,
+    platform: str,
+    entity: str,
+    path: str | Path,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    link_template: str | None = None,
+) -> LoadReport:
+    """Map and upsert every object of ``path``; returns counts and problems."""
+    try:
+        check_entity(platform, entity)
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"cannot read {path}: no such file")
+    from dotsync.sources import PLATFORMS
+
+    module = PLATFORMS[platform]
+    m = mapper(platform, entity)
+    staging = "orders" if entity == "creditmemos" else entity
+    key = schema.ENTITY_KEYS[staging]
+    expected = kinds.expected_kind(platform, entity)
+    describe = _describe(platform, entity)
+    state.ensure(store.engine)
+    report = LoadReport(entity=staging, path=str(path))
+    counts = [0, 0, 0]
+    batch = _Batch()
+    kwargs = {"link_template": link_template} if entity == "certificates" else {}
+
+    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
+        report.problems.append(RowProblem(line, ident, field, reason))
+
+    def flush() -> None:
+        nonlocal batch
+        if len(batch):
+            got = _write(store, platform, entity, batch, problem)
+            counts[0] += got.inserted
+            counts[1] += got.updated
+            counts[2] += got.unchanged
+        batch = _Batch()
+
+    objects = iter_objects(path, module.ENVELOPES, module.SINGLE, expected, describe)
+    try:
+        for position, payload in objects:
+            report.rows += 1
+            bad = bad_line_reason(payload)
+            if bad is not None:
+                problem(position, None, bad)
+                continue
+            found = kinds.guess(platform, payload)
+            if found is not None and found != expected:
+                what = f"expected {describe}; found {kinds.NAMES.get(found, found)}"
+                if report.rows == 1:
+                    raise LoadError(what)
+                problem(position, m.id_of(payload) if isinstance(payload, dict) else None,
+                        f"{kinds.NAMES.get(found, found)}, not "
+                        f"{kinds.NAMES.get(expected, expected)}")
+                continue
+            mapped = map_safely(lambda p: m.fn(p, **kwargs), payload, m.id_of)
+            _collect(mapped, position, entity, key, batch, report, problem, m.many)
+            if len(batch) >= batch_rows:
+                flush()
+    except FileKindError as exc:
+        if report.rows == 0:
+            raise LoadError(str(exc)) from None
+        problem(report.rows + 1, None, f"reading stopped: {exc}")
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    flush()
+    report.counts = UpsertCounts(*counts)
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch,
+             report: LoadReport, problem: Any, many: bool) -> None:
+    if mapped.problem is not None or mapped.row is None:
+        problem(position, mapped.platform_id, mapped.problem or "nothing to map")
+        return
+    if entity == "creditmemos":
+        r: Any = mapped.row
+        batch.refunds.append((r["refund_id"], r["order_ref"], r["amount"], position,
+                              mapped.platform_id))
+        return
+    rows = mapped.row if many else [mapped.row]
+    for row in rows:  # type: ignore[union-attr]
+        bad = [(c, why) for c, v in row.items() if isinstance(v, str)
+               and (why := unstorable(v)) is not None]
+        if bad:
+            field, why = bad[0]
+            problem(position, mapped.platform_id, f"{field} {why}", field)
+            continue
+        value = row.get(key)
+        if not value or len(value) > MAX_KEY_LENGTH:
+            problem(position, mapped.platform_id, f"{key} is missing or longer than "
+                    f"{MAX_KEY_LENGTH} characters", key)
+            continue
+        if value in batch.rows:
+            report.duplicates += 1
+        batch.rows[value] = row
+        batch.lines[value] = (position, mapped.platform_id)
+
+
+def _write(store: Store, platform: str, entity: str, batch: _Batch,
+           problem: Any) -> UpsertCounts:
+    if entity == "creditmemos":
+        return _write_refunds(store, platform, batch, problem)
+    staging = entity
+    rows = batch.rows
+    if entity == "orders":
+        _fill_order_emails(store, rows)
+        if platform == "adobe-commerce":
+            state.remember_keys(store.engine, platform, "orders", [
+                (r["_entity_id"], k) for k, r in rows.items() if r.get("_entity_id")])
+    if entity == "certificates":
+        refs = {r["_recipient_ref"] for r in rows.values() if r.get("_recipient_ref")}
+        emails = _customer_emails(store, refs)
+        for k in list(rows):
+            ref = rows[k].get("_recipient_ref")
+            if ref is None:
+                continue
+            if ref in emails:
+                rows[k]["recipient_email"] = emails[ref]
+            else:
+                line, ident = batch.lines[k]
+                problem(line, ident, f"the recipient customer {ref!r} is not staged "
+                        "(load the customers first); the gift card was not loaded",
+                        "recipient_email")
+                del rows[k]
+    cols = list(schema.ENTITY_COLUMNS[staging])
+    frame = pd.DataFrame([[r.get(c) for c in cols] for r in rows.values()],
+                         columns=cols, dtype=object)
+    return store.upsert_staged(staging, frame)
+
+
+def _customer_emails(store: Store, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    found = store.read_staged("customers", ids)
+    return {k: e for k, e in zip(found["customer_id"], found["email"], strict=True) if e}
+
+
+def _fill_order_emails(store: Store, rows: dict[str, dict[str, Any]]) -> None:
+    """An order with only a ``customer_id`` takes that staged customer's e-mail; an id
+    that names no staged customer leaves the e-mail empty (the contract then decides),
+    never another customer's."""
+    wanted = {r["customer_id"] for r in rows.values()
+              if not r.get("customer_email") and r.get("customer_id")}
+    emails = _customer_emails(store, wanted)
+    for r in rows.values():
+        if not r.get("customer_email") and r.get("customer_id") in emails:
+            r["customer_email"] = emails[r["customer_id"]]
+
+
+def _write_refunds(store: Store, platform: str, batch: _Batch, problem: Any) -> UpsertCounts:
+    """Credit memos: keep each, then set every touched order's ``refunded`` to the sum
+    of its credit memos."""
+    sums = state.record_refunds(store.engine, platform,
+                                [(r, o, a) for r, o, a, _, _ in batch.refunds])
+    order_keys = state.lookup_keys(store.engine, platform, "orders", sums)
+    for _, order_ref, _, line, ident in batch.refunds:
+        if order_ref not in order_keys:
+            problem(line, ident, f"its order (entity_id {order_ref}) is not staged: load "
+                    "the orders first, then the credit memos again", "order_id")
+    staged = store.read_staged("orders", order_keys.values())
+    if staged.empty:
+        return UpsertCounts()
+    by_key = {v: k for k, v in order_keys.items()}
+    staged["refunded"] = [format(sums[by_key[k]], "f") for k in staged["order_id"]]
+    return store.upsert_staged("orders", staged)
