@@ -139,13 +139,14 @@ def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
 
 def _unwrap(doc: Any, single: dict[str, str], wanted: str, describe: str) -> Any:
     """Shopify's single-resource response ``{"order": {...}}`` → the order."""
-    if isinstance(doc, dict) and len(doc) == 1:
-        (key, value), = doc.items()
-        if isinstance(value, dict):
-            if key == single.get(wanted):
-                return value
-            if key in single.values():
-                raise FileKindError(f"expected {describe}, found a {key!r} object")
+    if not isinstance(doc, dict) or "id" in doc:
+        return doc
+    key = single.get(wanted)
+    if key is not None and isinstance(doc.get(key), dict):
+        return doc[key]
+    for other in single.values():
+        if isinstance(doc.get(other), dict):
+            raise FileKindError(f"expected {describe}; found a {other!r} object")
     return doc
 
 
@@ -162,10 +163,10 @@ def _iter_lines(path: Path, single: dict[str, str], wanted: str) -> Iterator[tup
                 yield number, _BadLine(f"line {number} is not valid JSON: "
                                        f"{getattr(exc, 'msg', exc)}")
                 continue
-            if isinstance(value, dict) and len(value) == 1:
-                (key, inner), = value.items()
-                if key == single.get(wanted) and isinstance(inner, dict):
-                    value = inner
+            key = single.get(wanted)
+            if isinstance(value, dict) and "id" not in value and key is not None \
+                    and isinstance(value.get(key), dict):
+                value = value[key]
             yield number, value
 
 
