@@ -140,7 +140,7 @@ def map_order(payload: Any) -> Row:
         "tax": money_text(optional_decimal(o.get("tax_amount"), "tax_amount")),
         "shipping": money_text(optional_decimal(o.get("shipping_amount"), "shipping_amount")),
         # Adobe Commerce stores discounts as negative amounts.
-        "discount": money_text(abs(discount)) if discount is not None else None,
+        "discount": money_text(discount.copy_abs()) if discount is not None else None,
         "refunded": money_text(optional_decimal(o.get("total_refunded"), "total_refunded")),
         "placed_at": iso_timestamp(o.get("created_at"), "created_at"),
         "updated_at": iso_timestamp(o.get("updated_at") or o.get("created_at"),

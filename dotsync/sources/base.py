@@ -17,11 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation
 from typing import Any
 
 Row = dict[str, str | None]
 Payload = Mapping[str, Any]
+
+#: Arithmetic on amounts: far more digits than any money has, and an inexact result
+#: raises instead of rounding (Decimal's default context keeps only 28 digits).
+EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
 
 #: Longest text a mapped value may hold before it is cut from a report message.
 _SHOWN = 80
@@ -167,7 +171,7 @@ def money_text(value: Decimal | None) -> str | None:
     if value is None:
         return None
     if value == 0:
-        value = abs(value)  # no "-0.00"
+        value = value.copy_abs()  # no "-0.00"
     return format(value, "f")
 
 
@@ -232,3 +236,20 @@ def currency_exponent(code: Any) -> int | None:
     except (ValueError, KeyError, AttributeError):
         return None
     return exponent if isinstance(exponent, int) else None
+
+
+def exact_sum(values: list[Decimal] | tuple[Decimal, ...]) -> Decimal:
+    """The exact sum of amounts (never rounded to the default 28 digits)."""
+    total = Decimal(0)
+    for value in values:
+        try:
+            total = EXACT.add(total, value)
+        except (Inexact, InvalidOperation):
+            raise MappingError("an amount has more digits than dotsync can add exactly") \
+                from None
+    return total
+
+
+def scaled(units: int, digits: int) -> Decimal:
+    """``units`` × 10^-``digits`` exactly (``scaleb`` would round to 28 digits)."""
+    return Decimal(f"{units}E-{digits}")

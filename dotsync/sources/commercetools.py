@@ -13,18 +13,21 @@ from decimal import Decimal
 from typing import Any
 
 from dotsync.sources.base import (
+    EXACT,
     MappingError,
     Payload,
     Row,
     as_list,
     currency_exponent,
     email,
+    exact_sum,
     get_path,
     iso_timestamp,
     money_text,
     obj,
     optional_timestamp,
     platform_id,
+    scaled,
     text,
 )
 
@@ -68,7 +71,7 @@ def money(value: Any, name: str) -> tuple[Decimal, str]:
         field = "centAmount"
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise MappingError(f"{name}.{field} is missing or not a whole number")
-    return Decimal(amount).scaleb(-digits), currency
+    return scaled(amount, digits), currency
 
 
 def localized(value: Any, locale: str | None) -> str | None:
@@ -157,7 +160,8 @@ def _same(currency: str, found: str, name: str) -> None:
 def refunded_total(o: Payload, currency: str) -> Decimal | None:
     """Successful ``Refund`` transactions of the order's payments, when the export
     expanded them (``expand=paymentInfo.payments[*]``); None when it did not."""
-    total: Decimal | None = None
+    found_any = False
+    amounts: list[Decimal] = []
     payments = as_list(get_path(o, "paymentInfo", "payments"), "paymentInfo.payments")
     for i, ref in enumerate(payments):
         payment = get_path(ref, "obj")
@@ -169,14 +173,15 @@ def refunded_total(o: Payload, currency: str) -> Decimal | None:
                 amount, found = money(get_path(tx, "amount"),
                                       f"paymentInfo.payments[{i}].obj.transactions[{j}].amount")
                 _same(currency, found, "a refund")
-                total = (total or Decimal(0)) + amount
-    return total
+                amounts.append(amount)
+                found_any = True
+    return exact_sum(amounts) if found_any else None
 
 
 def _lines(o: Payload, currency: str) -> tuple[list[dict[str, Any]], Decimal]:
     locale = text(o.get("locale"))
     lines: list[dict[str, Any]] = []
-    subtotal = Decimal(0)
+    parts: list[Decimal] = []
     for i, item in enumerate(as_list(o.get("lineItems"), "lineItems")):
         where = f"lineItems[{i}]"
         if not isinstance(item, dict):
@@ -192,7 +197,7 @@ def _lines(o: Payload, currency: str) -> tuple[list[dict[str, Any]], Decimal]:
             line["sku"] = sku
         lines.append(line)
         if item.get("totalPrice") is not None:
-            subtotal += money(item.get("totalPrice"), f"{where}.totalPrice")[0]
+            parts.append(money(item.get("totalPrice"), f"{where}.totalPrice")[0])
     for i, item in enumerate(as_list(o.get("customLineItems"), "customLineItems")):
         where = f"customLineItems[{i}]"
         if not isinstance(item, dict):
@@ -202,11 +207,11 @@ def _lines(o: Payload, currency: str) -> tuple[list[dict[str, Any]], Decimal]:
         lines.append({"name": localized(item.get("name"), locale) or "",
                       "quantity": item.get("quantity"), "unit_price": money_text(unit)})
         total = item.get("totalPrice")
-        subtotal += money(total, f"{where}.totalPrice")[0] if total is not None \
-            else unit * _qty(item.get("quantity"), where)
+        parts.append(money(total, f"{where}.totalPrice")[0] if total is not None
+                     else EXACT.multiply(unit, _qty(item.get("quantity"), where)))
     for line in lines:
         line["quantity"] = _qty(line["quantity"], "a line")
-    return lines, subtotal
+    return lines, exact_sum(parts)
 
 
 def _qty(value: Any, where: str) -> int:
@@ -224,12 +229,12 @@ def _shipping(o: Payload, currency: str) -> Decimal | None:
             prices.append(get_path(s, "shippingInfo", "price"))
     if not prices:
         return None
-    total = Decimal(0)
+    amounts = []
     for p in prices:
         amount, found = money(p, "shippingInfo.price")
         _same(currency, found, "shippingInfo.price")
-        total += amount
-    return total
+        amounts.append(amount)
+    return exact_sum(amounts)
 
 
 def map_order(payload: Any) -> Row:
@@ -248,8 +253,8 @@ def map_order(payload: Any) -> Row:
         if taxed.get("totalTax") is not None:
             tax = money(taxed["totalTax"], "taxedPrice.totalTax")[0]
         elif taxed.get("totalGross") is not None and taxed.get("totalNet") is not None:
-            tax = (money(taxed["totalGross"], "taxedPrice.totalGross")[0]
-                   - money(taxed["totalNet"], "taxedPrice.totalNet")[0])
+            tax = EXACT.subtract(money(taxed["totalGross"], "taxedPrice.totalGross")[0],
+                                 money(taxed["totalNet"], "taxedPrice.totalNet")[0])
         if taxed.get("totalGross") is not None:
             total = money(taxed["totalGross"], "taxedPrice.totalGross")[0]
     discount = None

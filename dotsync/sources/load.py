@@ -14,6 +14,7 @@ reference at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,35 @@ def load_platform_file(
     from dotsync.sources import PLATFORMS
 
     module = PLATFORMS[platform]
+    expected = kinds.expected_kind(platform, entity)
+    objects = iter_objects(path, module.ENVELOPES, module.SINGLE, expected,
+                           _describe(platform, entity))
+    try:
+        return load_objects(store, platform, entity, objects, source=str(path),
+                            batch_rows=batch_rows, link_template=link_template)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def load_objects(
+    store: Store,
+    platform: str,
+    entity: str,
+    objects: Iterable[tuple[int, Any]],
+    *,
+    source: str = "",
+    batch_rows: int = BATCH_ROWS,
+    link_template: str | None = None,
+) -> LoadReport:
+    """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
+    check_entity(platform, entity)
     m = mapper(platform, entity)
     staging = "orders" if entity == "creditmemos" else entity
     key = schema.ENTITY_KEYS[staging]
     expected = kinds.expected_kind(platform, entity)
     describe = _describe(platform, entity)
     state.ensure(store.engine)
-    report = LoadReport(entity=staging, path=str(path))
+    report = LoadReport(entity=staging, path=source)
     counts = [0, 0, 0]
     batch = _Batch()
     kwargs = {"link_template": link_template} if entity == "certificates" else {}
@@ -95,7 +118,6 @@ def load_platform_file(
             counts[2] += got.unchanged
         batch = _Batch()
 
-    objects = iter_objects(path, module.ENVELOPES, module.SINGLE, expected, describe)
     try:
         for position, payload in objects:
             report.rows += 1
@@ -120,8 +142,6 @@ def load_platform_file(
         if report.rows == 0:
             raise LoadError(str(exc)) from None
         problem(report.rows + 1, None, f"reading stopped: {exc}")
-    except OSError as exc:
-        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
     flush()
     report.counts = UpsertCounts(*counts)
     report.problems.sort(key=lambda p: p.line)

@@ -19,6 +19,7 @@ from dotsync.sources.base import (
     as_list,
     decimal,
     email,
+    exact_sum,
     get_path,
     iso_timestamp,
     money_text,
@@ -149,15 +150,16 @@ def refunded_total(order: Payload) -> Decimal | None:
     refunds = as_list(order.get("refunds"), "refunds")
     if not refunds:
         return None
-    total = Decimal(0)
+    amounts: list[Decimal] = []
     for i, refund in enumerate(refunds):
         for j, tx in enumerate(as_list(get_path(refund, "transactions"),
                                        f"refunds[{i}].transactions")):
             if not isinstance(tx, dict):
                 raise MappingError(f"refunds[{i}].transactions[{j}] is not an object")
             if tx.get("kind") == "refund" and tx.get("status") in ("success", None):
-                total += decimal(tx.get("amount"), f"refunds[{i}].transactions[{j}].amount")
-    return total
+                amounts.append(decimal(tx.get("amount"),
+                                       f"refunds[{i}].transactions[{j}].amount"))
+    return exact_sum(amounts)
 
 
 def _lines(order: Payload, currency: str) -> list[dict[str, Any]]:
@@ -200,9 +202,9 @@ def map_order(payload: Any) -> Row:
                       or email(get_path(customer, "email")))
     shipping = _amount(o, "total_shipping_price", currency)
     if shipping is None and o.get("shipping_lines") is not None:
-        shipping = sum((decimal(get_path(s, "price"), f"shipping_lines[{i}].price")
-                        for i, s in enumerate(as_list(o.get("shipping_lines"),
-                                                      "shipping_lines"))), Decimal(0))
+        shipping = exact_sum([decimal(get_path(s, "price"), f"shipping_lines[{i}].price")
+                              for i, s in enumerate(as_list(o.get("shipping_lines"),
+                                                            "shipping_lines"))])
     codes = [c for c in (text(get_path(d, "code")) for d in
                          as_list(o.get("discount_codes"), "discount_codes")) if c]
     total = _amount(o, "total_price", currency)

@@ -20,6 +20,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from dotsync.sources.base import EXACT
+
 metadata = sa.MetaData()
 
 watermarks = sa.Table(
@@ -103,7 +105,7 @@ def record_refunds(engine: sa.Engine, source: str,
             for order_ref, amount in conn.execute(
                 sa.select(refunds.c.order_ref, refunds.c.amount).where(
                     refunds.c.source == source, refunds.c.order_ref.in_(part))):
-                sums[order_ref] += Decimal(amount)
+                sums[order_ref] = EXACT.add(sums[order_ref], Decimal(amount))
     return sums
 
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dotsync.sources import adobe_commerce, commercetools, mapper, shopify
-from dotsync.sources.base import MappingError, map_safely, platform_id
+from dotsync.sources.base import EXACT, MappingError, map_safely, platform_id
 
 
 def _adobe_order(**extra):
@@ -243,7 +243,7 @@ def test_shopify_refunds_are_summed_exactly(txs):
        digits=st.integers(min_value=0, max_value=20))
 def test_commercetools_cent_amount_is_exact(cents, digits):
     amount, _ = commercetools.money(_ct_money(cents, digits), "m")
-    assert amount * (Decimal(10) ** digits) == cents
+    assert EXACT.multiply(amount, Decimal(10) ** digits) == cents
     assert Decimal(format(amount, "f")) == amount
 
 
