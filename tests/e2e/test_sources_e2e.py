@@ -158,3 +158,33 @@ def test_commercetools_payloads_reach_dotdigital_as_documented(env, bulk, tmp_pa
     assert [(p["sku"], p["name"], p["qty"]) for p in order["products"]] == [
         ("some-sku-123", "MyProduct", 1)]
     assert float(order["products"][0]["price"]) == 10.0
+
+
+def test_the_extract_flow_fetches_a_shopify_source_then_syncs(env, bulk):
+    """The deployed path: a Shopify block, the platform API (respx), then the sync."""
+    import httpx
+    import respx
+
+    from deployments.sources import ShopifyCredentials
+    from flows.extract import extract_source
+
+    ShopifyCredentials(shop_url="https://e2e-shop.myshopify.com",
+                       access_token="shpat_e2e_secret").save("e2e-shop", overwrite=True)
+    customers = json.loads((FIXTURES / "shopify/customers.json").read_text())
+    orders = json.loads((FIXTURES / "shopify/orders.json").read_text())
+    second = {**orders["orders"][0], "id": 450789470, "refunds": []}
+
+    def shop(request: httpx.Request) -> httpx.Response:
+        assert request.headers["X-Shopify-Access-Token"] == "shpat_e2e_secret"
+        if request.url.path.endswith("/customers.json"):
+            return httpx.Response(200, json=customers)
+        return httpx.Response(200, json={"orders": [orders["orders"][0], second]})
+
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="e2e-shop.myshopify.com").mock(side_effect=shop)
+        mock.route().pass_through()
+        state = extract_source(platform="shopify", block_name="e2e-shop",
+                               return_state=True)
+    assert state.is_completed(), state.message
+    assert env.emulator.state.contact("steve.lastnameson@example.com") is not None
+    assert float(_record(env, "450789469")["refunded_total"]) == 209.00
