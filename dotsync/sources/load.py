@@ -14,6 +14,7 @@ reference at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,9 @@ from dotsync.store.db import Store, UpsertCounts
 from dotsync.store.loader import MAX_KEY_LENGTH, LoadError, LoadReport, RowProblem
 from dotsync.store.loader import _bad_text as unstorable
 
+#: Characters the store cannot keep: NUL (PostgreSQL refuses it) and lone surrogates
+#: (bytes that were not UTF-8, or a JSON ``\ud800`` escape).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: Rows mapped before each write to the store.
 BATCH_ROWS = 10_000
 
@@ -160,8 +164,11 @@ def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch
         return
     rows = mapped.row if many else [mapped.row]
     for row in rows:  # type: ignore[union-attr]
-        bad = [(c, why) for c, v in row.items() if isinstance(v, str)
-               and (why := unstorable(v)) is not None]
+        # One C-level search per row; the per-value reasons only when it finds something.
+        texts = [v for v in row.values() if isinstance(v, str)]
+        bad = [] if not _UNSTORABLE.search("".join(texts)) else [
+            (c, why) for c, v in row.items() if isinstance(v, str)
+            and (why := unstorable(v)) is not None]
         if bad:
             field, why = bad[0]
             problem(position, mapped.platform_id, f"{field} {why}", field)

@@ -114,7 +114,8 @@ def _amount(order: Payload, plain: str, currency: str) -> Decimal | None:
     """An order amount in the presentment currency: ``<plain>_set.presentment_money``
     when Shopify sends it, else the plain field (which is in the shop currency, the
     same as presentment whenever the set is absent on older API versions)."""
-    money = get_path(order, f"{plain}_set", "presentment_money")
+    money_set = order.get(f"{plain}_set")
+    money = money_set.get("presentment_money") if isinstance(money_set, dict) else None
     if isinstance(money, dict) and money.get("amount") is not None:
         found = money.get("currency_code")
         if found is not None and found != currency:
@@ -167,7 +168,9 @@ def _lines(order: Payload, currency: str) -> list[dict[str, Any]]:
     for i, item in enumerate(as_list(order.get("line_items"), "line_items")):
         if not isinstance(item, dict):
             raise MappingError(f"line_items[{i}] is not an object")
-        price = get_path(item, "price_set", "presentment_money", "amount")
+        price_set = item.get("price_set")
+        money = price_set.get("presentment_money") if isinstance(price_set, dict) else None
+        price = money.get("amount") if isinstance(money, dict) else None
         unit = decimal(price if price is not None else item.get("price"),
                        f"line_items[{i}].price")
         quantity = item.get("quantity")
