@@ -15,6 +15,12 @@ from dotsync.store import LoadError
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request):
+    """The same behaviour on both databases dotsync supports."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
 def _shopify_customer(i: int, **extra):
     return {"id": i, "email": f"c{i}@example.com", "first_name": f"N{i}",
             "updated_at": "2024-01-01T00:00:00Z",
@@ -52,7 +58,8 @@ def test_every_file_shape_loads_the_same_rows(sqlite_store, tmp_path, shape):
     assert sorted(staged["order_id"]) == sorted(str(o["id"]) for o in orders)
 
 
-def test_loading_twice_changes_nothing(sqlite_store, tmp_path):
+def test_loading_twice_changes_nothing(any_store, tmp_path):
+    sqlite_store = any_store
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"customers": [_shopify_customer(i) for i in range(5)]}))
     first = load_platform_file(sqlite_store, "shopify", "customers", path)
@@ -133,7 +140,8 @@ def test_an_order_with_only_a_customer_id_takes_that_customers_email(sqlite_stor
     assert staged.loc["o-3", "customer_id"] is None
 
 
-def test_adobe_credit_memos_set_refunded_once(sqlite_store, tmp_path):
+def test_adobe_credit_memos_set_refunded_once(any_store, tmp_path):
+    sqlite_store = any_store
     order = json.loads((FIXTURES / "adobe-commerce/GET_V1_orders_id.response.json").read_text())
     orders = tmp_path / "orders.json"
     orders.write_text(json.dumps({"items": [order], "total_count": 1}))
