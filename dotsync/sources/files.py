@@ -4,7 +4,7 @@ A file may be what the platform's list endpoint returns (Adobe Commerce
 ``{"items": [...], "search_criteria": …, "total_count": …}``, commercetools
 ``{"limit": …, "results": [...]}``, Shopify ``{"orders": [...]}``), a JSON array, a
 single object (also Shopify's ``{"order": {...}}``), or JSON Lines (one object per
-line, e.g. one list page per line is *not* supported: one object per line).
+line, or one list response per line, as an export that saves each page would write).
 
 The envelope and arrays are streamed with ``ijson`` (its C backend), so a
 multi-gigabyte export is read one element at a time. Numbers that are not whole are
@@ -115,10 +115,8 @@ def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
         return
     if first != "{":
         raise FileKindError(f"expected JSON ({describe}), found text starting {first!r}")
-    mode, key = _sniff_object(path, envelopes, wanted, describe)
-    if mode == "envelope":
-        yield from _iter_array(path, f"{key}.item")
-        return
+    # A first line that is a whole JSON object makes the file JSON Lines (one object,
+    # or one list response, per line); a longer first line is an envelope or one object.
     with path.open("rb") as f:
         line = f.readline(_FIRST_LINE_LIMIT)
         try:
@@ -127,7 +125,17 @@ def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
         except (json.JSONDecodeError, UnicodeDecodeError):
             jsonl = False
     if jsonl:
-        yield from _iter_lines(path, single, wanted)
+        if len(first_obj) == 1:
+            (only,) = first_obj
+            wanted_key = envelopes.get(wanted)
+            if only in envelopes.values() and only != wanted_key \
+                    and isinstance(first_obj[only], list):
+                raise FileKindError(f"expected {describe}; found a list under {only!r}")
+        yield from _iter_lines(path, envelopes, single, wanted)
+        return
+    mode, key = _sniff_object(path, envelopes, wanted, describe)
+    if mode == "envelope":
+        yield from _iter_array(path, f"{key}.item")
         return
     with path.open("rb") as f:
         try:
@@ -150,7 +158,13 @@ def _unwrap(doc: Any, single: dict[str, str], wanted: str, describe: str) -> Any
     return doc
 
 
-def _iter_lines(path: Path, single: dict[str, str], wanted: str) -> Iterator[tuple[int, Any]]:
+def _is_page(value: dict[str, Any], key: str) -> bool:
+    """A list response: the array plus nothing but paging metadata."""
+    return all(k == key or k in META_KEYS for k in value)
+
+
+def _iter_lines(path: Path, envelopes: dict[str, str], single: dict[str, str],
+                wanted: str) -> Iterator[tuple[int, Any]]:
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
             if number == 1:
@@ -167,6 +181,12 @@ def _iter_lines(path: Path, single: dict[str, str], wanted: str) -> Iterator[tup
             if isinstance(value, dict) and "id" not in value and key is not None \
                     and isinstance(value.get(key), dict):
                 value = value[key]
+            page = envelopes.get(wanted)
+            if isinstance(value, dict) and page is not None \
+                    and isinstance(value.get(page), list) and _is_page(value, page):
+                for item in value[page]:  # one list response per line
+                    yield number, item
+                continue
             yield number, value
 
 

@@ -36,7 +36,8 @@ def _shopify_order(i: int, **extra):
             **extra}
 
 
-@pytest.mark.parametrize("shape", ["envelope", "array", "jsonl", "single", "wrapped"])
+@pytest.mark.parametrize("shape", ["envelope", "array", "jsonl", "single", "wrapped",
+                                   "pages"])
 def test_every_file_shape_loads_the_same_rows(sqlite_store, tmp_path, shape):
     orders = [_shopify_order(i) for i in range(3)]
     path = tmp_path / "orders.json"
@@ -46,6 +47,9 @@ def test_every_file_shape_loads_the_same_rows(sqlite_store, tmp_path, shape):
         path.write_text(json.dumps(orders))
     elif shape == "jsonl":
         path.write_text("\n".join(json.dumps(o) for o in orders) + "\n")
+    elif shape == "pages":
+        path.write_text(json.dumps({"orders": orders[:2]}) + "\n"
+                        + json.dumps({"orders": orders[2:]}) + "\n")
     elif shape == "single":
         orders = orders[:1]
         path.write_text(json.dumps(orders[0], indent=2))
