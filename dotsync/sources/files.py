@@ -122,7 +122,7 @@ def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
         try:
             first_obj = _loads(line.removeprefix(b"\xef\xbb\xbf"))
             jsonl = isinstance(first_obj, dict)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             jsonl = False
     if jsonl:
         if len(first_obj) == 1:
@@ -176,6 +176,9 @@ def _iter_lines(path: Path, envelopes: dict[str, str], single: dict[str, str],
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 yield number, _BadLine(f"line {number} is not valid JSON: "
                                        f"{getattr(exc, 'msg', exc)}")
+                continue
+            except RecursionError:
+                yield number, _BadLine(f"line {number} is nested too deeply to read")
                 continue
             key = single.get(wanted)
             if isinstance(value, dict) and "id" not in value and key is not None \

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dotsync.cli import main
 from dotsync.sources.load import load_platform_file
@@ -195,3 +197,37 @@ def test_cli_load_format_prints_counts_and_refuses_unknown_entities(tmp_path, mo
     refused = runner.invoke(main, ["load", "--format", "commercetools", "certificates",
                                    str(FIXTURES / "shopify/orders.json")])
     assert refused.exit_code == 2 and "no gift cards" in refused.output
+
+
+_any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
+                                                          allow_infinity=False)
+    | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(
+        st.sampled_from(["id", "email", "line_items", "total_price", "currency",
+                         "updated_at", "customer", "items", "orders"]) | st.text(max_size=4),
+        c, max_size=5),
+    max_leaves=20)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.dictionaries(st.sampled_from(
+    ["id", "email", "line_items", "total_price", "currency", "updated_at", "customer",
+     "orders", "customers"]) | st.text(max_size=4), _any_json, max_size=6),
+    min_size=1, max_size=4))
+def test_arbitrary_json_lines_are_reported_never_raised(tmp_path_factory, values):
+    from dotsync.store import Store
+
+    tmp = tmp_path_factory.mktemp("anyjson")
+    path = tmp / "x.jsonl"
+    path.write_text("\n".join(json.dumps(v) for v in values) + "\n[[[[\n")
+    store = Store(f"sqlite:///{tmp / 'db.sqlite'}")
+    try:
+        report = load_platform_file(store, "shopify", "orders", path)
+    except LoadError as exc:  # a first object of another kind refuses the file
+        assert "expected" in str(exc)
+    else:
+        assert report.rows >= len(report.problems)
+        assert any("not valid JSON" in p.reason for p in report.problems)
+    finally:
+        store.dispose()
