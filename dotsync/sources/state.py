@@ -58,14 +58,26 @@ def ensure(engine: sa.Engine) -> None:
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
-    """Insert or replace ``rows`` (portable: delete the keys, then insert)."""
+    """Insert or replace ``rows``: ``INSERT … ON CONFLICT DO UPDATE`` on SQLite and
+    PostgreSQL (one statement per batch), delete-then-insert elsewhere."""
     if not rows:
         return
-    for start in range(0, len(rows), 400):
-        part = rows[start:start + 400]
-        cond = sa.or_(*[sa.and_(*[table.c[k] == r[k] for k in key]) for r in part])
-        conn.execute(table.delete().where(cond))
-        conn.execute(table.insert(), part)
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(table)
+        others = [c.name for c in table.columns if c.name not in key]
+        stmt = stmt.on_conflict_do_update(index_elements=key,
+                                          set_={c: stmt.excluded[c] for c in others})
+        for start in range(0, len(rows), 5_000):
+            conn.execute(stmt, rows[start:start + 5_000])
+        return
+    for row in rows:
+        conn.execute(table.delete().where(*[table.c[k] == row[k] for k in key]))
+        conn.execute(table.insert(), [row])
 
 
 def remember_keys(engine: sa.Engine, source: str, entity: str,
