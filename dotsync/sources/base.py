@@ -14,6 +14,7 @@ and ``1E+2`` never appears.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -164,6 +165,18 @@ def decimal(value: Any, name: str) -> Decimal:
 
 def optional_decimal(value: Any, name: str) -> Decimal | None:
     return None if value is None else decimal(value, name)
+
+
+_PLAIN_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,40})(?:\.[0-9]{1,40})?")
+
+
+def amount_text(value: Any, name: str) -> str:
+    """An amount as stored text. A string already in plain decimal form (``"598.94"``,
+    as Shopify sends money) is kept as it is, exactly the digits given; anything else
+    goes through :func:`decimal`."""
+    if type(value) is str and _PLAIN_AMOUNT.fullmatch(value):
+        return value
+    return money_text(decimal(value, name))  # type: ignore[return-value]
 
 
 def money_text(value: Decimal | None) -> str | None:

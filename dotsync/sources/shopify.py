@@ -16,6 +16,7 @@ from dotsync.sources.base import (
     MappingError,
     Payload,
     Row,
+    amount_text,
     as_list,
     decimal,
     email,
@@ -110,7 +111,7 @@ def map_customer(payload: Any) -> Row:
     }
 
 
-def _amount(order: Payload, plain: str, currency: str) -> Decimal | None:
+def _amount(order: Payload, plain: str, currency: str) -> str | None:
     """An order amount in the presentment currency: ``<plain>_set.presentment_money``
     when Shopify sends it, else the plain field (which is in the shop currency, the
     same as presentment whenever the set is absent on older API versions)."""
@@ -121,9 +122,9 @@ def _amount(order: Payload, plain: str, currency: str) -> Decimal | None:
         if found is not None and found != currency:
             raise MappingError(f"{plain}_set.presentment_money is in {found!r}, the "
                                f"order in {currency!r}")
-        return decimal(money.get("amount"), f"{plain}_set.presentment_money.amount")
+        return amount_text(money.get("amount"), f"{plain}_set.presentment_money.amount")
     value = order.get(plain)
-    return None if value is None else decimal(value, plain)
+    return None if value is None else amount_text(value, plain)
 
 
 def _status(order: Payload) -> str:
@@ -171,15 +172,15 @@ def _lines(order: Payload, currency: str) -> list[dict[str, Any]]:
         price_set = item.get("price_set")
         money = price_set.get("presentment_money") if isinstance(price_set, dict) else None
         price = money.get("amount") if isinstance(money, dict) else None
-        unit = decimal(price if price is not None else item.get("price"),
-                       f"line_items[{i}].price")
+        unit = amount_text(price if price is not None else item.get("price"),
+                           f"line_items[{i}].price")
         quantity = item.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int | Decimal):
             raise MappingError(f"line_items[{i}].quantity is not a number")
         line: dict[str, Any] = {
             "name": text(item.get("name")) or text(item.get("title")) or "",
             "quantity": int(quantity) if quantity == int(quantity) else str(quantity),
-            "unit_price": money_text(unit),
+            "unit_price": unit,
         }
         sku = text(item.get("sku"))
         if sku:
@@ -205,9 +206,9 @@ def map_order(payload: Any) -> Row:
                       or email(get_path(customer, "email")))
     shipping = _amount(o, "total_shipping_price", currency)
     if shipping is None and o.get("shipping_lines") is not None:
-        shipping = exact_sum([decimal(get_path(s, "price"), f"shipping_lines[{i}].price")
-                              for i, s in enumerate(as_list(o.get("shipping_lines"),
-                                                            "shipping_lines"))])
+        shipping = money_text(exact_sum([
+            decimal(get_path(s, "price"), f"shipping_lines[{i}].price")
+            for i, s in enumerate(as_list(o.get("shipping_lines"), "shipping_lines"))]))
     codes = [c for c in (text(get_path(d, "code")) for d in
                          as_list(o.get("discount_codes"), "discount_codes")) if c]
     total = _amount(o, "total_price", currency)
@@ -219,11 +220,11 @@ def map_order(payload: Any) -> Row:
         "customer_email": customer_email,
         "status": _status(o),
         "currency": currency,
-        "total": money_text(total),
-        "subtotal": money_text(_amount(o, "subtotal_price", currency)),
-        "tax": money_text(_amount(o, "total_tax", currency)),
-        "shipping": money_text(shipping),
-        "discount": money_text(_amount(o, "total_discounts", currency)),
+        "total": total,
+        "subtotal": _amount(o, "subtotal_price", currency),
+        "tax": _amount(o, "total_tax", currency),
+        "shipping": shipping,
+        "discount": _amount(o, "total_discounts", currency),
         "refunded": money_text(refunded_total(o)),
         "placed_at": iso_timestamp(o.get("processed_at") or o.get("created_at"),
                                    "processed_at"),
