@@ -195,6 +195,14 @@ def _write(store: Store, platform: str, entity: str, batch: _Batch,
         if platform == "adobe-commerce":
             state.remember_keys(store.engine, platform, "orders", [
                 (r["_entity_id"], k) for k, r in rows.items() if r.get("_entity_id")])
+            # An order loaded after its credit memos, without total_refunded, keeps
+            # what they gave back.
+            sums = state.refund_sums(store.engine, platform, [
+                r["_entity_id"] for r in rows.values()
+                if r.get("_entity_id") and r.get("refunded") is None])
+            for r in rows.values():
+                if r.get("refunded") is None and r.get("_entity_id") in sums:
+                    r["refunded"] = format(sums[r["_entity_id"]], "f")
     if entity == "certificates":
         refs = {r["_recipient_ref"] for r in rows.values() if r.get("_recipient_ref")}
         emails = _customer_emails(store, refs)

@@ -121,6 +121,20 @@ def record_refunds(engine: sa.Engine, source: str,
     return sums
 
 
+def refund_sums(engine: sa.Engine, source: str, order_refs: Iterable[str]) -> dict[str, Decimal]:
+    """The sum of the recorded refund documents of each order that has any."""
+    wanted = sorted(set(order_refs))
+    sums: dict[str, Decimal] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 900):
+            part = wanted[start:start + 900]
+            for order_ref, amount in conn.execute(
+                sa.select(refunds.c.order_ref, refunds.c.amount).where(
+                    refunds.c.source == source, refunds.c.order_ref.in_(part))):
+                sums[order_ref] = EXACT.add(sums.get(order_ref, Decimal(0)), Decimal(amount))
+    return sums
+
+
 def get_watermark(engine: sa.Engine, source: str, entity: str) -> str | None:
     ensure(engine)
     with engine.connect() as conn:

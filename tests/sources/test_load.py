@@ -165,6 +165,10 @@ def test_adobe_credit_memos_set_refunded_once(any_store, tmp_path):
     assert first.counts.updated == 1 and again.counts.unchanged == 1
     assert [p.key for p in first.problems] == ["3"]
     assert "entity_id 99" in first.problems[0].reason
+    # The order exported again (no total_refunded) keeps what its credit memos gave.
+    again_orders = load_platform_file(sqlite_store, "adobe-commerce", "orders", orders)
+    assert again_orders.counts.unchanged == 1
+    assert sqlite_store.read_staged("orders").loc[0, "refunded"] == "27.5"
 
 
 def test_gift_card_recipient_must_be_a_staged_customer(sqlite_store, tmp_path):
