@@ -68,6 +68,12 @@ def test_shopify_payloads_reach_dotdigital_as_documented(env, bulk, tmp_path):
     cards.write_text(json.dumps({**card, "customer_id": 207119551,
                                  "expires_on": "2099-01-01"}) + "\n")
     _load("--format", "shopify", "customers", str(FIXTURES / "shopify/customers.json"))
+    consent = tmp_path / "consent.jsonl"
+    consent.write_text("\n".join(json.dumps({
+        "id": 900 + n, "email": f"{state}@example.com", "updated_at": "2024-04-02T09:24:09Z",
+        "email_marketing_consent": {"state": state, "opt_in_level": "single_opt_in"},
+    }) for n, state in enumerate(["subscribed", "unsubscribed", "redacted"])) + "\n")
+    _load("--format", "shopify", "customers", str(consent))
     _load("--format", "shopify", "orders", str(FIXTURES / "shopify/orders.json"))
     _load("--format", "shopify", "orders", str(_second(
         FIXTURES / "shopify/orders.json", tmp_path, "id", "orders", id=450789470,
@@ -78,6 +84,12 @@ def test_shopify_payloads_reach_dotdigital_as_documented(env, bulk, tmp_path):
     state = env.sync()
     assert state.is_completed(), state.message
 
+    def status(email):
+        return env.emulator.state.contact(email)["channelProperties"]["email"]["status"]
+
+    assert status("subscribed@example.com") == "subscribed"
+    assert status("unsubscribed@example.com") == "unsubscribed"
+    assert status("redacted@example.com") == "unsubscribed"  # an erasure request
     steve = env.emulator.state.contact("steve.lastnameson@example.com")
     assert steve["dataFields"]["FIRSTNAME"] == "Steve"
     assert steve["identifiers"]["mobileNumber"] == "15142546011"  # customer.phone
