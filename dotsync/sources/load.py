@@ -14,8 +14,9 @@ reference at all.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from dotsync.store.loader import _bad_text as unstorable
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: Rows mapped before each write to the store.
 BATCH_ROWS = 10_000
+#: Files at least this big are read and mapped in a second process by default.
+PIPELINE_MIN_BYTES = 32 * 1024 * 1024
 
 
 def _describe(platform: str, entity: str) -> str:
@@ -65,8 +68,14 @@ def load_platform_file(
     *,
     batch_rows: int = BATCH_ROWS,
     link_template: str | None = None,
+    workers: int | None = None,
 ) -> LoadReport:
-    """Map and upsert every object of ``path``; returns counts and problems."""
+    """Map and upsert every object of ``path``; returns counts and problems.
+
+    ``workers=2`` reads and maps the file in a second process while this one writes
+    to the store (the default for files of :data:`PIPELINE_MIN_BYTES` or more on a
+    machine with two cores or more); ``workers=1`` does everything here.
+    """
     try:
         check_entity(platform, entity)
     except ValueError as exc:
@@ -74,17 +83,26 @@ def load_platform_file(
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"cannot read {path}: no such file")
+    if workers is None:
+        workers = 2 if (os.cpu_count() or 1) >= 2 \
+            and path.stat().st_size >= PIPELINE_MIN_BYTES else 1
+    try:
+        if workers >= 2:
+            return _load_in_two_processes(store, platform, entity, path,
+                                          batch_rows=batch_rows, link_template=link_template)
+        return load_objects(store, platform, entity, _file_objects(platform, entity, path),
+                            source=str(path), batch_rows=batch_rows,
+                            link_template=link_template)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _file_objects(platform: str, entity: str, path: Path) -> Iterable[tuple[int, Any]]:
     from dotsync.sources import PLATFORMS
 
     module = PLATFORMS[platform]
-    expected = kinds.expected_kind(platform, entity)
-    objects = iter_objects(path, module.ENVELOPES, module.SINGLE, expected,
-                           _describe(platform, entity))
-    try:
-        return load_objects(store, platform, entity, objects, source=str(path),
-                            batch_rows=batch_rows, link_template=link_template)
-    except OSError as exc:
-        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return iter_objects(path, module.ENVELOPES, module.SINGLE,
+                        kinds.expected_kind(platform, entity), _describe(platform, entity))
 
 
 def load_objects(
@@ -99,28 +117,44 @@ def load_objects(
 ) -> LoadReport:
     """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
     check_entity(platform, entity)
+    staging = "orders" if entity == "creditmemos" else entity
+    state.ensure(store.engine)
+    report = LoadReport(entity=staging, path=source)
+    counts = [0, 0, 0]
+    for batch in mapped_batches(platform, entity, objects, report,
+                                batch_rows=batch_rows, link_template=link_template):
+        _write_counted(store, platform, entity, batch, report, counts)
+    report.counts = UpsertCounts(*counts)
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
+                   report: LoadReport, counts: list[int]) -> None:
+    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
+        report.problems.append(RowProblem(line, ident, field, reason))
+
+    got = _write(store, platform, entity, batch, problem)
+    counts[0] += got.inserted
+    counts[1] += got.updated
+    counts[2] += got.unchanged
+
+
+def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
+                   report: LoadReport, *, batch_rows: int = BATCH_ROWS,
+                   link_template: str | None = None) -> Iterator[_Batch]:
+    """Batches of mapped rows (at most ``batch_rows``); problems and the object count
+    go into ``report``. Pure: reads nothing but ``objects``, writes nothing."""
     m = mapper(platform, entity)
     staging = "orders" if entity == "creditmemos" else entity
     key = schema.ENTITY_KEYS[staging]
     expected = kinds.expected_kind(platform, entity)
     describe = _describe(platform, entity)
-    state.ensure(store.engine)
-    report = LoadReport(entity=staging, path=source)
-    counts = [0, 0, 0]
     batch = _Batch()
     kwargs = {"link_template": link_template} if entity == "certificates" else {}
 
     def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
         report.problems.append(RowProblem(line, ident, field, reason))
-
-    def flush() -> None:
-        nonlocal batch
-        if len(batch):
-            got = _write(store, platform, entity, batch, problem)
-            counts[0] += got.inserted
-            counts[1] += got.updated
-            counts[2] += got.unchanged
-        batch = _Batch()
 
     try:
         for position, payload in objects:
@@ -141,12 +175,74 @@ def load_objects(
             mapped = map_safely(lambda p: m.fn(p, **kwargs), payload, m.id_of)
             _collect(mapped, position, entity, key, batch, report, problem, m.many)
             if len(batch) >= batch_rows:
-                flush()
+                yield batch
+                batch = _Batch()
     except FileKindError as exc:
         if report.rows == 0:
             raise LoadError(str(exc)) from None
         problem(report.rows + 1, None, f"reading stopped: {exc}")
-    flush()
+    if len(batch):
+        yield batch
+
+
+def _produce(platform: str, entity: str, path: str, batch_rows: int,
+             link_template: str | None, queue: Any) -> None:
+    """The reading process of the two-process load: parse and map, hand batches over."""
+    report = LoadReport(entity=entity, path=path)
+    sent = 0
+    try:
+        for batch in mapped_batches(platform, entity, _file_objects(platform, entity,
+                                                                    Path(path)),
+                                    report, batch_rows=batch_rows,
+                                    link_template=link_template):
+            queue.put(("batch", batch, report.problems[sent:], report.rows))
+            sent = len(report.problems)
+        queue.put(("done", None, report.problems[sent:], report.rows))
+    except LoadError as exc:
+        queue.put(("error", str(exc), [], report.rows))
+    except OSError as exc:
+        queue.put(("error", f"cannot read {path}: {exc.strerror or exc}", [], report.rows))
+    except BaseException as exc:  # reported to the writing process, never lost
+        queue.put(("error", f"reading failed: {type(exc).__name__}: {exc}", [],
+                   report.rows))
+
+
+def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path, *,
+                           batch_rows: int, link_template: str | None) -> LoadReport:
+    """Read and map in a child process while this one writes: both cores busy, memory
+    still flat (at most two batches wait between the processes)."""
+    import multiprocessing
+    import queue as queue_module
+
+    staging = "orders" if entity == "creditmemos" else entity
+    state.ensure(store.engine)
+    report = LoadReport(entity=staging, path=str(path))
+    counts = [0, 0, 0]
+    ctx = multiprocessing.get_context("spawn")
+    channel = ctx.Queue(maxsize=2)
+    child = ctx.Process(target=_produce, args=(platform, entity, str(path), batch_rows,
+                                               link_template, channel), daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                kind, payload, problems, rows = channel.get(timeout=5)
+            except queue_module.Empty:
+                if not child.is_alive():
+                    raise LoadError("the reading process stopped without a word "
+                                    f"(exit code {child.exitcode})") from None
+                continue
+            report.problems.extend(problems)
+            report.rows = rows
+            if kind == "error":
+                raise LoadError(payload)
+            if kind == "done":
+                break
+            _write_counted(store, platform, entity, payload, report, counts)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
     report.counts = UpsertCounts(*counts)
     report.problems.sort(key=lambda p: p.line)
     return report

@@ -235,3 +235,19 @@ def test_arbitrary_json_lines_are_reported_never_raised(tmp_path_factory, values
         assert any("not valid JSON" in p.reason for p in report.problems)
     finally:
         store.dispose()
+
+
+def test_two_process_load_gives_the_same_rows_problems_and_refusals(sqlite_store, tmp_path):
+    orders = [_shopify_order(i) for i in range(25)] + [_shopify_order(99, total_price=None)]
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps({"orders": orders}, indent=1))
+    report = load_platform_file(sqlite_store, "shopify", "orders", path, workers=2,
+                                batch_rows=10)
+    assert (report.rows, report.counts.inserted) == (26, 25)
+    assert [(p.line, p.key) for p in report.problems] == [(26, "1099")]
+    one = load_platform_file(sqlite_store, "shopify", "orders", path, workers=1)
+    assert (one.counts.unchanged, len(one.problems)) == (25, 1)
+    wrong = tmp_path / "customers.json"
+    wrong.write_text(json.dumps([_shopify_customer(1)], indent=1))
+    with pytest.raises(LoadError, match="found a customer"):
+        load_platform_file(sqlite_store, "shopify", "orders", wrong, workers=2)
