@@ -31,6 +31,7 @@ import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -73,10 +74,31 @@ class SourceConfig:
     page_size: int = PAGE_SIZE
 
 
+def _instant(stamp: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _newest(objects: list[Any], key: str) -> str | None:
-    stamps = [o.get(key) for o in objects if isinstance(o, dict)
-              and isinstance(o.get(key), str)]
-    return max(stamps) if stamps else None
+    """The latest modification time of a page, compared as instants (Shopify writes
+    the shop's offset, which changes with daylight saving), kept as the platform
+    wrote it."""
+    stamps = [(when, o[key]) for o in objects if isinstance(o, dict)
+              and isinstance(o.get(key), str) and (when := _instant(o[key])) is not None]
+    return max(stamps)[1] if stamps else None
+
+
+def _later(a: str | None, b: str | None) -> bool:
+    """Whether ``a`` is a later instant than ``b`` (anything is later than nothing)."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    ia, ib = _instant(a), _instant(b)
+    return ia is not None and (ib is None or ia > ib)
 
 
 class AdobeCommerceSource:
@@ -265,7 +287,7 @@ def extract(store: Store, config: SourceConfig, entity: str, *,
                                         - len(page.objects) + 1),
                               source=f"{config.name}:{entity}", link_template=link_template)
         merged = _merge(merged, loaded)
-        if page.newest and (newest is None or page.newest > newest):
+        if _later(page.newest, newest):
             newest = page.newest
         if src.sorted_by_time and newest and newest != report.watermark_before:
             state.set_watermark(store.engine, config.name, entity, newest)

@@ -211,3 +211,12 @@ def test_refused_credentials_fail_at_once_without_showing_the_secret(sqlite_stor
     assert sleeps == []
     assert TOKEN not in str(info.value) and TOKEN not in repr(config)
     assert TOKEN not in json.dumps(str(config.__dict__))
+
+
+def test_the_newest_time_of_a_page_is_compared_as_an_instant():
+    from dotsync.sources.extract import _newest
+
+    # 01:50 at -04:00 is 05:50Z; 01:10 at -05:00 (after the clocks went back) is 06:10Z.
+    page = [{"updated_at": "2024-11-03T01:50:00-04:00"},
+            {"updated_at": "2024-11-03T01:10:00-05:00"}, {"updated_at": None}]
+    assert _newest(page, "updated_at") == "2024-11-03T01:10:00-05:00"
