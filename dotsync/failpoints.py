@@ -19,6 +19,7 @@ POINTS = (
     "after_import_submit",  # an import is running; nothing of it recorded
     "after_import_report",  # its report read; outcomes not yet recorded
     "after_settle",         # a batch of outcomes committed
+    "after_collection_created",  # a new account's collection made; no record in it yet
 )
 
 _counts: dict[str, int] = {}
