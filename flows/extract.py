@@ -20,8 +20,12 @@ from tasks.extract import extract_entity
 @flow(name="extract-source", persist_result=False)
 def extract_source(platform: str, block_name: str, entities: list[str] | None = None,
                    sync_after: bool = True, credentials_block: str | None = None,
-                   preflight: bool = False) -> Any:
-    """Extract each entity of the source named by ``block_name``, then run ``sync``."""
+                   preflight: bool = False, certificate_link: str | None = None) -> Any:
+    """Extract each entity of the source named by ``block_name``, then run ``sync``.
+
+    ``certificate_link`` is the gift card link template (``…{code}``) for
+    ``certificates``, which Adobe Commerce and Shopify do not give.
+    """
     from deployments.sources import BLOCKS, DEFAULT_ENTITIES
 
     if platform not in BLOCKS:
@@ -35,7 +39,7 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
     summaries = []
     for entity in chosen:  # customers first: orders and gift cards refer to them
         try:
-            summaries.append(extract_entity(url, config, entity))
+            summaries.append(extract_entity(url, config, entity, certificate_link))
         except SourceAuthError as exc:
             return Failed(message=str(exc))
     if sync_after:

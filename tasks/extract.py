@@ -33,11 +33,12 @@ def _retry_unavailable(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="extract-entity", retries=1, retry_delay_seconds=30,
       retry_condition_fn=_retry_unavailable, cache_policy=NO_CACHE, persist_result=False)
-def extract_entity(database_url: str, config: SourceConfig, entity: str) -> dict[str, Any]:
+def extract_entity(database_url: str, config: SourceConfig, entity: str,
+                   certificate_link: str | None = None) -> dict[str, Any]:
     """Fetch one entity of one source into the staging store; a summary dict."""
     store = Store(database_url)
     try:
-        report = extract(store, config, entity)
+        report = extract(store, config, entity, link_template=certificate_link)
     finally:
         store.dispose()
     summary = report.as_dict()
