@@ -45,11 +45,12 @@ def _record(env, key: str) -> dict:
     return records[key]["json"] if "json" in records[key] else records[key]
 
 
-@pytest.fixture
-def bulk(monkeypatch):
-    """A new account has no ``Purchases`` collection: the first bulk import makes it
-    (each test stages at least two orders, above this threshold)."""
-    monkeypatch.setenv("DOTSYNC_CONTACT_BULK_THRESHOLD", "1")
+@pytest.fixture(params=["1", "1000"], ids=["bulk-imports", "single-calls"])
+def bulk(request, monkeypatch):
+    """A new account has no ``Purchases`` collection: the first bulk import makes it,
+    and so does the sync before its first single-record call. Each test stages at
+    least two orders, so threshold 1 sends them as imports and 1000 one by one."""
+    monkeypatch.setenv("DOTSYNC_CONTACT_BULK_THRESHOLD", request.param)
 
 
 def _second(path: Path, tmp_path: Path, key: str, envelope: str | None, **changes) -> Path:
