@@ -76,7 +76,10 @@ def map_customer(payload: Any) -> Row:
     """One Shopify ``customer`` → a ``customers`` row."""
     c = obj(payload, "a Shopify customer")
     address = get_path(c, "default_address")
-    address = address if isinstance(address, dict) else {}
+    if not isinstance(address, dict):  # a list export may leave it out: the flagged one
+        listed = [a for a in as_list(c.get("addresses"), "addresses") if isinstance(a, dict)]
+        address = next((a for a in listed if a.get("default") is True),
+                       listed[0] if listed else {})
     email_consent_obj = c.get("email_marketing_consent")
     email_consent = _consent(email_consent_obj, "email_marketing_consent")
     if email_consent_obj is None and c.get("accepts_marketing") is True:

@@ -289,3 +289,11 @@ def test_none_like_ids_are_no_reference():
     for value in (None, "None", "null", "", "  ", True, [], {}):
         assert platform_id(value) is None
     assert platform_id(0) == "0"
+
+
+def test_shopify_customer_without_default_address_uses_the_flagged_one():
+    row = shopify.map_customer({
+        "id": 1, "updated_at": "2024-01-01T00:00:00Z",
+        "addresses": [{"country_code": "FR", "phone": "01 23"},
+                      {"country_code": "DE", "phone": "030 1", "default": True}]})
+    assert (row["country"], row["mobile_number"]) == ("DE", "030 1")
