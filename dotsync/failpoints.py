@@ -20,6 +20,7 @@ POINTS = (
     "after_import_report",  # its report read; outcomes not yet recorded
     "after_settle",         # a batch of outcomes committed
     "after_collection_created",  # a new account's collection made; no record in it yet
+    "migrate_copy",         # dotsync migrate: a chunk written to the target, not committed
 )
 
 _counts: dict[str, int] = {}
