@@ -103,14 +103,18 @@ def _iter_array(path: Path, prefix: str) -> Iterator[tuple[int, Any]]:
 
 
 def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
-                 wanted: str, describe: str) -> Iterator[tuple[int, Any]]:
+                 wanted: str, describe: str,
+                 form: dict[str, str] | None = None) -> Iterator[tuple[int, Any]]:
     """``(position, object)`` for every object of the file; position is the element
-    number (envelopes, arrays) or the line number (JSON Lines)."""
+    number (envelopes, arrays) or the line number (JSON Lines). ``form`` receives
+    ``unit`` (``element``, ``line`` or ``object``) once the file's form is known."""
+    form = form if form is not None else {}
     with path.open("rb") as f:
         first = _first_char(f)
     if first == "":
         raise FileKindError("the file is empty")
     if first == "[":
+        form["unit"] = "element"
         yield from _iter_array(path, "item")
         return
     if first != "{":
@@ -131,10 +135,12 @@ def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
             if only in envelopes.values() and only != wanted_key \
                     and isinstance(first_obj[only], list):
                 raise FileKindError(f"expected {describe}; found a list under {only!r}")
+        form["unit"] = "line"
         yield from _iter_lines(path, envelopes, single, wanted)
         return
     mode, key = _sniff_object(path, envelopes, wanted, describe)
     if mode == "envelope":
+        form["unit"] = "element"
         yield from _iter_array(path, f"{key}.item")
         return
     with path.open("rb") as f:
@@ -142,6 +148,7 @@ def iter_objects(path: Path, envelopes: dict[str, str], single: dict[str, str],
             doc = json.loads(f.read().removeprefix(b"\xef\xbb\xbf"), parse_float=Decimal)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FileKindError(f"not valid JSON: {exc}") from None
+    form["unit"] = "object"
     yield 1, _unwrap(doc, single, wanted, describe)
 
 

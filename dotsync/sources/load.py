@@ -90,19 +90,23 @@ def load_platform_file(
         if workers >= 2:
             return _load_in_two_processes(store, platform, entity, path,
                                           batch_rows=batch_rows, link_template=link_template)
-        return load_objects(store, platform, entity, _file_objects(platform, entity, path),
+        form: dict[str, str] = {}
+        return load_objects(store, platform, entity,
+                            _file_objects(platform, entity, path, form),
                             source=str(path), batch_rows=batch_rows,
-                            link_template=link_template)
+                            link_template=link_template, form=form)
     except OSError as exc:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _file_objects(platform: str, entity: str, path: Path) -> Iterable[tuple[int, Any]]:
+def _file_objects(platform: str, entity: str, path: Path,
+                  form: dict[str, str] | None = None) -> Iterable[tuple[int, Any]]:
     from dotsync.sources import PLATFORMS
 
     module = PLATFORMS[platform]
     return iter_objects(path, module.ENVELOPES, module.SINGLE,
-                        kinds.expected_kind(platform, entity), _describe(platform, entity))
+                        kinds.expected_kind(platform, entity), _describe(platform, entity),
+                        form)
 
 
 def load_objects(
@@ -114,25 +118,28 @@ def load_objects(
     source: str = "",
     batch_rows: int = BATCH_ROWS,
     link_template: str | None = None,
+    form: dict[str, str] | None = None,
 ) -> LoadReport:
     """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
     check_entity(platform, entity)
     staging = "orders" if entity == "creditmemos" else entity
     state.ensure(store.engine)
-    report = LoadReport(entity=staging, path=source)
+    report = LoadReport(entity=staging, path=source, kind=platform)
     counts = [0, 0, 0]
     for batch in mapped_batches(platform, entity, objects, report,
-                                batch_rows=batch_rows, link_template=link_template):
-        _write_counted(store, platform, entity, batch, report, counts)
+                                batch_rows=batch_rows, link_template=link_template,
+                                form=form):
+        _write_counted(store, platform, entity, batch, report, counts,
+                       (form or {}).get("unit", "element"))
     report.counts = UpsertCounts(*counts)
     report.problems.sort(key=lambda p: p.line)
     return report
 
 
 def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
-                   report: LoadReport, counts: list[int]) -> None:
+                   report: LoadReport, counts: list[int], unit: str = "element") -> None:
     def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
-        report.problems.append(RowProblem(line, ident, field, reason))
+        report.problems.append(RowProblem(line, ident, field, reason, unit))
 
     got = _write(store, platform, entity, batch, problem)
     counts[0] += got.inserted
@@ -142,9 +149,12 @@ def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
 
 def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
                    report: LoadReport, *, batch_rows: int = BATCH_ROWS,
-                   link_template: str | None = None) -> Iterator[_Batch]:
+                   link_template: str | None = None,
+                   form: dict[str, str] | None = None) -> Iterator[_Batch]:
     """Batches of mapped rows (at most ``batch_rows``); problems and the object count
-    go into ``report``. Pure: reads nothing but ``objects``, writes nothing."""
+    go into ``report``. Pure: reads nothing but ``objects``, writes nothing.
+    ``form["unit"]`` (set by the file reader) names what a position counts."""
+    form = form if form is not None else {}
     m = mapper(platform, entity)
     staging = "orders" if entity == "creditmemos" else entity
     key = schema.ENTITY_KEYS[staging]
@@ -154,7 +164,8 @@ def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]
     kwargs = {"link_template": link_template} if entity == "certificates" else {}
 
     def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
-        report.problems.append(RowProblem(line, ident, field, reason))
+        report.problems.append(RowProblem(line, ident, field, reason,
+                                          form.get("unit", "element")))
 
     try:
         for position, payload in objects:
@@ -190,12 +201,14 @@ def _produce(platform: str, entity: str, path: str, batch_rows: int,
     """The reading process of the two-process load: parse and map, hand batches over."""
     report = LoadReport(entity=entity, path=path)
     sent = 0
+    form: dict[str, str] = {}
     try:
         for batch in mapped_batches(platform, entity, _file_objects(platform, entity,
-                                                                    Path(path)),
+                                                                    Path(path), form),
                                     report, batch_rows=batch_rows,
-                                    link_template=link_template):
-            queue.put(("batch", batch, report.problems[sent:], report.rows))
+                                    link_template=link_template, form=form):
+            queue.put(("batch", (batch, form.get("unit", "element")),
+                       report.problems[sent:], report.rows))
             sent = len(report.problems)
         queue.put(("done", None, report.problems[sent:], report.rows))
     except LoadError as exc:
@@ -216,7 +229,7 @@ def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path,
 
     staging = "orders" if entity == "creditmemos" else entity
     state.ensure(store.engine)
-    report = LoadReport(entity=staging, path=str(path))
+    report = LoadReport(entity=staging, path=str(path), kind=platform)
     counts = [0, 0, 0]
     ctx = multiprocessing.get_context("spawn")
     channel = ctx.Queue(maxsize=2)
@@ -238,7 +251,8 @@ def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path,
                 raise LoadError(payload)
             if kind == "done":
                 break
-            _write_counted(store, platform, entity, payload, report, counts)
+            batch, unit = payload
+            _write_counted(store, platform, entity, batch, report, counts, unit)
     finally:
         child.join(timeout=10)
         if child.is_alive():

@@ -119,6 +119,8 @@ def test_each_unmappable_object_is_reported_with_its_id_and_the_rest_load(sqlite
     assert "not valid JSON" in reasons[(2, None)]
     assert reasons[(3, "1002")] == "total_price is missing"
     assert "NUL" in next(r for (line, _), r in reasons.items() if line == 5)
+    assert {p.unit for p in report.problems} == {"line"}
+    assert report.as_dict()["format"] == "shopify"
 
 
 def test_an_order_with_only_a_customer_id_takes_that_customers_email(sqlite_store, tmp_path):
@@ -244,7 +246,8 @@ def test_two_process_load_gives_the_same_rows_problems_and_refusals(sqlite_store
     report = load_platform_file(sqlite_store, "shopify", "orders", path, workers=2,
                                 batch_rows=10)
     assert (report.rows, report.counts.inserted) == (26, 25)
-    assert [(p.line, p.key) for p in report.problems] == [(26, "1099")]
+    assert [(p.where, p.reason) for p in report.problems] == [
+        ("element 26 (1099)", "total_price is missing")]
     one = load_platform_file(sqlite_store, "shopify", "orders", path, workers=1)
     assert (one.counts.unchanged, len(one.problems)) == (25, 1)
     wrong = tmp_path / "customers.json"
