@@ -73,7 +73,8 @@ def test_shopify_payloads_reach_dotdigital_as_documented(env, bulk, tmp_path):
     consent.write_text("\n".join(json.dumps({
         "id": 900 + n, "email": f"{state}@example.com", "updated_at": "2024-04-02T09:24:09Z",
         "email_marketing_consent": {"state": state, "opt_in_level": "single_opt_in"},
-    }) for n, state in enumerate(["subscribed", "unsubscribed", "redacted"])) + "\n")
+    }) for n, state in enumerate(["subscribed", "unsubscribed", "redacted", "pending",
+                                  "not_subscribed"])) + "\n")
     _load("--format", "shopify", "customers", str(consent))
     _load("--format", "shopify", "orders", str(FIXTURES / "shopify/orders.json"))
     _load("--format", "shopify", "orders", str(_second(
@@ -91,6 +92,9 @@ def test_shopify_payloads_reach_dotdigital_as_documented(env, bulk, tmp_path):
     assert status("subscribed@example.com") == "subscribed"
     assert status("unsubscribed@example.com") == "unsubscribed"
     assert status("redacted@example.com") == "unsubscribed"  # an erasure request
+    # Asked but not confirmed, or never asked: a new contact that is not marketable.
+    assert status("pending@example.com") != "subscribed"
+    assert status("not_subscribed@example.com") != "subscribed"
     steve = env.emulator.state.contact("steve.lastnameson@example.com")
     assert steve["dataFields"]["FIRSTNAME"] == "Steve"
     assert steve["identifiers"]["mobileNumber"] == "15142546011"  # customer.phone
