@@ -74,6 +74,15 @@ def _flag(name: str, raw: str | None, default: bool = False) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _strict_fields(raw: str | None) -> frozenset[str]:
+    from data_contracts.optional import parse_strict
+
+    try:
+        return parse_strict(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything dotsync reads from SPEC §3, plus the extensions documented in the README."""
@@ -99,6 +108,8 @@ class Settings:
         "fulfilled",
         "delivered",
     )
+    #: SPEC §3 ``DOTSYNC_STRICT_FIELDS``: optional fields whose problems reject.
+    strict_fields: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(
@@ -143,6 +154,7 @@ class Settings:
             fulfilled_statuses=tuple(s.strip().lower() for s in statuses.split(",") if s.strip())
             if statuses
             else cls.fulfilled_statuses,
+            strict_fields=_strict_fields(get("DOTSYNC_STRICT_FIELDS")),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ POINTS = (
     "after_import_submit",  # an import is running; nothing of it recorded
     "after_import_report",  # its report read; outcomes not yet recorded
     "after_settle",         # a batch of outcomes committed
+    "after_warnings",       # a validation's warnings committed, nothing sent yet
 )
 
 _counts: dict[str, int] = {}

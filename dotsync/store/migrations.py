@@ -35,12 +35,18 @@ def _v3_customer_consent_records(conn: sa.Connection) -> None:
     _add_text_columns(conn, "customers", schema.LATER_COLUMNS["customers"])
 
 
+def _v4_warnings(conn: sa.Connection) -> None:
+    """Version 4: the ``warnings`` table (fields left out of what was sent, SPEC §1)."""
+    schema.warnings.create(conn, checkfirst=True)
+
+
 #: Steps from version N-1 to N, keyed by N. Version 1 is the initial schema.
 STEPS: dict[int, Callable[[sa.Connection], None]] = {
     2: _v2_ledger_keys_as_text,
     3: _v3_customer_consent_records,
+    4: _v4_warnings,
 }
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class SchemaTooNewError(RuntimeError):

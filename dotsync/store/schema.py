@@ -120,6 +120,25 @@ ledger = sa.Table(
     sa.Index("ix_ledger_entity_state", "entity", "state"),
 )
 
+#: Fields left out of what was sent (SPEC §1 optional fields), per record: the
+#: warnings of its last validation (replaced, not accumulated, when it is validated
+#: again), for ``dotsync rejects --warnings`` and ``dotsync status``. Values are masked
+#: where personal.
+warnings = sa.Table(
+    "warnings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("field", sa.Text),
+    sa.Column("check", sa.Text),
+    sa.Column("value", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_warnings_entity_key", "entity", "key"),
+)
+
 #: One row per flow run: its outcome and report, for ``dotsync status`` and replays.
 runs = sa.Table(
     "runs",

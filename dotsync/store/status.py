@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from dotsync.store import schema
+from dotsync.store import warnings as field_warnings
 from dotsync.store.db import Store
 from dotsync.store.frames import row_hashes
 from dotsync.store.ledger import DERIVED_ENTITIES, STATES, Ledger
@@ -48,6 +49,8 @@ def status(store: Store, chunk_rows: int = 200_000) -> dict[str, Any]:
         {"entity": r.entity, "key": r.key, "since": str(r.updated_at), "run_id": r.run_id}
         for r in doubt.itertuples()
     ]
+    # Records sent with a field left out (SPEC §1), per entity: `rejects --warnings`.
+    out["warnings"] = field_warnings.counts(store)
     return out
 
 
@@ -64,5 +67,15 @@ def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
             "reason": r.error_message,
             "attempts": int(r.attempts or 0),
         }
+        for r in frame.itertuples()
+    ]
+
+
+def warnings(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
+    """Every field left out of what was sent, per record, with the reason (SPEC §1)."""
+    frame = field_warnings.frame(store, entity)
+    return [
+        {"entity": r.entity, "id": r.key, "field": r.field, "check": r.check,
+         "value": r.value, "reason": r.reason, "run_id": r.run_id}
         for r in frame.itertuples()
     ]

@@ -63,6 +63,7 @@ SYNC = [Moment("sync", (k,)) for k in (
     "after_settle:1", "after_settle:25", "after_settle:49",     # orders, one call each
     "after_claim:1", "after_claim:8", "after_claim:14",          # intent committed, no send
     "after_send:1", "after_send:7", "after_send:14",             # sent, outcome unrecorded
+    "after_warnings:1", "after_warnings:3",                      # warnings written, nothing sent
 )] + [Moment("sync", (k,), bulk=True) for k in (
     "after_import_submit:1", "after_import_submit:2",            # contacts / orders import
     "after_import_report:1", "after_import_report:2",
@@ -73,6 +74,7 @@ BACKFILL = [Moment("backfill", (k,)) for k in (
     "after_import_report:1", "after_import_report:5", "after_import_report:8",
     "after_settle:1", "after_settle:5",
     "after_claim:1", "after_send:1", "after_send:3",
+    "after_warnings:2",
 )]
 TWICE = [
     Moment("sync", ("after_send:1", "after_claim:1")),
@@ -84,7 +86,8 @@ RANDOM = ([Moment("sync", (f"random:{s}",), bulk=s % 2 == 1) for s in range(8)]
 MOMENTS = SYNC + BACKFILL + TWICE + RANDOM
 #: Always in the default run: the issue's named moments, one of each kind.
 CORE = {"sync-after_send1", "sync-bulk-after_import_submit2", "backfill-after_send1",
-        "backfill-after_import_submit4", "sync-random0", "backfill-random0"}
+        "backfill-after_import_submit4", "sync-random0", "backfill-random0",
+        "sync-after_warnings3"}
 SIZE = ShopSize(customers=24, orders=48, certificates=12)
 
 

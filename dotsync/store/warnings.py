@@ -1,0 +1,86 @@
+"""The ``warnings`` table: which fields of a record were left out of what was sent, and why.
+
+SPEC §1: a problem in an optional field never holds a record; it is a *warning*. A
+record's warnings are those of its last validation: :func:`replace` deletes what an
+earlier run said about the records it validated and writes the new ones in one
+transaction, so a fixed field's warning disappears with the next run and nothing
+accumulates. :func:`add` appends warnings found later in the same run (a mobile number
+another contact holds). Cost follows the records validated, never the table's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dotsync.store.db import Store, chunks
+from dotsync.store.frames import object_frame
+from dotsync.store.schema import warnings as table
+
+#: Columns of a warning as written and read (besides entity and key).
+FIELDS: tuple[str, ...] = ("field", "check", "value", "reason")
+COLUMNS: tuple[str, ...] = ("entity", "key", *FIELDS, "run_id", "recorded_at")
+
+
+def _rows(entity: str, warnings: Iterable[Mapping[str, Any]], run_id: str | None,
+          stamp: datetime) -> list[dict[str, Any]]:
+    return [{"entity": entity, "key": str(w["key"]),
+             **{f: None if w.get(f) is None else str(w[f]) for f in FIELDS},
+             "run_id": run_id, "recorded_at": stamp} for w in warnings]
+
+
+def replace(store: Store, entity: str, keys: Iterable[str],
+            warnings: Iterable[Mapping[str, Any]], run_id: str | None = None) -> int:
+    """The warnings of the records ``keys`` become ``warnings`` (rows with ``key``,
+    ``field``, ``check``, ``value``, ``reason``); records without any lose theirs."""
+    stamp = datetime.now(UTC)
+    rows = _rows(entity, warnings, run_id, stamp)
+    wanted = list(dict.fromkeys([*map(str, keys), *(r["key"] for r in rows)]))
+    with store.engine.begin() as conn:
+        for part in chunks(wanted, 900):
+            conn.execute(table.delete().where(table.c.entity == entity,
+                                              table.c.key.in_(list(part))))
+        for part in chunks(rows, 5_000):
+            conn.execute(table.insert(), list(part))
+    return len(rows)
+
+
+def add(store: Store, entity: str, warnings: Iterable[Mapping[str, Any]],
+        run_id: str | None = None) -> int:
+    """Append warnings to what the records already have (found after validation)."""
+    rows = _rows(entity, warnings, run_id, datetime.now(UTC))
+    if rows:
+        with store.engine.begin() as conn:
+            for part in chunks(rows, 5_000):
+                conn.execute(table.insert(), list(part))
+    return len(rows)
+
+
+def frame(store: Store, entity: str | None = None,
+          keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """Warnings (all, or one entity's, or some records'), in entity, key, written order."""
+    query = sa.select(*[table.c[c] for c in COLUMNS])
+    if entity:
+        query = query.where(table.c.entity == entity)
+    rows: list[Any] = []
+    with store.engine.connect() as conn:
+        if keys is None:
+            rows = list(conn.execute(query.order_by(table.c.entity, table.c.key, table.c.id)))
+        else:
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                rows += list(conn.execute(query.where(table.c.key.in_(list(part)))
+                                          .order_by(table.c.entity, table.c.key, table.c.id)))
+    return object_frame(rows, COLUMNS)
+
+
+def counts(store: Store) -> dict[str, int]:
+    """``{entity: records with at least one warning}``."""
+    with store.engine.connect() as conn:
+        result = conn.execute(
+            sa.select(table.c.entity, sa.func.count(sa.distinct(table.c.key)))
+            .group_by(table.c.entity))
+        return {entity: int(n) for entity, n in result}
