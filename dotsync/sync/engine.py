@@ -348,7 +348,7 @@ class SyncEngine:
             {"key": str(k), "field": f, "check": c, "value": v, "reason": r}
             for k, f, c, v, r in zip(warnings["key"], warnings["field"], warnings["check"],
                                      warnings["value"], warnings["reason"], strict=True)]
-        self.report.warn(ENTITY_OF_STEP[entity], rows)
+        self.report.warn(ENTITY_OF_STEP[entity], rows, replace=replace)
         if self.options.dry_run:
             return
         if replace:

@@ -103,7 +103,9 @@ class RunReport:
         default_factory=lambda: {e: EntityCounts() for e in REPORTED}
     )
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[FieldWarning] = field(default_factory=list)
+    #: Warnings by (entity, key): a record validated twice in a run (its contact pushed
+    #: again) keeps one set, the last.
+    warned: dict[tuple[str, str], list[FieldWarning]] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     rate_limit_wait_seconds: float = 0.0
@@ -148,16 +150,30 @@ class RunReport:
                     code)
         )
 
-    def warn(self, entity: str, rows: list[dict[str, Any]]) -> None:
-        """Add warnings (dicts with ``key``, ``field``, ``check``, ``value``, ``reason``)
-        of ``entity`` and count the records they name."""
+    def warn(self, entity: str, rows: list[dict[str, Any]], replace: bool = True) -> None:
+        """Warnings (dicts with ``key``, ``field``, ``check``, ``value``, ``reason``) of
+        ``entity``: they replace what this run said of the same records before
+        (``replace=False`` adds to it), and the records are counted once."""
         if not rows:
             return
-        self.warnings.extend(
-            FieldWarning(entity, str(r["key"]), str(r["field"]), str(r["check"]),
-                         None if r.get("value") is None else str(r["value"]),
-                         str(r["reason"])) for r in rows)
-        self.counts[entity].warned += len({str(r["key"]) for r in rows})
+        fresh: dict[tuple[str, str], list[FieldWarning]] = {}
+        for r in rows:
+            w = FieldWarning(entity, str(r["key"]), str(r["field"]), str(r["check"]),
+                             None if r.get("value") is None else str(r["value"]),
+                             str(r["reason"]))
+            fresh.setdefault((entity, w.key), []).append(w)
+        for k, items in fresh.items():
+            if replace or k not in self.warned:
+                if k not in self.warned:
+                    self.counts[entity].warned += 1
+                self.warned[k] = items
+            else:
+                self.warned[k].extend(items)
+
+    @property
+    def warnings(self) -> list[FieldWarning]:
+        """Every warning of the run, record by record."""
+        return [w for items in self.warned.values() for w in items]
 
     @property
     def duration_seconds(self) -> float:
