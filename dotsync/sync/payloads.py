@@ -121,13 +121,18 @@ def contact_payload(row: Mapping[str, Any], address_book_id: int | None = None) 
         payload["dataFields"] = fields
     channels: dict[str, Any] = {}
     if "email" in identifiers and row.get("customer_id") is not None:
-        email: dict[str, Any] = {
-            "emailType": EMAIL_TYPES.get(str(row.get("email_type") or "html"), "html"),
-            "optInType": OPT_IN_TYPES.get(str(row.get("opt_in_type") or "unknown"), "unknown"),
-        }
+        # The contract fills the defaults (html, unknown); None means a bad value was left
+        # out with a warning (SPEC §1): Dotdigital then keeps what it has.
+        email: dict[str, Any] = {}
+        if row.get("email_type", "html") is not None:
+            email["emailType"] = EMAIL_TYPES.get(str(row.get("email_type") or "html"), "html")
+        if row.get("opt_in_type", "unknown") is not None:
+            email["optInType"] = OPT_IN_TYPES.get(str(row.get("opt_in_type") or "unknown"),
+                                                  "unknown")
         if _present(row.get("email_consent")):
             email["status"] = row["email_consent"]
-        channels["email"] = email
+        if email:
+            channels["email"] = email
     if "mobileNumber" in identifiers and _present(row.get("sms_consent")):
         channels["sms"] = {"status": row["sms_consent"]}
     if channels:
