@@ -9,7 +9,7 @@ and no historic table is consulted. The fund and special codes of List One (``XA
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 import pycountry
@@ -39,11 +39,15 @@ def _minor_units() -> dict[str, int | None]:
     """ISO 4217's own minor units per code, from the ``iso4217`` package, which ships
     the maintainer's published table (SIX, List One) and is re-released when it changes.
     ``None`` where ISO 4217 says "N.A." (funds, precious metals, ``XXX``). Babel/CLDR is
-    not used: its "currency digits" differ from ISO 4217 for some codes (e.g. ISK, HUF)."""
+    not used: its "currency digits" are display conventions that differ from ISO 4217
+    for some codes."""
     from iso4217 import Currency
 
     return {c.code: c.exponent for c in Currency}
 
+
+#: Enough digits for any float quantized to a few decimals (the largest is ~1.8e308).
+_EXACT = Context(prec=400, rounding=ROUND_HALF_UP)
 
 #: ``{code: digits after the decimal point}`` (JPY 0, GBP 2, BHD 3), None when N.A.
 MINOR_UNITS: dict[str, int | None] = _minor_units()
@@ -66,7 +70,7 @@ def round_amount(value: float, code: Any) -> float:
     if quick == value:  # nearly always: the source already wrote the currency's digits
         return value + 0.0
     step = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP)) + 0.0
+    return float(_EXACT.quantize(Decimal(repr(value)), step)) + 0.0
 
 
 def format_amount(value: float, code: Any) -> str:
@@ -77,4 +81,4 @@ def format_amount(value: float, code: Any) -> str:
         text = format(Decimal(repr(float(value) + 0.0)).normalize(), "f")
         return text
     step = Decimal(1).scaleb(-digits)
-    return format(Decimal(repr(float(value) + 0.0)).quantize(step, rounding=ROUND_HALF_UP), "f")
+    return format(_EXACT.quantize(Decimal(repr(float(value) + 0.0)), step), "f")
