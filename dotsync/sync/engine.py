@@ -696,7 +696,6 @@ class SyncEngine:
                               items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Settle one slice; returns the contacts refused only for their mobile number
         (another contact holds it), to be sent again without it."""
-        """Settle one slice of an ended contact import's items."""
         if done.error is not None or done.report is None:
             err = done.error
             self._settle_contacts([(i, "failed", {
