@@ -136,9 +136,14 @@ def measure(args: argparse.Namespace, customers: int, orders: int) -> dict:
                     str(customers), "--orders", str(orders)], check=True)
     print(f"  staged {customers} customers and {orders} orders in "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
+    seed = work / "seed.json"  # an account with the data fields the staged rows send
+    from dotsync.emulator.structure import DEFAULT_DATA_FIELDS
+
+    seed.write_text(json.dumps({"dataFields": [*DEFAULT_DATA_FIELDS, "STORE", "LOCALE",
+                                                "TIER"]}), encoding="utf-8")
     emulator = subprocess.Popen(
         [sys.executable, "-m", "dotsync.emulator", "--port", "0", "--latency",
-         str(args.latency), "--import-delay", str(args.import_delay)],
+         str(args.latency), "--import-delay", str(args.import_delay), "--seed", str(seed)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     url = emulator.stdout.readline().strip()
     env = {**os.environ, "DOTDIGITAL_API_ENDPOINT": url,

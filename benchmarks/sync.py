@@ -37,10 +37,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def account_seed(*fields: str) -> str:
+    """A seed file for an account that has the data fields the benchmark's data sends
+    (the emulator otherwise starts as a new account, with the default fields only)."""
+    from dotsync.emulator.structure import seed_with_fields
+
+    seed = seed_with_fields(*fields)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(seed, f)
+    return f.name
+
+
 def start_emulator(latency: float, import_delay: float) -> tuple[subprocess.Popen, str]:
+    from dotsync.samples import DATA_FIELDS
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "dotsync.emulator", "--port", "0", "--latency", str(latency),
-         "--import-delay", str(import_delay)],
+         "--import-delay", str(import_delay),
+         "--seed", account_seed(*DATA_FIELDS)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     url = proc.stdout.readline().strip()

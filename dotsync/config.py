@@ -100,6 +100,8 @@ class Settings:
     calls_per_minute: int | None = None
     contact_bulk_threshold: int = 200
     propagate_deletes: bool = False
+    #: Preflight warnings accepted by name (``DOTSYNC_PREFLIGHT_ACCEPT``, SPEC §3).
+    preflight_accept: tuple[str, ...] = ()
     fulfilled_statuses: tuple[str, ...] = (
         "complete",
         "completed",
@@ -130,6 +132,8 @@ class Settings:
             if name in env and env[name] != "":
                 return env[name]
             value = file_values.get(name.lower())
+            if isinstance(value, list):  # a TOML array for a comma-separated setting
+                return ",".join(str(v) for v in value)
             return None if value is None else str(value)
 
         statuses = get("DOTSYNC_FULFILLED_STATUSES")
@@ -155,6 +159,9 @@ class Settings:
             if statuses
             else cls.fulfilled_statuses,
             strict_fields=_strict_fields(get("DOTSYNC_STRICT_FIELDS")),
+            preflight_accept=tuple(
+                n.strip() for n in (get("DOTSYNC_PREFLIGHT_ACCEPT") or "").split(",") if n.strip()
+            ),
         )
 
     def describe(self) -> dict[str, Any]:

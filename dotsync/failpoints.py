@@ -20,6 +20,7 @@ POINTS = (
     "after_import_report",  # its report read; outcomes not yet recorded
     "after_settle",         # a batch of outcomes committed
     "after_warnings",       # a validation's warnings committed, nothing sent yet
+    "after_collection_created",  # a new account's collection made; no record in it yet
 )
 
 _counts: dict[str, int] = {}

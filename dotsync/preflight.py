@@ -30,24 +30,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 import pycountry
+import sqlalchemy as sa
 
 from dotsync.config import Settings
 from dotsync.dotdigital import (
     AccountInfo,
     AuthenticationError,
     Campaign,
+    DataField,
     DotdigitalClient,
     DotdigitalError,
     HostNotAllowedError,
+    InsightCollection,
     NotFoundError,
     RateLimitedError,
     TransportError,
     check_endpoint,
 )
 from dotsync.masking import mask_email
-from dotsync.store import Store
+from dotsync.store import Ledger, Store
 
 __all__ = [
     "CHECK_NAMES",
@@ -60,7 +64,7 @@ __all__ = [
 ]
 
 Severity = Literal["error", "warning"]
-Status = Literal["pass", "fail", "warn", "skipped"]
+Status = Literal["pass", "fail", "warn", "accepted", "skipped"]
 
 #: The checks in the order they run (and are shown). Names are stable: scripts rely on them.
 CHECK_NAMES: tuple[str, ...] = (
@@ -68,7 +72,10 @@ CHECK_NAMES: tuple[str, ...] = (
     "region",
     "certificate_campaign",
     "order_campaign",
+    "data_fields",
+    "address_book",
     "insight_collection",
+    "send_history",
     "example_campaign_ids",
     "certificate_recipients",
     "certificate_links",
@@ -161,9 +168,12 @@ _CAMPAIGN_LOOKUPS_BEFORE_LISTING = 10
 class Check:
     """One line of the checklist.
 
-    ``ok`` is whether the check passed; a check that is not ok with ``severity="warning"``
-    is shown but does not fail the preflight. ``skipped`` marks a check that could not run
-    (``detail`` says why); it is never ``ok``, so an unverified setup never passes.
+    ``ok`` is whether the check passed. A finding is an *error* when it is certain (wrong
+    credentials, a missing campaign or data field, a placeholder) and a *warning* when it
+    is a heuristic (currencies against countries, example domains): a warning is shown but
+    never fails the preflight, and one named in ``DOTSYNC_PREFLIGHT_ACCEPT`` is shown as
+    ``accepted`` (the operator looked and agreed). ``skipped`` marks a check that could not
+    run (``detail`` says why); it is never ``ok``, so an unverified setup never passes.
     """
 
     name: str
@@ -172,6 +182,7 @@ class Check:
     detail: str = ""
     fix: str = ""
     skipped: bool = False
+    accepted: bool = False
 
     @property
     def status(self) -> Status:
@@ -179,7 +190,9 @@ class Check:
             return "pass"
         if self.skipped:
             return "skipped"
-        return "fail" if self.severity == "error" else "warn"
+        if self.severity == "error":
+            return "fail"
+        return "accepted" if self.accepted else "warn"
 
     @property
     def blocking(self) -> bool:
@@ -206,7 +219,8 @@ class PreflightFailed(RuntimeError):
         super().__init__("preflight failed: " + "; ".join(lines))
 
 
-_MARKS: dict[Status, str] = {"pass": "✔", "fail": "✘", "warn": "⚠", "skipped": "–"}
+_MARKS: dict[Status, str] = {"pass": "✔", "fail": "✘", "warn": "⚠", "accepted": "≈",
+                             "skipped": "–"}
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,8 @@ class PreflightResult:
     """All checks, in :data:`CHECK_NAMES` order."""
 
     checks: list[Check] = field(default_factory=list)
+    #: Names in ``DOTSYNC_PREFLIGHT_ACCEPT`` that are no check's (a typo accepts nothing).
+    unknown_accepted: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -227,14 +243,17 @@ class PreflightResult:
         raise KeyError(name)
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "warn": 0, "skipped": 0}
+        out = {"pass": 0, "fail": 0, "warn": 0, "accepted": 0, "skipped": 0}
         for c in self.checks:
             out[c.status] += 1
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.counts(),
-                "checks": [c.as_dict() for c in self.checks]}
+        out: dict[str, Any] = {"ok": self.ok, "summary": self.counts(),
+                               "checks": [c.as_dict() for c in self.checks]}
+        if self.unknown_accepted:
+            out["unknown_accepted"] = list(self.unknown_accepted)
+        return out
 
     def render(self) -> str:
         """The checklist a person reads: one ✔/✘/⚠/– line per check, then what to do."""
@@ -243,17 +262,24 @@ class PreflightResult:
         n = self.counts()
         for c in self.checks:
             lines.append(f"{_MARKS[c.status]} {c.name.ljust(width)}  {c.detail}".rstrip())
-            if c.status != "pass" and c.fix:
+            if c.status == "accepted":
+                lines.append(f"  {' ' * width}  (warning accepted by DOTSYNC_PREFLIGHT_ACCEPT)")
+            elif c.status != "pass" and c.fix:
                 lines.append(f"  {' ' * width}  → {c.fix}")
+        if self.unknown_accepted:
+            lines.append("⚠ DOTSYNC_PREFLIGHT_ACCEPT names no check: "
+                         + ", ".join(self.unknown_accepted)
+                         + f" (check names: {', '.join(CHECK_NAMES)})")
         if self.ok:
             verdict = "ready to go live"
         elif n["fail"]:
             verdict = "NOT ready: fix the ✘ lines first"
         else:
             verdict = "NOT ready: the – checks could not run"
+        accepted = f", {n['accepted']} accepted" if n["accepted"] else ""
         lines.append(
-            f"{verdict} ({n['pass']} passed, {n['fail']} failed, {n['warn']} warnings,"
-            f" {n['skipped']} skipped)"
+            f"{verdict} ({n['pass']} passed, {n['fail']} failed, {n['warn']} warnings"
+            f"{accepted}, {n['skipped']} skipped)"
         )
         return "\n".join(lines)
 
@@ -318,6 +344,17 @@ def _hashes(values: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(values, index=False).to_numpy()
 
 
+def _split_addresses(addresses: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(local part, domain) of each address; an address without ``@`` is all domain.
+
+    ``str.extract`` keeps its two columns when no row is left (``str.rpartition`` gives a
+    frame with no columns then, which made every certificate check fail with ``KeyError``
+    when all certificates went to a known test address).
+    """
+    parts = addresses.str.extract(r"^(.*)@([^@]*)$")
+    return parts[0].fillna(""), parts[1].fillna(addresses)
+
+
 def _add_counts(total: pd.Series, part: pd.Series) -> pd.Series:
     part = part.astype("int64")
     return part if total.empty else total.add(part, fill_value=0).astype("int64")
@@ -356,10 +393,10 @@ class CertificateFacts:
         known = rec.isin(KNOWN_TEST_ADDRESSES).to_numpy(dtype=bool)
         self.test_addresses.update(rec[known].value_counts().to_dict())
         rest = rec[~known]
-        parts = rest.str.rpartition("@")
-        reserved = parts[2].str.contains(_RESERVED_DOMAIN).to_numpy(dtype=bool)
-        self.reserved_domains.update(parts[2][reserved].value_counts().to_dict())
-        testish = parts[0].isin(_TEST_LOCAL_PARTS).to_numpy(dtype=bool)
+        local, domain = _split_addresses(rest)
+        reserved = domain.str.contains(_RESERVED_DOMAIN).to_numpy(dtype=bool)
+        self.reserved_domains.update(domain[reserved].value_counts().to_dict())
+        testish = local.isin(_TEST_LOCAL_PARTS).to_numpy(dtype=bool)
         self.test_inboxes.update(rest[testish].value_counts().to_dict())
 
         link = _clean(frame["link"])
@@ -379,6 +416,88 @@ class CertificateFacts:
                 self.sample_markers[marker] = None
                 sample |= hit
         self.sample_links += int(sample.sum())
+
+
+#: Data field names dotsync can send (SPEC §1); other names are the contracts' business.
+_DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+#: Distinct ``data_fields`` keys followed; past this a file is broken, not a schema.
+MAX_DATA_FIELD_KEYS = 500
+_NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+_DATE_TEXT = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?\s*$")
+#: Which kinds of staged value each Dotdigital data field type takes.
+_TYPE_TAKES: dict[str, frozenset[str]] = {
+    "String": frozenset({"text", "number", "numeric text", "date text", "boolean",
+                         "boolean text"}),
+    "Numeric": frozenset({"number", "numeric text"}),
+    "Date": frozenset({"date text"}),
+    "Boolean": frozenset({"boolean", "boolean text"}),
+}
+#: The type a field must be created with for values of one kind.
+_KIND_TYPE = {"number": "Numeric", "numeric text": "Numeric", "date text": "Date",
+              "boolean": "Boolean", "boolean text": "Boolean"}
+
+
+def _value_kind(value: Any) -> str | None:
+    """What a staged data-field value is, as far as Dotdigital's types care."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        if _NUMERIC_TEXT.match(value):
+            return "numeric text"
+        if _DATE_TEXT.match(value):
+            return "date text"
+        if value.strip().lower() in ("true", "false"):
+            return "boolean text"
+        return "text"
+    return None  # an object or a list: the contracts refuse it, it is never sent
+
+
+@dataclass
+class FieldFacts:
+    """The data fields staged customers would send, reduced chunk by chunk.
+
+    Per field: how many customers carry it and the kinds of their values (counts, never
+    the values: a data field may hold anything personal). ``FIRSTNAME``/``LASTNAME``,
+    ``STORE`` and ``LOCALE`` come from their columns, the rest from ``data_fields`` JSON.
+    """
+
+    kinds: dict[str, Counter[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # upper-cased -> as staged
+    dropped_keys: int = 0
+
+    def _note(self, name: str, kind: str, n: int = 1) -> None:
+        key = name.upper()
+        if key not in self.kinds:
+            if len(self.kinds) >= MAX_DATA_FIELD_KEYS:
+                self.dropped_keys += n
+                return
+            self.kinds[key] = Counter()
+            self.names[key] = name
+        self.kinds[key][kind] += n
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if "deleted_at" in frame:
+            frame = frame[frame["deleted_at"].isna()]  # erased customers are never sent
+        for column, name in (("first_name", "FIRSTNAME"), ("last_name", "LASTNAME"),
+                             ("store", "STORE"), ("locale", "LOCALE")):
+            present = int((_clean(frame[column]) != "").sum())
+            if present:
+                self._note(name, "text", present)
+        for raw in frame["data_fields"].dropna():
+            try:
+                parsed = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+            except orjson.JSONDecodeError:
+                continue  # the contracts reject it with its reason
+            if not isinstance(parsed, dict):
+                continue
+            for name, value in parsed.items():
+                kind = _value_kind(value)
+                if kind is not None and isinstance(name, str) and _DATA_FIELD_NAME.match(name):
+                    self._note(name, kind)
 
 
 # ------------------------------------------------------------------------------ context
@@ -415,6 +534,7 @@ class _Context:
     api_blocked: str | None = "the credentials check did not run"
     _read_cache: dict[str, Any] = field(default_factory=dict)
     _campaigns: _Campaigns | None = None
+    _collections: list[InsightCollection] | DotdigitalError | None = None
 
     def _read(self, entity: str, reduce: Callable[[Iterator[pd.DataFrame]], Any]) -> Any:
         """``reduce`` over ``entity``'s staged rows in chunks, once; StoreUnreadable if not."""
@@ -437,7 +557,35 @@ class _Context:
 
     def staged(self, entity: str) -> Tally:
         """Distinct values of the ``orders``/``customers`` columns the checks need."""
+        if entity == "customers":
+            return self.customers()[0]
         return self._read(entity, lambda frames: tally(frames, _STAGED_COLUMNS[entity]))
+
+    def customers(self) -> tuple[Tally, FieldFacts]:
+        """One streamed pass over customers: the currency tally and the data-field facts."""
+        def reduce(frames: Iterator[pd.DataFrame]) -> tuple[Tally, FieldFacts]:
+            facts = FieldFacts()
+
+            def seen(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+                for frame in parts:
+                    facts.add(frame)
+                    yield frame
+
+            return tally(seen(frames), _STAGED_COLUMNS["customers"]), facts
+
+        return self._read("customers", reduce)
+
+    def collections(self) -> list[InsightCollection]:
+        """The account's insight collections, listed once (DotdigitalError when not)."""
+        if self._collections is None:
+            assert self.client is not None
+            try:
+                self._collections = self.client.list_insight_collections()
+            except DotdigitalError as exc:
+                self._collections = exc
+        if isinstance(self._collections, DotdigitalError):
+            raise self._collections
+        return self._collections
 
     def certificates(self) -> CertificateFacts:
         def reduce(frames: Iterator[pd.DataFrame]) -> CertificateFacts:
@@ -748,9 +896,153 @@ def check_order_campaign(ctx: _Context) -> Check:
     return Check(name, ok=True, detail=f"{how} → campaign {campaign.id}, Triggered")
 
 
+def check_data_fields(ctx: _Context) -> Check:
+    """Every data field dotsync will send exists in the account with a type its values fit.
+
+    Dotdigital refuses a contact carrying a data field the account does not have, so a
+    missing ``STORE`` would hold every contact (and their orders and certificates).
+    """
+    name = "data_fields"
+    try:
+        facts = ctx.customers()[1]
+    except StoreUnreadable as exc:
+        return _skipped(name, str(exc), _STORE_FIX)
+    if not facts.kinds:
+        return Check(name, ok=True, detail="no staged customer carries a data field")
+    if ctx.api_blocked is not None or ctx.client is None:
+        return _skipped(name, f"data fields cannot be listed: {ctx.api_blocked}",
+                        "fix the credentials and region first")
+    try:
+        account = {f.key: f for f in ctx.client.list_data_fields()}
+    except DotdigitalError as exc:
+        return Check(name, ok=False, detail=f"the account's data fields could not be listed:"
+                     f" {exc}", fix="try again; if it persists, check Dotdigital's status page")
+    missing: list[str] = []
+    to_create: list[str] = []
+    clashes: list[str] = []
+    for key, kinds in sorted(facts.kinds.items()):
+        shown = facts.names[key]
+        carried = sum(kinds.values())
+        found: DataField | None = account.get(key)
+        if found is None:
+            missing.append(f"{shown} ({_plural(carried, 'customer')})")
+            wanted = {_KIND_TYPE.get(k, "String") for k in kinds}
+            to_create.append(f"{key} ({wanted.pop() if len(wanted) == 1 else 'String'})")
+            continue
+        takes = _TYPE_TAKES.get(found.type or "String", _TYPE_TAKES["String"])
+        unfit = {k: n for k, n in kinds.items() if k not in takes}
+        if unfit:
+            clashes.append(f"{found.name} is {found.type} in Dotdigital, but "
+                           + _listing(f"{n:,} staged {'value is' if n == 1 else 'values are'}"
+                                      f" {k}" for k, n in sorted(unfit.items())))
+    problems = []
+    if missing:
+        problems.append("missing in Dotdigital: " + _listing(missing, 10))
+    if clashes:
+        problems.append("; ".join(clashes))
+    if facts.dropped_keys:
+        problems.append(f"more than {MAX_DATA_FIELD_KEYS} distinct data_fields names staged")
+    if problems:
+        fix = []
+        if to_create:
+            fix.append("create " + ", ".join(to_create) + " in Dotdigital (Settings → Data"
+                       " fields, or POST /v2/data-fields) before the first run")
+        if clashes:
+            fix.append("stage values that fit the field's type, or use a field of the right"
+                       " type")
+        return Check(name, ok=False, detail="; ".join(problems), fix="; ".join(fix))
+    return Check(name, ok=True, detail=f"{_plural(len(facts.kinds), 'data field')} sent, each"
+                 " in the account with a fitting type: " + _listing(
+                     sorted(facts.names[k] for k in facts.kinds), 8))
+
+
+def check_address_book(ctx: _Context) -> Check:
+    """``DOTSYNC_ADDRESS_BOOK_ID``, when set, is a list of this account."""
+    name = "address_book"
+    book_id = ctx.settings.address_book_id
+    if book_id is None:
+        return Check(name, ok=True, detail="DOTSYNC_ADDRESS_BOOK_ID not set: contacts are"
+                     " added to no list")
+    if ctx.api_blocked is not None or ctx.client is None:
+        return _skipped(name, f"lists cannot be looked up: {ctx.api_blocked}",
+                        "fix the credentials and region first")
+    fix = ("set DOTSYNC_ADDRESS_BOOK_ID to the id of one of your lists (Dotdigital shows it"
+           " in the list's URL), or unset it")
+    try:
+        book = ctx.client.get_address_book(book_id)
+    except NotFoundError:
+        return Check(name, ok=False, fix=fix, detail=f"DOTSYNC_ADDRESS_BOOK_ID {book_id} is"
+                     " not a list of this account")
+    except DotdigitalError as exc:
+        return Check(name, ok=False, detail=f"list {book_id} could not be looked up: {exc}",
+                     fix="try again; if it persists, check Dotdigital's status page")
+    return Check(name, ok=True, detail=f"list {book.id} {book.name!r}")
+
+
+def _collection_summary(ctx: _Context) -> InsightCollection | str | None:
+    """The configured collection as the account lists it, None when absent, or why the
+    account could not be asked."""
+    if ctx.api_blocked is not None or ctx.client is None:
+        return f"collections cannot be listed: {ctx.api_blocked}"
+    try:
+        collections = ctx.collections()
+    except DotdigitalError as exc:
+        return f"collections could not be listed: {exc}"
+    wanted = ctx.settings.insight_collection
+    return next((c for c in collections if c.name == wanted), None)
+
+
+def _ledger_records_a_send(store: Store) -> bool:
+    """Whether the ledger holds anything sent: a synced order, a sent (or in-doubt)
+    certificate or confirmation. One indexed ``EXISTS``, not a count of the ledger."""
+    t = Ledger(store).table
+    query = sa.select(sa.exists().where(
+        t.c.entity.in_(["orders", "certificates", "confirmations"]),
+        t.c.state.in_(["synced", "in_doubt"])))
+    with store.engine.connect() as conn:
+        return bool(conn.execute(query).scalar())
+
+
+def check_send_history(ctx: _Context) -> Check:
+    """The ledger is this account's history: not empty while Dotdigital holds orders.
+
+    Exactly-once sends rest on the ledger. A ledger that records nothing sent while the
+    account's insight collection already holds records means another store (or a lost
+    database) sent before: certificates and confirmations would go out again.
+    """
+    name = "send_history"
+    if ctx.store is None:
+        return _skipped(name, "no staging store was given", _STORE_FIX)
+    summary = _collection_summary(ctx)
+    if isinstance(summary, str):
+        return _skipped(name, summary, "fix the credentials and region first")
+    if summary is None or summary.record_count == 0:
+        return Check(name, ok=True, detail=f"Dotdigital's collection"
+                     f" {ctx.settings.insight_collection!r} holds no records: nothing was"
+                     " sent before")
+    try:
+        sent = _ledger_records_a_send(ctx.store)
+    except Exception as exc:  # any database error: report, don't crash
+        return _skipped(name, f"could not read the ledger: {type(exc).__name__}:"
+                        f" {_first_line(str(exc))}", _STORE_FIX)
+    if sent:
+        return Check(name, ok=True, detail=f"the ledger records what was sent; Dotdigital's"
+                     f" collection holds {summary.record_count:,} records")
+    return Check(
+        name, ok=False,
+        detail=f"the ledger records nothing sent, but Dotdigital's collection {summary.name!r}"
+        f" already holds {_plural(summary.record_count, 'record')}: another store or a lost"
+        " database sent before, and a run now would send certificates and order"
+        " confirmations again",
+        fix="move the old ledger here: run `dotsync migrate --to URL` from the old store"
+        " (URL = this DOTSYNC_DATABASE_URL); or, when the old store is gone, run `dotsync sync"
+        " --assume-sent-before DATE` to take everything from before DATE as already sent")
+
+
 # ------------------------------------------------------------------------------ local checks
 def check_insight_collection(ctx: _Context) -> Check:
-    """The insight collection name is one Dotdigital accepts."""
+    """The insight collection name is one Dotdigital accepts; whether it exists already,
+    and how many records it holds."""
     name = "insight_collection"
     value = ctx.settings.insight_collection
     fix = ("set DOTSYNC_INSIGHT_COLLECTION to 2-255 letters, digits, '-' or '_', not starting"
@@ -771,7 +1063,20 @@ def check_insight_collection(ctx: _Context) -> Check:
             why = "contains " + " ".join(repr(ch) for ch in bad)
         return Check(name, ok=False, fix=fix,
                      detail=f"DOTSYNC_INSIGHT_COLLECTION {value!r} {why}")
-    return Check(name, ok=True, detail=f"{value!r} is a valid collection name")
+    summary = _collection_summary(ctx)
+    if isinstance(summary, str):
+        return Check(name, ok=True, detail=f"{value!r} is a valid collection name"
+                     f" (existence not checked: {summary})")
+    if summary is None:
+        return Check(name, ok=True, detail=f"{value!r} does not exist yet: the first run"
+                     " creates it (contact scope, type orders)")
+    if summary.scope not in (None, "contact"):
+        return Check(name, ok=False, detail=f"{value!r} exists with {summary.scope} scope;"
+                     " orders need a contact-scoped collection",
+                     fix="set DOTSYNC_INSIGHT_COLLECTION to another name (dotsync creates it)")
+    kind = f", type {summary.type}" if summary.type else ""
+    records = _plural(summary.record_count, "record")
+    return Check(name, ok=True, detail=f"{value!r} exists ({records}{kind})")
 
 
 def check_example_campaign_ids(ctx: _Context) -> Check:
@@ -935,7 +1240,8 @@ def check_order_currencies(ctx: _Context) -> Check:
         stores = orders["store"].add(_customer_tally(ctx, "store"), fill_value=0)
         countries = _customer_tally(ctx, "country")
         countries = countries[countries.index != ""]
-        errors += _single_currency_problems(only, count, stores, countries)
+        # Heuristics: a US shop selling abroad in USD is normal, so these only warn.
+        warnings += _single_currency_problems(only, count, stores, countries)
         warnings += _default_currency_warnings(only, count, countries)
     fix = ("stage each order's real ISO 4217 currency (the one the customer paid in);"
            " there is no default currency")
@@ -997,7 +1303,10 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("region", check_region),
     ("certificate_campaign", check_certificate_campaign),
     ("order_campaign", check_order_campaign),
+    ("data_fields", check_data_fields),
+    ("address_book", check_address_book),
     ("insight_collection", check_insight_collection),
+    ("send_history", check_send_history),
     ("example_campaign_ids", check_example_campaign_ids),
     ("certificate_recipients", check_certificate_recipients),
     ("certificate_links", check_certificate_links),
@@ -1031,6 +1340,18 @@ def _scrub(check: Check, secrets: list[str]) -> Check:
     return replace(check, detail=clean(check.detail), fix=clean(check.fix))
 
 
+def unknown_accepted(settings: Settings) -> tuple[str, ...]:
+    """Names in ``DOTSYNC_PREFLIGHT_ACCEPT`` that are not check names."""
+    return tuple(n for n in settings.preflight_accept if n not in CHECK_NAMES)
+
+
+def _accept(check: Check, settings: Settings) -> Check:
+    """A warning named in ``DOTSYNC_PREFLIGHT_ACCEPT`` is marked accepted; errors never are."""
+    if check.status == "warn" and check.name in settings.preflight_accept:
+        return replace(check, accepted=True)
+    return check
+
+
 def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClient | None, *,
                 chunk_rows: int = 20_000) -> Iterator[Check]:
     """The checks one by one as they finish (for progress output); see :func:`run_preflight`."""
@@ -1042,7 +1363,7 @@ def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClien
         except Exception as exc:  # a bug or an unforeseen answer must not hide the others
             check = Check(name, ok=False, detail=f"the check itself failed: {type(exc).__name__}:"
                           f" {_first_line(str(exc))}", fix="report this as a dotsync bug")
-        yield _scrub(check, secrets)
+        yield _accept(_scrub(check, secrets), settings)
 
 
 def run_preflight(settings: Settings, store: Store | None, client: DotdigitalClient | None,
@@ -1053,4 +1374,5 @@ def run_preflight(settings: Settings, store: Store | None, client: DotdigitalCli
     skipped, which fails the preflight. Reads staged data in ``chunk_rows`` frames. The
     API calls are reads only (``account-info``, campaigns); nothing is written.
     """
-    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows)))
+    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows)),
+                           unknown_accepted=unknown_accepted(settings))

@@ -47,13 +47,17 @@ def preflight_command(as_json: bool) -> None:
     Exit status 0 when ready, 1 when a check failed, 2 for a configuration error.
     """
     from dotsync.dotdigital import DotdigitalClient
-    from dotsync.preflight import run_preflight
+    from dotsync.preflight import CHECK_NAMES, run_preflight, unknown_accepted
     from dotsync.store import Store
 
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         _config_error(str(exc), as_json)
+    unknown = unknown_accepted(settings)
+    if unknown:
+        _config_error(f"DOTSYNC_PREFLIGHT_ACCEPT names no check: {', '.join(unknown)}"
+                      f" (check names: {', '.join(CHECK_NAMES)})", as_json)
     if not settings.api_user:
         _config_error("DOTDIGITAL_API_USER is not set (the API user,"
                       " apiuser-…@apiconnector.com)", as_json)

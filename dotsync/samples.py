@@ -18,6 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+#: The data fields the sample customers carry: an account syncing them must have these.
+DATA_FIELDS = ("STORE", "LOCALE", "LOYALTY_TIER")
+
 FIRST = ["Jane", "John", "Amira", "Kenji", "Sofia", "Liam", "Chloé", "Mateo", "Ingrid", "Ravi",
          "Zoë", "Oskar", "Priya", "Tomás", "Elif", "Noah", "Maja", "Arjun", "Léa", "Finn"]
 LAST = ["Doe", "Smith", "Haddad", "Tanaka", "Rossi", "Murphy", "Dubois", "García", "Larsen",

@@ -71,7 +71,12 @@ def run_demo(
         say(f"loaded {report.counts.inserted} {entity} from {shown}")
     store.dispose()
 
-    config = EmulatorConfig(import_delay=0.2)
+    # The demo account has the data fields the sample shop sends, as a real account would
+    # need them created before go-live (preflight's data_fields check); the rest is new.
+    from dotsync.emulator.structure import seed_with_fields
+    from dotsync.samples import DATA_FIELDS
+
+    config = EmulatorConfig(import_delay=0.2, seed=seed_with_fields(*DATA_FIELDS))
     with EmulatorServer(config) as server:
         say(f"Dotdigital emulator listening on {server.url}")
         env = {

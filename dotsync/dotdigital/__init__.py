@@ -5,6 +5,7 @@ triggered-campaign sends, campaigns, consent read-back) with typed results, the 
 host allow-list, safe retries and pacing; :mod:`.bulk` sizes imports and waits for them.
 """
 
+from dotsync.dotdigital.account_data import is_collection_not_found, is_contact_not_found
 from dotsync.dotdigital.bulk import (
     DEFAULT_MAX_BYTES,
     chunk_by_size,
@@ -33,6 +34,7 @@ from dotsync.dotdigital.models import (
     CONTACT_IMPORT_TERMINAL,
     INSIGHT_IMPORT_DONE,
     AccountInfo,
+    AddressBook,
     BatchSendResult,
     CallStats,
     Campaign,
@@ -41,6 +43,8 @@ from dotsync.dotdigital.models import (
     ContactImportReport,
     ContactRef,
     ContactUpsert,
+    DataField,
+    InsightCollection,
     InsightImportFailure,
     InsightImportReport,
     Suppression,
@@ -54,6 +58,7 @@ __all__ = [
     "DISCOVERY_URL",
     "INSIGHT_IMPORT_DONE",
     "AccountInfo",
+    "AddressBook",
     "AuthenticationError",
     "BatchSendResult",
     "CallStats",
@@ -64,10 +69,12 @@ __all__ = [
     "ContactImportReport",
     "ContactRef",
     "ContactUpsert",
+    "DataField",
     "DotdigitalClient",
     "DotdigitalError",
     "HostNotAllowedError",
     "ImportWaitTimeout",
+    "InsightCollection",
     "InsightImportFailure",
     "InsightImportReport",
     "NotFoundError",
@@ -87,6 +94,8 @@ __all__ = [
     "dumps",
     "insight_record",
     "is_allowed_host",
+    "is_collection_not_found",
+    "is_contact_not_found",
     "mask_path",
     "wait_for_import",
 ]

@@ -45,6 +45,7 @@ import httpx
 import orjson
 
 from dotsync.config import Secret, Settings
+from dotsync.dotdigital.account_data import AccountDataOperations
 from dotsync.dotdigital.errors import (
     DotdigitalError,
     HostNotAllowedError,
@@ -353,7 +354,7 @@ class _BasicAuth(httpx.Auth):
         return f"<BasicAuth user={mask_email(self._user)!r} password=**********>"
 
 
-class DotdigitalClient:
+class DotdigitalClient(AccountDataOperations):
     """A synchronous Dotdigital API client (see the module docstring for its guarantees).
 
     ``endpoint`` is the regional base URL (e.g. ``https://r2-api.dotdigital.com``); when

@@ -19,6 +19,7 @@ __all__ = [
     "INSIGHT_IMPORT_DONE",
     "INSIGHT_IMPORT_TERMINAL",
     "AccountInfo",
+    "AddressBook",
     "BatchSendResult",
     "CallStats",
     "Campaign",
@@ -27,6 +28,8 @@ __all__ = [
     "ContactImportReport",
     "ContactRef",
     "ContactUpsert",
+    "DataField",
+    "InsightCollection",
     "InsightImportFailure",
     "InsightImportReport",
     "Suppression",
@@ -367,3 +370,62 @@ class CallStats:
     @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
+
+
+@dataclass(frozen=True, slots=True)
+class InsightCollection:
+    """One entry of ``GET /insightData/v3/collections`` (the spec's ``collectionSummary``)."""
+
+    name: str
+    type: str | None = None
+    scope: str | None = None
+    record_count: int = 0
+
+    @classmethod
+    def from_json(cls, item: Any) -> InsightCollection:
+        data = _dict(item)
+        return cls(name=str(data.get("collectionName") or ""),
+                   type=_str(data.get("collectionType")),
+                   scope=_str(data.get("collectionScope")),
+                   record_count=_int(data.get("recordCount")) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DataField:
+    """A contact data field from ``GET /v2/data-fields``.
+
+    ``type`` is ``String``, ``Numeric``, ``Date`` or ``Boolean``; Dotdigital compares names
+    without regard to case, so :attr:`key` is the upper-cased name.
+    """
+
+    name: str
+    type: str | None = None
+    visibility: str | None = None
+    default_value: Any = None
+
+    @property
+    def key(self) -> str:
+        return self.name.upper()
+
+    @classmethod
+    def from_json(cls, item: Any) -> DataField:
+        data = _dict(item)
+        return cls(name=str(data.get("name") or ""), type=_str(data.get("type")),
+                   visibility=_str(data.get("visibility")),
+                   default_value=data.get("defaultValue"))
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBook:
+    """A list (address book) from ``GET /v2/address-books/{id}``."""
+
+    id: int
+    name: str
+    visibility: str | None = None
+    contacts: int | None = None
+
+    @classmethod
+    def from_json(cls, body: Any) -> AddressBook:
+        data = _dict(body)
+        return cls(id=_int(data.get("id")) or 0, name=str(data.get("name") or ""),
+                   visibility=_str(data.get("visibility")), contacts=_int(data.get("contacts")))

@@ -76,24 +76,33 @@ Every key is optional; a key present replaces the default for that key::
       "contacts": [{"email": "jo@example.com", "mobileNumber": "447123123123",
                     "dataFields": {"FIRSTNAME": "Jo"},
                     "channelProperties": {"email": {"status": "subscribed"}}}],
-      "dataFields": ["FIRSTNAME", "LASTNAME", "STORE", "LOCALE"]
+      "dataFields": ["FIRSTNAME", "LASTNAME", {"name": "POINTS", "type": "Numeric"}],
+      "addressBooks": [{"id": 7, "name": "Shop customers"}]
     }
 
 ``status`` is a v2 campaign status (``Triggered`` allows triggered sends; ``Unsent``,
 ``Sent``, ``Paused``, ``Cancelled`` refuse them). ``generatedCampaigns`` adds that many
 ``Sent`` campaigns (ids from 200000) to exercise paging. ``reason`` is a v2 suppression
-reason (``Unsubscribed``, ``HardBounced``, ``IspComplained``, …). ``dataFields``, when given,
-is the account's list of data fields and unknown names become a 400; without it any
-well-formed name is accepted.
+reason (``Unsubscribed``, ``HardBounced``, ``IspComplained``, …). ``dataFields`` is the account's
+list of data fields (a name is a String field; objects carry ``type`` ``String``,
+``Numeric``, ``Date`` or ``Boolean``); a contact with any other data field is refused with a
+400 naming it. ``"dataFields": null`` accepts any well-formed name (the old lenient mode).
 
 Defaults: campaigns 1001 "Gift certificate" and 1002 "Order confirmation" (Triggered),
 1003 "Spring newsletter" (Sent), 1004 "Paused reminder" (Paused), 1005 "Cancelled promotion"
 (Cancelled); suppressed ``unsubscribed@example.com`` (Unsubscribed) and
-``bounced@example.com`` (HardBounced); collection ``Purchases``.
+``bounced@example.com`` (HardBounced); otherwise a new account: Dotdigital's default data
+fields only (``FIRSTNAME``, ``LASTNAME``, ``FULLNAME``, ``GENDER``, ``POSTCODE``,
+``LASTSUBSCRIBED``), the lists "Test" (1) and "All contacts" (2), and no insight collection
+(single insight upserts answer 404 ``insightData:collectionNotFound`` until the collection is
+created with ``POST /insightData/v3/collections/{name}`` or a first import). Sources in
+:mod:`dotsync.emulator.structure`.
 
 Inspection and control over HTTP (no auth, not logged, no faults)
 -----------------------------------------------------------------
 ``GET /_emulator/contacts | insight | sends | calls | imports | suppressions | campaigns``,
+``GET|POST /_emulator/data-fields`` (POST a field, a name or a list of them to add data fields
+as a user would in Dotdigital's UI; ``state.add_data_field(name, type)`` does the same),
 ``GET|POST /_emulator/faults`` (POST a JSON object of :class:`Faults` fields, plus
 ``random_seed``), ``POST /_emulator/imports/complete``, ``POST /_emulator/reset``. Calls are
 logged in order with method, path, query, status, time, duration and injected fault; the

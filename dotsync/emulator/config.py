@@ -28,9 +28,12 @@ def default_seed() -> dict[str, Any]:
 
     Two triggered campaigns that dotsync uses out of the box (certificates, order
     confirmations), one ordinary sent campaign, one Paused and one Cancelled campaign (both
-    refuse triggered sends), two suppressed addresses, and the default ``Purchases``
-    collection so that single insight upserts work on a fresh emulator.
+    refuse triggered sends), two suppressed addresses; otherwise a new account: Dotdigital's
+    default data fields only, the two default lists, and no insight collection (see
+    :mod:`dotsync.emulator.structure` for the sources).
     """
+    from dotsync.emulator.structure import DEFAULT_ADDRESS_BOOKS, DEFAULT_DATA_FIELDS
+
     return {
         "account": {"id": 1, "name": "dotsync emulator", "currency": "GBP"},
         "campaigns": [
@@ -52,13 +55,15 @@ def default_seed() -> dict[str, Any]:
             {"email": "bounced@example.com", "reason": "HardBounced",
              "dateRemoved": "2024-02-01T08:30:00Z"},
         ],
-        "collections": [{"name": "Purchases", "scope": "contact", "type": "orders"}],
+        "collections": [],
         "contacts": [],
+        "dataFields": [dict(f) for f in DEFAULT_DATA_FIELDS],
+        "addressBooks": [dict(b) for b in DEFAULT_ADDRESS_BOOKS],
     }
 
 
 _SEED_KEYS = {"account", "campaigns", "generatedCampaigns", "suppressed", "collections",
-              "contacts", "dataFields"}
+              "contacts", "dataFields", "addressBooks"}
 
 
 def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
@@ -92,6 +97,10 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
     for i, sup in enumerate(seed["suppressed"]):
         if not isinstance(sup, dict) or not sup.get("email"):
             raise ValueError(f"seed suppressed[{i}]: needs an email")
+    from dotsync.emulator.structure import normalise_address_books, normalise_data_fields
+
+    seed["dataFields"] = normalise_data_fields(seed["dataFields"])
+    seed["addressBooks"] = normalise_address_books(seed["addressBooks"])
     return seed
 
 

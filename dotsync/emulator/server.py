@@ -55,12 +55,17 @@ class _QuickStopServer(uvicorn.Server):
     adds up. uvicorn's own ``on_tick`` (the Date header, limits) still runs every 0.1 s.
     """
 
+    #: Set by a stop request that came before uvicorn listened for signals itself.
+    stop_requested: threading.Event | None = None
+
     async def main_loop(self) -> None:
         counter = 0
         should_exit = await self.on_tick(counter)
         ticks = 0
         while not should_exit:
             await asyncio.sleep(0.01)
+            if self.stop_requested is not None and self.stop_requested.is_set():
+                self.should_exit = True
             if self.should_exit:
                 break
             ticks += 1
@@ -159,35 +164,43 @@ def serve(port: int = 0, user: str = DEFAULT_USER, password: str = DEFAULT_PASSW
     app = create_app(config)
     sock = _bind(config.host, port)
     try:
-        with _term_as_interrupt():
-            try:
-                url = f"http://{config.host}:{sock.getsockname()[1]}"
-                if announce is not None:
-                    announce(url)  # the socket already listens: clients may connect now
-                logging.getLogger("uvicorn.error").setLevel(log_level.upper())
-                uvicorn.Server(_uvicorn_config(app, log_level)).run(sockets=[sock])
-            except KeyboardInterrupt:
-                pass  # Ctrl-C or SIGTERM, during start-up or after a graceful shutdown
+        with _stop_requests() as stop:
+            url = f"http://{config.host}:{sock.getsockname()[1]}"
+            if announce is not None:
+                announce(url)  # the socket already listens: clients may connect now
+            logging.getLogger("uvicorn.error").setLevel(log_level.upper())
+            server = _QuickStopServer(_uvicorn_config(app, log_level))
+            server.stop_requested = stop
+            if not stop.is_set():
+                server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C after our handler was put back: stopping anyway
     finally:
         sock.close()
 
 
 @contextlib.contextmanager
-def _term_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so both end ``serve`` normally (exit status 0).
+def _stop_requests() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM as a request to stop, from before the URL is announced.
 
-    uvicorn shuts down on either signal and then re-raises it with the previous handler;
-    without this, SIGTERM would kill the process with -15 after the graceful shutdown.
+    uvicorn listens for both signals only once its event loop runs. A signal that came
+    earlier (a caller reading the URL line and stopping at once) used to raise
+    ``KeyboardInterrupt`` wherever start-up was, sometimes inside asyncio's loop set-up,
+    which then printed a traceback or hung. Here every such signal just sets an event that
+    the server checks on each tick; uvicorn's own handlers take over while it serves and,
+    when it re-raises the signal after a graceful shutdown, it lands here again.
     """
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    def request(signum: int, frame: FrameType | None) -> None:
+        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

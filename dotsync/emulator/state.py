@@ -33,6 +33,7 @@ from typing import Any
 
 from dotsync.emulator.compact import Packed, pack, pack_json_bytes, paused_gc, unpack
 from dotsync.emulator.config import EmulatorConfig, Faults, load_seed
+from dotsync.emulator.structure import AccountStructure
 from dotsync.emulator.validation import (
     EMAIL_TYPES,
     IMPORT_MERGE_OPTIONS,
@@ -222,7 +223,6 @@ class EmulatorState:
         self.faults: Faults = config.faults()
         self.rng = random.Random(config.random_seed)
         self._seed = load_seed(config.seed)
-        self.known_data_fields: set[str] | None = None
         self.reset()
 
     # ------------------------------------------------------------------ set-up
@@ -248,9 +248,7 @@ class EmulatorState:
             self._window_start: float | None = None
             self._window_count = 0
             self.account = dict(seed.get("account") or {})
-            fields_ = seed.get("dataFields")
-            self.known_data_fields = ({str(n).upper() for n in fields_}
-                                      if fields_ is not None else None)
+            self.structure = AccountStructure(seed.get("dataFields"), seed["addressBooks"])
             for campaign in seed["campaigns"]:
                 self.add_campaign(**campaign)
             for n in range(int(seed.get("generatedCampaigns") or 0)):
@@ -269,6 +267,21 @@ class EmulatorState:
                            "channelProperties": c.get("channelProperties") or {}}
                 self.upsert_contact(payload, match=("email" if "email" in c else
                                                     "mobileNumber"), merge="overwrite")
+
+    @property
+    def known_data_fields(self) -> set[str] | None:
+        """The account's data field names (upper case); None accepts any well-formed name."""
+        with self.lock:
+            return self.structure.known()
+
+    def add_data_field(self, name: str, type: str = "String") -> None:
+        """Create a contact data field, as a user would in Dotdigital's UI."""
+        with self.lock:
+            self.structure.add_data_field(name, type)
+
+    def list_member_count(self, list_id: int) -> int:
+        with self.lock:
+            return sum(1 for c in self._contacts.values() if list_id in c.lists)
 
     def add_campaign(self, id: int, name: str, status: str = "Triggered",
                      **extra: Any) -> None:
@@ -879,6 +892,19 @@ class EmulatorState:
             return copy.deepcopy({k: v for k, v in col.items()
                                   if k not in ("records", _BY_CONTACT)}) \
                 if col else None
+
+    def create_collection(self, name: str, scope: str, type: str, *,
+                          limit: int) -> bool | None:
+        """``POST /insightData/v3/collections/{name}``: True created, False already there,
+        None when the account already has ``limit`` collections."""
+        with self.lock:
+            if name in self._collections:
+                return False
+            if len(self._collections) >= limit:
+                return None
+            self._collections[name] = {"scope": scope, "type": type, "schema": {},
+                                       "records": {}}
+            return True
 
     def put_insight(self, name: str, key: str, body: dict[str, Any],
                     contact: Contact | None) -> tuple[bool, str | None]:

@@ -44,6 +44,7 @@ from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import consent, payloads
+from dotsync.sync.collection import CollectionGuard
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
@@ -166,6 +167,8 @@ class SyncEngine:
         self.mobile_refused: set[str] = set()
         #: Customers deleted at the source whose contact is to be erased this run.
         self.pending_erasures: list[tuple[str, str, Any]] = []
+        #: The insight collection single-record calls need (created when missing).
+        self._collection: CollectionGuard | None = None
         #: Keys whose outcome this run is final; a retried task skips them.
         self.settled: dict[str, set[str]] = {
             e: set() if self.options.track_settled else _Forgetful()
@@ -1025,11 +1028,13 @@ class SyncEngine:
             if unsafe:
                 missing += self._send_orders(unsafe, bulk=True)
                 rows = [r for r in rows if _path_safe(str(r["order_id"]))]
+            if rows and self._collection is None:
+                self._collection = CollectionGuard(self.client, collection,
+                                                   note=self.report.notes.append)
             for row in rows:
                 try:
-                    self.client.upsert_contact_insight(
-                        collection, str(row["order_id"]), row["_payload"]["json"],
-                        row["customer_email"])
+                    self._collection.upsert(str(row["order_id"]), row["_payload"]["json"],
+                                            row["customer_email"])
                 except dd.NotFoundError:
                     missing.append(row)
                 except (dd.ValidationError, dd.ConflictError) as exc:

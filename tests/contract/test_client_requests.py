@@ -236,3 +236,67 @@ def test_suppression_read_back_is_not_in_the_published_specs(
     assert dict(first.url.params) == {"select": "1000"}
     assert dict(second.url.params) == {"select": "1000", "skip": "1000"}
     assert not first.content
+
+
+# ------------------------------------------------------------------ account structure
+def test_insight_collections_list_and_create(client: DotdigitalClient,
+                                             api: respx.MockRouter) -> None:
+    api.get("/insightData/v3/collections").respond(200, json=[
+        {"collectionName": "Purchases", "collectionType": "orders",
+         "collectionScope": "contact", "recordCount": 12}])
+    api.post("/insightData/v3/collections/Orders2").mock(side_effect=[
+        httpx.Response(201), httpx.Response(200)])
+    collections = client.list_insight_collections()
+    assert client.create_insight_collection("Orders2") is True
+    assert client.create_insight_collection("Orders2") is False  # existed: 200
+    assert check_all(api) == ["getAllInsightDataCollections",
+                              "postCreateInsightDataCollection",
+                              "postCreateInsightDataCollection"]
+    assert collections[0].name == "Purchases" and collections[0].record_count == 12
+    assert collections[0].type == "orders" and collections[0].scope == "contact"
+    created = api.calls[1].request.url.params
+    assert created["collectionScope"] == "contact" and created["collectionType"] == "orders"
+
+
+def test_data_fields_are_listed_with_their_types(client: DotdigitalClient,
+                                                api: respx.MockRouter) -> None:
+    api.get("/v2/data-fields").respond(200, json=[
+        {"name": "FIRSTNAME", "type": "String", "visibility": "Public", "defaultValue": None},
+        {"name": "Birthday", "type": "Date", "visibility": "Private", "defaultValue": None}])
+    fields = client.list_data_fields()
+    assert check_all(api) == ["get-contact-data-fields"]
+    assert [(f.key, f.type) for f in fields] == [("FIRSTNAME", "String"), ("BIRTHDAY", "Date")]
+
+
+def test_address_book_by_id(client: DotdigitalClient, api: respx.MockRouter) -> None:
+    api.get("/v2/address-books/7").respond(200, json={"id": 7, "name": "Shop customers",
+                                                      "visibility": "Private", "contacts": 5})
+    book = client.get_address_book(7)
+    assert check_all(api) == ["get-address-book"]
+    assert (book.id, book.name, book.contacts) == (7, "Shop customers", 5)
+
+
+def test_a_404_says_whether_the_collection_or_the_contact_is_missing(
+        client: DotdigitalClient, api: respx.MockRouter) -> None:
+    from dotsync.dotdigital import NotFoundError, is_collection_not_found, is_contact_not_found
+
+    route = api.put(url__regex=r"/insightData/v3/contacts/email/.*")
+    # the two bodies the insight-data spec documents for this operation's 404
+    route.mock(side_effect=[
+        httpx.Response(404, json={"errorCode": "insightData:collectionNotFound",
+                                  "description": "The collection could not be found",
+                                  "details": [{"item": "Orders2", "description": "Not found"}]}),
+        httpx.Response(404, json={"errorCode": "insightData:contactNotFound",
+                                  "description": "The following contacts could not be found",
+                                  "details": [{"item": "jo@example.com",
+                                               "description": "Not found using the identifier"
+                                               " 'email'"}]}),
+    ])
+    errors = []
+    for _ in range(2):
+        with pytest.raises(NotFoundError) as info:
+            client.upsert_contact_insight("Orders2", "o-1", {"id": "o-1"}, "jo@example.com")
+        errors.append(info.value)
+    check_all(api)
+    assert is_collection_not_found(errors[0]) and not is_contact_not_found(errors[0])
+    assert is_contact_not_found(errors[1]) and not is_collection_not_found(errors[1])

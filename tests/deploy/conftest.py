@@ -213,8 +213,12 @@ def prefect_server(processes: Processes) -> Iterator[PrefectServer]:
 @pytest.fixture(scope="package")
 def emulator() -> Iterator[EmulatorServer]:
     """The emulator with a password of its own, so a leak of it is easy to find."""
+    from dotsync.emulator.structure import seed_with_fields
+    from dotsync.samples import DATA_FIELDS
+
+    # the sample shop's account has the data fields its customers carry
     config = EmulatorConfig(password=f"pw-{secrets.token_hex(12)}", import_delay=0.05,
-                            random_seed=3)
+                            random_seed=3, seed=seed_with_fields(*DATA_FIELDS))
     with EmulatorServer(config) as server:
         yield server
 

@@ -52,7 +52,11 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
     # Credentials come from the environment here (no block): the fallback.
     folder = tmp_path / "worker"
     folder.mkdir()
-    with EmulatorServer(EmulatorConfig(import_delay=0.05)) as emulator:
+    from dotsync.emulator.structure import seed_with_fields
+    from dotsync.samples import DATA_FIELDS
+
+    seed = seed_with_fields(*DATA_FIELDS)  # the sample shop's account has its data fields
+    with EmulatorServer(EmulatorConfig(import_delay=0.05, seed=seed)) as emulator:
         database_url = staging_store(folder)
         env = dotsync_env(server, emulator, database_url, credentials=True)
         worker = processes.start(

@@ -147,6 +147,7 @@ def test_a_body_over_a_mebibyte_reaches_a_real_server_intact():
 
     with EmulatorServer(EmulatorConfig(import_delay=0.01)) as server, DotdigitalClient(
             server.config.user, server.config.password, endpoint=server.url) as client:
+        server.state.add_data_field("NOTES")  # not one of a new account's data fields
         (chunk,) = list(chunk_contacts(BIG, serialized=True))
         report = wait_for_import(client, client.import_contacts(chunk), poll_interval=0.02,
                                  min_poll=0.01, max_poll=0.05, timeout=60)

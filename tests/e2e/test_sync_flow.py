@@ -20,6 +20,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_contacts_fields_and_e164_numbers_reach_dotdigital(env):
+    # the shop created the data fields it uses (preflight's data_fields check asks for them)
+    for name in ("STORE", "LOCALE", "LOYALTY_TIER"):
+        env.emulator.state.add_data_field(name)
     stage(env.store, "customers", [
         customer(1, mobile_number="07911 123456", email_type="plaintext",
                  opt_in_type="double", store="uk-web", locale="en_GB",

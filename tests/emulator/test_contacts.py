@@ -123,9 +123,30 @@ def test_request_validation(api, body: dict, item: str) -> None:
     assert api.get(JO).status_code == 404
 
 
-def test_twenty_character_data_field_name_is_fine(api) -> None:
+def test_twenty_character_data_field_name_is_fine(api, emulator) -> None:
+    emulator.state.add_data_field("A" * 20)
+    emulator.state.add_data_field("with-dash_1", "Numeric")
     r = api.patch(JO, json={"dataFields": {"A" * 20: "x", "with-dash_1": 2}})
     assert r.status_code == 201
+
+
+def test_a_new_account_refuses_a_data_field_it_does_not_have(api, emulator) -> None:
+    """Dotdigital accepts only data fields that exist in the account; a new account has
+    only the defaults (FIRSTNAME, LASTNAME, FULLNAME, GENDER, POSTCODE, LASTSUBSCRIBED)."""
+    for name in ("FIRSTNAME", "LASTNAME", "FULLNAME", "GENDER", "POSTCODE"):
+        assert api.patch(JO, json={"dataFields": {name: "x"}}).status_code in (200, 201)
+    r = api.patch(JO, json={"dataFields": {"STORE": "uk-web"}})
+    assert r.status_code == 400 and r.json()["errorCode"] == "contacts:validationError"
+    assert r.json()["details"] == [{"item": "dataFields.STORE",
+                                    "description": "data field does not exist in the account"}]
+    imp = api.put("/contacts/v3/import", json={"contacts": [
+        {"matchIdentifier": "email", "identifiers": {"email": JO},
+         "dataFields": {"LOCALE": "en_GB"}}]})
+    assert imp.status_code == 400
+    assert imp.json()["details"][0]["item"] == "contacts[0].dataFields.LOCALE"
+    created = api.post("/v2/data-fields", json={"name": "STORE", "type": "String"})
+    assert created.status_code == 201
+    assert api.patch(JO, json={"dataFields": {"STORE": "uk-web"}}).status_code == 200
 
 
 def test_bad_path_identifier_and_value(api) -> None:

@@ -78,6 +78,18 @@ def test_every_operation_answers_per_spec() -> None:
         ok(api.get("/contacts/v3/delete/unknown"), 404)
         ok(api.post("/contacts/v3/delete", json=[]), 400)
 
+        # a new account: default data fields, two lists, no insight collection
+        assert "STORE" not in {f["name"] for f in ok(api.get("/v2/data-fields"), 200).json()}
+        ok(api.post("/v2/data-fields", json={"name": "STORE", "type": "String"}), 201)
+        ok(api.get("/v2/address-books?select=10"), 200)
+        ok(api.get("/v2/address-books/2"), 200)
+        assert ok(api.get("/insightData/v3/collections"), 200).json() == []
+        create = "/insightData/v3/collections/Purchases?collectionScope=contact&collectionType="
+        ok(api.post(create + "orders"), 201)
+        ok(api.post(create + "orders"), 200)
+        ok(api.post("/insightData/v3/collections/1bad?collectionScope=contact"
+                    "&collectionType=orders"), 400)
+
         ins = ok(api.put("/insightData/v3/import", json=insight_body(
             order("o1", JO), order("o2", "ghost@example.com"))), 202)
         ok(api.get(f"/insightData/v3/import/{ins.json()['importId']}"), 200)

@@ -10,6 +10,15 @@ from tests.emulator.helpers import insight_body, make_client, order
 JO = "jo@example.com"
 
 
+@pytest.fixture(autouse=True)
+def purchases(api) -> None:
+    """A new account has no collection (the emulator's default seed holds none): create
+    ``Purchases`` as dotsync does, through ``POST /insightData/v3/collections/{name}``."""
+    r = api.post("/insightData/v3/collections/Purchases",
+                 params={"collectionScope": "contact", "collectionType": "orders"})
+    assert r.status_code == 201
+
+
 def _report(api, import_id: str) -> dict:
     r = api.get(f"/insightData/v3/import/{import_id}")
     assert r.status_code == 200

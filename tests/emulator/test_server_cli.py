@@ -129,6 +129,31 @@ def test_sigint_stops_it_cleanly() -> None:
         assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
 
 
+#: Moments before uvicorn listens for signals itself: right after the URL is printed (a
+#: caller that reads the URL line and stops at once), and while asyncio builds the loop.
+_EARLY_STOPS = {
+    "announce": "serve(announce=lambda url: os.kill(os.getpid(), SIG))\n",
+    "loop set-up": ("def factory():\n"
+                    "    os.kill(os.getpid(), SIG)\n"
+                    "    return asyncio.new_event_loop()\n"
+                    "uvicorn.Config.get_loop_factory = lambda self: factory\n"
+                    "serve()\n"),
+}
+
+
+@pytest.mark.parametrize("moment", sorted(_EARLY_STOPS))
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_before_uvicorn_listens_still_stops_cleanly(sig: int, moment: str) -> None:
+    code = ("import asyncio, os, uvicorn\n"
+            "from dotsync.emulator.server import serve\n"
+            f"SIG = {int(sig)}\n" + _EARLY_STOPS[moment] + "print('returned')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "returned"
+    assert "Traceback" not in done.stderr and "never awaited" not in done.stderr
+
+
 @pytest.mark.parametrize("args", [["--error-rate", "2"], ["--seed", "/no/such/file.json"],
                                   ["--port", "70000"], ["--import-delay", "-1"],
                                   ["--failed-import-status", "Exploded"]])

@@ -173,6 +173,7 @@ def test_contacts_modified_since_pages(client) -> None:
 
 def test_single_insight_upserts(client, server) -> None:
     client.upsert_contact(_contact("jo@example.com"))
+    assert client.create_insight_collection("Purchases") is True  # a new account has none
     client.upsert_contact_insight("Purchases", "o1", {"id": "o1"}, "jo@example.com")
     client.upsert_contact_insight("Purchases", "o1", {"id": "o1", "x": 1}, "jo@example.com")
     with pytest.raises(NotFoundError):

@@ -16,7 +16,7 @@ from tests.preflight.support import SECRET_PASSWORD, WRONG_PASSWORD, certificate
 SETTINGS = ("DOTDIGITAL_API_USER", "DOTDIGITAL_API_PASSWORD", "DOTDIGITAL_API_ENDPOINT",
             "DOTSYNC_DATABASE_URL", "DOTSYNC_DEFAULT_REGION", "DOTSYNC_INSIGHT_COLLECTION",
             "DOTSYNC_ORDER_CAMPAIGN", "DOTSYNC_CERTIFICATE_CAMPAIGN_ID",
-            "DOTSYNC_ADDRESS_BOOK_ID", "DOTSYNC_CALLS_PER_MINUTE")
+            "DOTSYNC_ADDRESS_BOOK_ID", "DOTSYNC_CALLS_PER_MINUTE", "DOTSYNC_PREFLIGHT_ACCEPT")
 
 
 @pytest.fixture
@@ -98,6 +98,7 @@ def test_warnings_alone_exit_0(env):
     ({"DOTDIGITAL_API_ENDPOINT": "not a url"}, "DOTDIGITAL_API_ENDPOINT"),
     ({"DOTSYNC_CERTIFICATE_CAMPAIGN_ID": "gift"}, "DOTSYNC_CERTIFICATE_CAMPAIGN_ID"),
     ({"DOTSYNC_DATABASE_URL": "nosuchdb://x"}, "DOTSYNC_DATABASE_URL"),
+    ({"DOTSYNC_PREFLIGHT_ACCEPT": "order_currencys"}, "DOTSYNC_PREFLIGHT_ACCEPT"),
 ])
 def test_configuration_errors_exit_2_naming_the_setting(env, monkeypatch, change, named):
     for name, value in change.items():
@@ -142,3 +143,29 @@ def test_unreachable_dotdigital_exits_1_not_a_crash(env, monkeypatch, emulator):
     payload = json.loads(result.stdout)
     statuses = {c["name"]: c["status"] for c in payload["checks"]}
     assert statuses["region"] == "fail" and statuses["credentials"] == "skipped"
+
+
+def test_an_accepted_warning_exits_0_and_shows_as_accepted(env, monkeypatch):
+    store = Store(env["DOTSYNC_DATABASE_URL"])
+    stage(store, "certificates", certificates(3, link=lambda i: f"https://shop.example.com/{i}"))
+    store.dispose()
+    monkeypatch.setenv("DOTSYNC_PREFLIGHT_ACCEPT", "certificate_links, order_currencies")
+    result = invoke()
+    assert result.exit_code == 0, result.output
+    assert "≈ certificate_links" in result.output and "accepted" in result.output
+    payload = json.loads(invoke("--json").stdout)
+    links = next(c for c in payload["checks"] if c["name"] == "certificate_links")
+    assert links["status"] == "accepted" and payload["summary"]["accepted"] == 1
+
+
+def test_accepted_warnings_can_be_a_toml_array(tmp_path):
+    from dotsync.config import Settings
+
+    (tmp_path / "dotsync.toml").write_text(
+        'dotsync_preflight_accept = ["order_currencies", "certificate_links"]\n',
+        encoding="utf-8")
+    settings = Settings.from_env({}, toml_path=tmp_path / "dotsync.toml")
+    assert settings.preflight_accept == ("order_currencies", "certificate_links")
+    assert Settings.from_env({"DOTSYNC_PREFLIGHT_ACCEPT": " region ,, order_currencies"},
+                             toml_path=tmp_path / "none.toml").preflight_accept == (
+        "region", "order_currencies")

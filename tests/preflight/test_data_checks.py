@@ -201,19 +201,22 @@ def test_invalid_currencies_fail(emulator, preflight, store, codes, expected):
     assert not result.ok
 
 
-def test_one_currency_across_stores_of_several_markets_fails(emulator, preflight, store):
+def test_one_currency_across_stores_of_several_markets_warns(emulator, preflight, store):
+    # A heuristic, so a warning (issue 12): a shop may well sell everywhere in USD.
     stage(store, "orders", orders(["USD"] * 7, ["uk-web", "us-web", "eu-web"]))
-    check = preflight(emulator()).check("order_currencies")
-    assert check.status == "fail"
+    result = preflight(emulator())
+    check = result.check("order_currencies")
+    assert check.status == "warn" and check.severity == "warning"
+    assert result.ok
     assert "all 7 orders are in USD" in check.detail
     assert "3 currencies" in check.detail and "uk-web → GBP" in check.detail
 
 
-def test_one_currency_while_customers_live_in_several_markets_fails(emulator, preflight, store):
+def test_one_currency_while_customers_live_in_several_markets_warns(emulator, preflight, store):
     stage(store, "orders", orders(["USD"] * 4))
     stage(store, "customers", customers(["GB", "US", "DE"] * 4))
     check = preflight(emulator()).check("order_currencies")
-    assert check.status == "fail"
+    assert check.status == "warn"
     assert "all 4 orders are in USD" in check.detail
     assert "customers' countries imply 3 currencies" in check.detail
     assert "GBP (4 customers)" in check.detail
@@ -233,3 +236,28 @@ def test_usd_everywhere_while_no_customer_is_in_the_us_warns(emulator, preflight
 def test_no_orders_passes_with_a_note(emulator, preflight):
     check = preflight(emulator()).check("order_currencies")
     assert check.ok and "no orders" in check.detail
+
+
+def test_a_us_shop_selling_abroad_in_usd_is_an_acceptable_warning(emulator, preflight, store):
+    """The case from issue 12: USD orders, customers in five markets. Deployed runs used to
+    fail on it every 15 minutes; now it warns, and naming it in DOTSYNC_PREFLIGHT_ACCEPT
+    shows it as accepted."""
+    stage(store, "orders", orders(["USD"] * 20, ["us-web"]))
+    stage(store, "customers", customers(["US", "GB", "DE", "CA", "AU"] * 4))
+    server = emulator()
+    result = preflight(server)
+    check = result.check("order_currencies")
+    assert check.status == "warn" and "5 currencies" in check.detail
+    assert result.ok
+    result = preflight(server, preflight_accept=("order_currencies",))
+    check = result.check("order_currencies")
+    assert check.status == "accepted" and check.accepted and not check.ok
+    assert result.ok and result.counts()["accepted"] == 1
+    assert "accepted by DOTSYNC_PREFLIGHT_ACCEPT" in result.render()
+
+
+def test_accepting_an_error_by_name_changes_nothing(emulator, preflight, store):
+    stage(store, "orders", orders(["GBP", "XXY"]))
+    result = preflight(emulator(), preflight_accept=("order_currencies",))
+    assert result.check("order_currencies").status == "fail"
+    assert not result.ok

@@ -54,7 +54,7 @@ def test_as_dict_is_json_with_ok_and_every_check():
     assert payload["ok"] is True
     assert payload["checks"] == [{"name": "credentials", "ok": True, "status": "pass",
                                   "severity": "error", "detail": "accepted", "fix": ""}]
-    assert payload["summary"] == {"pass": 1, "fail": 0, "warn": 0, "skipped": 0}
+    assert payload["summary"] == {"pass": 1, "fail": 0, "warn": 0, "accepted": 0, "skipped": 0}
 
 
 def test_raise_if_failed_stops_a_run_and_names_the_check():

@@ -174,3 +174,10 @@ def test_there_are_at_least_25_moments_over_both_flows() -> None:
 def test_a_crash_after_an_order_is_settled_keeps_its_confirmation(kill: str,
                                                                   tmp_path: Path) -> None:
     crash_and_recover(Moment("sync", (kill,)), tmp_path, expect_confirmations=True)
+
+
+def test_a_crash_right_after_a_new_accounts_collection_is_created(tmp_path: Path) -> None:
+    """The emulator starts as a new account (no insight collection): the first small sync
+    creates the collection, is killed before any record goes in, and the reruns find the
+    collection there (``POST`` answers 200) and settle every order."""
+    crash_and_recover(Moment("sync", ("after_collection_created:1",)), tmp_path)

@@ -216,6 +216,8 @@ def test_every_naughty_string_in_every_text_column(emulator: EmulatorServer, sto
         for problem in loaded["problems"]:  # only the blank keys may be refused at load
             assert problem["field"] == key and key in problem["reason"], problem
 
+    for name in ("STORE", "LOCALE"):  # the shop's account has the fields it sends
+        emulator.state.add_data_field(name)
     settings = settings_for(emulator, store_url)
     report = sync_once(store, settings)
     again = sync_once(store, settings)
@@ -349,6 +351,8 @@ def test_oversized_values(emulator: EmulatorServer, sqlite_store: Store,
         order(2, "customer4@example.com", total="1" + "0" * 400),
         order(3, "customer4@example.com", coupon_code="C" * 50_000),
     ])
+    for name in ("STORE", "NOTES"):  # the shop's account has the fields it sends
+        emulator.state.add_data_field(name)
     _sync_and_check(sqlite_store, emulator, sqlite_url)
     # Optional fields (SPEC §1): left out with a warning, the contact sent without them.
     assert _state(sqlite_store, "customers", "C1")[0] == "synced"
