@@ -2,9 +2,8 @@
 them (SPEC §1, §2), end to end: Prefect + the emulator + a fresh store.
 
 The emulator starts from an empty account: no insight collection and only Dotdigital's
-default data fields (plus the one custom field these shops' data uses), so nothing
-passes because the emulator is kinder than Dotdigital. Orders go through insight
-imports here, which create the collection (single insight upserts need it to exist).
+default data fields (plus the custom fields these shops' data uses), so nothing passes
+because the emulator is kinder than Dotdigital.
 """
 
 from __future__ import annotations
@@ -90,9 +89,9 @@ def test_a_strict_field_rejects_the_record_and_its_dependants_wait(env, monkeypa
     assert state.result()["warnings_total"] == 0
 
 
-# Three contacts: single PATCHes up to a threshold of 3, imports below; the four orders
-# always go through an import (the account has no collection yet).
-@pytest.mark.parametrize("bulk_threshold", [3, 0], ids=["single", "bulk"])
+# Three contacts: single PATCHes up to a threshold of 3 (the four orders then go in an
+# import), everything single at 200, imports for everything at 0.
+@pytest.mark.parametrize("bulk_threshold", [200, 3, 0], ids=["single", "mixed", "bulk"])
 def test_three_customers_sharing_a_mobile_give_three_contacts_the_number_on_one(
     env, bulk_threshold
 ):
