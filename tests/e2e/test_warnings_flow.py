@@ -8,10 +8,13 @@ because the emulator is kinder than Dotdigital.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
+from dotsync.cli import main
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Ledger
 from dotsync.store import warnings as field_warnings
@@ -63,6 +66,13 @@ def test_a_data_field_with_control_characters_is_left_out_and_everything_goes_on
     assert stored[["entity", "key", "field"]].values.tolist() == [
         ["customers", "C1", "data_fields"]]
     assert status(env.store)["warnings"] == {"customers": 1}
+    listed = CliRunner().invoke(main, ["rejects", "--warnings", "--json"],
+                                env={"DOTSYNC_DATABASE_URL": env.url})
+    assert listed.exit_code == 0, listed.output
+    [item] = json.loads(listed.output)["warnings"]
+    assert (item["entity"], item["id"], item["field"]) == ("customers", "C1", "data_fields")
+    shown = CliRunner().invoke(main, ["status"], env={"DOTSYNC_DATABASE_URL": env.url})
+    assert "Sent with a field left out" in shown.output and "customers 1" in shown.output
 
     # A run with nothing changed sends nothing and keeps the one warning (not two).
     before = len(env.emulator.state.calls())
