@@ -259,3 +259,16 @@ def test_junk_in_optional_order_fields_never_rejects(junk: dict) -> None:
     assert row["total"] == 25.0 and row["customer_email"] == "jo@example.com"
     for name in ("subtotal", "tax", "shipping", "discount", "refunded"):
         assert _missing(row[name]) or row[name] >= 0
+
+
+def test_strict_fields_come_from_the_environment_or_dotsync_toml(tmp_path) -> None:
+    from dotsync.config import ConfigError, Settings
+
+    toml = tmp_path / "dotsync.toml"
+    toml.write_text('dotsync_strict_fields = ["mobile_number", "lines.sku"]\n')
+    assert Settings.from_env({}, toml).strict_fields == {"mobile_number", "lines.sku"}
+    env = {"DOTSYNC_STRICT_FIELDS": "data_fields"}
+    assert Settings.from_env(env, toml).strict_fields == {"data_fields"}
+    assert Settings.from_env({}, tmp_path / "none.toml").strict_fields == frozenset()
+    with pytest.raises(ConfigError, match=r"DOTSYNC_STRICT_FIELDS.*'mobile'"):
+        Settings.from_env({"DOTSYNC_STRICT_FIELDS": "mobile"}, toml)
