@@ -41,7 +41,10 @@ def replace(store: Store, entity: str, keys: Iterable[str],
     rows = _rows(entity, warnings, run_id, stamp)
     wanted = list(dict.fromkeys([*map(str, keys), *(r["key"] for r in rows)]))
     with store.engine.begin() as conn:
-        for part in chunks(wanted, 900):
+        # A first load (no warning of this entity yet) skips the deletes altogether.
+        held = conn.execute(sa.select(table.c.id).where(table.c.entity == entity)
+                            .limit(1)).first()
+        for part in chunks(wanted if held else [], 900):
             conn.execute(table.delete().where(table.c.entity == entity,
                                               table.c.key.in_(list(part))))
         for part in chunks(rows, 5_000):
