@@ -77,7 +77,12 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load(entity: str, file: str, as_json: bool) -> None:
-    """Upsert FILE (CSV, JSON Lines or Parquet) into the staging table ENTITY."""
+    """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
+
+    Exit status 2 when the file as a whole is refused (unreadable, unknown type,
+    unknown columns in its header); 1 when rows were read but not one could be
+    loaded (the wrong file, or the wrong ENTITY), with the first reasons.
+    """
     from dotsync.store import LoadError, load_file
 
     store = _store(_settings())
@@ -87,7 +92,11 @@ def load(entity: str, file: str, as_json: bool) -> None:
         raise click.UsageError(f"{file}: {exc}") from None
     if as_json:
         _echo_json(report.as_dict())
+        if report.nothing_loaded:
+            sys.exit(1)
         return
+    if report.nothing_loaded:
+        _load_failed(entity, file, report)
     c = report.counts
     click.echo(
         f"{entity}: {report.rows} rows read from {file}: {c.inserted} inserted, "
@@ -99,8 +108,20 @@ def load(entity: str, file: str, as_json: bool) -> None:
             "the last occurrence was kept"
         )
     for p in report.problems:
-        where = f"line {p.line}" + (f" ({p.key})" if p.key else "")
-        click.echo(f"  rejected {where}: {p.reason}", err=True)
+        click.echo(f"  rejected {p.where}: {p.reason}", err=True)
+
+
+def _load_failed(entity: str, file: str, report: Any, shown: int = 5) -> None:
+    """Not one row loaded: say so with the first reasons, and exit 1."""
+    problems = report.problems
+    click.echo(f"dotsync: nothing loaded from {file}: all {len(problems)} rows were rejected "
+               f"(is this a {entity} file?). First reasons:", err=True)
+    for p in problems[:shown]:
+        click.echo(f"  {p.where}: {p.reason}", err=True)
+    if len(problems) > shown:
+        click.echo(f"  ... and {len(problems) - shown} more (`--json` lists them all)",
+                   err=True)
+    sys.exit(1)
 
 
 @main.command()
@@ -138,7 +159,9 @@ def status(as_json: bool) -> None:
 @click.option("--warnings", "show_warnings", is_flag=True,
               help="Records sent with a field left out, and why.")
 def rejects(entity: str | None, as_json: bool, show_warnings: bool) -> None:
-    """Every rejected, failed or in-doubt record: entity, id, field, reason."""
+    """Every rejected, failed, in-doubt or waiting record: entity, id, field, reason
+    (for a waiting record, what it waits for); with ``--warnings``, the records sent
+    with a field left out."""
     from dotsync.store.status import rejects as compute
 
     if show_warnings:
@@ -149,7 +172,7 @@ def rejects(entity: str | None, as_json: bool, show_warnings: bool) -> None:
         _echo_json({"rejects": items, "count": len(items)})
         return
     if not items:
-        click.echo("No rejected, failed or in-doubt records.")
+        click.echo("No rejected, failed, in-doubt or waiting records.")
         return
     click.echo(
         _table(
@@ -182,14 +205,30 @@ def _register_commands() -> None:
     """Commands that live beside what they drive."""
     from deployments.serve import serve_command
     from dotsync.emulator.cli import emulator_command
+    from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
 
     main.add_command(emulator_command, "emulator")
+    main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
 
 
 _register_commands()
+
+
+def _stop_if_credentials_refused(settings: Settings, as_json: bool) -> None:
+    """Refused credentials: one line and exit 1, before a flow run is even started."""
+    from dotsync.credentials_check import refused_credentials
+
+    message = refused_credentials(settings)
+    if message is None:
+        return
+    if as_json:
+        _echo_json({"status": "failed", "message": message})
+    else:
+        click.echo(f"dotsync: run failed: {message}", err=True)
+    sys.exit(1)
 
 
 def _finish_run(state: Any, as_json: bool) -> None:
@@ -253,13 +292,25 @@ def _print_summary(report: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
               show_default=True, help="Seconds between import status polls.")
-def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float) -> None:
+@click.option("--assume-sent-before", "assume_before", default=None, metavar="DATE",
+              help="For a shop that lost its ledger: first mark certificates updated, and "
+              "order confirmations of orders placed, before DATE as already sent (nothing "
+              "is sent for them).")
+def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
+         assume_before: str | None) -> None:
     """One run of the sync flow (a Prefect flow run)."""
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
     unknown = sorted(set(chosen) - {"contacts", "orders", "certificates"})
     if unknown:
         raise click.UsageError(f"unknown entities: {', '.join(unknown)}")
-    _settings()
+    settings = _settings()
+    if not dry_run:
+        _stop_if_credentials_refused(settings, as_json)
+    if assume_before is not None:
+        from dotsync.sync.assume_sent import announce
+
+        announce(_store(settings), assume_before, dry_run=dry_run, echo=click.echo,
+                 to_stderr=as_json)
     from flows.sync import sync as sync_flow
 
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
@@ -289,7 +340,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
             pd.Timestamp(since)
         except (ValueError, TypeError):
             raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
-    _settings()
+    _stop_if_credentials_refused(_settings(), as_json)
     from flows.backfill import backfill as backfill_flow
 
     state = backfill_flow(since=since, include_certificates=include_certificates,
@@ -304,7 +355,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def consent(since: str | None, as_json: bool) -> None:
     """Read back unsubscribed and suppressed contacts from Dotdigital."""
-    _settings()
+    _stop_if_credentials_refused(_settings(), as_json)
     from flows.consent import consent as consent_flow
 
     state = consent_flow(since=since, return_state=True)
@@ -338,7 +389,7 @@ def replay(entity: str | None, ids: str | None) -> None:
 def resend(kind: str, record_id: str, as_json: bool) -> None:
     """Deliberately send a certificate again (the only way it is ever re-sent)."""
     from dotsync.dotdigital import DotdigitalClient
-    from dotsync.sync.engine import RunFailed, SyncEngine
+    from dotsync.sync.engine import CredentialsRefused, RunFailed, SyncEngine
 
     _settings()
     from flows.common import load_settings
@@ -350,6 +401,12 @@ def resend(kind: str, record_id: str, as_json: bool) -> None:
             engine = SyncEngine(store, settings, client, flow="resend")
             engine.connect()
             engine.resend_certificate(record_id)
+    except CredentialsRefused as exc:  # as every command: one line, exit 1
+        from dotsync import debuglog
+
+        debuglog.keep(f"resend failed: {exc}", exc)
+        click.echo(f"dotsync: resend failed: {exc}", err=True)
+        sys.exit(1)
     except (RunFailed, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     report = engine.finish()

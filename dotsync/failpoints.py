@@ -21,6 +21,7 @@ POINTS = (
     "after_settle",         # a batch of outcomes committed
     "after_warnings",       # a validation's warnings committed, nothing sent yet
     "after_collection_created",  # a new account's collection made; no record in it yet
+    "migrate_copy",         # dotsync migrate: a chunk written to the target, not committed
 )
 
 _counts: dict[str, int] = {}

@@ -14,11 +14,13 @@ from prefect import get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
+from dotsync import debuglog
 from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
+from dotsync.dotdigital.errors import AuthenticationError
 from dotsync.store import Store
 from dotsync.store.schema import runs
-from dotsync.sync.engine import Options, RunFailed, SyncEngine
+from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
 from tasks.report import publish_report
 from tasks.sync_steps import connect
@@ -36,6 +38,29 @@ def load_settings(credentials_block: str | None = None) -> Settings:
 
         settings = DotdigitalCredentials.load(name).apply(settings)
     return settings
+
+
+def no_flow_retry() -> None:
+    """Let this flow run fail without its flow-level retry.
+
+    A flow's retries are for a run that stopped half-way (the ledger lets the retry
+    resume); refused credentials fail the same way on every attempt, so retrying only
+    delays the message. Prefect decides a flow retry on its server from the run's
+    ``empirical_policy``: with its retries at 0, the run fails at once.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        return
+    policy = ctx.flow_run.empirical_policy
+    policy.retries = 0
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run_id=ctx.flow_run.id, empirical_policy=policy)
+    except Exception:  # the run still fails; at worst it is retried once, as before
+        get_run_logger().debug("could not turn off the flow retry", exc_info=True)
 
 
 def current_run_id() -> str:
@@ -106,13 +131,20 @@ def run_engine(
         if preflight and not options.dry_run:
             preflight_task(engine)
         body(engine)
-    except RunFailed as exc:
+    except (RunFailed, AuthenticationError) as exc:
+        message = str(exc)
+        if isinstance(exc, AuthenticationError):  # credentials revoked during the run
+            message = (f"Dotdigital refused the API credentials during the run (HTTP "
+                       f"{exc.status}): check DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD")
         if engine is not None:
-            report = engine.finish("failed", str(exc))
+            report = engine.finish("failed", message)
             record_run(store, report)
             publish_report(report)
-        logger.error("dotsync %s run failed: %s", flow_name, exc)
-        return Failed(message=str(exc))
+        logger.error("dotsync %s run failed: %s", flow_name, message)
+        if isinstance(exc, CredentialsRefused | AuthenticationError):
+            debuglog.keep(f"{flow_name} run failed: {message}", exc)
+            no_flow_retry()
+        return Failed(message=message)
     except ValueError as exc:  # configuration (e.g. no API user): nothing was sent
         logger.error("dotsync %s run failed: %s", flow_name, exc)
         return Failed(message=f"configuration error: {exc}")

@@ -15,10 +15,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
 
+from dotsync import debuglog
 from dotsync.dotdigital import errors as dd
 from dotsync.store import Store
 from dotsync.sync.consent import read_back
-from flows.common import load_settings, make_client
+from flows.common import load_settings, make_client, no_flow_retry
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
@@ -32,7 +33,11 @@ def consent(since: str | None = None, credentials_block: str | None = None) -> A
         with make_client(settings) as client:
             result = read_back(client, store, since=start)
     except dd.AuthenticationError as exc:
-        return Failed(message=f"Dotdigital refused the API credentials (HTTP {exc.status})")
+        message = f"Dotdigital refused the API credentials (HTTP {exc.status})"
+        logger.error("dotsync consent read-back failed: %s", message)
+        debuglog.keep(f"consent read-back failed: {message}", exc)
+        no_flow_retry()
+        return Failed(message=message)
     except dd.DotdigitalError as exc:
         return Failed(message=f"consent read-back failed: {exc}")
     summary = (f"{result.suppressed} suppressed and {result.unsubscribed} unsubscribed "

@@ -18,8 +18,8 @@ from prefect import Task
 from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
 
-from dotsync.dotdigital.errors import DotdigitalError
-from dotsync.sync.engine import SyncEngine
+from dotsync.dotdigital.errors import AuthenticationError, DotdigitalError
+from dotsync.sync.engine import RunFailed, SyncEngine
 
 
 class TransientFailures(RuntimeError):
@@ -32,6 +32,8 @@ def retry_transient(task: Task, task_run: Any, state: Any) -> bool:
         state.result()
     except TransientFailures:
         return True
+    except (AuthenticationError, RunFailed):  # the same answer on every attempt
+        return False
     except DotdigitalError as exc:
         return bool(exc.transient)
     except Exception:

@@ -8,12 +8,18 @@ from prefect.cache_policies import NO_CACHE
 
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import SyncEngine
-from tasks.retry import RETRY_OPTIONS, run_step
+from tasks.retry import RETRY_OPTIONS, retry_transient, run_step
 
 
-@task(name="connect", cache_policy=NO_CACHE, persist_result=False)
+@task(name="connect", cache_policy=NO_CACHE, persist_result=False, retries=1,
+      retry_delay_seconds=RETRY_OPTIONS["retry_delay_seconds"],
+      retry_condition_fn=retry_transient)
 def connect(engine: SyncEngine) -> None:
-    """Credentials, region and campaign names, checked before anything is written."""
+    """Credentials, region and campaign names, checked before anything is written.
+
+    A transient answer (a 5xx outlasting the client's own retries) is tried once more;
+    refused credentials never are (``retry_transient``), and fail the run with one line.
+    """
     engine.connect()
 
 

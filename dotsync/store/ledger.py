@@ -36,6 +36,9 @@ from dotsync.store.frames import object_frame
 STATES: tuple[str, ...] = ("pending", "synced", "rejected", "failed", "in_doubt")
 #: Entities the ledger tracks beyond the staged ones.
 DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures")
+#: A ``pending`` record whose ``error_code`` starts with this waits for something (its
+#: ``error_message`` says what); ``dotsync rejects`` lists it as ``waiting``.
+WAITING_PREFIX = "waiting"
 #: Entities whose send must never repeat.
 EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations"})
 
@@ -168,8 +171,10 @@ class Ledger:
                 out.setdefault(entity, {s: 0 for s in STATES})[state] = int(n)
         return out
 
-    def problems(self, entity: str | None = None) -> pd.DataFrame:
-        """Every rejected, failed or in-doubt record, with its reason."""
+    def problems(self, entity: str | None = None, *, waiting: bool = False) -> pd.DataFrame:
+        """Every rejected, failed or in-doubt record, with its reason; with ``waiting``,
+        also the ``pending`` records that wait for something (an ``error_code`` starting
+        with ``waiting``, e.g. ``waiting_for_contact``), their reason saying what."""
         t = self.table
         cols = [
             "entity",
@@ -182,9 +187,11 @@ class Ledger:
             "run_id",
             "updated_at",
         ]
-        query = sa.select(*[t.c[c] for c in cols]).where(
-            t.c.state.in_(["rejected", "failed", "in_doubt"])
-        )
+        condition = t.c.state.in_(["rejected", "failed", "in_doubt"])
+        if waiting:
+            condition = condition | ((t.c.state == "pending")
+                                     & t.c.error_code.like(f"{WAITING_PREFIX}%"))
+        query = sa.select(*[t.c[c] for c in cols]).where(condition)
         if entity:
             query = query.where(t.c.entity == entity)
         with self.store.engine.connect() as conn:

@@ -1,35 +1,32 @@
-"""``dotsync load``: files (CSV, JSON Lines, Parquet) into the staging store.
+"""``dotsync load``: files (CSV, JSON Lines, a JSON array, Parquet) into the staging store.
 
-A file-level problem (unreadable file, unknown format, unknown columns) refuses the
-whole file with a message naming it. A row-level problem (no key, bytes that are not
-UTF-8, a JSON line that does not parse) rejects that row only, with its line number
-and field, and every other row is still loaded. Values are kept exactly as given:
-nothing is trimmed, re-cased or re-formatted here; the data contracts judge them.
+A file-level problem (unreadable file, unknown format, unknown columns in a CSV or
+Parquet header) refuses the whole file with a message naming it. A row-level problem
+(no key, bytes that are not UTF-8, a JSON line that does not parse, a JSON object
+with a key that is not a column) rejects that row only, with its position and field,
+and every other row is still loaded. Values are kept exactly as given: nothing is
+trimmed, re-cased or re-formatted here; the data contracts judge them.
+
+Files are streamed (see :mod:`dotsync.store.readers`) and upserted ``chunk_rows``
+rows at a time, so memory stays flat whatever the file's size. A key repeated within
+the file is counted once (by its first occurrence) and the last occurrence wins.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dotsync.store import schema
 from dotsync.store.db import Store, UpsertCounts
 from dotsync.store.frames import as_text
+from dotsync.store.readers import FORMATS, FileProblem, Row, chunked, open_rows
 
-FORMATS = {
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+__all__ = ["FORMATS", "MAX_KEY_LENGTH", "LoadError", "LoadReport", "RowProblem", "load_file"]
 
 
 #: Longest record key dotsync keeps (the ledger's key column).
@@ -42,10 +39,19 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class RowProblem:
+    """A row that was not loaded. ``line`` is its position in the file, counted in
+    ``unit`` (``line`` for CSV and JSON Lines, ``element`` of a JSON array, ``row``
+    of a Parquet file)."""
+
     line: int
     key: str | None
     field: str | None
     reason: str
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        return f"{self.unit} {self.line}" + (f" ({self.key})" if self.key else "")
 
 
 @dataclass
@@ -56,26 +62,36 @@ class LoadReport:
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     problems: list[RowProblem] = field(default_factory=list)
     duplicates: int = 0
+    #: What was read: ``csv``, ``jsonl``, ``json-array`` or ``parquet``.
+    kind: str = ""
+
+    @property
+    def loaded(self) -> int:
+        """Distinct keys written or confirmed unchanged."""
+        c = self.counts
+        return c.inserted + c.updated + c.unchanged
+
+    @property
+    def nothing_loaded(self) -> bool:
+        """Rows were read but not one could be loaded: a wrong file, or the wrong entity.
+
+        ``dotsync load`` exits 1 then, with the first reasons."""
+        return self.loaded == 0 and bool(self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "entity": self.entity,
             "file": self.path,
+            "format": self.kind,
             "rows": self.rows,
             "inserted": self.counts.inserted,
             "updated": self.counts.updated,
             "unchanged": self.counts.unchanged,
             "duplicates": self.duplicates,
             "rejected": len(self.problems),
-            "problems": [p.__dict__ for p in self.problems],
+            "problems": [{"line": p.line, "unit": p.unit, "key": p.key, "field": p.field,
+                          "reason": p.reason} for p in self.problems],
         }
-
-
-def _decode(raw: bytes) -> str:
-    """UTF-8 text; undecodable bytes survive as surrogates so their rows can be named."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    return raw.decode("utf-8", errors="surrogateescape")
 
 
 def _bad_text(value: str) -> str | None:
@@ -93,129 +109,125 @@ def _bad_text(value: str) -> str | None:
     return None
 
 
-def _read_csv(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[RowProblem]]:
-    text = _decode(raw)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise LoadError("the file is empty (no header row)") from None
-    except csv.Error as exc:
-        raise LoadError(f"the header row is not valid CSV: {exc}") from None
-    header = [h.strip() for h in header]
-    rows: list[tuple[int, dict[str, Any]]] = []
-    problems: list[RowProblem] = []
-    while True:
-        line = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(RowProblem(line, None, None, f"not valid CSV: {exc}"))
-            continue
-        if not values or values == [""]:
-            continue
-        if len(values) > len(header):
-            problems.append(
-                RowProblem(
-                    line, values[0] or None, None, f"{len(values)} values for {len(header)} columns"
-                )
-            )
-            continue
-        record = dict(zip(header, values, strict=False))
-        rows.append((line, record))
-    return header, rows, problems
+def _add(a: UpsertCounts, b: UpsertCounts) -> UpsertCounts:
+    return UpsertCounts(a.inserted + b.inserted, a.updated + b.updated,
+                        a.unchanged + b.unchanged)
 
 
-def _read_jsonl(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[RowProblem]]:
-    text = _decode(raw)
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        raise LoadError("this is a JSON array; dotsync reads JSON Lines (one object per line)")
-    header: dict[str, None] = {}
-    rows: list[tuple[int, dict[str, Any]]] = []
-    problems: list[RowProblem] = []
-    # Lines end at \n only: JSON allows U+2028, U+2029 and U+0085 unescaped in strings.
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(RowProblem(number, None, None, f"not valid JSON: {exc.msg}"))
-            continue
-        if not isinstance(record, dict):
-            problems.append(RowProblem(number, None, None, "the line is not a JSON object"))
-            continue
-        header.update(dict.fromkeys(record))
-        rows.append((number, record))
-    return list(header), rows, problems
+class _SeenKeys:
+    """The keys loaded so far, as 64-bit hashes in sorted arrays (one per chunk): 8
+    bytes a key, so a repeated key is found across chunks without holding every key's
+    text. A lookup is a binary search per array, whose temporaries are chunk-sized
+    (``np.isin`` would sort a copy of everything seen, a peak growing with the file)."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+
+    @staticmethod
+    def _hash(keys: list[str]) -> np.ndarray:
+        return pd.util.hash_array(np.asarray(keys, dtype=object), categorize=False)
+
+    def seen(self, keys: list[str]) -> np.ndarray:
+        hashed = self._hash(keys)
+        found = np.zeros(len(keys), dtype=bool)
+        for part in self._parts:
+            at = np.minimum(np.searchsorted(part, hashed), len(part) - 1)
+            found |= part[at] == hashed
+        return found
+
+    def add(self, keys: list[str]) -> None:
+        self._parts.append(np.unique(self._hash(keys)))
+        if len(self._parts) > 64:  # a very long file: fewer, larger arrays
+            self._parts = [np.unique(np.concatenate(self._parts))]
 
 
-def _read_parquet(
-    raw: bytes,
-) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[RowProblem]]:
-    try:
-        df = pd.read_parquet(io.BytesIO(raw))
-    except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise LoadError(f"not a readable Parquet file: {exc}") from None
-    records = df.astype(object).to_dict("records")
-    return [str(c) for c in df.columns], list(enumerate(records, start=1)), []
+def load_file(store: Store, entity: str, path: str | Path,
+              chunk_rows: int = 20_000) -> LoadReport:
+    """Upsert the rows of ``path`` into the staging table of ``entity``.
 
-
-def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[RowProblem]]:
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise LoadError(
-            f"unknown file type {path.suffix or '(none)'!r}; use .csv, .jsonl or .parquet"
-        )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[fmt]
-    return reader(raw)
-
-
-def load_file(store: Store, entity: str, path: str | Path) -> LoadReport:
-    """Upsert the rows of ``path`` into the staging table of ``entity``."""
+    The file is read as a stream and written ``chunk_rows`` rows at a time.
+    """
     if entity not in schema.ENTITY_COLUMNS:
         raise LoadError(f"unknown entity {entity!r}; use customers, orders or certificates")
     path = Path(path)
-    header, rows, problems = read_rows(path)
+    try:
+        opened = open_rows(path, chunk_rows=chunk_rows)
+    except FileProblem as exc:
+        raise LoadError(str(exc)) from None
     allowed = schema.ENTITY_COLUMNS[entity]
-    unknown = [c for c in header if c not in allowed]
-    if unknown:
-        raise LoadError(
-            f"unknown column{'s' if len(unknown) > 1 else ''} for {entity}: "
-            f"{', '.join(repr(c) for c in unknown)} (allowed: {', '.join(allowed)})"
-        )
+    allowed_set = frozenset(allowed)
+    if opened.header is not None:
+        unknown = [c for c in opened.header if c not in allowed_set]
+        if unknown:
+            opened.rows.close()  # type: ignore[attr-defined]
+            raise LoadError(_unknown_columns(entity, unknown, allowed))
     key = schema.ENTITY_KEYS[entity]
-    report = LoadReport(entity=entity, path=str(path), rows=len(rows) + len(problems))
+    report = LoadReport(entity=entity, path=str(path), kind=opened.kind)
+    seen = _SeenKeys()
+    for part in chunked(opened.rows, chunk_rows):
+        report.rows += len(part)
+        kept = _chunk_records(part, entity, key, allowed, allowed_set, opened.unit, report)
+        if not kept:
+            continue
+        keys = list(kept)
+        repeated = seen.seen(keys)
+        report.duplicates += int(repeated.sum())
+        seen.add(keys)
+        frame = pd.DataFrame(list(kept.values()), columns=list(allowed), dtype=object)
+        fresh = frame[~repeated]
+        if repeated.any():
+            # Written (the last occurrence wins) but counted once, by its first occurrence.
+            store.upsert_staged(entity, frame[repeated])
+        report.counts = _add(report.counts, store.upsert_staged(entity, fresh))
+    return report
+
+
+def _unknown_columns(entity: str, unknown: list[str], allowed: tuple[str, ...]) -> str:
+    return (f"unknown column{'s' if len(unknown) > 1 else ''} for {entity}: "
+            f"{', '.join(repr(c) for c in unknown)} (allowed: {', '.join(allowed)})")
+
+
+def _chunk_records(part: list[Row], entity: str, key: str, allowed: tuple[str, ...],
+                   allowed_set: frozenset[str], unit: str,
+                   report: LoadReport) -> dict[str, dict[str, Any]]:
+    """The loadable records of one chunk by key (the last of a repeated key wins);
+    the others go to ``report.problems``."""
     kept: dict[str, dict[str, Any]] = {}
-    for line, record in rows:
+    for row in part:
+        record = row.record
+        if row.problem is not None or record is None:
+            shown = as_text(record.get(key)) if record else None
+            report.problems.append(RowProblem(row.position, shown, None,
+                                              row.problem or "unreadable", unit))
+            continue
+        unknown = [c for c in record if c not in allowed_set]
+        if unknown:
+            shown = as_text(record.get(key)) if isinstance(record.get(key), str) else None
+            report.problems.append(RowProblem(
+                row.position, shown if shown and not _bad_text(shown) else None,
+                str(unknown[0]), _unknown_columns(entity, [str(c) for c in unknown], allowed),
+                unit))
+            continue
         values = {c: as_text(record.get(c)) for c in allowed}
         bad = [(c, why) for c, v in values.items() if isinstance(v, str)
                and (why := _bad_text(v)) is not None]
         key_value = values[key]
         if bad:
-            field, why = bad[0]
+            field_name, why = bad[0]
             shown = None if any(c == key for c, _ in bad) else key_value
-            problems.append(RowProblem(line, shown, field, f"{field} {why}"))
+            report.problems.append(RowProblem(row.position, shown, field_name,
+                                              f"{field_name} {why}", unit))
             continue
         if len(key_value or "") > MAX_KEY_LENGTH:
-            problems.append(RowProblem(line, None, key, f"{key} is longer than "
-                                       f"{MAX_KEY_LENGTH} characters"))
+            report.problems.append(RowProblem(row.position, None, key, f"{key} is longer "
+                                              f"than {MAX_KEY_LENGTH} characters", unit))
             continue
         if key_value is None or not key_value.strip():
-            problems.append(RowProblem(line, None, key, f"{key} is required"))
+            report.problems.append(RowProblem(row.position, None, key, f"{key} is required",
+                                              unit))
             continue
         if key_value in kept:
             report.duplicates += 1
+            del kept[key_value]  # keep file order: the last occurrence goes last
         kept[key_value] = values
-    report.problems = sorted(problems, key=lambda p: p.line)
-    frame = pd.DataFrame(list(kept.values()), columns=list(allowed), dtype=object)
-    report.counts = store.upsert_staged(entity, frame)
-    return report
+    return kept

@@ -55,13 +55,17 @@ def status(store: Store, chunk_rows: int = 200_000) -> dict[str, Any]:
 
 
 def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
-    """Every rejected, failed or in-doubt record with its field and reason."""
-    frame = Ledger(store).problems(entity)
+    """Every rejected, failed, in-doubt or waiting record with its field and reason.
+
+    A waiting record (an order or certificate whose contact is not in Dotdigital) is
+    ``pending`` in the ledger; it is listed with state ``waiting`` and, as its reason,
+    what it waits for."""
+    frame = Ledger(store).problems(entity, waiting=True)
     return [
         {
             "entity": r.entity,
             "id": r.key,
-            "state": r.state,
+            "state": "waiting" if r.state == "pending" else r.state,
             "field": r.error_field,
             "code": r.error_code,
             "reason": r.error_message,

@@ -45,6 +45,7 @@ from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import consent, payloads
 from dotsync.sync.collection import CollectionGuard
+from dotsync.sync.failure_fields import contact_problem_field, field_of_error
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
@@ -56,6 +57,10 @@ ENTITY_OF_STEP = {"customers": "contacts", "orders": "orders", "certificates": "
 
 class RunFailed(RuntimeError):
     """The run as a whole cannot go on (credentials, host, region, configuration)."""
+
+
+class CredentialsRefused(RunFailed):
+    """Dotdigital refused the API credentials: retrying cannot help (never retried)."""
 
 
 @dataclass
@@ -189,7 +194,7 @@ class SyncEngine:
             if self.settings.order_campaign and self.options.confirmations:
                 self.order_campaign_id = self._resolve_campaign(self.settings.order_campaign)
         except dd.AuthenticationError as exc:
-            raise RunFailed(
+            raise CredentialsRefused(
                 "Dotdigital refused the API credentials (HTTP "
                 f"{exc.status}): check DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD and that "
                 "DOTDIGITAL_API_ENDPOINT is your account's region"
@@ -631,6 +636,7 @@ class SyncEngine:
             except (dd.ValidationError, dd.ConflictError, dd.NotFoundError) as exc:
                 self._settle_contacts([(item, "rejected", {
                     "error_code": exc.error_code or type(exc).__name__,
+                    "error_field": field_of_error(exc),
                     "error_message": _describe(exc)})])
             except dd.DotdigitalError as exc:
                 if isinstance(exc, dd.AuthenticationError):
@@ -724,6 +730,7 @@ class SyncEngine:
                 code, description = failure
                 outcome.append((item, "rejected", {
                     "error_code": code, "dotdigital_ref": done.import_id,
+                    "error_field": contact_problem_field(code, description),
                     "error_message": f"Dotdigital rejected the contact: {code}"
                                      + (f" ({description})" if description else "")}))
         self._settle_contacts(outcome)
@@ -797,7 +804,8 @@ class SyncEngine:
             for customer_id, source_hash, merged_into in item["customers"]:
                 cust = {"key": customer_id, "state": state, "source_hash": source_hash,
                         "error_code": extra.get("error_code"),
-                        "error_field": "email" if state == "rejected" else None,
+                        "error_field": (extra.get("error_field") or "email")
+                        if state == "rejected" else None,
                         "error_message": extra.get("error_message"),
                         "detail": f"merged into customer {merged_into} (same e-mail)"
                         if merged_into else None}
@@ -821,7 +829,8 @@ class SyncEngine:
                 self.report.problem("contacts", item["key"] if item["customers"] == [] else
                                     item["customers"][0][0], state,
                                     extra.get("error_message") or state,
-                                    field="email", email=item.get("email"),
+                                    field=extra.get("error_field") or "email",
+                                    email=item.get("email"),
                                     code=extra.get("error_code"))
         self.ledger.record("contacts", contact_rows, run_id=self.run_id,
                            count_attempt=count)

@@ -174,7 +174,7 @@ def test_parquet_round_trip_keeps_json_columns_as_json_text(store, tmp_path):
         ("c.xlsx", b"PK", "unknown file type"),
         ("c.parquet", b"not parquet at all", "not a readable Parquet file"),
         ("c.csv", b"", "empty"),
-        ("c.jsonl", b'[{"customer_id": "1"}]', "JSON array"),
+        ("c.json", b'{\n  "customer_id": "1"\n}', "one JSON object spread over"),
     ],
 )
 def test_unreadable_files_give_a_clear_error(store, tmp_path, name, content, message):
