@@ -127,16 +127,17 @@ ledger = sa.Table(
 warnings = sa.Table(
     "warnings",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("entity", sa.String(32), nullable=False),
-    sa.Column("key", sa.Text, nullable=False),
+    # No auto-increment id: `dotsync migrate` copies rows as they are, and a copied id
+    # would collide with the target's own sequence.
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("field", sa.Text),
     sa.Column("check", sa.Text),
     sa.Column("value", sa.Text),
     sa.Column("reason", sa.Text),
     sa.Column("run_id", sa.String(64)),
     sa.Column("recorded_at", sa.DateTime(timezone=True)),
-    sa.Index("ix_warnings_entity_key", "entity", "key"),
 )
 
 #: One row per flow run: its outcome and report, for ``dotsync status`` and replays.

@@ -27,10 +27,18 @@ COLUMNS: tuple[str, ...] = ("entity", "key", *FIELDS, "run_id", "recorded_at")
 
 
 def _rows(entity: str, warnings: Iterable[Mapping[str, Any]], run_id: str | None,
-          stamp: datetime) -> list[dict[str, Any]]:
-    return [{"entity": entity, "key": str(w["key"]),
-             **{f: None if w.get(f) is None else str(w[f]) for f in FIELDS},
-             "run_id": run_id, "recorded_at": stamp} for w in warnings]
+          stamp: datetime, start: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Table rows, numbered per record (``seq``) from ``start`` (0 when not given)."""
+    nxt: dict[str, int] = dict(start or {})
+    out = []
+    for w in warnings:
+        key = str(w["key"])
+        seq = nxt.get(key, 0)
+        nxt[key] = seq + 1
+        out.append({"entity": entity, "key": key, "seq": seq,
+                    **{f: None if w.get(f) is None else str(w[f]) for f in FIELDS},
+                    "run_id": run_id, "recorded_at": stamp})
+    return out
 
 
 def replace(store: Store, entity: str, keys: Iterable[str],
@@ -42,7 +50,7 @@ def replace(store: Store, entity: str, keys: Iterable[str],
     wanted = list(dict.fromkeys([*map(str, keys), *(r["key"] for r in rows)]))
     with store.engine.begin() as conn:
         # A first load (no warning of this entity yet) skips the deletes altogether.
-        held = conn.execute(sa.select(table.c.id).where(table.c.entity == entity)
+        held = conn.execute(sa.select(table.c.seq).where(table.c.entity == entity)
                             .limit(1)).first()
         for part in chunks(wanted if held else [], 900):
             conn.execute(table.delete().where(table.c.entity == entity,
@@ -55,11 +63,20 @@ def replace(store: Store, entity: str, keys: Iterable[str],
 def add(store: Store, entity: str, warnings: Iterable[Mapping[str, Any]],
         run_id: str | None = None) -> int:
     """Append warnings to what the records already have (found after validation)."""
-    rows = _rows(entity, warnings, run_id, datetime.now(UTC))
-    if rows:
-        with store.engine.begin() as conn:
-            for part in chunks(rows, 5_000):
-                conn.execute(table.insert(), list(part))
+    given = list(warnings)
+    if not given:
+        return 0
+    keys = sorted({str(w["key"]) for w in given})
+    with store.engine.begin() as conn:
+        start: dict[str, int] = {}
+        for part in chunks(keys, 900):
+            start.update((k, int(n) + 1) for k, n in conn.execute(
+                sa.select(table.c.key, sa.func.max(table.c.seq))
+                .where(table.c.entity == entity, table.c.key.in_(list(part)))
+                .group_by(table.c.key)))
+        rows = _rows(entity, given, run_id, datetime.now(UTC), start)
+        for part in chunks(rows, 5_000):
+            conn.execute(table.insert(), list(part))
     return len(rows)
 
 
@@ -72,11 +89,11 @@ def frame(store: Store, entity: str | None = None,
     rows: list[Any] = []
     with store.engine.connect() as conn:
         if keys is None:
-            rows = list(conn.execute(query.order_by(table.c.entity, table.c.key, table.c.id)))
+            rows = list(conn.execute(query.order_by(table.c.entity, table.c.key, table.c.seq)))
         else:
             for part in chunks(list(dict.fromkeys(keys)), 900):
                 rows += list(conn.execute(query.where(table.c.key.in_(list(part)))
-                                          .order_by(table.c.entity, table.c.key, table.c.id)))
+                                          .order_by(table.c.entity, table.c.key, table.c.seq)))
     return object_frame(rows, COLUMNS)
 
 

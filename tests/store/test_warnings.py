@@ -89,3 +89,26 @@ def test_the_cli_lists_warnings_and_status_counts_them(tmp_path, monkeypatch) ->
     assert "Sent with a field left out" in shown.output and "customers 1" in shown.output
     assert json.loads(runner.invoke(main, ["status", "--json"]).output)["warnings"] == {
         "customers": 1}
+
+
+def test_appended_warnings_are_numbered_after_the_records_own(store) -> None:
+    field_warnings.replace(store, "customers", ["C1"], [_w("C1"), _w("C1", "first_name")])
+    field_warnings.add(store, "customers", [_w("C1", "mobile_number", "taken"), _w("C2")])
+    field_warnings.add(store, "customers", [_w("C1", "mobile_number", "taken again")])
+    frame = field_warnings.frame(store, "customers")
+    assert frame[["key", "reason"]].values.tolist() == [
+        ["C1", "bad"], ["C1", "bad"], ["C1", "taken"], ["C1", "taken again"], ["C2", "bad"]]
+
+
+def test_warnings_survive_a_migrate_and_the_target_takes_new_ones(tmp_path, postgres_store):
+    from dotsync.store.transfer import copy_store
+
+    source = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    field_warnings.replace(source, "orders", ["O1"], [_w("O1", "tax"), _w("O1", "store")])
+    copy_store(source, postgres_store)
+    assert field_warnings.counts(postgres_store) == {"orders": 1}
+    # No sequence to be left behind by the copy: new warnings go in beside the copied ones.
+    field_warnings.add(postgres_store, "orders", [_w("O1", "coupon_code")])
+    field_warnings.replace(postgres_store, "orders", ["O2"], [_w("O2", "tax")])
+    assert len(field_warnings.frame(postgres_store, "orders")) == 4
+    source.dispose()
