@@ -38,7 +38,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", "updated_at")
 
 EMAIL_TYPES: tuple[str, ...] = ("html", "plaintext")
 OPT_IN_TYPES: tuple[str, ...] = ("unknown", "single", "double", "verified_double")
-CONSENTS: tuple[str, ...] = ("subscribed", "unsubscribed")
+#: ``pending``: double opt-in asked, not confirmed (SPEC §1); never sent as a status.
+CONSENTS: tuple[str, ...] = ("subscribed", "unsubscribed", "pending")
 NAME_MAX = 50
 
 _TEXT = object

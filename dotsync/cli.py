@@ -264,6 +264,9 @@ def _print_summary(report: dict[str, Any]) -> None:
                f"{report.get('duration_seconds', 0):.1f}s, {report.get('api_calls_total', 0)} "
                f"API calls ({report.get('write_calls', 0)} writes)")
     click.echo(_table(headers, rows))
+    for note in report.get("notes") or []:
+        if str(note).startswith("dry run: the next run would send"):
+            click.echo(note)
     merged = report.get("contacts", {}).get("merged", 0)
     if merged:
         click.echo(f"{merged} customer rows shared an e-mail with a newer row and were merged "
@@ -292,12 +295,15 @@ def _print_summary(report: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.001), default=5.0,
               show_default=True, help="Seconds between import status polls.")
+@click.option("--allow-sends", type=click.IntRange(min=0), default=None,
+              help="Let this run send up to N order confirmations and certificates "
+                   "(instead of DOTSYNC_MAX_SENDS_PER_RUN).")
 @click.option("--assume-sent-before", "assume_before", default=None, metavar="DATE",
               help="For a shop that lost its ledger: first mark certificates updated, and "
               "order confirmations of orders placed, before DATE as already sent (nothing "
               "is sent for them).")
 def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
-         assume_before: str | None) -> None:
+         allow_sends: int | None, assume_before: str | None) -> None:
     """One run of the sync flow (a Prefect flow run)."""
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
     unknown = sorted(set(chosen) - {"contacts", "orders", "certificates"})
@@ -314,7 +320,7 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
     from flows.sync import sync as sync_flow
 
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
-                      return_state=True)
+                      allow_sends=allow_sends, return_state=True)
     _finish_run(state, as_json)
 
 
@@ -330,8 +336,12 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
               default=48_000_000, show_default=True,
               help="Largest import body, in bytes (Dotdigital's cap is 50 MB).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--allow-sends", type=click.IntRange(min=0), default=None,
+              help="With --include-certificates: let this run send up to N certificates "
+                   "(instead of DOTSYNC_MAX_SENDS_PER_RUN).")
 def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
-             poll_interval: float, import_max_bytes: int, as_json: bool) -> None:
+             poll_interval: float, import_max_bytes: int, as_json: bool,
+             allow_sends: int | None) -> None:
     """The bulk first load (or re-load) through the bulk import endpoints."""
     if since is not None:
         import pandas as pd
@@ -345,7 +355,8 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
 
     state = backfill_flow(since=since, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
-                          import_max_bytes=import_max_bytes, return_state=True)
+                          import_max_bytes=import_max_bytes, allow_sends=allow_sends,
+                          return_state=True)
     _finish_run(state, as_json)
 
 

@@ -9,9 +9,11 @@ exception built from a :class:`Settings` can show it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,41 @@ def _strict_fields(raw: str | None) -> frozenset[str]:
         raise ConfigError(str(exc)) from None
 
 
+_DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(?:\d+\s*[dhms]\s*)+$", re.IGNORECASE)
+_UNIT = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def _duration(name: str, raw: str | None, default: timedelta) -> timedelta:
+    """``72h``, ``3d``, ``90m``, ``1d12h`` (days, hours, minutes, seconds)."""
+    if raw is None or str(raw).strip() == "":
+        return default
+    text = str(raw)
+    if not _DURATION.match(text):
+        raise ConfigError(f"{name} must be a duration such as 72h, 3d or 90m, got {raw!r}")
+    total = timedelta()
+    for amount, unit in _DURATION_PART.findall(text):
+        total += timedelta(**{_UNIT[unit.lower()]: int(amount)})
+    if total <= timedelta():
+        raise ConfigError(f"{name} must be longer than zero, got {raw!r}")
+    return total
+
+
+def _statuses(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None or str(raw).strip() == "":
+        return default
+    return tuple(s.strip().lower() for s in str(raw).split(",") if s.strip())
+
+
+def _positive(name: str, raw: str | None, default: int) -> int:
+    value = _opt_int(name, raw)
+    if value is None:
+        return default
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything dotsync reads from SPEC §3, plus the extensions documented in the README."""
@@ -112,6 +149,13 @@ class Settings:
     )
     #: SPEC §3 ``DOTSYNC_STRICT_FIELDS``: optional fields whose problems reject.
     strict_fields: frozenset[str] = frozenset()
+    #: Orders placed longer ago than this get no confirmation e-mail.
+    confirmation_max_age: timedelta = timedelta(hours=72)
+    #: Order statuses (lower case) that never get a confirmation e-mail.
+    no_confirmation_statuses: tuple[str, ...] = (
+        "canceled", "cancelled", "closed", "refunded", "voided", "declined", "failed")
+    #: A run that would send more transactional e-mails than this sends none.
+    max_sends_per_run: int = 5000
 
     @classmethod
     def from_env(
@@ -159,6 +203,14 @@ class Settings:
             if statuses
             else cls.fulfilled_statuses,
             strict_fields=_strict_fields(get("DOTSYNC_STRICT_FIELDS")),
+            confirmation_max_age=_duration("DOTSYNC_CONFIRMATION_MAX_AGE",
+                                           get("DOTSYNC_CONFIRMATION_MAX_AGE"),
+                                           cls.confirmation_max_age),
+            no_confirmation_statuses=_statuses(get("DOTSYNC_NO_CONFIRMATION_STATUSES"),
+                                               cls.no_confirmation_statuses),
+            max_sends_per_run=_positive("DOTSYNC_MAX_SENDS_PER_RUN",
+                                        get("DOTSYNC_MAX_SENDS_PER_RUN"),
+                                        cls.max_sends_per_run),
             preflight_accept=tuple(
                 n.strip() for n in (get("DOTSYNC_PREFLIGHT_ACCEPT") or "").split(",") if n.strip()
             ),
@@ -169,5 +221,5 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = str(value) if isinstance(value, Secret) else value
+            out[f.name] = str(value) if isinstance(value, Secret | timedelta) else value
         return out

@@ -75,14 +75,27 @@ def preflight_command(as_json: bool) -> None:
         client.close()
         _config_error(f"cannot open the staging store (DOTSYNC_DATABASE_URL):"
                       f" {type(exc).__name__}: {_first_line(exc)}", as_json)
+    from dotsync.sync.send_forecast import forecast_dict, forecast_line, forecast_sends
+
+    forecast = None
     try:
         with client:
             result = run_preflight(settings, store, client)
+        try:  # informational: what the next run would send (README, "Transactional e-mails")
+            forecast = forecast_sends(settings, store)
+        except Exception as exc:  # never turns a passing checklist into a crash
+            forecast_error = f"next run's sends could not be counted: {_first_line(exc)}"
+        else:
+            forecast_error = None
     finally:
         store.dispose()
     payload: Any = result.as_dict()
+    if forecast is not None:
+        payload["next_run_sends"] = forecast_dict(forecast, settings)
     if as_json:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(result.render())
+        click.echo(forecast_line(forecast, settings) if forecast is not None
+                   else f"ℹ {forecast_error}")
     raise click.exceptions.Exit(EXIT_OK if result.ok else EXIT_FAILED)

@@ -33,8 +33,13 @@ def backfill(
     dry_run: bool = False,
     credentials_block: str | None = None,
     preflight: bool = False,
+    allow_sends: int | None = None,
 ) -> Any:
     """Load everything pending (or changed since ``since``, an ISO date) in bulk.
+
+    With ``include_certificates``, more pending certificates than
+    ``DOTSYNC_MAX_SENDS_PER_RUN`` (or than ``allow_sends``) sends none of them and
+    fails the run after the contacts and orders are loaded.
 
     Imports are sized up to ``import_max_bytes`` (48 MB by default, under Dotdigital's
     50 MB cap): a first load is large, and the fewer imports, the fewer calls.
@@ -46,6 +51,7 @@ def backfill(
         poll_interval=poll_interval,
         confirmations=False,
         track_settled=False,
+        allow_sends=allow_sends,
     )
 
     def body(engine: SyncEngine) -> None:

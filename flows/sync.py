@@ -18,6 +18,7 @@ from dotsync.config import Settings
 from dotsync.sync.engine import Options, SyncEngine
 from flows.common import run_engine
 from tasks.sync_steps import (
+    check_send_cap,
     extract_and_validate,
     push_contacts,
     push_orders,
@@ -39,6 +40,7 @@ def sync(
     report_file: str | None = None,
     credentials_block: str | None = None,
     preflight: bool = False,
+    allow_sends: int | None = None,
 ) -> Any:
     """One run of the sync (SPEC §4 ``dotsync sync``).
 
@@ -49,7 +51,9 @@ def sync(
     imports of at most ``import_max_bytes``. ``report_file`` also writes the Markdown
     report there; ``credentials_block`` names a ``DotdigitalCredentials`` block;
     ``preflight`` runs every go-live check first and fails the run before any write
-    when one fails (deployed runs set it).
+    when one fails (deployed runs set it). A run that would send more order
+    confirmations and certificates than ``DOTSYNC_MAX_SENDS_PER_RUN`` sends none and
+    fails; ``allow_sends`` lets this one run send up to that many instead.
     """
     chosen = tuple(entities or ALL_ENTITIES)
     unknown = sorted(set(chosen) - set(ALL_ENTITIES))
@@ -62,6 +66,7 @@ def sync(
         send_batch_size=send_batch_size,
         import_max_bytes=import_max_bytes,
         poll_interval=poll_interval,
+        allow_sends=allow_sends,
     )
 
     def body(engine: SyncEngine) -> None:
@@ -76,6 +81,8 @@ def sync(
         push_contacts(engine, dependants, include_customers="contacts" in chosen)
         if valid_orders is not None:
             push_orders(engine, valid_orders)
+        check_send_cap(engine, valid_certs, confirmations=valid_orders is not None)
+        if valid_orders is not None:
             send_confirmations(engine)
         if valid_certs is not None:
             send_certificates(engine, valid_certs)

@@ -64,6 +64,14 @@ def push_orders(engine: SyncEngine, valid: pd.DataFrame) -> None:
     run_step(engine, lambda: engine.push_orders(valid))
 
 
+@task(name="check-send-cap", cache_policy=NO_CACHE, persist_result=False)
+def check_send_cap(engine: SyncEngine, valid_certificates: pd.DataFrame | None,
+                   confirmations: bool = True) -> None:
+    """How many confirmations and certificates this run would send; more than the cap
+    fails the run before the first one (never retried: the answer would not change)."""
+    engine.check_send_cap(valid_certificates, confirmations)
+
+
 @task(name="send-order-confirmations", cache_policy=NO_CACHE, persist_result=False,
       **RETRY_OPTIONS)
 def send_confirmations(engine: SyncEngine) -> None:

@@ -215,6 +215,31 @@ async def patch_contact(request: Request) -> Response:
     return JSONResponse(contact, status_code=201 if created else 200)
 
 
+async def create_contact(request: Request) -> Response:
+    """``POST /contacts/v3``: create only; 409 ``idAlreadyExists`` when an identifier is
+    taken (the spec's "Create a contact" operation)."""
+    state = _state(request)
+    body = await read_json(request)
+    problems = check_contact_body(body, "", known_fields=state.known_data_fields,
+                                  for_import=False)
+    identifiers = body.get("identifiers") if isinstance(body, dict) else None
+    if not problems and not (isinstance(identifiers, dict) and (
+            identifiers.get("email") or identifiers.get("mobileNumber"))):
+        problems = [("identifiers", "required: email or mobileNumber")]
+    if problems:
+        return v3(400, "contacts", "validationError", "The request is invalid", problems)
+    problems = _identifier_value_problems(body, "")
+    if problems:
+        return v3(400, "contacts", "invalidId", "An identifier value is invalid", problems)
+    try:
+        contact = state.create_contact(body)
+    except ConflictError as exc:
+        return v3(409, "contacts", "idAlreadyExists",
+                  f"The id value '{exc.value}' for the identifier '{exc.identifier}' already "
+                  "exists. All identifiers must be unique!")
+    return JSONResponse(contact, status_code=201)
+
+
 async def get_contact(request: Request) -> Response:
     state = _state(request)
     identifier, value = request.path_params["identifier"], request.path_params["value"]
@@ -753,6 +778,7 @@ async def faults(request: Request) -> Response:
 ROUTES = [
     Route("/v2/account-info", account_info, methods=["GET"]),
     Route("/contacts/v3", list_contacts, methods=["GET"]),
+    Route("/contacts/v3", create_contact, methods=["POST"]),
     Route("/contacts/v3/import", import_contacts, methods=["PUT"]),
     Route("/contacts/v3/import/{importId}", contact_import_status, methods=["GET"]),
     Route("/contacts/v3/delete", bulk_delete, methods=["POST"]),

@@ -731,6 +731,21 @@ class EmulatorState:
                                                path_value=path_value)
             return contact.to_v3(), created
 
+    def create_contact(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a contact, never update one (``POST /contacts/v3``): Dotdigital's spec
+        says the call "will fail ... with a 409" unless every identifier is unique in
+        the account. Raises :class:`ConflictError` naming the identifier taken."""
+        with self.lock:
+            record = copy.deepcopy(body)
+            identifiers = dict(record.get("identifiers") or {})
+            record["identifiers"] = identifiers
+            for name in ("email", "mobileNumber"):
+                if name in identifiers and self.find(name, str(identifiers[name])) is not None:
+                    raise ConflictError(name, identifiers[name])
+            match = "email" if "email" in identifiers else "mobileNumber"
+            contact, _created, _ = self._upsert(record, match, "overwrite")
+            return contact.to_v3()
+
     def _upsert(self, record: dict[str, Any], match: str, merge: str,
                 path_value: str | None = None,
                 canonical: tuple[str | None, str | None] | None = None,
@@ -832,6 +847,16 @@ class EmulatorState:
             wanted = "subscribed"
         suppression = (self._suppressions.get(email_key(contact.email))
                        if contact.email else None)
+        resubscribe = email_props.get("resubscribeOptions")
+        if (wanted == "subscribed" and isinstance(resubscribe, dict) and suppression is not None
+                and suppression["reason"] == "Unsubscribed"):
+            # Spec, resubscribeOptions: resubscribing an unsubscribed channel, with a
+            # confirmation e-mail unless resubscribeWithNoChallenge (default true).
+            del self._suppressions[email_key(contact.email or "")]
+            contact.email_status = ("subscribed" if resubscribe.get(
+                "resubscribeWithNoChallenge", True) else "pendingOptIn")
+            suppression = None
+            wanted = None
         held = False
         if suppression is not None:
             held = True

@@ -23,9 +23,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dotsync import failpoints
 from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
-from dotsync.sync.engine import SyncEngine, _norm_email
+from dotsync.sync.engine import RunFailed, SyncEngine, _norm_email
+from dotsync.sync.transactional import EXPIRED, SendPlan, cap_exceeded
 
 
 class Backfill:
@@ -150,7 +152,40 @@ class Backfill:
             missing = engine._send_orders(self.order_rows(), bulk=True)
         engine.retry_missing_contacts(missing)
 
+    def count_certificate_sends(self) -> SendPlan:
+        """How many pending certificates this backfill would send (a read-only pass:
+        nothing is recorded), for the send cap."""
+        from data_contracts import validate_certificates
+
+        plan = SendPlan()
+        campaign = self.engine.settings.certificate_campaign_id
+        for chunk in self.store.iter_staged("certificates", self.chunk_rows):
+            pending = self._pending("certificates", chunk)
+            if pending.empty:
+                continue
+            valid = validate_certificates(pending.drop(columns=["_hash"]), campaign).valid
+            ready, _waiting, expired, _gate = self.engine.plan_certificates(valid)
+            plan.certificates += len(ready)
+            plan.skip(EXPIRED, len(expired))
+        return plan
+
     def send_certificates(self) -> None:
+        engine = self.engine
+        plan = self.count_certificate_sends()
+        by_flag = engine.options.allow_sends is not None
+        allowed = engine.options.allow_sends if by_flag else engine.settings.max_sends_per_run
+        problem = cap_exceeded(plan, int(allowed or 0), by_flag)
+        engine.send_plan = plan
+        if engine.options.dry_run:
+            engine.report.notes.append(f"dry run: the backfill would send {plan.describe()}"
+                                       + (f"; it would fail: {problem}" if problem else ""))
+        else:
+            failpoints.hit("after_send_cap")
+            if problem:
+                raise RunFailed(problem.replace("dotsync sync --allow-sends",
+                                                "dotsync backfill --include-certificates "
+                                                "--allow-sends").replace(
+                    "the sync flow's allow_sends", "the backfill flow's allow_sends"))
         for chunk in self.store.iter_staged("certificates", self.chunk_rows):
             self.rows_read += len(chunk)
             pending = self._pending("certificates", chunk)

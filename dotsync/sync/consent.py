@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from dotsync.store import Store
+from dotsync.store import Ledger, Store
 from dotsync.store.db import chunks
 from dotsync.store.schema import meta, suppressions
 
@@ -27,6 +27,8 @@ WATERMARK = "consent_watermark"
 OVERLAP = timedelta(hours=1)
 #: Where the first read-back starts when there is no watermark yet.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+#: An unsubscribe this close to dotsync creating the contact non-marketable is its own.
+OWN_UNSUBSCRIBE_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def read_back(client: Any, store: Store, since: datetime | None = None) -> ReadB
             if known is None or when > known["date_removed"]:
                 rows[email] = {"email": email, "kind": kind, "reason": item.reason,
                                "date_removed": when, "recorded_at": started}
+    for email in _own_unsubscribes(store, rows):
+        del rows[email]
     with store.engine.begin() as conn:
         for part in chunks(list(rows.values()), 500):
             emails = [r["email"] for r in part]
@@ -78,6 +82,30 @@ def read_back(client: Any, store: Store, since: datetime | None = None) -> ReadB
         _set_watermark(conn, started)
     return ReadBack(since=start, suppressed=len(suppressed), unsubscribed=len(unsubscribed),
                     recorded=len(rows))
+
+
+def _own_unsubscribes(store: Store, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The ``unsubscribed`` entries that are dotsync's own: the status it gave a contact
+    it created without consent (README, "Consent"), not a contact's choice. The source
+    system is not told those; an unsubscribe after that moment is recorded as usual."""
+    from dotsync.sync.consent_policy import CREATED_NOT_MARKETABLE
+
+    # Dotdigital lists an unsubscribe under suppressed-since too (reason Unsubscribed).
+    candidates = [e for e, r in rows.items() if r["kind"] == "unsubscribed"
+                  or str(r.get("reason") or "").lower() == "unsubscribed"]
+    if not candidates:
+        return []
+    ledger = Ledger(store).frame("contacts", candidates)
+    own = []
+    for email, detail, sent_at in zip(ledger["key"], ledger["detail"], ledger["sent_at"],
+                                      strict=True):
+        if detail != CREATED_NOT_MARKETABLE or sent_at is None or pd.isna(sent_at):
+            continue
+        created = pd.Timestamp(sent_at)
+        created = created.tz_localize("UTC") if created.tzinfo is None else created
+        if rows[email]["date_removed"] <= created.to_pydatetime() + OWN_UNSUBSCRIBE_SLACK:
+            own.append(email)
+    return own
 
 
 def suppressed_at(store: Store, emails: Iterable[str]) -> dict[str, datetime]:

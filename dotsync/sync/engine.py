@@ -43,12 +43,23 @@ from dotsync.store.ledger import EXACTLY_ONCE
 from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
-from dotsync.sync import consent, payloads
+from dotsync.sync import consent, consent_policy, payloads
 from dotsync.sync.collection import CollectionGuard
+from dotsync.sync.consent_census import Census
+from dotsync.sync.consent_records import consent_record
 from dotsync.sync.failure_fields import contact_problem_field, field_of_error
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.report import RunReport
+from dotsync.sync.transactional import (
+    EXPIRED,
+    SendPlan,
+    cap_exceeded,
+    certificate_expired,
+    confirmation_skip,
+    confirmations_enabled_at,
+    enable_confirmations,
+)
 
 log = logging.getLogger("dotsync.sync")
 
@@ -85,6 +96,8 @@ class Options:
     #: Remember settled keys so a retried task skips them (a streaming backfill re-reads
     #: the ledger instead, and keeps memory flat).
     track_settled: bool = True
+    #: Transactional e-mails this run may send, instead of DOTSYNC_MAX_SENDS_PER_RUN.
+    allow_sends: int | None = None
     now: Callable[[], pd.Timestamp] = field(default=lambda: pd.Timestamp.now(tz="UTC"))
 
 
@@ -160,6 +173,12 @@ class SyncEngine:
         self.ledger = Ledger(store)
         self.report = RunReport(run_id=self.run_id, flow=flow, dry_run=self.options.dry_run)
         self.order_campaign_id: int | None = None
+        #: When order confirmations were first enabled for this store (None: never).
+        self.confirmations_enabled_at: datetime | None = None
+        #: What this run sends (or, in a dry run, the next would), once decided.
+        self.send_plan: SendPlan | None = None
+        #: Contacts a dry run would push: their dependants count as ready.
+        self._dry_run_contacts: set[str] = set()
         self._staged_customers: pd.DataFrame | None = None
         self._first_synced_orders: list[dict[str, Any]] = []
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
@@ -187,12 +206,17 @@ class SyncEngine:
 
         Raises :class:`RunFailed` with one clear message when the run cannot go on.
         """
+        confirming = bool(self.settings.order_campaign and self.options.confirmations)
         if self.options.dry_run or self.client is None:
+            if confirming:  # a dry run writes nothing: the next run would stamp "now"
+                self.confirmations_enabled_at = (confirmations_enabled_at(self.store)
+                                                 or datetime.now(UTC))
             return
         try:
             self.client.account_info()
-            if self.settings.order_campaign and self.options.confirmations:
+            if confirming:
                 self.order_campaign_id = self._resolve_campaign(self.settings.order_campaign)
+                self.confirmations_enabled_at = enable_confirmations(self.store)
         except dd.AuthenticationError as exc:
             raise CredentialsRefused(
                 "Dotdigital refused the API credentials (HTTP "
@@ -442,6 +466,7 @@ class SyncEngine:
                     f"but Dotdigital has had the contact suppressed since "
                     f"{when.isoformat()}: its status was not sent",
                     field="email_consent", email=row.get("email"), code="suppressed")
+            self._note_consent_record(customer_id, row)
             items.append({
                 "key": payloads.contact_key(row),
                 "payload": payload,
@@ -449,6 +474,7 @@ class SyncEngine:
                 "customers": [(m, hash_of.get(m), m != customer_id and customer_id)
                               for m in members],
                 "email": row.get("email"),
+                "create": consent_policy.creation_channels(payload, row),
             })
         self.report.counts["contacts"].merged += sum(
             1 for item in items for (_, _, into) in item["customers"] if into
@@ -553,7 +579,8 @@ class SyncEngine:
             payload = payloads.contact_payload({"email": email})
             items.append({"key": email, "payload": payload,
                           "payload_hash": payloads.payload_hash(payload),
-                          "customers": [], "email": email})
+                          "customers": [], "email": email,
+                          "create": consent_policy.creation_channels(payload, {})})
         return items
 
     def plan_contacts(
@@ -583,11 +610,17 @@ class SyncEngine:
             ledger = self.ledger.frame("contacts", [i["key"] for i in batch]).set_index("key")
             unchanged = []
             for item in batch:
-                if item["key"] in ledger.index:
-                    row = ledger.loc[item["key"]]
-                    if row["state"] == "synced" and row["payload_hash"] == item["payload_hash"]:
-                        unchanged.append((item, "synced", {}))
-                        continue
+                row = ledger.loc[item["key"]] if item["key"] in ledger.index else None
+                if (row is not None and not item.get("recreate") and row["state"] == "synced"
+                        and row["payload_hash"] == item["payload_hash"]):
+                    unchanged.append((item, "synced", {}))
+                    continue
+                # Pushed before: it exists, so no status is added. Never pushed (or gone
+                # from Dotdigital): a status for a contact this call creates.
+                item["first_push"] = bool(item.get("recreate") or row is None
+                                          or _none_if_nan(row["sent_at"]) is None)
+                item["ours"] = row is not None and (
+                    row["detail"] == consent_policy.CREATED_NOT_MARKETABLE)
                 yield item
             counts.unchanged += len(unchanged)
             if not self.options.dry_run:
@@ -609,7 +642,10 @@ class SyncEngine:
         to_send = self.unsent(items)
         self.erase()
         if self.options.dry_run:
-            count = sum(1 for _ in to_send)
+            count = 0
+            for item in to_send:
+                self._dry_run_contacts.add(item["key"])
+                count += 1
             self.report.counts["contacts"].sent += count
             self.report.notes.append(f"dry run: {count} contacts would be sent")
             return
@@ -624,15 +660,42 @@ class SyncEngine:
 
     def _contacts_single(self, items: Sequence[dict[str, Any]]) -> None:
         for item in items:
+            if item.get("first_push") and item.get("create"):
+                try:
+                    try:
+                        self.client.create_contact(consent_policy.for_creation(
+                            item["payload"], item["create"]))
+                    except dd.ConflictError as exc:
+                        if not _mobile_conflict(item["payload"], exc.error_code,
+                                                _describe(exc)):
+                            raise
+                        # Another contact holds the number (SPEC §1): created without it.
+                        item = self._without_mobile(item)
+                        self.client.create_contact(consent_policy.for_creation(
+                            item["payload"], item["create"]))
+                except dd.ConflictError:
+                    pass  # it exists (or an identifier is taken): a plain upsert below
+                except dd.DotdigitalError as exc:
+                    if isinstance(exc, dd.AuthenticationError):
+                        raise
+                    state = "failed" if exc.transient else "rejected"
+                    self._settle_contacts([(item, state, {
+                        "error_code": exc.error_code or type(exc).__name__,
+                        "error_message": _describe(exc)})])
+                    continue
+                else:
+                    item["mark"] = "set"
+                    self._settle_contacts([(item, "synced", {})])
+                    continue
             try:
                 try:
-                    self.client.upsert_contact(item["payload"])
+                    self.client.upsert_contact(self._outgoing(item))
                 except dd.ConflictError as exc:
                     if not _mobile_conflict(item["payload"], exc.error_code,
                                             _describe(exc)):
                         raise
                     item = self._without_mobile(item)
-                    self.client.upsert_contact(item["payload"])
+                    self.client.upsert_contact(self._outgoing(item))
             except (dd.ValidationError, dd.ConflictError, dd.NotFoundError) as exc:
                 self._settle_contacts([(item, "rejected", {
                     "error_code": exc.error_code or type(exc).__name__,
@@ -659,11 +722,13 @@ class SyncEngine:
 
         def payload_stream() -> Iterator[dict[str, Any]]:
             for item in items:
-                order.append(_pack_contact(
-                    item["key"], item["payload_hash"], item["customers"], item.get("email"),
-                    self._identity(item["payload"]),
-                    _refusable_mobile(item["payload"])))
-                yield item["payload"]
+                identity = self._identity(item["payload"])
+                payload = self._outgoing(
+                    item, exists=lambda identity=identity: self._census().holds(identity))
+                order.append(_pack_contact(item["key"], item["payload_hash"], item["customers"],
+                                           item.get("email"), identity, item.get("mark"),
+                                           _refusable_mobile(item["payload"])))
+                yield payload
 
         def too_large(_payload: Any, size: int) -> None:
             # The one just read: it never reaches a chunk.
@@ -752,7 +817,10 @@ class SyncEngine:
                 "reason": f"Dotdigital refused mobile_number {masked!r}: another contact in "
                           "Dotdigital holds it (Duplicate identifier detected for "
                           "mobileNumber)"}]), replace=False)
-        return {**item, "payload": payload, "payload_hash": payloads.payload_hash(payload)}
+        out = {**item, "payload": payload, "payload_hash": payloads.payload_hash(payload)}
+        if item.get("create"):  # no number, no SMS channel to create
+            out["create"] = {k: v for k, v in item["create"].items() if k != "sms"}
+        return out
 
     def _retry_without_mobile(self, items: Sequence[dict[str, Any]]) -> None:
         """Contacts an import refused for a mobile number another contact holds: built
@@ -780,6 +848,43 @@ class SyncEngine:
             else:
                 self._contacts_single(again)
 
+    def _outgoing(self, item: dict[str, Any],
+                  exists: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """What a contact item sends (README, "Consent"); sets ``item["mark"]``.
+
+        A contact dotsync created non-marketable that the source now says is subscribed
+        is resubscribed; one never pushed that ``exists()`` says is not in Dotdigital
+        gets the non-marketable statuses. Without ``exists`` (single calls) creation is
+        :meth:`_contacts_single`'s ``POST``.
+        """
+        payload = item["payload"]
+        if item.get("ours") and consent_policy.says_subscribed(payload):
+            item["mark"] = "clear"
+            return consent_policy.for_resubscribe(payload)
+        if (exists is not None and item.get("first_push") and item.get("create")
+                and not exists()):
+            item["mark"] = "set"
+            return consent_policy.for_creation(payload, item["create"])
+        return payload
+
+    def _census(self) -> Census:
+        """Who is in the Dotdigital account, read once per run when a bulk push needs it."""
+        if getattr(self, "_account_census", None) is None:
+            self._account_census = Census.of_account(self.client)
+        return self._account_census
+
+    def _note_consent_record(self, customer_id: str, row: Mapping[str, Any]) -> None:
+        """A consent record that cannot be sent (some column missing or invalid) is left
+        out, the contact still goes, and the report says which field and why."""
+        _record, problems = consent_record(row)
+        if not problems:
+            return
+        self.report.counts["contacts"].consent_records_left_out += 1
+        if len(self.report.notes) < 200:
+            self.report.notes.append(
+                f"customer {customer_id}: consent record not sent: "
+                + "; ".join(reason for _field, reason in problems))
+
     @staticmethod
     def _identity(payload: Mapping[str, Any]) -> str:
         ids = payload.get("identifiers", {})
@@ -800,6 +905,12 @@ class SyncEngine:
             if state == "synced":
                 row.update(payload_hash=item["payload_hash"], sent_at=now, error_code=None,
                            error_field=None, error_message=None)
+                mark = item.get("mark")
+                if mark == "set":
+                    row["detail"] = consent_policy.CREATED_NOT_MARKETABLE
+                    counts.created_not_marketable += 1
+                elif mark == "clear":
+                    row["detail"] = None
             contact_rows.append(row)
             for customer_id, source_hash, merged_into in item["customers"]:
                 cust = {"key": customer_id, "state": state, "source_hash": source_hash,
@@ -842,7 +953,8 @@ class SyncEngine:
         wanted = sorted({e for e in emails if e})
         states = self.ledger.states("contacts", wanted)
         out: dict[str, str | None] = {}
-        waiting = [e for e in wanted if states.get(e) != "synced"]
+        waiting = [e for e in wanted if states.get(e) != "synced"
+                   and e not in self._dry_run_contacts]
         reasons: dict[str, str] = {}
         for email in waiting:
             if email in self.contact_reasons:
@@ -956,6 +1068,8 @@ class SyncEngine:
             before = prior_of.get(key)
             row = {"order_id": key, "customer_email": email, "total": total,
                    "currency": currency, "_hash": source_hash, "fulfilled_date": date,
+                   "status": record["json"]["order_status"],
+                   "placed_at": record["json"]["purchase_date"],
                    "_payload": record, "_payload_hash": payloads.payload_hash(record),
                    "_first_sync": before is None or before[2] is None}
             if before is not None and before[0] == "synced" and before[1] == row["_payload_hash"]:
@@ -1170,6 +1284,8 @@ class SyncEngine:
             items = self.contact_items(holders, set(holders["customer_id"]))
         planned = {i["key"] for i in items}
         items += self.guest_items(emails, planned | set(holders["_email_norm"].dropna()))
+        for item in items:  # Dotdigital says it has no such contact: it is created again
+            item["recreate"] = True
         self.push_contacts(items)
 
     # -- confirmations and certificates: exactly once --------------------------------
@@ -1183,21 +1299,115 @@ class SyncEngine:
         if not self.settings.order_campaign or not self.options.confirmations:
             return
         counts = self.report.counts["confirmations"]
+        sends, skipped = self.plan_confirmations()
         if self.options.dry_run:
-            counts.sent += len(self._first_synced_orders)
+            counts.sent += len(sends)
+            self._count_skips("confirmations", skipped)
             return
+        if skipped:
+            # Never owed after all: the ledger forgets them, so no later run sends one.
+            self.ledger.forget("confirmations", [k for k, _ in skipped])
+            self.settled["confirmations"].update(k for k, _ in skipped)
+            self._count_skips("confirmations", skipped)
+        self._send_once("confirmations", sends)
+
+    def plan_confirmations(self) -> tuple[list[tuple[str, str, int | None, dict[str, str]]],
+                                          list[tuple[str, str]]]:
+        """The confirmations this run sends, and those it skips with the reason.
+
+        Owed ones are read from the ledger (``pending`` or ``failed``); a dry run adds
+        the orders it would sync for the first time. Each is checked against
+        DOTSYNC_NO_CONFIRMATION_STATUSES, DOTSYNC_CONFIRMATION_MAX_AGE and the moment
+        confirmations were enabled, on the staged order as it is now.
+        """
+        if not self.settings.order_campaign or not self.options.confirmations:
+            return [], []
+        now = self.options.now()
+        enabled = self.confirmations_enabled_at
         owed = [k for k, state in self.ledger.states_in("confirmations", ("pending", "failed"))
                 if k not in self.settled["confirmations"]]
+        sends: list[tuple[str, str, int | None, dict[str, str]]] = []
+        skipped: list[tuple[str, str]] = []
+        if self.options.dry_run:
+            for row in self._first_synced_orders:
+                why = confirmation_skip(row.get("status"), row.get("placed_at"), now, enabled,
+                                        self.settings)
+                if why:
+                    skipped.append((str(row["order_id"]), why))
+                else:
+                    sends.append((str(row["order_id"]), row["customer_email"], None, {}))
+            owed = [k for k in owed if k not in {s[0] for s in sends} | {k for k, _ in skipped}]
         if not owed:
-            return
+            return sends, skipped
         staged = self.store.read_staged("orders", owed)
         valid = self.validate_orders(staged, record=False)
-        sends = [
-            (str(o["order_id"]), o["customer_email"], self.order_campaign_id,
-             payloads.confirmation_personalisation(o))
-            for o in _records(valid)
-        ]
-        self._send_once("confirmations", sends)
+        for o in _records(valid):
+            why = confirmation_skip(o.get("status"), o.get("placed_at"), now, enabled,
+                                    self.settings)
+            if why:
+                skipped.append((str(o["order_id"]), why))
+            else:
+                sends.append((str(o["order_id"]), o["customer_email"], self.order_campaign_id,
+                              payloads.confirmation_personalisation(o)))
+        return sends, skipped
+
+    def _count_skips(self, entity: str, skipped: Sequence[tuple[str, str]]) -> None:
+        """Skipped sends: counted, by reason, in the report (``skipped`` in ``--json``)."""
+        if not skipped:
+            return
+        counts = self.report.counts[entity]
+        counts.skipped += len(skipped)
+        for _key, why in skipped:
+            counts.skipped_because[why] = counts.skipped_because.get(why, 0) + 1
+
+    def plan_certificates(self, valid: pd.DataFrame | None) -> tuple[
+            list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]],
+            dict[str, str | None]]:
+        """Valid pending certificates as (ready, waiting for their contact, expired), and
+        the contact gate."""
+        if valid is None or valid.empty:
+            return [], [], [], {}
+        valid = valid[~valid["certificate_id"].astype(str).isin(self.settled["certificates"])]
+        if valid.empty:
+            return [], [], [], {}
+        now = self.options.now()
+        rows = _records(valid)
+        expired = [r for r in rows if certificate_expired(r.get("expires_at"), now)]
+        rows = [r for r in rows if not certificate_expired(r.get("expires_at"), now)]
+        gate = self.contact_gate([r["recipient_email"] for r in rows])
+        ready = [r for r in rows if not gate.get(r["recipient_email"])]
+        waiting = [r for r in rows if gate.get(r["recipient_email"])]
+        return ready, waiting, expired, gate
+
+    def check_send_cap(self, valid_certificates: pd.DataFrame | None,
+                       confirmations: bool = True) -> SendPlan:
+        """Before any confirmation or certificate goes out: how many would, and the cap.
+
+        A run that would send more than DOTSYNC_MAX_SENDS_PER_RUN (or the run's
+        ``allow_sends``) sends none of them and fails (:class:`RunFailed`) naming the
+        number and the way to allow it; nothing is written before that decision. A dry
+        run notes what the next run would send.
+        """
+        plan = SendPlan()
+        sends, skipped = self.plan_confirmations() if confirmations else ([], [])
+        plan.confirmations = len(sends)
+        for _key, why in skipped:
+            plan.skip(why)
+        ready, _waiting, expired, _gate = self.plan_certificates(valid_certificates)
+        plan.certificates = len(ready)
+        plan.skip(EXPIRED, len(expired))
+        by_flag = self.options.allow_sends is not None
+        allowed = self.options.allow_sends if by_flag else self.settings.max_sends_per_run
+        problem = cap_exceeded(plan, int(allowed or 0), by_flag)
+        self.send_plan = plan
+        if self.options.dry_run:
+            self.report.notes.append(f"dry run: the next run would send {plan.describe()}"
+                                     + (f"; it would fail: {problem}" if problem else ""))
+            return plan
+        failpoints.hit("after_send_cap")
+        if problem:
+            raise RunFailed(problem)
+        return plan
 
     def validate_certificates(self, pending: pd.DataFrame) -> pd.DataFrame:
         from data_contracts import validate_certificates
@@ -1218,13 +1428,8 @@ class SyncEngine:
         if valid.empty:
             return
         counts = self.report.counts["certificates"]
-        valid = valid[~valid["certificate_id"].astype(str).isin(self.settled["certificates"])]
-        if valid.empty:
-            return
-        gate = self.contact_gate(valid["recipient_email"])
-        rows = _records(valid)
-        ready = [r for r in rows if not gate.get(r["recipient_email"])]
-        waiting = [r for r in rows if gate.get(r["recipient_email"])]
+        ready, waiting, expired, gate = self.plan_certificates(valid)
+        self._skip_expired(expired)
         self._wait_for_contact("certificates", waiting, gate, "recipient_email")
         if self.options.dry_run:
             counts.sent += len(ready)
@@ -1237,6 +1442,29 @@ class SyncEngine:
             for r in ready
         ]
         self._send_once("certificates", sends)
+
+    def _skip_expired(self, expired: Sequence[dict[str, Any]]) -> None:
+        """Certificates past their ``expires_at`` are not sent: ``rejected`` in the ledger
+        with the reason (a later ``expires_at`` makes them pending again), counted as
+        skipped in the report."""
+        if not expired:
+            return
+        self._count_skips("certificates", [(str(r["certificate_id"]), EXPIRED)
+                                           for r in expired])
+        self.settled["certificates"].update(str(r["certificate_id"]) for r in expired)
+        for r in expired:
+            self.report.problem("certificates", r["certificate_id"], "skipped",
+                                f"not sent: expired at {payloads.iso_utc(r['expires_at'])}",
+                                field="expires_at", email=r["recipient_email"],
+                                code="expired")
+        if not self.options.dry_run:
+            self.ledger.record("certificates", [
+                {"key": str(r["certificate_id"]), "state": "rejected",
+                 "source_hash": r["_hash"], "error_code": "expired",
+                 "error_field": "expires_at",
+                 "error_message": f"not sent: the certificate expired at "
+                                  f"{payloads.iso_utc(r['expires_at'])}"}
+                for r in expired], run_id=self.run_id, protect_sent=True)
 
     def _send_once(
         self, entity: str, sends: Sequence[tuple[str, str, int | None, dict[str, str]]]
@@ -1353,11 +1581,13 @@ class SyncEngine:
 #: What settling an order or a contact needs, kept while its import runs.
 _ORDER_SETTLE_FIELDS = ("order_id", "customer_email", "_hash", "_payload_hash", "_first_sync",
                         "fulfilled_date")
-_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity", "same")
+_CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity", "mark",
+                          "same")
 
 
 def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
-                  email: str | None, identity: str, has_mobile: bool = False) -> tuple[Any, ...]:
+                  email: str | None, identity: str, mark: str | None = None,
+                  has_mobile: bool = False) -> tuple[Any, ...]:
     """What settling a contact needs, compact while its import runs: the customer rows
     behind it as JSON bytes (as they are when JSON cannot hold them exactly), and the
     e-mail and identity left out (a flag says so) when they equal the key, as they
@@ -1370,7 +1600,7 @@ def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
         packed = members
     same = (1 if email == key else 0) | (2 if identity == key else 0) | (4 if has_mobile else 0)
     return (key, payload_hash, packed, None if same & 1 else email,
-            None if same & 2 else identity, same)
+            None if same & 2 else identity, mark, same)
 
 
 def _unpack_contact(item: dict[str, Any]) -> dict[str, Any]:

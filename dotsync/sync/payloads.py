@@ -18,6 +18,8 @@ import orjson
 import pandas as pd
 
 from data_contracts.currencies import format_amount, round_amount
+from dotsync.sync.consent_policy import sent_status
+from dotsync.sync.consent_records import consent_record
 
 #: SPEC §1 input values -> Dotdigital v3 request enums (lower camel case).
 EMAIL_TYPES = {"html": "html", "plaintext": "plainText"}
@@ -98,7 +100,9 @@ def contact_payload(row: Mapping[str, Any], address_book_id: int | None = None) 
 
     Only what the source says is sent: absent values are left out rather than sent
     as null (a null clears the field in Dotdigital), and the e-mail/SMS status only
-    when the source's consent column is set, so dotsync never subscribes anyone.
+    when the source's consent column says ``subscribed`` or ``unsubscribed``. What a
+    contact dotsync *creates* gets without consent is added at the call
+    (:mod:`dotsync.sync.consent_policy`): Dotdigital would make it subscribed.
     """
     identifiers: dict[str, Any] = {}
     if _present(row.get("email")):
@@ -129,16 +133,21 @@ def contact_payload(row: Mapping[str, Any], address_book_id: int | None = None) 
         if row.get("opt_in_type", "unknown") is not None:
             email["optInType"] = OPT_IN_TYPES.get(str(row.get("opt_in_type") or "unknown"),
                                                   "unknown")
-        if _present(row.get("email_consent")):
-            email["status"] = row["email_consent"]
+        status = sent_status(row.get("email_consent"))
+        if status is not None:
+            email["status"] = status
         if email:
             channels["email"] = email
-    if "mobileNumber" in identifiers and _present(row.get("sms_consent")):
-        channels["sms"] = {"status": row["sms_consent"]}
+    sms = sent_status(row.get("sms_consent"))
+    if "mobileNumber" in identifiers and sms is not None:
+        channels["sms"] = {"status": sms}
     if channels:
         payload["channelProperties"] = channels
     if address_book_id is not None:
         payload["lists"] = [address_book_id]
+    record, _problems = consent_record(row)
+    if record is not None:
+        payload["consentRecords"] = [record]
     return payload
 
 

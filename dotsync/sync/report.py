@@ -19,7 +19,7 @@ from dotsync.masking import mask_email
 #: Entities reported, in the order they are processed.
 REPORTED = ("contacts", "orders", "confirmations", "certificates")
 #: Client operations that change something in Dotdigital (the rest read or poll).
-WRITE_PREFIXES = ("upsert", "import", "send", "delete")
+WRITE_PREFIXES = ("upsert", "create", "import", "send", "delete")
 #: Table rows kept in artifacts; the full list is in ``dotsync rejects``.
 MAX_TABLE_ROWS = 1000
 
@@ -57,6 +57,12 @@ class EntityCounts:
     #: Records validated with a field left out (SPEC §1 warnings); not an outcome, so
     #: not part of ``considered``.
     warned: int = 0
+    #: Contacts dotsync created without marketing consent (README, "Consent").
+    created_not_marketable: int = 0
+    #: Contacts sent without their consent record (a column missing or invalid).
+    consent_records_left_out: int = 0
+    #: Skipped sends (confirmations, certificates) by reason.
+    skipped_because: dict[str, int] = field(default_factory=dict)
 
     @property
     def considered(self) -> int:

@@ -40,6 +40,8 @@ def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL) -> RunReport:
     engine.push_contacts(engine.plan_contacts(pending, dependants))
     if valid_orders is not None:
         engine.push_orders(valid_orders)
+    engine.check_send_cap(valid_certs, confirmations=valid_orders is not None)
+    if valid_orders is not None:
         engine.send_confirmations()
     if valid_certs is not None:
         engine.send_certificates(valid_certs)
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--send-batch-size", type=int, default=50)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--include-certificates", action="store_true")
+    parser.add_argument("--allow-sends", type=int, default=None)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     backfill = args.job == "backfill"
@@ -79,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         send_batch_size=args.send_batch_size,
         confirmations=not backfill,
         track_settled=not backfill,
+        allow_sends=args.allow_sends,
     )
     store = Store(settings.database_url)
     try:

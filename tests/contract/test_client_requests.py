@@ -17,6 +17,7 @@ import pytest
 import respx
 
 from dotsync.dotdigital import DotdigitalClient, TriggeredSend, insight_record
+from dotsync.dotdigital.errors import ConflictError
 from tests.contract.spec import NO_BODY, has_operation, validate_request, validate_response
 from tests.dotdigital.fakes import R1, R2, FakeClock, make_client
 
@@ -86,6 +87,26 @@ def test_upsert_mobile_only_contact(client: DotdigitalClient, api: respx.MockRou
                            "channelProperties": {"sms": {"status": "subscribed"}}})
     assert check_all(api) == ["importContact"]
     assert api.calls.last.request.url.raw_path.startswith(b"/contacts/v3/mobileNumber/%2B4477")
+
+
+def test_create_contact_only_creates(client: DotdigitalClient, api: respx.MockRouter) -> None:
+    """``POST /contacts/v3`` with the statuses a contact dotsync creates gets (README,
+    "Consent"), and a consent record; 409 when the contact exists."""
+    body = {"matchIdentifier": "email", "identifiers": {"email": "jo@example.com"},
+            "channelProperties": {"email": {"emailType": "html", "optInType": "unknown",
+                                            "status": "unsubscribed"},
+                                  "sms": {"status": "noSubscription"}},
+            "consentRecords": [{"text": "Yes", "dateTimeConsented": "2026-01-26T21:29:00Z",
+                                "url": "https://shop.example.com/", "ipAddress": "2001:db8::7",
+                                "userAgent": "Mozilla/5.0"}]}
+    route = api.post("/contacts/v3")
+    route.side_effect = [httpx.Response(201, json=CONTACT), httpx.Response(409, json={
+        "errorCode": "contacts:idAlreadyExists", "description": "exists"})]
+    assert client.create_contact(body).created
+    with pytest.raises(ConflictError):
+        client.create_contact(body)
+    assert check_all(api) == ["createContact", "createContact"]
+    assert "matchIdentifier" not in json.loads(api.calls[0].request.content)
 
 
 def test_get_and_delete_contact(client: DotdigitalClient, api: respx.MockRouter) -> None:

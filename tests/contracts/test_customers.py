@@ -52,6 +52,8 @@ def _one(default_region: str | None = "GB", **overrides: object) -> tuple[dict, 
         ({"email_consent": "Subscribed"}, "email_consent", "subscribed"),
         ({"email_consent": None}, "email_consent", None),
         ({"sms_consent": "unsubscribed"}, "sms_consent", "unsubscribed"),
+        ({"email_consent": " Pending "}, "email_consent", "pending"),  # SPEC §1: double opt-in
+        ({"sms_consent": "PENDING"}, "sms_consent", "pending"),
         ({"store": " eu "}, "store", "eu"),
         ({"locale": ""}, "locale", None),
         ({"data_fields": '{"TIER":"gold","POINTS":3,"VIP":true,"NOTE":null}'}, "data_fields",

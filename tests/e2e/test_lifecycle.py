@@ -26,6 +26,13 @@ def plain_run(env, **options):
         return real(contact, merge_option)
 
     client.upsert_contact = spy  # type: ignore[method-assign]
+    real_create = client.create_contact
+
+    def spy_create(contact):
+        sent.append(contact)
+        return real_create(contact)
+
+    client.create_contact = spy_create  # type: ignore[method-assign]
     options.setdefault("poll_interval", 0.02)
     engine = SyncEngine(env.store, settings, client, options=Options(**options))
     report = run_sync(engine)
@@ -49,7 +56,11 @@ def test_unsubscribed_in_dotdigital_stays_unsubscribed_against_an_older_consent(
                                             updated_at="2026-08-01T00:00:00Z")])
     report, sent = plain_run(env)
     (payload,) = sent
-    assert "status" not in payload["channelProperties"]["email"]
+    # Never pushed before, so it is created with the non-marketable status (README,
+    # "Consent"); what matters here is that "subscribed" is not sent.
+    assert payload["channelProperties"]["email"].get("status") in (None, "unsubscribed")
+    assert env.emulator.state.contact("jo@example.com")["channelProperties"]["email"][
+        "status"] == "unsubscribed"
     assert report.counts["contacts"].kept_unsubscribed == 1
     kept = [p for p in report.problems if p.state == "kept_unsubscribed"]
     assert kept and "suppressed since 2026-09-01" in kept[0].reason
@@ -134,6 +145,15 @@ def test_orders_of_an_erased_customer_do_not_recreate_the_contact(env, monkeypat
 
 def test_order_placed_dispatched_refunded_returned_with_one_confirmation(env, monkeypatch):
     monkeypatch.setenv("DOTSYNC_ORDER_CAMPAIGN", "Order confirmation")
+    # Confirmations go only to orders placed after they were enabled and within
+    # DOTSYNC_CONFIRMATION_MAX_AGE (SPEC §2): this store enabled them before the order,
+    # and the fixed dates below must not age out with the calendar.
+    from datetime import UTC, datetime
+
+    from dotsync.sync.transactional import enable_confirmations
+
+    enable_confirmations(env.store, datetime(2026, 10, 1, tzinfo=UTC))
+    monkeypatch.setenv("DOTSYNC_CONFIRMATION_MAX_AGE", "36500d")
     stage(env.store, "customers", [customer(1)])
     steps = [
         {"status": "placed", "updated_at": "2026-10-02T10:00:00Z"},

@@ -60,6 +60,11 @@ def test_every_operation_answers_per_spec() -> None:
         ok(api.patch("/contacts/v3/email/b@example.com",
                      json={"identifiers": {"mobileNumber": "447123123123"}}), 409)
         ok(api.patch("/contacts/v3/email/nope", json={}), 400)
+        ok(api.post("/contacts/v3", json={"identifiers": {"email": "new@example.com"},
+                                          "channelProperties": {"email": {
+                                              "status": "unsubscribed"}}}), 201)
+        ok(api.post("/contacts/v3", json={"identifiers": {"email": JO}}), 409)
+        ok(api.post("/contacts/v3", json={"identifiers": {"email": "nope"}}), 400)
         ok(api.get(f"/contacts/v3/email/{JO}"), 200)
         ok(api.get("/contacts/v3/email/missing@example.com"), 404)
         ok(api.get("/contacts/v3?~modified=gte::2000-01-01T00:00:00Z&limit=1"

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from dotsync.store import Ledger, Store
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.report import RunReport
 from dotsync.sync.run import run_backfill, run_sync
+from dotsync.sync.transactional import enable_confirmations
 from tests.e2e.helpers import certificate, customer, order, stage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,11 +40,17 @@ PASSWORD = "Rel1ab!lity-pw_7f3c9e2a&Zq"
 USER = "apiuser-reliability@apiconnector.com"
 
 ORDER_CAMPAIGN = "Order confirmation"
+#: The shop's orders carry fixed 2026 dates: confirmations were enabled before them and
+#: never age out (DOTSYNC_CONFIRMATION_MAX_AGE), so every order here is owed one and the
+#: exactly-once protocol is exercised; the skip rules have tests of their own.
+CONFIRMATIONS_ENABLED = datetime(2026, 1, 1, tzinfo=UTC)
+NEVER_TOO_OLD = timedelta(days=36500)
 
 
 def settings_for(emulator: EmulatorServer, url: str, *, order_campaign: str | None = None,
                  **extra: Any) -> Settings:
     """Settings pointing at ``emulator`` and the store at ``url`` (region GB, campaign 1001)."""
+    extra.setdefault("confirmation_max_age", NEVER_TOO_OLD)
     return Settings(api_user=emulator.config.user, api_password=Secret(emulator.config.password),
                     api_endpoint=emulator.url, database_url=url, default_region="GB",
                     certificate_campaign_id=1001, order_campaign=order_campaign, **extra)
@@ -128,7 +136,8 @@ class ShopSize:
     certificates: int = 12
 
 
-def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True) -> None:
+def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True,
+               confirmations_enabled: datetime | None = CONFIRMATIONS_ENABLED) -> None:
     """Good customers, their orders and certificates, plus (``bad``) the mistakes real
     exports carry: a customer whose updated_at cannot be read (its order and certificate
     wait for it), customers sent with a field left out (a phone number that cannot be
@@ -156,6 +165,8 @@ def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True) -
     stage(store, "customers", customers)
     stage(store, "orders", orders)
     stage(store, "certificates", certificates)
+    if confirmations_enabled is not None:
+        enable_confirmations(store, confirmations_enabled)
 
 
 # -- subprocess runs ------------------------------------------------------------------
@@ -172,6 +183,7 @@ def subprocess_env(emulator: EmulatorServer, url: str, *, order_campaign: str | 
         "DOTSYNC_DATABASE_URL": url,
         "DOTSYNC_DEFAULT_REGION": "GB",
         "DOTSYNC_CERTIFICATE_CAMPAIGN_ID": "1001",
+        "DOTSYNC_CONFIRMATION_MAX_AGE": f"{NEVER_TOO_OLD.days}d",
         "PYTHONPATH": str(REPO),
     })
     if order_campaign:
