@@ -55,9 +55,30 @@ def replace(store: Store, entity: str, keys: Iterable[str],
         for part in chunks(wanted if held else [], 900):
             conn.execute(table.delete().where(table.c.entity == entity,
                                               table.c.key.in_(list(part))))
+        _insert(conn, rows)
+    return len(rows)
+
+
+def _insert(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert, or overwrite what another run wrote at the same place meanwhile: two runs
+    at once validate the same records and reach the same warnings (README guarantee 6)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - other databases: a plain insert
         for part in chunks(rows, 5_000):
             conn.execute(table.insert(), list(part))
-    return len(rows)
+        return
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.entity, table.c.key, table.c.seq],
+        set_={c: stmt.excluded[c] for c in (*FIELDS, "run_id", "recorded_at")})
+    for part in chunks(rows, 5_000):
+        conn.execute(stmt, list(part))
 
 
 def add(store: Store, entity: str, warnings: Iterable[Mapping[str, Any]],
@@ -75,8 +96,7 @@ def add(store: Store, entity: str, warnings: Iterable[Mapping[str, Any]],
                 .where(table.c.entity == entity, table.c.key.in_(list(part)))
                 .group_by(table.c.key)))
         rows = _rows(entity, given, run_id, datetime.now(UTC), start)
-        for part in chunks(rows, 5_000):
-            conn.execute(table.insert(), list(part))
+        _insert(conn, rows)
     return len(rows)
 
 

@@ -4,6 +4,7 @@ validation, replaced, never accumulated; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -112,3 +113,15 @@ def test_warnings_survive_a_migrate_and_the_target_takes_new_ones(tmp_path, post
     field_warnings.replace(postgres_store, "orders", ["O2"], [_w("O2", "tax")])
     assert len(field_warnings.frame(postgres_store, "orders")) == 4
     source.dispose()
+
+
+def test_two_runs_writing_the_same_warnings_do_not_collide(store) -> None:
+    # Both runs validated the same records; the second writes where the first did.
+    field_warnings.replace(store, "customers", ["C1"], [_w("C1")], run_id="r1")
+    from dotsync.store.warnings import _insert, _rows
+
+    with store.engine.begin() as conn:  # as a run that checked before the other wrote
+        _insert(conn, _rows("customers", [_w("C1", reason="again")], "r2",
+                            datetime.now(UTC)))
+    frame = field_warnings.frame(store, "customers")
+    assert frame[["key", "reason", "run_id"]].values.tolist() == [["C1", "again", "r2"]]
