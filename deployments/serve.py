@@ -112,7 +112,19 @@ def build_deployments(
             description="Read back who unsubscribed or was suppressed in Dotdigital.",
             **common,
         ),
+        # One extract-then-sync deployment per platform source in DOTSYNC_SOURCES.
+        *_source_deployments(schedule, gated),
     ]
+
+
+def _source_deployments(schedule: dict[str, Any], gated: dict[str, Any]) -> list[Any]:
+    import os
+
+    from deployments.sources import SOURCES_ENV, source_deployments
+
+    if not os.environ.get(SOURCES_ENV):
+        return []
+    return source_deployments(schedule, gated)
 
 
 def _check_block(name: str) -> None:

@@ -73,12 +73,19 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("entity", type=ENTITY_CHOICE)
+@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def load(entity: str, file: str, as_json: bool) -> None:
+@click.option("--format", "platform", default=None,
+              type=click.Choice(["adobe-commerce", "commercetools", "shopify"]),
+              help="FILE holds this platform's own API payloads (see docs/SOURCES.md).")
+@click.option("--certificate-link", default=None, metavar="TEMPLATE",
+              help="With --format: gift card link, e.g. 'https://shop.example/gift?c={code}'.")
+def load(entity: str, file: str, as_json: bool, platform: str | None,
+         certificate_link: str | None) -> None:
     """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
 
+    With --format, FILE holds a platform's own API payloads (docs/SOURCES.md).
     Exit status 2 when the file as a whole is refused (unreadable, unknown type,
     unknown columns in its header); 1 when rows were read but not one could be
     loaded (the wrong file, or the wrong ENTITY), with the first reasons.
@@ -87,7 +94,13 @@ def load(entity: str, file: str, as_json: bool) -> None:
 
     store = _store(_settings())
     try:
-        report = load_file(store, entity, file)
+        if platform is not None:
+            from dotsync.sources.load import load_platform_file
+
+            report = load_platform_file(store, platform, entity, file,
+                                        link_template=certificate_link)
+        else:
+            report = load_file(store, entity, file)
     except LoadError as exc:
         raise click.UsageError(f"{file}: {exc}") from None
     if as_json:

@@ -1,0 +1,216 @@
+"""``load --format``: platform order exports from file to staging, at two sizes.
+
+For each platform, writes N orders in the shape its list endpoint returns (Adobe
+Commerce ``{"items": [...]}``, commercetools ``{"results": [...]}``, Shopify
+``{"orders": [...]}``), then loads the file into a fresh SQLite store in a child
+process and prints rows/s and the child's peak memory (max RSS), at a tenth of the
+size and at the full size, and the ratio between the two peaks (flat memory: within
+20%). The baseline in the same run is the plain ``dotsync load`` of the same number
+of already-mapped staging rows as JSON Lines. On a shared machine, wall-clock rates
+follow the other load; the rates per CPU second do not. Files of 32 MB or more are
+read and mapped in a second process while the first writes: "with a core per process"
+is the rate the busier of the two allows when each has a core of its own.
+
+    python benchmarks/sources.py                 # 1,000,000 and 100,000 orders
+    python benchmarks/sources.py --orders 200000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PLATFORMS = ("adobe-commerce", "commercetools", "shopify")
+
+
+def _adobe(i: int) -> dict:
+    return {
+        "entity_id": i, "increment_id": f"{i:09d}", "state": "processing",
+        "status": "processing", "customer_id": i % 50_000 or None,
+        "customer_is_guest": 0 if i % 50_000 else 1, "customer_email": f"c{i % 50_000}@example.com",
+        "order_currency_code": "EUR", "grand_total": 59.9, "subtotal": 54.9,
+        "tax_amount": 0, "shipping_amount": 5, "discount_amount": -0.0, "total_refunded": None,
+        "created_at": "2024-03-01 10:00:00", "updated_at": "2024-03-02 11:00:00",
+        "store_id": 1, "coupon_code": None,
+        "items": [
+            {"item_id": 2 * i, "sku": "MH01-XS-Black", "name": "Chaz Kangeroo Hoodie",
+             "product_type": "configurable", "qty_ordered": 1, "price": 52},
+            {"item_id": 2 * i + 1, "parent_item_id": 2 * i, "sku": "MH01-XS-Black",
+             "name": "Chaz Kangeroo Hoodie-XS-Black", "product_type": "simple",
+             "qty_ordered": 1, "price": 0},
+            {"item_id": 2 * i + 2, "sku": "24-WG085", "name": "Sprite Yoga Strap",
+             "product_type": "simple", "qty_ordered": 1, "price": 2.9},
+        ],
+        "billing_address": {"email": f"c{i % 50_000}@example.com", "country_id": "DE"},
+    }
+
+
+def _money(cents: int) -> dict:
+    return {"type": "centPrecision", "currencyCode": "EUR", "centAmount": cents,
+            "fractionDigits": 2}
+
+
+def _commercetools(i: int) -> dict:
+    return {
+        "type": "Order", "id": f"ord-{i}", "version": 3, "orderNumber": f"{i}",
+        "createdAt": "2024-03-01T10:00:00.000Z", "lastModifiedAt": "2024-03-02T11:00:00.000Z",
+        "customerId": f"cust-{i % 50_000}", "customerEmail": f"c{i % 50_000}@example.com",
+        "orderState": "Confirmed", "shipmentState": "Shipped", "paymentState": "Paid",
+        "totalPrice": _money(5990), "locale": "de-DE",
+        "lineItems": [
+            {"id": f"li-{i}", "name": {"en": "Shirt", "de": "Hemd"}, "quantity": 2,
+             "variant": {"id": 1, "sku": "SHIRT-M"}, "price": {"value": _money(2000)},
+             "totalPrice": _money(4000)},
+        ],
+        "customLineItems": [{"name": {"en": "Engraving"}, "quantity": 1, "money": _money(1990),
+                             "totalPrice": _money(1990), "slug": "engraving"}],
+        "shippingInfo": {"price": _money(0)}, "returnInfo": [], "syncInfo": [],
+    }
+
+
+def _set(amount: str) -> dict:
+    return {"shop_money": {"amount": amount, "currency_code": "USD"},
+            "presentment_money": {"amount": amount, "currency_code": "USD"}}
+
+
+def _shopify(i: int) -> dict:
+    return {
+        "id": 450789469 + i, "email": f"c{i % 50_000}@example.com", "name": f"#{1000 + i}",
+        "created_at": "2024-03-01T10:00:00-05:00", "processed_at": "2024-03-01T10:00:00-05:00",
+        "updated_at": "2024-03-02T11:00:00-05:00", "currency": "USD",
+        "presentment_currency": "USD", "financial_status": "paid",
+        "fulfillment_status": "fulfilled", "cancelled_at": None,
+        "total_price": "409.94", "total_price_set": _set("409.94"),
+        "subtotal_price": "398.00", "subtotal_price_set": _set("398.00"),
+        "total_tax": "11.94", "total_tax_set": _set("11.94"),
+        "total_discounts": "0.00", "total_discounts_set": _set("0.00"),
+        "total_shipping_price_set": _set("0.00"),
+        "discount_codes": [], "customer": {"id": 207119551 + i % 50_000},
+        "line_items": [
+            {"id": 466157049 + i, "name": "IPod Nano - 8gb - green", "price": "199.00",
+             "price_set": _set("199.00"), "quantity": 1, "sku": "IPOD2008GREEN",
+             "vendor": None},
+            {"id": 518995019 + i, "name": "IPod Nano - 8gb - red", "price": "199.00",
+             "price_set": _set("199.00"), "quantity": 1, "sku": "IPOD2008RED",
+             "vendor": None},
+        ],
+        "refunds": [],
+    }
+
+
+SHAPES = {"adobe-commerce": ("items", _adobe), "commercetools": ("results", _commercetools),
+          "shopify": ("orders", _shopify)}
+
+
+def write_file(platform: str, n: int, path: Path) -> None:
+    key, make = SHAPES[platform]
+    with path.open("w") as f:
+        f.write(f'{{"{key}": [\n')
+        for i in range(1, n + 1):
+            f.write(json.dumps(make(i), separators=(",", ":")))
+            f.write(",\n" if i < n else "\n")
+        f.write(f'], "total_count": {n}}}\n')
+
+
+def child(platform: str, path: str, db: str) -> None:
+    """Runs in its own process, so its max RSS is this load's alone."""
+    from dotsync.store import Store
+
+    store = Store(f"sqlite:///{db}")
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    if platform == "baseline":
+        from dotsync.store import load_file
+
+        report = load_file(store, "orders", path)
+    else:
+        from dotsync.sources.load import load_platform_file
+
+        report = load_platform_file(store, platform, "orders", path)
+    seconds = time.perf_counter() - start
+    # The load may read and map in a process of its own: count it too (CPU summed,
+    # peak memory of both processes added, as if both peaked at once).
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss_mb = (mine.ru_maxrss + kids.ru_maxrss) / 1024
+    writer_cpu = time.process_time() - cpu_start
+    reader_cpu = kids.ru_utime + kids.ru_stime
+    cpu = writer_cpu + reader_cpu
+    print(json.dumps({"rows": report.rows, "inserted": report.counts.inserted,
+                      "problems": len(report.problems), "seconds": seconds, "cpu": cpu,
+                      "busiest_cpu": max(writer_cpu, reader_cpu),
+                      "peak_mb": rss_mb}))
+
+
+def measure(platform: str, path: Path, tmp: Path) -> dict:
+    db = tmp / f"{platform}-{path.stat().st_size}.db"
+    out = subprocess.run([sys.executable, __file__, "--child", platform, str(path), str(db)],
+                         check=True, capture_output=True, text=True)
+    db.unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def baseline_file(platform: str, src: Path, dst: Path) -> None:
+    """The same orders already mapped, as staging JSON Lines (what a hand-written ETL
+    would produce), for the plain ``dotsync load`` baseline."""
+    import ijson
+
+    from dotsync.sources import mapper
+
+    key, _ = SHAPES[platform]
+    m = mapper(platform, "orders")
+    with src.open("rb") as f, dst.open("w") as out:
+        for obj in ijson.items(f, f"{key}.item"):
+            row = {k: v for k, v in m.fn(obj).items() if not k.startswith("_")}
+            out.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--platforms", default=",".join(PLATFORMS))
+    parser.add_argument("--child", nargs=3, metavar=("PLATFORM", "FILE", "DB"))
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    small = max(1, args.orders // 10)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("DOTSYNC_BENCH_TMP")) as tmpdir:
+        tmp = Path(tmpdir)
+        print(f"file → staging (SQLite), {small:,} and {args.orders:,} orders per platform")
+        for platform in args.platforms.split(","):
+            results = {}
+            for n in (small, args.orders):
+                path = tmp / f"{platform}-{n}.json"
+                write_file(platform, n, path)
+                results[n] = measure(platform, path, tmp)
+                if n == small:
+                    base = tmp / f"{platform}-{n}.jsonl"
+                    baseline_file(platform, path, base)
+                    results["baseline"] = measure("baseline", base, tmp)
+                    base.unlink()
+                size_mb = path.stat().st_size / 1e6
+                path.unlink()
+                r = results[n]
+                print(f"  {platform:15} {n:>9,} orders ({size_mb:,.0f} MB): "
+                      f"{r['seconds']:6.1f} s, {r['inserted'] / r['seconds']:>8,.0f} orders/s "
+                      f"({r['inserted'] / r['cpu']:,.0f} per CPU second; "
+                      f"{r['inserted'] / r['busiest_cpu']:,.0f}/s with a core per process), "
+                      f"peak {r['peak_mb']:.0f} MB, {r['problems']} problems")
+            b = results["baseline"]
+            growth = results[args.orders]["peak_mb"] / results[small]["peak_mb"] - 1
+            print(f"  {'':15} memory at {args.orders:,} vs {small:,}: {growth:+.0%} "
+                  f"(target within 20%); baseline `dotsync load` of the same {small:,} "
+                  f"orders already mapped (JSON Lines): {b['inserted'] / b['seconds']:,.0f} "
+                  f"rows/s, peak {b['peak_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

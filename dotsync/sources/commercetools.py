@@ -1,0 +1,295 @@
+"""commercetools HTTP API resources → staging rows.
+
+Resources: ``Customer`` (``GET /{projectKey}/customers``), ``Order``
+(``/{projectKey}/orders``) and order-import drafts (``OrderFromCartDraft`` /
+``OrderImportDraft`` shapes: no ``id``, an ``orderNumber``). commercetools has no
+consent field on a customer and no gift cards: nothing is invented for either (see
+``docs/SOURCES.md``, section "commercetools").
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from dotsync.sources.base import (
+    EXACT,
+    MappingError,
+    Payload,
+    Row,
+    as_list,
+    currency_exponent,
+    email,
+    exact_sum,
+    get_path,
+    iso_timestamp,
+    money_text,
+    obj,
+    optional_timestamp,
+    platform_id,
+    scaled,
+    text,
+)
+
+NAME = "commercetools"
+ENVELOPES = {"customers": "results", "orders": "results"}
+SINGLE: dict[str, str] = {}
+#: The locale used for a ``LocalizedString`` when the order names none.
+DEFAULT_LOCALES = ("en", "en-US", "en-GB", "de", "de-DE")
+
+
+def id_of(payload: Payload) -> str | None:
+    return (platform_id(payload.get("orderNumber")) or platform_id(payload.get("id"))
+            or platform_id(payload.get("key")) or platform_id(payload.get("customerNumber")))
+
+
+def money(value: Any, name: str) -> tuple[Decimal, str]:
+    """A commercetools ``Money`` (``centPrecision`` or ``highPrecision``) exactly.
+
+    ``centAmount`` × 10^-``fractionDigits``; a ``highPrecision`` value uses
+    ``preciseAmount`` with its own ``fractionDigits``. A draft may leave
+    ``fractionDigits`` out: then commercetools uses the currency's ISO 4217 minor
+    units, and so does this.
+    """
+    m = obj(value, name)
+    currency = text(m.get("currencyCode"))
+    if currency is None:
+        raise MappingError(f"{name}.currencyCode is missing")
+    digits = m.get("fractionDigits")
+    if digits is None:
+        digits = currency_exponent(currency)
+        if digits is None:
+            raise MappingError(f"{name}.fractionDigits is missing and {currency!r} is "
+                               "not an ISO 4217 currency with known minor units")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 20:
+        raise MappingError(f"{name}.fractionDigits is not a whole number from 0 to 20")
+    if m.get("type") == "highPrecision" and m.get("preciseAmount") is not None:
+        amount = m.get("preciseAmount")
+        field = "preciseAmount"
+    else:
+        amount = m.get("centAmount")
+        field = "centAmount"
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise MappingError(f"{name}.{field} is missing or not a whole number")
+    return scaled(amount, digits), currency
+
+
+def localized(value: Any, locale: str | None) -> str | None:
+    """One text of a ``LocalizedString``: the order's locale, its language, then
+    English/German, then the first one present."""
+    if isinstance(value, str):
+        return text(value)
+    if not isinstance(value, dict) or not value:
+        return None
+    wanted = [locale, locale.split("-")[0]] if locale else []
+    for key in [*wanted, *DEFAULT_LOCALES]:
+        found = text(value.get(key)) if key else None
+        if found:
+            return found
+    for v in value.values():
+        found = text(v)
+        if found:
+            return found
+    return None
+
+
+def _address(c: Payload) -> dict[str, Any]:
+    """The default billing address, else the default shipping one, else the first."""
+    addresses = [a for a in as_list(c.get("addresses"), "addresses") if isinstance(a, dict)]
+    for key in ("defaultBillingAddressId", "defaultShippingAddressId"):
+        wanted = c.get(key)
+        for a in addresses:
+            if wanted is not None and a.get("id") == wanted:
+                return a
+    for key in ("billingAddressIds", "shippingAddressIds"):
+        ids = c.get(key)
+        for a in addresses:
+            if isinstance(ids, list) and a.get("id") in ids:
+                return a
+    return addresses[0] if addresses else {}
+
+
+def map_customer(payload: Any) -> Row:
+    """One commercetools ``Customer`` → a ``customers`` row."""
+    c = obj(payload, "a commercetools customer")
+    ident = platform_id(c.get("id")) or platform_id(c.get("key"))
+    if ident is None:
+        raise MappingError("neither id nor key is present")
+    address = _address(c)
+    stores = [text(get_path(s, "key")) for s in as_list(c.get("stores"), "stores")]
+    modified = c.get("lastModifiedAt") or c.get("createdAt")
+    if modified is None:
+        raise MappingError("lastModifiedAt is missing (a draft, not a stored customer)")
+    return {
+        "customer_id": ident,
+        "email": email(c.get("email")),
+        "first_name": text(c.get("firstName")),
+        "last_name": text(c.get("lastName")),
+        "mobile_number": text(address.get("mobile")) or text(address.get("phone")),
+        "country": text(address.get("country")),
+        "email_type": None,
+        "opt_in_type": None,
+        "email_consent": None,
+        "sms_consent": None,
+        "store": next((s for s in stores if s), None),
+        "locale": text(c.get("locale")),
+        "data_fields": None,
+        "updated_at": iso_timestamp(modified, "lastModifiedAt"),
+        "deleted_at": None,
+        "consent_text": None,
+        "consent_url": None,
+        "consent_at": None,
+        "consent_ip": None,
+        "consent_user_agent": None,
+    }
+
+
+def _status(o: Payload) -> str:
+    state = text(o.get("orderState")) or "Open"
+    shipment = text(o.get("shipmentState"))
+    if state in ("Open", "Confirmed") and shipment in ("Shipped", "Delivered"):
+        return shipment.lower()
+    return state.lower()
+
+
+def _same(currency: str, found: str, name: str) -> None:
+    if found != currency:
+        raise MappingError(f"{name} is in {found!r}, the order in {currency!r}")
+
+
+def refunded_total(o: Payload, currency: str) -> Decimal | None:
+    """Successful ``Refund`` transactions of the order's payments, when the export
+    expanded them (``expand=paymentInfo.payments[*]``); None when it did not."""
+    found_any = False
+    amounts: list[Decimal] = []
+    payments = as_list(get_path(o, "paymentInfo", "payments"), "paymentInfo.payments")
+    for i, ref in enumerate(payments):
+        payment = get_path(ref, "obj")
+        if not isinstance(payment, dict):
+            continue
+        for j, tx in enumerate(as_list(payment.get("transactions"),
+                                       f"paymentInfo.payments[{i}].obj.transactions")):
+            if get_path(tx, "type") == "Refund" and get_path(tx, "state") == "Success":
+                amount, found = money(get_path(tx, "amount"),
+                                      f"paymentInfo.payments[{i}].obj.transactions[{j}].amount")
+                _same(currency, found, "a refund")
+                amounts.append(amount)
+                found_any = True
+    return exact_sum(amounts) if found_any else None
+
+
+def _lines(o: Payload, currency: str) -> tuple[list[dict[str, Any]], Decimal]:
+    locale = text(o.get("locale"))
+    lines: list[dict[str, Any]] = []
+    parts: list[Decimal] = []
+    for i, item in enumerate(as_list(o.get("lineItems"), "lineItems")):
+        where = f"lineItems[{i}]"
+        if not isinstance(item, dict):
+            raise MappingError(f"{where} is not an object")
+        price = get_path(item, "price", "value")
+        unit, found = money(price, f"{where}.price.value")
+        _same(currency, found, f"{where}.price")
+        line: dict[str, Any] = {"name": localized(item.get("name"), locale) or "",
+                                "quantity": item.get("quantity"),
+                                "unit_price": money_text(unit)}
+        sku = text(get_path(item, "variant", "sku")) or text(item.get("sku"))
+        if sku:
+            line["sku"] = sku
+        lines.append(line)
+        if item.get("totalPrice") is not None:
+            parts.append(money(item.get("totalPrice"), f"{where}.totalPrice")[0])
+    for i, item in enumerate(as_list(o.get("customLineItems"), "customLineItems")):
+        where = f"customLineItems[{i}]"
+        if not isinstance(item, dict):
+            raise MappingError(f"{where} is not an object")
+        unit, found = money(item.get("money"), f"{where}.money")
+        _same(currency, found, f"{where}.money")
+        lines.append({"name": localized(item.get("name"), locale) or "",
+                      "quantity": item.get("quantity"), "unit_price": money_text(unit)})
+        total = item.get("totalPrice")
+        parts.append(money(total, f"{where}.totalPrice")[0] if total is not None
+                     else EXACT.multiply(unit, _qty(item.get("quantity"), where)))
+    for line in lines:
+        line["quantity"] = _qty(line["quantity"], "a line")
+    return lines, exact_sum(parts)
+
+
+def _qty(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MappingError(f"{where}.quantity is missing or not a whole number")
+    return value
+
+
+def _shipping(o: Payload, currency: str) -> Decimal | None:
+    prices = []
+    if get_path(o, "shippingInfo", "price") is not None:
+        prices.append(get_path(o, "shippingInfo", "price"))
+    for s in as_list(o.get("shipping"), "shipping"):
+        if get_path(s, "shippingInfo", "price") is not None:
+            prices.append(get_path(s, "shippingInfo", "price"))
+    if not prices:
+        return None
+    amounts = []
+    for p in prices:
+        amount, found = money(p, "shippingInfo.price")
+        _same(currency, found, "shippingInfo.price")
+        amounts.append(amount)
+    return exact_sum(amounts)
+
+
+def map_order(payload: Any) -> Row:
+    """One commercetools ``Order`` (or order-import draft) → an ``orders`` row."""
+    from dotsync.sources.rows import lines_json
+
+    o = obj(payload, "a commercetools order")
+    order_id = platform_id(o.get("orderNumber")) or platform_id(o.get("id"))
+    if order_id is None:
+        raise MappingError("neither orderNumber nor id is present")
+    total, currency = money(o.get("totalPrice"), "totalPrice")
+    lines, subtotal = _lines(o, currency)
+    tax = None
+    taxed = o.get("taxedPrice")
+    if isinstance(taxed, dict):
+        if taxed.get("totalTax") is not None:
+            tax = money(taxed["totalTax"], "taxedPrice.totalTax")[0]
+        elif taxed.get("totalGross") is not None and taxed.get("totalNet") is not None:
+            tax = EXACT.subtract(money(taxed["totalGross"], "taxedPrice.totalGross")[0],
+                                 money(taxed["totalNet"], "taxedPrice.totalNet")[0])
+        if taxed.get("totalGross") is not None:
+            total = money(taxed["totalGross"], "taxedPrice.totalGross")[0]
+    discount = None
+    on_total = get_path(o, "discountOnTotalPrice", "discountedAmount")
+    if on_total is not None:
+        discount = money(on_total, "discountOnTotalPrice.discountedAmount")[0]
+    codes = [text(get_path(d, "discountCode", "obj", "code")) for d in
+             as_list(o.get("discountCodes"), "discountCodes")]
+    modified = o.get("lastModifiedAt") or o.get("createdAt") or o.get("completedAt")
+    if modified is None:
+        raise MappingError("lastModifiedAt is missing (an import draft carries no time: "
+                           "load the order as commercetools returns it after the import)")
+    placed = o.get("completedAt") or o.get("createdAt") or modified
+    return {
+        "order_id": order_id,
+        "customer_id": platform_id(o.get("customerId")),
+        "customer_email": email(o.get("customerEmail")),
+        "status": _status(o),
+        "currency": currency,
+        "total": money_text(total),
+        "subtotal": money_text(subtotal) if lines else None,
+        "tax": money_text(tax),
+        "shipping": money_text(_shipping(o, currency)),
+        "discount": money_text(discount),
+        "refunded": money_text(refunded_total(o, currency)),
+        "placed_at": iso_timestamp(placed, "completedAt"),
+        "updated_at": iso_timestamp(modified, "lastModifiedAt"),
+        "lines": lines_json(lines),
+        "store": text(get_path(o, "store", "key")),
+        "coupon_code": ",".join(c for c in codes if c) or None,
+    }
+
+
+def map_certificate(payload: Any, **_: Any) -> Row:
+    raise MappingError("commercetools has no gift cards: there is nothing to map")
+
+
+__all__ = ["map_customer", "map_order", "money", "optional_timestamp"]

@@ -1,0 +1,371 @@
+"""``dotsync load --format PLATFORM ENTITY FILE``: platform payloads into the store.
+
+The file is streamed (see :mod:`dotsync.sources.files`), each object mapped by the
+platform module, and the rows written in batches through the store's own upsert
+(:meth:`Store.upsert_staged`), so memory stays flat whatever the file's size and
+loading a file twice changes nothing. An object that cannot be mapped is reported
+with its position, its platform id and the reason; the others load.
+
+References are resolved against the store, never guessed: an order with only a
+``customer_id`` gets that staged customer's e-mail; a gift card's recipient id
+must name a staged customer or the card is reported; an id of ``null`` is no
+reference at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dotsync.sources import TITLES, check_entity, kinds, mapper, state
+from dotsync.sources.base import Mapped, map_safely
+from dotsync.sources.files import FileKindError, bad_line_reason, iter_objects
+from dotsync.store import schema
+from dotsync.store.db import Store, UpsertCounts
+from dotsync.store.loader import MAX_KEY_LENGTH, LoadError, LoadReport, RowProblem
+from dotsync.store.loader import _bad_text as unstorable
+
+#: Characters the store cannot keep: NUL (PostgreSQL refuses it) and lone surrogates
+#: (bytes that were not UTF-8, or a JSON ``\ud800`` escape).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: Rows mapped before each write to the store.
+BATCH_ROWS = 10_000
+#: Files at least this big are read and mapped in a second process by default.
+PIPELINE_MIN_BYTES = 32 * 1024 * 1024
+
+
+def _describe(platform: str, entity: str) -> str:
+    from dotsync.sources import PLATFORMS
+
+    module = PLATFORMS[platform]
+    key = module.ENVELOPES.get(entity)
+    kind = kinds.NAMES.get(kinds.expected_kind(platform, entity), entity)
+    shape = f' ({{"{key}": [...]}}, one object or JSON Lines)' if key else ""
+    return f"{TITLES[platform]} {entity}: objects each {kind}{shape}"
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.lines: dict[str, tuple[int, str | None]] = {}
+        self.refunds: list[tuple[str, str, Decimal, int, str | None]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.refunds)
+
+
+def load_platform_file(
+    store: Store,
+    platform: str,
+    entity: str,
+    path: str | Path,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    link_template: str | None = None,
+    workers: int | None = None,
+) -> LoadReport:
+    """Map and upsert every object of ``path``; returns counts and problems.
+
+    ``workers=2`` reads and maps the file in a second process while this one writes
+    to the store (the default for files of :data:`PIPELINE_MIN_BYTES` or more on a
+    machine with two cores or more); ``workers=1`` does everything here.
+    """
+    try:
+        check_entity(platform, entity)
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"cannot read {path}: no such file")
+    if workers is None:
+        workers = 2 if (os.cpu_count() or 1) >= 2 \
+            and path.stat().st_size >= PIPELINE_MIN_BYTES else 1
+    try:
+        if workers >= 2:
+            return _load_in_two_processes(store, platform, entity, path,
+                                          batch_rows=batch_rows, link_template=link_template)
+        form: dict[str, str] = {}
+        return load_objects(store, platform, entity,
+                            _file_objects(platform, entity, path, form),
+                            source=str(path), batch_rows=batch_rows,
+                            link_template=link_template, form=form)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _file_objects(platform: str, entity: str, path: Path,
+                  form: dict[str, str] | None = None) -> Iterable[tuple[int, Any]]:
+    from dotsync.sources import PLATFORMS
+
+    module = PLATFORMS[platform]
+    return iter_objects(path, module.ENVELOPES, module.SINGLE,
+                        kinds.expected_kind(platform, entity), _describe(platform, entity),
+                        form)
+
+
+def load_objects(
+    store: Store,
+    platform: str,
+    entity: str,
+    objects: Iterable[tuple[int, Any]],
+    *,
+    source: str = "",
+    batch_rows: int = BATCH_ROWS,
+    link_template: str | None = None,
+    form: dict[str, str] | None = None,
+) -> LoadReport:
+    """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
+    check_entity(platform, entity)
+    staging = "orders" if entity == "creditmemos" else entity
+    state.ensure(store.engine)
+    report = LoadReport(entity=staging, path=source, kind=platform)
+    counts = [0, 0, 0]
+    for batch in mapped_batches(platform, entity, objects, report,
+                                batch_rows=batch_rows, link_template=link_template,
+                                form=form):
+        _write_counted(store, platform, entity, batch, report, counts,
+                       (form or {}).get("unit", "element"))
+    report.counts = UpsertCounts(*counts)
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
+                   report: LoadReport, counts: list[int], unit: str = "element") -> None:
+    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
+        report.problems.append(RowProblem(line, ident, field, reason, unit))
+
+    got = _write(store, platform, entity, batch, problem)
+    counts[0] += got.inserted
+    counts[1] += got.updated
+    counts[2] += got.unchanged
+
+
+def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
+                   report: LoadReport, *, batch_rows: int = BATCH_ROWS,
+                   link_template: str | None = None,
+                   form: dict[str, str] | None = None) -> Iterator[_Batch]:
+    """Batches of mapped rows (at most ``batch_rows``); problems and the object count
+    go into ``report``. Pure: reads nothing but ``objects``, writes nothing.
+    ``form["unit"]`` (set by the file reader) names what a position counts."""
+    form = form if form is not None else {}
+    m = mapper(platform, entity)
+    staging = "orders" if entity == "creditmemos" else entity
+    key = schema.ENTITY_KEYS[staging]
+    expected = kinds.expected_kind(platform, entity)
+    describe = _describe(platform, entity)
+    batch = _Batch()
+    kwargs = {"link_template": link_template} if entity == "certificates" else {}
+
+    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
+        report.problems.append(RowProblem(line, ident, field, reason,
+                                          form.get("unit", "element")))
+
+    try:
+        for position, payload in objects:
+            report.rows += 1
+            bad = bad_line_reason(payload)
+            if bad is not None:
+                problem(position, None, bad)
+                continue
+            found = kinds.guess(platform, payload)
+            if found is not None and found != expected:
+                what = f"expected {describe}; found {kinds.NAMES.get(found, found)}"
+                if report.rows == 1:
+                    raise LoadError(what)
+                problem(position, m.id_of(payload) if isinstance(payload, dict) else None,
+                        f"{kinds.NAMES.get(found, found)}, not "
+                        f"{kinds.NAMES.get(expected, expected)}")
+                continue
+            mapped = map_safely(lambda p: m.fn(p, **kwargs), payload, m.id_of)
+            _collect(mapped, position, entity, key, batch, report, problem, m.many)
+            if len(batch) >= batch_rows:
+                yield batch
+                batch = _Batch()
+    except FileKindError as exc:
+        if report.rows == 0:
+            raise LoadError(str(exc)) from None
+        problem(report.rows + 1, None, f"reading stopped: {exc}")
+    if len(batch):
+        yield batch
+
+
+def _produce(platform: str, entity: str, path: str, batch_rows: int,
+             link_template: str | None, queue: Any) -> None:
+    """The reading process of the two-process load: parse and map, hand batches over."""
+    report = LoadReport(entity=entity, path=path)
+    sent = 0
+    form: dict[str, str] = {}
+    try:
+        for batch in mapped_batches(platform, entity, _file_objects(platform, entity,
+                                                                    Path(path), form),
+                                    report, batch_rows=batch_rows,
+                                    link_template=link_template, form=form):
+            queue.put(("batch", (batch, form.get("unit", "element")),
+                       report.problems[sent:], report.rows))
+            sent = len(report.problems)
+        queue.put(("done", None, report.problems[sent:], report.rows))
+    except LoadError as exc:
+        queue.put(("error", str(exc), [], report.rows))
+    except OSError as exc:
+        queue.put(("error", f"cannot read {path}: {exc.strerror or exc}", [], report.rows))
+    except BaseException as exc:  # reported to the writing process, never lost
+        queue.put(("error", f"reading failed: {type(exc).__name__}: {exc}", [],
+                   report.rows))
+
+
+def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path, *,
+                           batch_rows: int, link_template: str | None) -> LoadReport:
+    """Read and map in a child process while this one writes: both cores busy, memory
+    still flat (at most two batches wait between the processes)."""
+    import multiprocessing
+    import queue as queue_module
+
+    staging = "orders" if entity == "creditmemos" else entity
+    state.ensure(store.engine)
+    report = LoadReport(entity=staging, path=str(path), kind=platform)
+    counts = [0, 0, 0]
+    ctx = multiprocessing.get_context("spawn")
+    channel = ctx.Queue(maxsize=2)
+    child = ctx.Process(target=_produce, args=(platform, entity, str(path), batch_rows,
+                                               link_template, channel), daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                kind, payload, problems, rows = channel.get(timeout=5)
+            except queue_module.Empty:
+                if not child.is_alive():
+                    raise LoadError("the reading process stopped without a word "
+                                    f"(exit code {child.exitcode})") from None
+                continue
+            report.problems.extend(problems)
+            report.rows = rows
+            if kind == "error":
+                raise LoadError(payload)
+            if kind == "done":
+                break
+            batch, unit = payload
+            _write_counted(store, platform, entity, batch, report, counts, unit)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+    report.counts = UpsertCounts(*counts)
+    report.problems.sort(key=lambda p: p.line)
+    return report
+
+
+def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch,
+             report: LoadReport, problem: Any, many: bool) -> None:
+    if mapped.problem is not None or mapped.row is None:
+        problem(position, mapped.platform_id, mapped.problem or "nothing to map")
+        return
+    if entity == "creditmemos":
+        r: Any = mapped.row
+        batch.refunds.append((r["refund_id"], r["order_ref"], r["amount"], position,
+                              mapped.platform_id))
+        return
+    rows = mapped.row if many else [mapped.row]
+    for row in rows:  # type: ignore[union-attr]
+        # One C-level search per row; the per-value reasons only when it finds something.
+        texts = [v for v in row.values() if isinstance(v, str)]
+        bad = [] if not _UNSTORABLE.search("".join(texts)) else [
+            (c, why) for c, v in row.items() if isinstance(v, str)
+            and (why := unstorable(v)) is not None]
+        if bad:
+            field, why = bad[0]
+            problem(position, mapped.platform_id, f"{field} {why}", field)
+            continue
+        value = row.get(key)
+        if not value or len(value) > MAX_KEY_LENGTH:
+            problem(position, mapped.platform_id, f"{key} is missing or longer than "
+                    f"{MAX_KEY_LENGTH} characters", key)
+            continue
+        if value in batch.rows:
+            report.duplicates += 1
+        batch.rows[value] = row
+        batch.lines[value] = (position, mapped.platform_id)
+
+
+def _write(store: Store, platform: str, entity: str, batch: _Batch,
+           problem: Any) -> UpsertCounts:
+    if entity == "creditmemos":
+        return _write_refunds(store, platform, batch, problem)
+    staging = entity
+    rows = batch.rows
+    if entity == "orders":
+        _fill_order_emails(store, rows)
+        if platform == "adobe-commerce":
+            state.remember_keys(store.engine, platform, "orders", [
+                (r["_entity_id"], k) for k, r in rows.items() if r.get("_entity_id")])
+            # An order loaded after its credit memos, without total_refunded, keeps
+            # what they gave back.
+            sums = state.refund_sums(store.engine, platform, [
+                r["_entity_id"] for r in rows.values()
+                if r.get("_entity_id") and r.get("refunded") is None])
+            for r in rows.values():
+                if r.get("refunded") is None and r.get("_entity_id") in sums:
+                    r["refunded"] = format(sums[r["_entity_id"]], "f")
+    if entity == "certificates":
+        refs = {r["_recipient_ref"] for r in rows.values() if r.get("_recipient_ref")}
+        emails = _customer_emails(store, refs)
+        for k in list(rows):
+            ref = rows[k].get("_recipient_ref")
+            if ref is None:
+                continue
+            if ref in emails:
+                rows[k]["recipient_email"] = emails[ref]
+            else:
+                line, ident = batch.lines[k]
+                problem(line, ident, f"the recipient customer {ref!r} is not staged "
+                        "(load the customers first); the gift card was not loaded",
+                        "recipient_email")
+                del rows[k]
+    cols = list(schema.ENTITY_COLUMNS[staging])
+    frame = pd.DataFrame([[r.get(c) for c in cols] for r in rows.values()],
+                         columns=cols, dtype=object)
+    return store.upsert_staged(staging, frame)
+
+
+def _customer_emails(store: Store, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    found = store.read_staged("customers", ids)
+    return {k: e for k, e in zip(found["customer_id"], found["email"], strict=True) if e}
+
+
+def _fill_order_emails(store: Store, rows: dict[str, dict[str, Any]]) -> None:
+    """An order with only a ``customer_id`` takes that staged customer's e-mail; an id
+    that names no staged customer leaves the e-mail empty (the contract then decides),
+    never another customer's."""
+    wanted = {r["customer_id"] for r in rows.values()
+              if not r.get("customer_email") and r.get("customer_id")}
+    emails = _customer_emails(store, wanted)
+    for r in rows.values():
+        if not r.get("customer_email") and r.get("customer_id") in emails:
+            r["customer_email"] = emails[r["customer_id"]]
+
+
+def _write_refunds(store: Store, platform: str, batch: _Batch, problem: Any) -> UpsertCounts:
+    """Credit memos: keep each, then set every touched order's ``refunded`` to the sum
+    of its credit memos."""
+    sums = state.record_refunds(store.engine, platform,
+                                [(r, o, a) for r, o, a, _, _ in batch.refunds])
+    order_keys = state.lookup_keys(store.engine, platform, "orders", sums)
+    for _, order_ref, _, line, ident in batch.refunds:
+        if order_ref not in order_keys:
+            problem(line, ident, f"its order (entity_id {order_ref}) is not staged: load "
+                    "the orders first, then the credit memos again", "order_id")
+    staged = store.read_staged("orders", order_keys.values())
+    if staged.empty:
+        return UpsertCounts()
+    by_key = {v: k for k, v in order_keys.items()}
+    staged["refunded"] = [format(sums[by_key[k]], "f") for k in staged["order_id"]]
+    return store.upsert_staged("orders", staged)

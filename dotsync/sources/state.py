@@ -1,0 +1,150 @@
+"""The connectors' own bookkeeping in the staging database.
+
+- ``source_watermarks``: per source and entity, the platform modification time up to
+  which every object has been fetched *and committed* to the staging tables. It moves
+  only after the rows are committed, so a crash in between fetches again, never skips.
+- ``source_keys``: platform ids that differ from the staging key (an Adobe Commerce
+  order's ``entity_id`` → its ``increment_id``), so credit memos find their order.
+- ``source_refunds``: one row per refund document (an Adobe Commerce credit memo)
+  with its amount; an order's ``refunded`` is their sum, so loading a credit memo
+  twice counts it once.
+
+These tables are new (no earlier version had them): they are created when first
+needed, and need no migration step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from dotsync.sources.base import EXACT
+
+metadata = sa.MetaData()
+
+watermarks = sa.Table(
+    "source_watermarks",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("watermark", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+keys = sa.Table(
+    "source_keys",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("platform_id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),
+)
+
+refunds = sa.Table(
+    "source_refunds",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("refund_id", sa.Text, primary_key=True),
+    sa.Column("order_ref", sa.Text, nullable=False),
+    sa.Column("amount", sa.Text, nullable=False),
+    sa.Index("ix_source_refunds_order", "source", "order_ref"),
+)
+
+
+def ensure(engine: sa.Engine) -> None:
+    metadata.create_all(engine, checkfirst=True)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:
+    """Insert or replace ``rows``: ``INSERT … ON CONFLICT DO UPDATE`` on SQLite and
+    PostgreSQL (one statement per batch), delete-then-insert elsewhere."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(table)
+        others = [c.name for c in table.columns if c.name not in key]
+        stmt = stmt.on_conflict_do_update(index_elements=key,
+                                          set_={c: stmt.excluded[c] for c in others})
+        for start in range(0, len(rows), 5_000):
+            conn.execute(stmt, rows[start:start + 5_000])
+        return
+    for row in rows:
+        conn.execute(table.delete().where(*[table.c[k] == row[k] for k in key]))
+        conn.execute(table.insert(), [row])
+
+
+def remember_keys(engine: sa.Engine, source: str, entity: str,
+                  pairs: Iterable[tuple[str, str]]) -> None:
+    rows = [{"source": source, "entity": entity, "platform_id": p, "key": k}
+            for p, k in pairs]
+    with engine.begin() as conn:
+        _upsert(conn, keys, rows, ["source", "entity", "platform_id"])
+
+
+def lookup_keys(engine: sa.Engine, source: str, entity: str,
+                platform_ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(platform_ids))
+    found: dict[str, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 900):
+            part = wanted[start:start + 900]
+            for pid, key in conn.execute(
+                sa.select(keys.c.platform_id, keys.c.key).where(
+                    keys.c.source == source, keys.c.entity == entity,
+                    keys.c.platform_id.in_(part))):
+                found[pid] = key
+    return found
+
+
+def record_refunds(engine: sa.Engine, source: str,
+                   items: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:
+    """Store (refund_id, order_ref, amount) rows; return each touched order's sum."""
+    rows = [{"source": source, "refund_id": r, "order_ref": o, "amount": format(a, "f")}
+            for r, o, a in items]
+    orders = sorted({o for _, o, _ in items})
+    sums: dict[str, Decimal] = dict.fromkeys(orders, Decimal(0))
+    with engine.begin() as conn:
+        _upsert(conn, refunds, rows, ["source", "refund_id"])
+        for start in range(0, len(orders), 900):
+            part = orders[start:start + 900]
+            for order_ref, amount in conn.execute(
+                sa.select(refunds.c.order_ref, refunds.c.amount).where(
+                    refunds.c.source == source, refunds.c.order_ref.in_(part))):
+                sums[order_ref] = EXACT.add(sums[order_ref], Decimal(amount))
+    return sums
+
+
+def refund_sums(engine: sa.Engine, source: str, order_refs: Iterable[str]) -> dict[str, Decimal]:
+    """The sum of the recorded refund documents of each order that has any."""
+    wanted = sorted(set(order_refs))
+    sums: dict[str, Decimal] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 900):
+            part = wanted[start:start + 900]
+            for order_ref, amount in conn.execute(
+                sa.select(refunds.c.order_ref, refunds.c.amount).where(
+                    refunds.c.source == source, refunds.c.order_ref.in_(part))):
+                sums[order_ref] = EXACT.add(sums.get(order_ref, Decimal(0)), Decimal(amount))
+    return sums
+
+
+def get_watermark(engine: sa.Engine, source: str, entity: str) -> str | None:
+    ensure(engine)
+    with engine.connect() as conn:
+        return conn.execute(sa.select(watermarks.c.watermark).where(
+            watermarks.c.source == source, watermarks.c.entity == entity)).scalar()
+
+
+def set_watermark(engine: sa.Engine, source: str, entity: str, value: str) -> None:
+    from datetime import UTC, datetime
+
+    with engine.begin() as conn:
+        _upsert(conn, watermarks, [{"source": source, "entity": entity, "watermark": value,
+                                    "updated_at": datetime.now(UTC)}], ["source", "entity"])
