@@ -26,8 +26,17 @@ Rules every contract follows (beyond SPEC §1, which they implement column by co
   ``str``/``None``; input columns outside the contract are passed through untouched.
 * ``rejects`` has one row per problem: ``key``, ``field``, ``check``, ``value`` (cut to
   ~80 characters, control characters escaped), ``reason``, and ``row`` (the input index
-  label, for records whose key is missing or repeated). A row with any problem is left
-  out of ``valid``; nothing else is.
+  label, for records whose key is missing or repeated). A row with any such problem is
+  left out of ``valid``; nothing else is.
+* A problem in an optional field (``data_contracts.optional.OPTIONAL_FIELDS``) is a
+  *warning* instead: the field is left out of the row in ``valid`` (None/NaN/NaT, or the
+  bad entry of a data-field dict or the bad sku/categories of a line), and ``warnings``
+  (same columns; ``value`` and ``reason`` masked for personal fields) says so. Each
+  contract takes ``strict``, the fields whose problems reject as before
+  (``DOTSYNC_STRICT_FIELDS``). To make a new column optional, add it to
+  ``OPTIONAL_FIELDS`` (and to ``PERSONAL_FIELDS`` if its values are personal): every
+  check made through ``Run`` (``text``, ``timestamp``, ``add``, ``report``, pandera
+  failures) then routes its problems.
 * Large frames use a process pool (see :mod:`data_contracts.parallel`); as with any
   multiprocessing, a script that calls the contracts at import time must guard its
   entry point with ``if __name__ == "__main__":``.

@@ -10,7 +10,7 @@ problem, in input order, with the input's index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,10 @@ import pandera.pandas as pa
 
 from data_contracts import _values
 from data_contracts._display import show
-from data_contracts.jsonfields import Problems
+from data_contracts.jsonfields import Problems, Warned
+from data_contracts.optional import PERSONAL_FIELDS, is_optional
 from data_contracts.result import ContractError, ContractResult, Rejects
+from dotsync.masking import mask_phone, mask_text
 
 #: pandera's own names for its built-in failures -> our check names.
 _PANDERA_CHECKS = {"not_nullable": "required", "field_uniqueness": "unique"}
@@ -34,8 +36,20 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+#: How a personal field's value is masked in a warning.
+_MASKS: dict[str, Callable[[Any], str]] = {
+    "mobile_number": mask_phone,
+}
+
+
 class Run:
-    """One contract run over one frame."""
+    """One contract run over one frame.
+
+    Every problem goes through :meth:`report`: a problem in an optional field
+    (:mod:`data_contracts.optional`) that ``strict`` does not name becomes a *warning*
+    and the typed value is dropped (None/NaN/NaT), so the record goes on without it;
+    any other problem is a reject.
+    """
 
     def __init__(
         self,
@@ -44,6 +58,7 @@ class Run:
         required: Sequence[str],
         key: str,
         entity: str,
+        strict: Collection[str] = (),
     ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise ContractError(f"{entity}: expected a pandas DataFrame, got {_kind(df)}")
@@ -64,6 +79,8 @@ class Run:
         self.n = len(df)
         self.raw: dict[str, np.ndarray] = {c: _values.column(df, c) for c in columns}
         self.rejects = Rejects(self.n, self.columns)
+        self.warnings = Rejects(self.n, self.columns)
+        self.strict = frozenset(strict)
         self.key_name = key
         keys, bad = _values.text(self.raw[key], strip=False)
         # The reported key is the record's id as given (digits for a typed integer id).
@@ -72,12 +89,77 @@ class Run:
         keys = self.control(key, keys)
         self.typed: dict[str, Any] = {key: keys}
 
+    # -- problems: rejects or warnings ---------------------------------------------------
+
+    def soft(self, name: str) -> bool:
+        """Whether a problem in ``name`` is a warning (optional and not strict)."""
+        return is_optional(self.entity, name, self.strict)
+
+    def report(
+        self,
+        positions: Sequence[int] | np.ndarray,
+        name: str,
+        check: str | Sequence[str],
+        values: Sequence[Any],
+        reasons: Sequence[str],
+        *,
+        soft: bool | None = None,
+        drop: bool = True,
+    ) -> None:
+        """Record problems of ``name`` at ``positions``: warnings (the typed value is
+        dropped, personal values masked) when ``name`` is optional, else rejects.
+
+        ``soft`` overrides the field's rule (a mobile number is optional only when the
+        record has an e-mail to be identified by); ``drop=False`` keeps the typed value
+        (the parser already left out the bad part of it).
+        """
+        pos = np.asarray(positions, dtype=np.int64)
+        if pos.size == 0:
+            return
+        if not (self.soft(name) if soft is None else soft):
+            self.rejects.add(pos, name, check, values, reasons)
+            return
+        if name.split(".", 1)[0] in PERSONAL_FIELDS:
+            masker = _MASKS.get(name, mask_text)
+            masked = [masker(v) for v in values]
+            reasons = [_masked_reason(r, v, m) for r, v, m in zip(reasons, values, masked,
+                                                                  strict=True)]
+            values = masked
+        self.warnings.add(pos, name, check, values, reasons)
+        if drop:
+            self.drop(name, pos)
+
+    def report_mask(
+        self, mask: np.ndarray, name: str, check: str, reason: Callable[[Any], str],
+        raw: np.ndarray | None = None,
+    ) -> None:
+        """:meth:`report` every position of ``mask``; ``reason(raw value)`` words each."""
+        pos = np.flatnonzero(mask)
+        if pos.size == 0:
+            return
+        values = (self.raw[name] if raw is None else raw)[pos]
+        self.report(pos, name, check, values, [reason(v) for v in values])
+
+    def drop(self, name: str, pos: np.ndarray) -> None:
+        """Leave the typed value of ``name`` out at ``pos`` (an optional field's problem)."""
+        values = self.typed.get(name)
+        if values is None or pos.size == 0:
+            return
+        if isinstance(values, pd.Series):
+            values.iloc[pos] = pd.NaT if values.dtype.kind == "M" else None
+        elif isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            values[pos] = np.nan
+        elif isinstance(values, np.ndarray):
+            values[pos] = None
+
+    def flagged(self, name: str) -> np.ndarray:
+        """Positions where ``name`` already has a problem (rejected or warned)."""
+        return self.rejects.flagged(name) | self.warnings.flagged(name)
+
     # -- column helpers ----------------------------------------------------------------
 
     def _type_rejects(self, name: str, bad: np.ndarray, what: str = "text") -> None:
-        self.rejects.add_mask(
-            bad, name, "type", self.raw[name], lambda v: f"{name} must be {what}, got {_kind(v)}"
-        )
+        self.report_mask(bad, name, "type", lambda v: f"{name} must be {what}, got {_kind(v)}")
 
     def text(self, name: str, *, control: bool = True, strip: bool = True) -> np.ndarray:
         """A text column: stripped, blank -> None, non-text and control characters rejected.
@@ -95,20 +177,18 @@ class Run:
         """Reject (and null) text values holding control characters or lone surrogates."""
         mask = _values.control_mask(values)
         if mask.any():
-            self.rejects.add_mask(
-                mask, name, "control_chars", self.raw[name],
-                lambda v: f"{name} {show(v)} holds control characters",
-            )
             values = values.copy()  # it may be the input's own array
             values[mask] = None
+            self.report_mask(mask, name, "control_chars",
+                             lambda v: f"{name} {show(v)} holds control characters")
         return values
 
     def lowered(self, name: str, default: str | None = None) -> np.ndarray:
         """An enum-like text column: lower-cased, ``default`` where null."""
         values = self.text(name)
         low = _values.distinct_map(values, str.lower)
-        if default is not None:
-            low[np.equal(low, None)] = default
+        if default is not None:  # only where nothing was given (not where a value was left out)
+            low[np.equal(low, None) & ~self.flagged(name)] = default
         self.typed[name] = low
         return low
 
@@ -121,34 +201,30 @@ class Run:
 
     def decimal(self, name: str) -> np.ndarray:
         values, bad = _values.decimals(self.raw[name])
-        self.rejects.add_mask(
-            bad, name, "decimal", self.raw[name],
-            lambda v: f"{name} {show(v)} is not a decimal number",
-        )
+        self.report_mask(bad, name, "decimal",
+                         lambda v: f"{name} {show(v)} is not a decimal number")
         self.typed[name] = values
         return values
 
     def timestamp(self, name: str) -> pd.Series:
         values, bad = _values.timestamps(self.raw[name])
-        self.rejects.add_mask(
-            bad, name, "iso8601", self.raw[name],
-            lambda v: f"{name} {show(v)} is not an ISO 8601 timestamp",
-        )
+        self.report_mask(bad, name, "iso8601",
+                         lambda v: f"{name} {show(v)} is not an ISO 8601 timestamp")
         self.typed[name] = values
         return values
 
     def integer(self, name: str) -> np.ndarray:
         values, bad = _values.integers(self.raw[name])
-        self.rejects.add_mask(
-            bad, name, "integer", self.raw[name],
-            lambda v: f"{name} {show(v)} is not a whole number",
-        )
+        self.report_mask(bad, name, "integer",
+                         lambda v: f"{name} {show(v)} is not a whole number")
         self.typed[name] = values
         return values
 
     def per_value(self, name: str, parse: Callable[[Any], Any]) -> np.ndarray:
         """A column parsed value by value (JSON columns): a :class:`Problems` result
-        becomes rejects (and a null), anything else is the parsed value.
+        becomes rejects (and a null), a :class:`Warned` one its value plus warnings on
+        the sub-fields it names (rejects where those are strict), anything else is the
+        parsed value.
 
         Done in this process: measured on a million orders, parsing in pool workers
         cost more CPU in pickling the parsed lines than it saved here.
@@ -162,32 +238,55 @@ class Run:
         bad_checks: list[str] = []
         bad_values: list[Any] = []
         bad_reasons: list[str] = []
-        for i in [i for i, p in enumerate(parsed) if type(p) is Problems]:
-            out[i] = None
-            for check, reason in parsed[i]:
-                bad_pos.append(i)
-                bad_checks.append(check)
-                bad_values.append(raw[i])
-                bad_reasons.append(reason)
+        warned: list[int] = []
+        for i, p in enumerate(parsed):
+            kind = type(p)
+            if kind is Problems:
+                out[i] = None
+                for check, reason in p:
+                    bad_pos.append(i)
+                    bad_checks.append(check)
+                    bad_values.append(raw[i])
+                    bad_reasons.append(reason)
+            elif kind is Warned:
+                out[i] = p.value
+                warned.append(i)
         self.rejects.add(bad_pos, name, bad_checks, bad_values, bad_reasons)
         self.typed[name] = out
+        for i in warned:
+            for sub, check, value, reason in parsed[i].warnings:
+                if self.soft(sub):
+                    self.report([i], sub, check, [value], [reason], drop=False)
+                else:  # strict: the whole value is refused, as any other problem in it
+                    self.rejects.add([i], name, check, [raw[i]], [reason])
         return out
 
     def add(
         self, mask: np.ndarray, name: str, check: str, reason: Callable[[Any], str]
     ) -> None:
-        """Reject positions of ``mask`` on ``name`` (reason from the raw value)."""
-        self.rejects.add_mask(mask, name, check, self.raw[name], reason)
+        """A problem at positions of ``mask`` on ``name`` (reason from the raw value)."""
+        self.report_mask(mask, name, check, reason)
 
     def add_reasons(
-        self, name: str, check: str, reasons: np.ndarray, prefix: str
+        self, name: str, check: str, reasons: np.ndarray, prefix: str,
+        soft_rows: np.ndarray | None = None,
     ) -> None:
-        """Reject where ``reasons`` is set, wording each as ``prefix + reason``."""
+        """A problem where ``reasons`` is set, wording each as ``prefix + reason``.
+
+        ``soft_rows`` (a boolean mask) decides per row whether it is a warning.
+        """
         pos = np.flatnonzero(np.not_equal(reasons, None))
-        if pos.size:
-            self.rejects.add(
-                pos, name, check, self.raw[name][pos], [prefix + r for r in reasons[pos]]
-            )
+        if not pos.size:
+            return
+        words = np.array([prefix + r for r in reasons[pos]], dtype=object)
+        raw = self.raw[name][pos]
+        if soft_rows is None:
+            self.report(pos, name, check, raw, list(words))
+            return
+        soft = soft_rows[pos]
+        for part, flag in ((soft, True), (~soft, False)):
+            if part.any():
+                self.report(pos[part], name, check, raw[part], list(words[part]), soft=flag)
 
     # -- pandera -----------------------------------------------------------------------
 
@@ -239,16 +338,14 @@ class Run:
             error = _PANDERA_CHECKS.get(str(check), str(check))
             ours = (names or {}).get(error, error)
             pos = group["index"].to_numpy(dtype=np.int64)
-            pos = np.unique(pos[~self.rejects.flagged(name)[pos]])
+            pos = np.unique(pos[~self.flagged(name)[pos]])
             if ours == "unique":  # a missing key is reported as required, not as repeated
                 pos = pos[~is_none(np.asarray(self.typed[name], dtype=object)[pos])]
             if pos.size == 0:
                 continue
             template = templates.get(error) or _default_template(ours)
             raw = self.raw[name]
-            self.rejects.add(
-                pos, name, ours, raw[pos], [template(name, raw[i], int(i)) for i in pos]
-            )
+            self.report(pos, name, ours, raw[pos], [template(name, raw[i], int(i)) for i in pos])
 
     # -- result ------------------------------------------------------------------------
 
@@ -277,8 +374,22 @@ class Run:
             if name not in data:
                 data[name] = self.df[name].iloc[keep]
         valid = pd.DataFrame(data, index=index, copy=False)
+        bad = self.rejects.bad_rows()
         rejects = self.rejects.frame(self.report_keys, self.df.index)
-        return ContractResult(valid=valid, rejects=rejects)
+        warnings = self.warnings.frame(self.report_keys, self.df.index, drop=bad)
+        return ContractResult(valid=valid, rejects=rejects, warnings=warnings)
+
+
+def _masked_reason(reason: str, value: Any, masked: str) -> str:
+    """``reason`` with every spelling of a personal ``value`` replaced by its mask."""
+    if not isinstance(value, str):
+        return reason.replace(show(value), show(masked))
+    for text in dict.fromkeys((value, value.strip())):
+        if text:
+            reason = reason.replace(show(text), show(masked))
+            if len(text) >= 3:
+                reason = reason.replace(text, masked)
+    return reason
 
 
 def _default_template(check: str) -> Template:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -41,7 +43,7 @@ def _check_default(default_campaign_id: int | None) -> int | None:
 
 @without_gc
 def validate_certificates(
-    df: pd.DataFrame, default_campaign_id: int | None
+    df: pd.DataFrame, default_campaign_id: int | None, strict: Collection[str] = ()
 ) -> ContractResult:
     """Check and normalise staged gift certificates (SPEC §1).
 
@@ -50,9 +52,15 @@ def validate_certificates(
     columns: ``certificate_id``, ``recipient_email`` (trimmed, lower-cased), ``code``,
     ``amount`` (float), ``currency`` (upper case), ``link``, ``expires_at`` (UTC or NaT),
     ``campaign_id`` (int64), ``updated_at`` (UTC), then any other input columns.
+
+    ``expires_at`` and ``campaign_id`` are optional (unless ``strict`` names them): an
+    unreadable expiry is left out with a warning; a campaign id that is not a positive
+    whole number is replaced by the default campaign with a warning (rejected when there
+    is no default).
     """
     default = _check_default(default_campaign_id)
-    run = Run(df, CERTIFICATE_COLUMNS, REQUIRED_COLUMNS, "certificate_id", "certificates")
+    run = Run(df, CERTIFICATE_COLUMNS, REQUIRED_COLUMNS, "certificate_id", "certificates",
+              strict)
     email_text = run.text("recipient_email", control=False)
     email_job = columns.email_column(email_text)
 
@@ -66,15 +74,19 @@ def validate_certificates(
         run.rejects.add(pos, "link", "https_url", run.raw["link"][pos], list(problems[pos]))
     run.timestamp("expires_at")
     campaign = run.integer("campaign_id")
+    given = ~is_none(campaign)
+    not_positive = np.zeros(run.n, dtype=bool)
+    not_positive[given] = [v <= 0 for v in campaign[given]]
+    run.add(not_positive, "campaign_id", "positive",
+            lambda v: f"campaign_id {show(v)} must be greater than 0")
     missing = is_none(campaign) & ~run.rejects.flagged("campaign_id")
     if default is not None:
         campaign[missing] = default
     else:
-        run.add(
-            missing, "campaign_id", "required",
-            lambda _v: "campaign_id is missing and no default certificate campaign is "
-                       "configured (DOTSYNC_CERTIFICATE_CAMPAIGN_ID)",
-        )
+        pos = np.flatnonzero(missing)  # no campaign to send with: never a mere warning
+        run.report(pos, "campaign_id", "required", run.raw["campaign_id"][pos], [
+            "campaign_id is missing and no default certificate campaign is configured "
+            "(DOTSYNC_CERTIFICATE_CAMPAIGN_ID)"] * pos.size, soft=False)
     run.timestamp("updated_at")
 
     emails, email_why = email_job.result()
@@ -97,7 +109,7 @@ def validate_certificates(
             ),
             "link": pa.Column(_TEXT, nullable=False),
             "expires_at": pa.Column(_UTC, nullable=True),
-            "campaign_id": pa.Column("Int64", pa.Check.gt(0, error="positive"), nullable=True),
+            "campaign_id": pa.Column("Int64", nullable=True),
             "updated_at": pa.Column(_UTC, nullable=False),
         },
         strict=False,

@@ -9,6 +9,7 @@ contacts keyed by that number, merged the same way.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -100,8 +101,18 @@ def _check_region(default_region: str | None) -> str | None:
 
 
 @without_gc
-def validate_customers(df: pd.DataFrame, default_region: str | None) -> ContractResult:
+def validate_customers(
+    df: pd.DataFrame, default_region: str | None, strict: Collection[str] = ()
+) -> ContractResult:
     """Check and normalise staged customers (SPEC §1).
+
+    Problems in optional fields (:data:`data_contracts.optional.OPTIONAL_FIELDS`: names,
+    mobile number, country, store, locale, data fields, e-mail type, opt-in type) are
+    *warnings*: the field is left out (None in ``valid``; a bad data field entry is
+    dropped from the dict) and the record goes on, unless ``strict`` names the field. A
+    mobile number is optional only on a row with an e-mail (otherwise it is the
+    identifier). A bad ``email_type`` or ``opt_in_type`` is left out too (not replaced by
+    the default): Dotdigital keeps what it has, or uses its own default for a new contact.
 
     ``default_region`` (``DOTSYNC_DEFAULT_REGION``) reads national mobile numbers of rows
     without a ``country``; a number with neither a ``+`` nor a region is rejected.
@@ -117,7 +128,7 @@ def validate_customers(df: pd.DataFrame, default_region: str | None) -> Contract
     columns; problems in the data are never raised, only reported.
     """
     region = _check_region(default_region)
-    run = Run(df, CUSTOMER_COLUMNS, REQUIRED_COLUMNS, "customer_id", "customers")
+    run = Run(df, CUSTOMER_COLUMNS, REQUIRED_COLUMNS, "customer_id", "customers", strict)
     # E-mails and phones first: their left-over library work may run in the pool while
     # the other columns are done here.
     email_text = run.text("email", control=False)
@@ -144,8 +155,10 @@ def validate_customers(df: pd.DataFrame, default_region: str | None) -> Contract
     run.add_reasons("email", "email_syntax", email_why, "email ")
     run.typed["email"] = emails
     mobiles, mobile_why = phone_job.result()
-    run.add_reasons("mobile_number", "e164", mobile_why, "mobile_number ")
     run.typed["mobile_number"] = mobiles
+    # Optional where an e-mail identifies the contact; the identifier where none does.
+    soft_mobile = ~is_none(email_text) & run.soft("mobile_number")
+    run.add_reasons("mobile_number", "e164", mobile_why, "mobile_number ", soft_mobile)
 
     neither = is_none(email_text) & is_none(mobile_text) & ~run.rejects.flagged("email")
     run.add(neither, "email", "required",

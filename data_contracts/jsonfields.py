@@ -41,6 +41,19 @@ class Problems(list[Problem]):
     cannot be confused with a parsed array)."""
 
 
+class Warned:
+    """A value accepted with parts left out: ``value`` is what is sent, ``warnings``
+    ``(field, check, offending value, reason)`` say what was left out and why (a
+    distinct type; returned only when there is something to say, so the common case
+    stays a plain dict or list)."""
+
+    __slots__ = ("value", "warnings")
+
+    def __init__(self, value: Any, warnings: list[tuple[str, str, Any, str]]) -> None:
+        self.value = value
+        self.warnings = warnings
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
@@ -92,9 +105,15 @@ class _Problems:
 # -- data_fields ---------------------------------------------------------------------
 
 
-def parse_data_fields(value: Any) -> dict[str, Any] | Problems | None:
+def parse_data_fields(value: Any) -> dict[str, Any] | Problems | Warned | None:
     """A JSON object of Dotdigital data fields: names of 1-20 letters, digits, ``-`` or
-    ``_``; values text, numbers, true/false or null (nothing nested)."""
+    ``_``; values text, numbers, true/false or null (nothing nested).
+
+    Data fields are optional: an entry with a bad name or value is left out (the others
+    are sent) and a :class:`Warned` says which and why; a value that is not a JSON
+    object at all leaves every data field out the same way. ``Problems`` is never
+    returned: the contract decides (``DOTSYNC_STRICT_FIELDS``) whether a warning rejects.
+    """
     if value is None:
         return None
     value = _plain(value)
@@ -105,55 +124,59 @@ def parse_data_fields(value: Any) -> dict[str, Any] | Problems | None:
         try:
             doc = _loads(text)
         except _JSONError as exc:
-            return Problems([("json_syntax", f"data_fields is not valid JSON: {exc}")])
+            return Warned(None, [("data_fields", "json_syntax", value,
+                                  f"data_fields is not valid JSON: {exc}")])
     elif isinstance(value, dict):
         doc = dict(value)
     else:
-        return Problems([("json_shape", f"data_fields must be a JSON object, got {_kind(value)}")])
+        return Warned(None, [("data_fields", "json_shape", value,
+                              f"data_fields must be a JSON object, got {_kind(value)}")])
     if type(doc) is not dict:
-        return Problems([("json_shape", f"data_fields must be a JSON object, got {_kind(doc)}")])
-    problems = _Problems()
+        return Warned(None, [("data_fields", "json_shape", value,
+                              f"data_fields must be a JSON object, got {_kind(doc)}")])
+    warnings: list[tuple[str, str, Any, str]] = []
     out: dict[str, Any] = {}
     for name, raw in doc.items():
         item = _plain(raw)
+        problem: tuple[str, str] | None = None
         if not isinstance(name, str) or not _FIELD_NAME_RE.match(name):
-            problems.add(
-                "data_field_name",
-                f"data field name {show(name)} must be 1-20 letters, digits, '-' or '_'",
-            )
-        if item is None or isinstance(item, bool | int):
+            problem = ("data_field_name",
+                       f"data field name {show(name)} must be 1-20 letters, digits, '-' or '_'")
+        elif item is None or isinstance(item, bool | int):
             pass
         elif isinstance(item, float):
             if not math.isfinite(item):
-                problems.add("json_shape", f"data field {show(name)} is not a finite number")
+                problem = ("json_shape", f"data field {show(name)} is not a finite number")
         elif isinstance(item, str):
             if _has_control(item):
-                problems.add(
-                    "control_chars", f"data field {show(name)} holds control characters"
-                )
+                problem = ("control_chars", f"data field {show(name)} holds control characters")
         else:
-            problems.add(
-                "json_shape",
-                f"data field {show(name)} holds {_kind(item)}; only text, numbers, "
-                "true/false or null are allowed",
-            )
-        out[str(name)] = item
-    if problems.items:
-        return Problems(problems.done("data_fields"))
+            problem = ("json_shape",
+                       f"data field {show(name)} holds {_kind(item)}; only text, numbers, "
+                       "true/false or null are allowed")
+        if problem is None:
+            out[str(name)] = item
+        elif len(warnings) < MAX_PROBLEMS:
+            warnings.append(("data_fields", problem[0], item,
+                             problem[1]))
+    if warnings:
+        return Warned(out or None, warnings)
     return out
 
 
 # -- lines ---------------------------------------------------------------------------
 
 
-def parse_lines(value: Any) -> list[dict[str, Any]] | Problems:
+def parse_lines(value: Any) -> list[dict[str, Any]] | Problems | Warned:
     """A non-empty JSON array of line objects, each normalised to
     ``{sku, name, quantity, unit_price, categories}``.
 
-    ``sku`` and ``name`` are non-blank text (an integer sku becomes its digits);
-    ``quantity`` a number > 0 (an int when whole); ``unit_price`` a number >= 0 (float);
-    ``categories`` an optional list of text (``[]`` when absent). Numbers written as
-    decimal text are accepted. Other keys are dropped.
+    ``name`` is non-blank text; ``quantity`` a number > 0 (an int when whole);
+    ``unit_price`` a number >= 0 (float): problems there are :class:`Problems`. ``sku``
+    is optional (tips, gift wrap and custom items have none: None; an integer sku
+    becomes its digits) and ``categories`` an optional list of text (``[]`` when
+    absent): a bad one is left out of its line and a :class:`Warned` says so. Numbers
+    written as decimal text are accepted. Other keys are dropped.
     """
     if type(value) is not str:
         if value is None:
@@ -195,6 +218,10 @@ def _canonical_in_place(doc: Any) -> bool:
         if type(item) is not dict:
             return False
         size = len(item)
+        sku = item.get("sku", _MISSING)
+        if sku is _MISSING:
+            size += 1
+            sku = item["sku"] = None
         if size == 4:
             cats = None
         elif size == 5:
@@ -204,17 +231,14 @@ def _canonical_in_place(doc: Any) -> bool:
         else:
             return False
         try:
-            sku = item["sku"]
             name = item["name"]
             qty = item["quantity"]
             price = item["unit_price"]
         except KeyError:
             return False
         if not (
-            type(sku) is str
-            and sku
-            and sku.isprintable()
-            and sku.strip() is sku
+            (sku is None or (type(sku) is str and sku and sku.isprintable()
+                             and sku.strip() is sku))
             and type(name) is str
             and name
             and name.isprintable()
@@ -257,49 +281,79 @@ def _check_lines(doc: Any) -> list[dict[str, Any]] | Problems:
         )
     out: list[dict[str, Any]] = []
     problems = _Problems()
+    warnings: list[tuple[str, str, Any, str]] = []
     for i, item in enumerate(doc):
-        line = _slow_line(i, _plain(item), problems)
+        line = _slow_line(i, _plain(item), problems, warnings)
         if line is not None:
             out.append(line)
     if problems.items:
         return Problems(problems.done("lines"))
+    if warnings:
+        return Warned(out, warnings[:MAX_PROBLEMS])
     return out
 
 
-def _slow_line(i: int, item: Any, problems: _Problems) -> dict[str, Any] | None:
+def _slow_line(i: int, item: Any, problems: _Problems,
+               warnings: list[tuple[str, str, Any, str]]) -> dict[str, Any] | None:
     where = f"lines[{i}]"
     if not isinstance(item, dict):
         problems.add("json_shape", f"{where} must be an object, got {_kind(item)}")
         return None
     before = len(problems.items) + problems.more
-    sku = _line_text(where, "sku", item.get("sku"), problems, allow_int=True)
+    sku = _line_sku(where, _plain(item.get("sku")), warnings)
     name = _line_text(where, "name", item.get("name"), problems, allow_int=False)
     qty = _line_number(where, "quantity", item.get("quantity"), problems, strictly_positive=True)
     price = _line_number(where, "unit_price", item.get("unit_price"), problems,
                          strictly_positive=False)
-    cats_raw = _plain(item.get("categories"))
-    cats: list[str] = []
-    if cats_raw is not None:
-        if not isinstance(cats_raw, list | tuple):
-            problems.add("json_shape", f"{where}.categories must be a list of text, "
-                                       f"got {_kind(cats_raw)}")
-        else:
-            for k, c in enumerate(cats_raw):
-                c = _plain(c)
-                if not isinstance(c, str):
-                    problems.add("json_shape", f"{where}.categories[{k}] must be text, "
-                                               f"got {_kind(c)}")
-                elif _has_control(c):
-                    problems.add("control_chars", f"{where}.categories[{k}] holds control "
-                                                  "characters")
-                else:
-                    cats.append(c)
+    cats = _line_categories(where, _plain(item.get("categories")), warnings)
     if len(problems.items) + problems.more != before:
         return None
     if isinstance(qty, float) and qty.is_integer():
         qty = int(qty)
     return {"sku": sku, "name": name, "quantity": qty, "unit_price": float(price),
             "categories": cats}
+
+
+def _line_sku(where: str, value: Any, warnings: list[tuple[str, str, Any, str]]) -> str | None:
+    """An optional sku: None when absent or blank; a bad one is left out with a warning."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        warnings.append(("lines.sku", "json_shape", value,
+                         f"{where}.sku must be text, got {_kind(value)}"))
+        return None
+    if _has_control(value):
+        warnings.append(("lines.sku", "control_chars", value,
+                         f"{where}.sku {show(value)} holds control characters"))
+        return None
+    return value.strip()
+
+
+def _line_categories(
+    where: str, value: Any, warnings: list[tuple[str, str, Any, str]]
+) -> list[str]:
+    """Optional categories: a list of text; a bad list is left out with a warning."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        warnings.append(("lines.categories", "json_shape", value,
+                         f"{where}.categories must be a list of text, got {_kind(value)}"))
+        return []
+    cats: list[str] = []
+    for k, c in enumerate(value):
+        c = _plain(c)
+        why = (f"{where}.categories[{k}] must be text, got {_kind(c)}"
+               if not isinstance(c, str) else
+               f"{where}.categories[{k}] holds control characters" if _has_control(c) else None)
+        if why is not None:
+            warnings.append(("lines.categories", "control_chars" if isinstance(c, str)
+                             else "json_shape", value,
+                             why))
+            return []
+        cats.append(c)
+    return cats
 
 
 def _line_text(

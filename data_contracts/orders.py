@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from data_contracts import columns
-from data_contracts._contract import Run
+from data_contracts._contract import Run, is_none
 from data_contracts._display import show
 from data_contracts._values import without_gc
 from data_contracts.currencies import CURRENCY_CODES
@@ -20,8 +22,7 @@ from dotsync.store.schema import ENTITY_COLUMNS
 ORDER_COLUMNS: tuple[str, ...] = ENTITY_COLUMNS["orders"]
 #: Columns a frame must have; the others are null when absent.
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    "order_id", "customer_email", "status", "currency", "total", "placed_at", "updated_at",
-    "lines",
+    "order_id", "status", "currency", "total", "placed_at", "updated_at", "lines",
 )
 OPTIONAL_DECIMALS: tuple[str, ...] = ("subtotal", "tax", "shipping", "discount", "refunded")
 
@@ -36,8 +37,44 @@ def _utc(now: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def _emails_of_customers(
+    run: Run, email_text: np.ndarray, customer_id: np.ndarray, emails: Mapping[str, Any]
+) -> np.ndarray:
+    """``customer_email`` where given, else the e-mail of the customer ``customer_id``
+    names (SPEC §1: shops export orders that carry only the customer's id)."""
+    need = np.flatnonzero(is_none(email_text) & ~is_none(customer_id)
+                          & ~run.flagged("customer_email"))
+    if need.size == 0:
+        return email_text
+    out = email_text.copy()
+    unknown: list[int] = []
+    no_email: list[int] = []
+    for i in need.tolist():
+        cid = customer_id[i]
+        if cid not in emails:
+            unknown.append(i)
+            continue
+        found = emails[cid]
+        text = found.strip() if isinstance(found, str) else None
+        if text:
+            out[i] = text
+        else:
+            no_email.append(i)
+    raw = run.raw["customer_id"]
+    run.report(unknown, "customer_email", "unknown_customer", raw[unknown], [
+        f"customer_email is empty and customer_id {show(raw[i])} names no staged customer"
+        for i in unknown])
+    run.report(no_email, "customer_email", "required", raw[no_email], [
+        f"customer_email is empty and customer {show(raw[i])} has no e-mail"
+        for i in no_email])
+    return out
+
+
 @without_gc
-def validate_orders(df: pd.DataFrame, now: pd.Timestamp | None = None) -> ContractResult:
+def validate_orders(
+    df: pd.DataFrame, now: pd.Timestamp | None = None, strict: Collection[str] = (),
+    customer_emails: Mapping[str, Any] | None = None,
+) -> ContractResult:
     """Check and normalise staged orders (SPEC §1).
 
     ``now`` (default: the current time) is the moment ``placed_at`` may not be after; a
@@ -48,13 +85,25 @@ def validate_orders(df: pd.DataFrame, now: pd.Timestamp | None = None) -> Contra
     ``{sku, name, quantity, unit_price, categories}``), ``store``, ``coupon_code``, then
     any other input columns. ``customer_id`` is kept exactly as given (it refers to a
     customer key).
+
+    Problems in optional fields (``subtotal``, ``tax``, ``shipping``, ``discount``,
+    ``refunded``, ``store``, ``coupon_code``, a line's ``sku`` or ``categories``) are
+    *warnings*: the value is left out (NaN/None; a line without its sku or categories)
+    and the order goes on, unless ``strict`` names the field.
+
+    ``customer_emails`` maps a ``customer_id`` to its staged customer's e-mail (as
+    stored; None when that customer has none): an order with an empty
+    ``customer_email`` takes its customer's e-mail; one whose ``customer_id`` names no
+    customer in the mapping, or a customer without an e-mail, is rejected. The caller
+    looks up only the ids of orders without an e-mail.
     """
     moment = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
-    run = Run(df, ORDER_COLUMNS, REQUIRED_COLUMNS, "order_id", "orders")
+    run = Run(df, ORDER_COLUMNS, REQUIRED_COLUMNS, "order_id", "orders", strict)
     email_text = run.text("customer_email", control=False)
+    customer_id = run.text("customer_id", strip=False)
+    email_text = _emails_of_customers(run, email_text, customer_id, customer_emails or {})
     email_job = columns.email_column(email_text)
 
-    run.text("customer_id", strip=False)
     run.text("status")
     run.uppered("currency")
     total = run.decimal("total")

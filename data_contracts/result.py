@@ -10,7 +10,7 @@ whose key is missing or repeated can still be found.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,9 +20,11 @@ from data_contracts._display import VALUE_CHARS, clip, show
 
 #: Columns of :attr:`ContractResult.rejects`, in this order.
 REJECT_COLUMNS: tuple[str, ...] = ("key", "field", "check", "value", "reason", "row")
+#: Columns of :attr:`ContractResult.warnings`: the same, ``value`` masked where personal.
+WARNING_COLUMNS: tuple[str, ...] = REJECT_COLUMNS
 
-__all__ = ["REJECT_COLUMNS", "VALUE_CHARS", "ContractError", "ContractResult", "Rejects",
-           "clip", "empty_rejects", "show"]
+__all__ = ["REJECT_COLUMNS", "VALUE_CHARS", "WARNING_COLUMNS", "ContractError",
+           "ContractResult", "Rejects", "clip", "empty_rejects", "empty_warnings", "show"]
 
 class ContractError(ValueError):
     """The frame itself cannot be checked (e.g. a required column is missing).
@@ -34,15 +36,26 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True)
 class ContractResult:
-    """Rows that passed (normalised, typed, input index kept) and the problems found."""
+    """Rows that passed (normalised, typed, input index kept) and the problems found.
+
+    ``warnings`` lists problems in optional fields of rows that are in ``valid``: each
+    such field is left out (None/NaN/NaT in ``valid``), the record goes on. Rows that are
+    rejected carry no warnings (their rejects say what to fix).
+    """
 
     valid: pd.DataFrame
     rejects: pd.DataFrame
+    warnings: pd.DataFrame = field(default_factory=lambda: empty_warnings())
 
     @property
     def rejected_keys(self) -> list[Any]:
         """Keys of the records with at least one problem, in input order, once each."""
         return list(dict.fromkeys(self.rejects["key"].tolist()))
+
+    @property
+    def warned_keys(self) -> list[Any]:
+        """Keys of the valid records sent with a field left out, in input order, once each."""
+        return list(dict.fromkeys(self.warnings["key"].tolist()))
 
 
 class Rejects:
@@ -106,21 +119,33 @@ class Rejects:
             out[pos] = True
         return out
 
-    def frame(self, keys: np.ndarray, index: pd.Index) -> pd.DataFrame:
-        """The rejects table, ordered by input row, then column order, then discovery."""
-        if not self._parts:
+    def frame(
+        self, keys: np.ndarray, index: pd.Index, drop: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """The table, ordered by input row, then column order, then discovery.
+
+        ``drop``: a boolean mask of positions whose entries are left out (the warnings
+        of rows that were rejected anyway).
+        """
+        parts = self._parts
+        if drop is not None and parts:
+            parts = [(p[0][keep], p[1], [p[2][i] for i in np.flatnonzero(keep)],
+                      [p[3][i] for i in np.flatnonzero(keep)],
+                      [p[4][i] for i in np.flatnonzero(keep)])
+                     for p in parts for keep in [~drop[p[0]]] if keep.any()]
+        if not parts:
             return empty_rejects()
-        pos = np.concatenate([p[0] for p in self._parts])
+        pos = np.concatenate([p[0] for p in parts])
         rank = np.concatenate(
-            [np.full(p[0].size, self._rank.get(p[1], len(self._rank))) for p in self._parts]
+            [np.full(p[0].size, self._rank.get(p[1], len(self._rank))) for p in parts]
         )
         seq = np.arange(pos.size)
         order = np.lexsort((seq, rank, pos))
-        fields = np.concatenate([np.full(p[0].size, p[1], dtype=object) for p in self._parts])
+        fields = np.concatenate([np.full(p[0].size, p[1], dtype=object) for p in parts])
         check_list: list[str] = []
         values: list[Any] = []
         reasons: list[str] = []
-        for p in self._parts:
+        for p in parts:
             check_list.extend(p[2])
             values.extend(p[3])
             reasons.extend(p[4])
@@ -146,3 +171,8 @@ class Rejects:
 def empty_rejects() -> pd.DataFrame:
     """A rejects table with no rows (object columns, so concatenation keeps types)."""
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in REJECT_COLUMNS})
+
+
+def empty_warnings() -> pd.DataFrame:
+    """A warnings table with no rows."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in WARNING_COLUMNS})

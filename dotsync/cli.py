@@ -153,6 +153,10 @@ def status(as_json: bool) -> None:
         for name, counts in result["entities"].items()
     ]
     click.echo(_table(headers, rows))
+    warned = result.get("warnings") or {}
+    if warned:
+        click.echo("\nSent with a field left out (warnings; `dotsync rejects --warnings`): "
+                   + ", ".join(f"{entity} {n}" for entity, n in sorted(warned.items())))
     if result["in_doubt"]:
         click.echo("\nIn doubt (sent or not: check Dotdigital, then `dotsync resend` if needed):")
         for item in result["in_doubt"]:
@@ -165,11 +169,17 @@ def status(as_json: bool) -> None:
     type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def rejects(entity: str | None, as_json: bool) -> None:
+@click.option("--warnings", "show_warnings", is_flag=True,
+              help="Records sent with a field left out, and why.")
+def rejects(entity: str | None, as_json: bool, show_warnings: bool) -> None:
     """Every rejected, failed, in-doubt or waiting record: entity, id, field, reason
-    (for a waiting record, what it waits for)."""
+    (for a waiting record, what it waits for); with ``--warnings``, the records sent
+    with a field left out."""
     from dotsync.store.status import rejects as compute
 
+    if show_warnings:
+        _print_warnings(entity, as_json)
+        return
     items = compute(_store(_settings()), entity)
     if as_json:
         _echo_json({"rejects": items, "count": len(items)})
@@ -186,6 +196,22 @@ def rejects(entity: str | None, as_json: bool) -> None:
             ],
         )
     )
+
+
+def _print_warnings(entity: str | None, as_json: bool) -> None:
+    from dotsync.store.status import warnings as compute
+
+    items = compute(_store(_settings()), entity)
+    if as_json:
+        _echo_json({"warnings": items, "count": len(items),
+                    "records": len({(i["entity"], i["id"]) for i in items})})
+        return
+    if not items:
+        click.echo("No record was sent with a field left out.")
+        return
+    click.echo(_table(["entity", "id", "field", "value", "reason"],
+                      [[i["entity"], i["id"], i["field"] or "", _cut(i["value"], 30),
+                        _cut(i["reason"], 110)] for i in items]))
 
 
 def _register_commands() -> None:
@@ -258,6 +284,10 @@ def _print_summary(report: dict[str, Any]) -> None:
     if merged:
         click.echo(f"{merged} customer rows shared an e-mail with a newer row and were merged "
                    "into it (one contact each).")
+    warned = report.get("warnings_total") or 0
+    if warned:
+        click.echo(f"{warned} fields were left out of what was sent (warnings; the records "
+                   "went on): run `dotsync rejects --warnings`.")
     problems = report.get("problems") or []
     if problems:
         click.echo(f"\n{len(problems)} records need attention:")

@@ -76,6 +76,15 @@ def _flag(name: str, raw: str | None, default: bool = False) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _strict_fields(raw: str | None) -> frozenset[str]:
+    from data_contracts.optional import parse_strict
+
+    try:
+        return parse_strict(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 _DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(?:\d+\s*[dhms]\s*)+$", re.IGNORECASE)
 _UNIT = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -138,6 +147,8 @@ class Settings:
         "fulfilled",
         "delivered",
     )
+    #: SPEC §3 ``DOTSYNC_STRICT_FIELDS``: optional fields whose problems reject.
+    strict_fields: frozenset[str] = frozenset()
     #: Orders placed longer ago than this get no confirmation e-mail.
     confirmation_max_age: timedelta = timedelta(hours=72)
     #: Order statuses (lower case) that never get a confirmation e-mail.
@@ -191,6 +202,7 @@ class Settings:
             fulfilled_statuses=tuple(s.strip().lower() for s in statuses.split(",") if s.strip())
             if statuses
             else cls.fulfilled_statuses,
+            strict_fields=_strict_fields(get("DOTSYNC_STRICT_FIELDS")),
             confirmation_max_age=_duration("DOTSYNC_CONFIRMATION_MAX_AGE",
                                            get("DOTSYNC_CONFIRMATION_MAX_AGE"),
                                            cls.confirmation_max_age),

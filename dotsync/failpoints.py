@@ -20,6 +20,7 @@ POINTS = (
     "after_import_submit",  # an import is running; nothing of it recorded
     "after_import_report",  # its report read; outcomes not yet recorded
     "after_settle",         # a batch of outcomes committed
+    "after_warnings",       # a validation's warnings committed, nothing sent yet
     "after_confirmations_enabled",  # the "confirmations enabled at" moment written
     "after_send_cap",       # the send cap decided; no confirmation or certificate sent yet
     "after_collection_created",  # a new account's collection made; no record in it yet

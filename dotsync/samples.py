@@ -2,9 +2,11 @@
 
 Deterministic for a given seed. Besides good records it carries the mistakes real
 exports contain, each on purpose so the demo's report has something to explain:
-an invalid phone number, a malformed e-mail, a mixed-case duplicate customer, an
-unknown currency, an order whose refund exceeds its total, an ``http://``
-certificate link, a guest checkout, and orders of a customer who will be rejected.
+an invalid phone number, a name too long and a bad data field name (sent without
+them, with a warning), a malformed e-mail, a mixed-case duplicate customer, an
+unknown currency, an order whose refund exceeds its total (sent without the refund,
+with a warning), an ``http://`` certificate link, a guest checkout, and orders of a
+customer who will be rejected.
 """
 
 from __future__ import annotations

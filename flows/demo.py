@@ -115,7 +115,7 @@ def run_demo(
     echo(f"\nThe emulator now holds {contacts_in_emulator} contacts.")
     echo(f"Run report: {report_path} (and in the Prefect UI: Artifacts, key "
          "'dotsync-sync-report', when you run against a Prefect server).")
-    echo("Try `dotsync status` / `dotsync rejects` with "
+    echo("Try `dotsync status` / `dotsync rejects` / `dotsync rejects --warnings` with "
          f"DOTSYNC_DATABASE_URL={url}")
     return result
 

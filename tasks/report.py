@@ -29,3 +29,11 @@ def publish_report(report: RunReport, key_prefix: str = "dotsync") -> None:
             description=f"{len(report.problems)} records need attention "
             f"(first {len(rows)} shown; all of them in `dotsync rejects`)",
         )
+    warned = report.warning_rows()
+    if warned:
+        create_table_artifact(
+            key=f"{key_prefix}-{report.flow}-warnings",
+            table=warned,
+            description=f"{len(report.warnings)} fields left out of what was sent "
+            f"(first {len(warned)} shown; all of them in `dotsync rejects --warnings`)",
+        )

@@ -568,8 +568,11 @@ class EmulatorState:
                     contact, was_created, suppressed = self._upsert(
                         record, match, merge, canonical=(email, mobile))
                 except ConflictError as exc:
-                    fail("Duplicate", f"The {exc.identifier} '{exc.value}' belongs to another "
-                                      "contact", "duplicateIdentifiers")
+                    # The contacts spec's import report example words an identifier
+                    # another contact holds this way ("Duplicate identifier detected for
+                    # email 'emma@emailsim.io'"), counted in summary.duplicateIdentifiers.
+                    fail("Duplicate", f"Duplicate identifier detected for {exc.identifier} "
+                                      f"'{exc.value}'", "duplicateIdentifiers")
                 except KeyError:
                     fail("NoValidIdentifiers", f"No contact has contactId "
                                                f"{identifiers.get('contactId')}",

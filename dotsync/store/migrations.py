@@ -35,6 +35,11 @@ def _v3_customer_consent_records(conn: sa.Connection) -> None:
     _add_text_columns(conn, "customers", schema.LATER_COLUMNS["customers"])
 
 
+def _v4_warnings(conn: sa.Connection) -> None:
+    """Version 4: the ``warnings`` table (fields left out of what was sent, SPEC §1)."""
+    schema.warnings.create(conn, checkfirst=True)
+
+
 def _v5_change_stamps(conn: sa.Connection) -> None:
     """Version 5: change stamps kept by triggers on the staging tables, so a run reads
     only what changed (:mod:`dotsync.store.changes`). Existing rows get stamp 0 and no
@@ -44,7 +49,8 @@ def _v5_change_stamps(conn: sa.Connection) -> None:
     # the tables it had.
     schema.metadata.create_all(conn, checkfirst=True)
     for index in (*schema.ledger.indexes, *schema.customers.indexes):
-        index.create(conn, checkfirst=True)
+        # IF NOT EXISTS, not checkfirst: reflection does not see expression indexes.
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
     changes.stamp_existing(conn)
     changes.install(conn)
 
@@ -53,9 +59,7 @@ def _v5_change_stamps(conn: sa.Connection) -> None:
 STEPS: dict[int, Callable[[sa.Connection], None]] = {
     2: _v2_ledger_keys_as_text,
     3: _v3_customer_consent_records,
-    # Version 4 (ledger warnings) is another branch's; until it lands, a no-op here
-    # keeps the steps contiguous.
-    4: lambda _conn: None,
+    4: _v4_warnings,
     5: _v5_change_stamps,
 }
 SCHEMA_VERSION = 5

@@ -124,6 +124,26 @@ ledger = sa.Table(
     sa.Index("ix_ledger_entity_state_key", "entity", "state", "key"),
 )
 
+#: Fields left out of what was sent (SPEC §1 optional fields), per record: the
+#: warnings of its last validation (replaced, not accumulated, when it is validated
+#: again), for ``dotsync rejects --warnings`` and ``dotsync status``. Values are masked
+#: where personal.
+warnings = sa.Table(
+    "warnings",
+    metadata,
+    # No auto-increment id: `dotsync migrate` copies rows as they are, and a copied id
+    # would collide with the target's own sequence.
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("field", sa.Text),
+    sa.Column("check", sa.Text),
+    sa.Column("value", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True)),
+)
+
 #: One row per flow run: its outcome and report, for ``dotsync status`` and replays.
 runs = sa.Table(
     "runs",

@@ -8,6 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dotsync.store import schema
+from dotsync.store import warnings as field_warnings
 from dotsync.store.changes import NO_END, ChangeFeed, Window
 from dotsync.store.db import Store
 from dotsync.store.frames import row_hashes
@@ -68,6 +69,8 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
         {"entity": r.entity, "key": r.key, "since": str(r.updated_at), "run_id": r.run_id}
         for r in doubt.itertuples()
     ]
+    # Records sent with a field left out (SPEC §1), per entity: `rejects --warnings`.
+    out["warnings"] = field_warnings.counts(store)
     return out
 
 
@@ -110,5 +113,15 @@ def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
             "reason": r.error_message,
             "attempts": int(r.attempts or 0),
         }
+        for r in frame.itertuples()
+    ]
+
+
+def warnings(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
+    """Every field left out of what was sent, per record, with the reason (SPEC §1)."""
+    frame = field_warnings.frame(store, entity)
+    return [
+        {"entity": r.entity, "id": r.key, "field": r.field, "check": r.check,
+         "value": r.value, "reason": r.reason, "run_id": r.run_id}
         for r in frame.itertuples()
     ]

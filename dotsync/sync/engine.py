@@ -36,8 +36,9 @@ from dotsync.config import Settings
 from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.bulk import chunk_contacts, chunk_insight_records
 from dotsync.dotdigital.models import INSIGHT_IMPORT_DONE
-from dotsync.masking import mask_email
+from dotsync.masking import mask_email, mask_phone
 from dotsync.store import Ledger, Store
+from dotsync.store import warnings as field_warnings
 from dotsync.store.ledger import EXACTLY_ONCE
 from dotsync.store.loader import MAX_KEY_LENGTH
 from dotsync.store.schema import ENTITY_KEYS
@@ -185,6 +186,9 @@ class SyncEngine:
         self.on_progress: Callable[[int], None] | None = None
         #: Why a contact is not in Dotdigital, by e-mail, for the dependants that wait.
         self.contact_reasons: dict[str, str] = {}
+        #: Contacts (by e-mail) whose mobile number Dotdigital said another contact holds:
+        #: sent again without it (SPEC §1), with a warning.
+        self.mobile_refused: set[str] = set()
         #: Customers deleted at the source whose contact is to be erased this run.
         self.pending_erasures: list[tuple[str, str, Any]] = []
         #: The insight collection single-record calls need (created when missing).
@@ -363,6 +367,23 @@ class SyncEngine:
                                protect_sent=entity in EXACTLY_ONCE)
         return keys
 
+    def _record_warnings(self, entity: str, validated: Iterable[str],
+                         warnings: pd.DataFrame, replace: bool = True) -> None:
+        """Fields left out of what is sent (SPEC §1): into the report and, replacing what
+        an earlier validation of the same records said, into the ledger's warnings."""
+        rows = [] if warnings.empty else [
+            {"key": str(k), "field": f, "check": c, "value": v, "reason": r}
+            for k, f, c, v, r in zip(warnings["key"], warnings["field"], warnings["check"],
+                                     warnings["value"], warnings["reason"], strict=True)]
+        self.report.warn(ENTITY_OF_STEP[entity], rows, replace=replace)
+        if self.options.dry_run:
+            return
+        if replace:
+            field_warnings.replace(self.store, entity, validated, rows, run_id=self.run_id)
+        else:
+            field_warnings.add(self.store, entity, rows, run_id=self.run_id)
+        failpoints.hit("after_warnings")
+
     # -- contacts -------------------------------------------------------------------
 
     def contact_items(
@@ -377,6 +398,7 @@ class SyncEngine:
         (customer id, fingerprint, merged-into) of every row behind the contact.
         """
         from data_contracts import merge_customers, validate_customers
+        from data_contracts.mobiles import share_mobile_numbers
 
         if group.empty:
             return []
@@ -402,10 +424,18 @@ class SyncEngine:
             if group.empty:
                 return []
         staged_cols = [c for c in group.columns if not c.startswith("_")]
-        result = validate_customers(group[staged_cols], self.settings.default_region)
+        result = validate_customers(group[staged_cols], self.settings.default_region,
+                                    self.settings.strict_fields)
         rejects = result.rejects[result.rejects["key"].astype(str).isin(pending_ids)]
         self._record_rejects("customers", group, rejects, "email")
         contacts, merged = merge_customers(result.valid)
+        contacts, shared = share_mobile_numbers(contacts, self.mobile_refused)
+        # Only the fields of the row a contact is built from are sent: its warnings count.
+        senders = set(contacts["customer_id"].astype(str))
+        warned = result.warnings[result.warnings["key"].astype(str).isin(senders)]
+        if not shared.empty:
+            warned = pd.concat([warned, shared], ignore_index=True)
+        self._record_warnings("customers", group["customer_id"].astype(str), warned)
         hash_of = dict(zip(group["customer_id"], group["_hash"], strict=True))
         merged_into: dict[str, list[str]] = {}
         for row in _records(merged):
@@ -633,8 +663,17 @@ class SyncEngine:
         for item in items:
             if item.get("first_push") and item.get("create"):
                 try:
-                    self.client.create_contact(consent_policy.for_creation(
-                        item["payload"], item["create"]))
+                    try:
+                        self.client.create_contact(consent_policy.for_creation(
+                            item["payload"], item["create"]))
+                    except dd.ConflictError as exc:
+                        if not _mobile_conflict(item["payload"], exc.error_code,
+                                                _describe(exc)):
+                            raise
+                        # Another contact holds the number (SPEC §1): created without it.
+                        item = self._without_mobile(item)
+                        self.client.create_contact(consent_policy.for_creation(
+                            item["payload"], item["create"]))
                 except dd.ConflictError:
                     pass  # it exists (or an identifier is taken): a plain upsert below
                 except dd.DotdigitalError as exc:
@@ -650,7 +689,14 @@ class SyncEngine:
                     self._settle_contacts([(item, "synced", {})])
                     continue
             try:
-                self.client.upsert_contact(self._outgoing(item))
+                try:
+                    self.client.upsert_contact(self._outgoing(item))
+                except dd.ConflictError as exc:
+                    if not _mobile_conflict(item["payload"], exc.error_code,
+                                            _describe(exc)):
+                        raise
+                    item = self._without_mobile(item)
+                    self.client.upsert_contact(self._outgoing(item))
             except (dd.ValidationError, dd.ConflictError, dd.NotFoundError) as exc:
                 self._settle_contacts([(item, "rejected", {
                     "error_code": exc.error_code or type(exc).__name__,
@@ -681,7 +727,8 @@ class SyncEngine:
                 payload = self._outgoing(
                     item, exists=lambda identity=identity: self._census().holds(identity))
                 order.append(_pack_contact(item["key"], item["payload_hash"], item["customers"],
-                                           item.get("email"), identity, item.get("mark")))
+                                           item.get("email"), identity, item.get("mark"),
+                                           _refusable_mobile(item["payload"])))
                 yield payload
 
         def too_large(_payload: Any, size: int) -> None:
@@ -694,6 +741,7 @@ class SyncEngine:
 
         chunks = chunk_contacts(payload_stream(), max_bytes=self.options.import_max_bytes,
                                 serialized=True, on_oversize=too_large)
+        refused: list[dict[str, Any]] = []
         for done in run_imports(
             chunks,
             submit=lambda chunk: self.client.import_contacts(chunk),
@@ -714,30 +762,36 @@ class SyncEngine:
                         if err is None and report is not None and report.status == "Finished"
                         else {})
             for batch in done.chunk.batches(self.options.settle_batch):
-                self._settle_contact_batch(done, failures,
-                                           [_unpack_contact(item) for item in batch])
+                refused += self._settle_contact_batch(
+                    done, failures, [_unpack_contact(item) for item in batch])
+        if refused:
+            self._retry_without_mobile(refused)
 
     def _settle_contact_batch(self, done: Finished[Any, Any], failures: Mapping[str, Any],
-                              items: list[dict[str, Any]]) -> None:
-        """Settle one slice of an ended contact import's items."""
+                              items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Settle one slice; returns the contacts refused only for their mobile number
+        (another contact holds it), to be sent again without it."""
         if done.error is not None or done.report is None:
             err = done.error
             self._settle_contacts([(i, "failed", {
                 "error_code": getattr(err, "error_code", None) or type(err).__name__,
                 "error_message": _describe(err)}) for i in items])
-            return
+            return []
         status = done.report.status
         if status != "Finished":
             self._settle_contacts([(i, "failed", {
                 "error_code": status,
                 "error_message": f"contact import {done.import_id} ended {status}",
                 "dotdigital_ref": done.import_id}) for i in items])
-            return
+            return []
         outcome = []
+        refused = []
         for item in items:
             failure = failures.get(item["identity"])
             if failure is None:
                 outcome.append((item, "synced", {"dotdigital_ref": done.import_id}))
+            elif item.get("has_mobile") and _mobile_failure(*failure):
+                refused.append(item)
             else:
                 code, description = failure
                 outcome.append((item, "rejected", {
@@ -746,7 +800,54 @@ class SyncEngine:
                     "error_message": f"Dotdigital rejected the contact: {code}"
                                      + (f" ({description})" if description else "")}))
         self._settle_contacts(outcome)
-        self.progress(len(items))
+        self.progress(len(items) - len(refused))
+        return refused
+
+    def _without_mobile(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The contact item without its mobile number (Dotdigital said another contact
+        holds it), and the warning that says so, recorded against the customer behind it."""
+        payload = payloads.without_mobile(item["payload"])
+        number = str(item["payload"].get("identifiers", {}).get("mobileNumber") or "")
+        if item.get("email"):
+            self.mobile_refused.add(str(item["email"]))
+        if item["customers"]:
+            masked = mask_phone(number)
+            self._record_warnings("customers", [], pd.DataFrame([{
+                "key": item["customers"][0][0], "field": "mobile_number",
+                "check": "duplicate_identifier", "value": masked,
+                "reason": f"Dotdigital refused mobile_number {masked!r}: another contact in "
+                          "Dotdigital holds it (Duplicate identifier detected for "
+                          "mobileNumber)"}]), replace=False)
+        out = {**item, "payload": payload, "payload_hash": payloads.payload_hash(payload)}
+        if item.get("create"):  # no number, no SMS channel to create
+            out["create"] = {k: v for k, v in item["create"].items() if k != "sms"}
+        return out
+
+    def _retry_without_mobile(self, items: Sequence[dict[str, Any]]) -> None:
+        """Contacts an import refused for a mobile number another contact holds: built
+        again from the staging store without it, and sent again (SPEC §1)."""
+        emails = {str(i["email"]) for i in items if i.get("email")}
+        self.mobile_refused |= emails
+        counts = self.report.counts["contacts"]
+        before = (counts.merged, counts.kept_unsubscribed)
+        holders = self.customers_with_emails(emails)
+        again: list[dict[str, Any]] = []
+        if not holders.empty:
+            holders = holders.assign(_hash=source_hashes("customers", holders))
+            again = [i for i in self.contact_items(holders, set(holders["customer_id"]))
+                     if i["key"] in emails]
+        counts.merged, counts.kept_unsubscribed = before
+        # Guests have no number to refuse; anything left is settled as Dotdigital said.
+        built = {i["key"] for i in again}
+        left = [i for i in items if i["key"] not in built]
+        self._settle_contacts([(i, "rejected", {
+            "error_code": "Duplicate", "error_message": "Dotdigital rejected the contact: "
+            "a duplicate identifier"}) for i in left])
+        if again:
+            if len(again) > self.options.bulk_threshold:
+                self._contacts_bulk(iter(again))
+            else:
+                self._contacts_single(again)
 
     def _outgoing(self, item: dict[str, Any],
                   exists: Callable[[], bool] | None = None) -> dict[str, Any]:
@@ -890,15 +991,39 @@ class SyncEngine:
 
     # -- orders ---------------------------------------------------------------------
 
-    def validate_orders(self, pending: pd.DataFrame) -> pd.DataFrame:
+    def customer_emails(self, orders: pd.DataFrame) -> dict[str, Any]:
+        """``{customer_id: staged e-mail}`` for the orders without a ``customer_email``
+        (SPEC §1): one look-up by key, for those orders' customers only."""
+        if "customer_email" in orders:
+            blank = ~_is_set(orders["customer_email"])
+        else:
+            blank = pd.Series(True, index=orders.index)
+        ids = orders.loc[blank, "customer_id"] if "customer_id" in orders else []
+        wanted = sorted({i for i in ids if isinstance(i, str) and i.strip()})
+        if not wanted:
+            return {}
+        found = self.store.read_staged("customers", wanted)
+        return dict(zip(found["customer_id"], found["email"], strict=True))
+
+    def validate_orders(self, pending: pd.DataFrame, record: bool = True) -> pd.DataFrame:
         from data_contracts import validate_orders
 
         if pending.empty:
             return pending
-        result = validate_orders(pending.drop(columns=["_hash"]), now=self.options.now())
-        self._record_rejects("orders", pending, result.rejects, "customer_email")
+        staged = pending.drop(columns=["_hash"], errors="ignore")
+        result = validate_orders(staged, now=self.options.now(),
+                                 strict=self.settings.strict_fields,
+                                 customer_emails=self.customer_emails(staged))
+        if record:
+            self._record_rejects("orders", pending, result.rejects, "customer_email")
+            self._record_warnings("orders", pending["order_id"].astype(str), result.warnings)
         valid = result.valid.copy()
-        valid["_hash"] = pending.loc[valid.index, "_hash"]
+        if "_hash" in pending:
+            valid["_hash"] = pending.loc[valid.index, "_hash"]
+        warned = result.warnings
+        left_out = set(warned.loc[warned["field"] == "refunded", "key"].astype(str))
+        if left_out:
+            valid[payloads.REFUND_LEFT_OUT] = valid["order_id"].astype(str).isin(left_out)
         return valid
 
     def prepare_orders(self, valid: pd.DataFrame) -> list[dict[str, Any]]:
@@ -1215,10 +1340,8 @@ class SyncEngine:
             owed = [k for k in owed if k not in {s[0] for s in sends} | {k for k, _ in skipped}]
         if not owed:
             return sends, skipped
-        from data_contracts import validate_orders
-
         staged = self.store.read_staged("orders", owed)
-        valid = validate_orders(staged, now=now).valid if not staged.empty else staged
+        valid = self.validate_orders(staged, record=False)
         for o in _records(valid):
             why = confirmation_skip(o.get("status"), o.get("placed_at"), now, enabled,
                                     self.settings)
@@ -1293,8 +1416,11 @@ class SyncEngine:
         if pending.empty:
             return pending
         result = validate_certificates(pending.drop(columns=["_hash"]),
-                                       self.settings.certificate_campaign_id)
+                                       self.settings.certificate_campaign_id,
+                                       self.settings.strict_fields)
         self._record_rejects("certificates", pending, result.rejects, "recipient_email")
+        self._record_warnings("certificates", pending["certificate_id"].astype(str),
+                              result.warnings)
         valid = result.valid.copy()
         valid["_hash"] = pending.loc[valid.index, "_hash"]
         return valid
@@ -1435,7 +1561,8 @@ class SyncEngine:
         staged = self.store.read_staged("certificates", [certificate_id])
         if staged.empty:
             raise RunFailed(f"no staged certificate {certificate_id!r}")
-        result = validate_certificates(staged, self.settings.certificate_campaign_id)
+        result = validate_certificates(staged, self.settings.certificate_campaign_id,
+                                       self.settings.strict_fields)
         if result.valid.empty:
             reasons = "; ".join(result.rejects["reason"].astype(str))
             raise RunFailed(f"certificate {certificate_id!r} is invalid: {reasons}")
@@ -1460,8 +1587,8 @@ _CONTACT_SETTLE_FIELDS = ("key", "payload_hash", "customers", "email", "identity
 
 
 def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
-                  email: str | None, identity: str, mark: str | None = None
-                  ) -> tuple[Any, ...]:
+                  email: str | None, identity: str, mark: str | None = None,
+                  has_mobile: bool = False) -> tuple[Any, ...]:
     """What settling a contact needs, compact while its import runs: the customer rows
     behind it as JSON bytes (as they are when JSON cannot hold them exactly), and the
     e-mail and identity left out (a flag says so) when they equal the key, as they
@@ -1472,7 +1599,7 @@ def _pack_contact(key: str, payload_hash: str, members: list[tuple[Any, ...]],
         packed: Any = memoryview(orjson.dumps(members)).tobytes()
     except TypeError:
         packed = members
-    same = (1 if email == key else 0) | (2 if identity == key else 0)
+    same = (1 if email == key else 0) | (2 if identity == key else 0) | (4 if has_mobile else 0)
     return (key, payload_hash, packed, None if same & 1 else email,
             None if same & 2 else identity, mark, same)
 
@@ -1482,6 +1609,7 @@ def _unpack_contact(item: dict[str, Any]) -> dict[str, Any]:
     if isinstance(item["customers"], bytes):
         item["customers"] = [tuple(m) for m in orjson.loads(item["customers"])]
     same = item.pop("same")
+    item["has_mobile"] = bool(same & 4)
     if same & 1:
         item["email"] = item["key"]
     if same & 2:
@@ -1515,6 +1643,30 @@ def _fulfilled_date(
 def _fulfilled_detail(date: str) -> str:
     """``json.dumps({"fulfilled_date": date})``, at a fraction of the cost."""
     return '{"fulfilled_date": ' + orjson.dumps(date).decode() + "}"
+
+
+def _refusable_mobile(payload: Mapping[str, Any]) -> bool:
+    """Whether Dotdigital could refuse this contact only for its mobile number: it is
+    matched by e-mail and carries a number (a contact identified by its number keeps it)."""
+    return (payload.get("matchIdentifier") == "email"
+            and bool(payload.get("identifiers", {}).get("mobileNumber")))
+
+
+def _mobile_failure(code: Any, description: Any) -> bool:
+    """An import failure saying an identifier is taken (``Duplicate``/``duplicateIdentifier``,
+    "Duplicate identifier detected for mobileNumber …") and not naming the e-mail."""
+    if str(code or "").lower() not in ("duplicate", "duplicateidentifier"):
+        return False
+    text = str(description or "")
+    return "mobileNumber" in text or "email" not in text.lower()
+
+
+def _mobile_conflict(payload: Mapping[str, Any], code: Any, description: str) -> bool:
+    """A 409 on a single upsert by e-mail of a contact with a number: the number is taken
+    (the contact is matched by its e-mail, so the e-mail cannot be)."""
+    if not _refusable_mobile(payload):
+        return False
+    return "email" not in description.lower() or "mobileNumber" in description
 
 
 def _describe(exc: BaseException | None) -> str:

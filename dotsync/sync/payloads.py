@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from data_contracts.currencies import format_amount, round_amount
 from dotsync.sync.consent_policy import sent_status
 from dotsync.sync.consent_records import consent_record
 
@@ -124,14 +125,19 @@ def contact_payload(row: Mapping[str, Any], address_book_id: int | None = None) 
         payload["dataFields"] = fields
     channels: dict[str, Any] = {}
     if "email" in identifiers and row.get("customer_id") is not None:
-        email: dict[str, Any] = {
-            "emailType": EMAIL_TYPES.get(str(row.get("email_type") or "html"), "html"),
-            "optInType": OPT_IN_TYPES.get(str(row.get("opt_in_type") or "unknown"), "unknown"),
-        }
+        # The contract fills the defaults (html, unknown); None means a bad value was left
+        # out with a warning (SPEC §1): Dotdigital then keeps what it has.
+        email: dict[str, Any] = {}
+        if row.get("email_type", "html") is not None:
+            email["emailType"] = EMAIL_TYPES.get(str(row.get("email_type") or "html"), "html")
+        if row.get("opt_in_type", "unknown") is not None:
+            email["optInType"] = OPT_IN_TYPES.get(str(row.get("opt_in_type") or "unknown"),
+                                                  "unknown")
         status = sent_status(row.get("email_consent"))
         if status is not None:
             email["status"] = status
-        channels["email"] = email
+        if email:
+            channels["email"] = email
     sms = sent_status(row.get("sms_consent"))
     if "mobileNumber" in identifiers and sms is not None:
         channels["sms"] = {"status": sms}
@@ -152,8 +158,10 @@ def contact_key(row: Mapping[str, Any]) -> str:
     return f"mobile:{row['mobile_number']}"
 
 
-def _money(value: Any) -> float | None:
-    return round(float(value), 4) if _present(value) else None
+def _money(value: Any, currency: Any = None) -> float | None:
+    """An amount as a number in the currency's ISO 4217 minor units (always a float, so
+    a collection's field never changes type)."""
+    return round_amount(float(value), currency) if _present(value) else None
 
 
 def order_record(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,36 +171,43 @@ def order_record(row: Mapping[str, Any]) -> dict[str, Any]:
     null (Dotdigital rejects a type change within a collection). Line categories are
     joined into one text because Dotdigital rejects arrays nested in arrays.
     """
+    currency = row["currency"]
     record: dict[str, Any] = {
         "id": row["order_id"],
         "order_status": row["status"],
         "purchase_date": iso_utc(row["placed_at"]),
-        "currency": row["currency"],
-        "order_total": _money(row["total"]),
+        "currency": currency,
+        "order_total": _money(row["total"], currency),
     }
     for column, name in (("subtotal", "order_subtotal"), ("tax", "tax_total"),
                          ("shipping", "shipping_total"), ("discount", "discount_total")):
         if _present(row.get(column)):
-            record[name] = _money(row[column])
-    refunded = _money(row.get("refunded")) or 0.0
-    record["refunded_total"] = refunded
-    record["refunded"] = refunded > 0
+            record[name] = _money(row[column], currency)
+    if not row.get(REFUND_LEFT_OUT):
+        refunded = _money(row.get("refunded"), currency) or 0.0
+        record["refunded_total"] = refunded
+        record["refunded"] = refunded > 0
     for column in ("store", "coupon_code"):
         if _present(row.get(column)):
             record[column] = row[column]
     if _present(row.get("fulfilled_date")):
         record["fulfilled_date"] = iso_utc(row["fulfilled_date"])
-    record["products"] = [_product(line) for line in row.get("lines") or []]
+    record["products"] = [_product(line, currency) for line in row.get("lines") or []]
     return record
 
 
-def _product(line: Mapping[str, Any]) -> dict[str, Any]:
-    product: dict[str, Any] = {
-        "sku": str(line["sku"]),
-        "name": str(line["name"]),
-        "qty": line["quantity"],
-        "price": _money(line["unit_price"]),
-    }
+#: A column the engine sets on orders whose ``refunded`` was left out with a warning:
+#: their record then says nothing about refunds (rather than "0, not refunded").
+REFUND_LEFT_OUT = "_refund_left_out"
+
+
+def _product(line: Mapping[str, Any], currency: Any = None) -> dict[str, Any]:
+    product: dict[str, Any] = {"name": str(line["name"])}
+    sku = line.get("sku")
+    if sku is not None:  # tips, gift wrap, custom items have none: left out, never null
+        product["sku"] = str(sku)
+    product["qty"] = line["quantity"]
+    product["price"] = _money(line["unit_price"], currency)
     categories = line.get("categories") or []
     if categories:
         product["categories"] = ", ".join(map(str, categories))
@@ -212,15 +227,15 @@ def _raw_column(frame: pd.DataFrame, name: str) -> list[Any]:
             for v in frame[name].tolist()]
 
 
-def _money_column(frame: pd.DataFrame, name: str) -> list[float | None]:
-    """:func:`_money` over a column. Python's round() per value, as ``_money`` does:
-    numpy's rounding can differ in the last digit."""
+def _money_column(frame: pd.DataFrame, name: str, currencies: list[Any]) -> list[float | None]:
+    """:func:`_money` over a column, each value in its row's currency."""
     if name not in frame:
         return [None] * len(frame)
     column = frame[name]
-    if column.dtype.kind == "f":
-        return [None if v != v else round(v, 4) for v in column.tolist()]
-    return [None if v is None else round(float(v), 4) for v in _column(frame, name)]
+    values = column.tolist() if column.dtype.kind == "f" else [
+        None if v is None else float(v) for v in _column(frame, name)]
+    return [None if v is None or v != v else round_amount(v, c)
+            for v, c in zip(values, currencies, strict=True)]
 
 
 def insight_import_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -237,11 +252,13 @@ def insight_import_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     dates = [v if type(v) is str and v.endswith("Z") else iso_utc(v)
              for v in _column(frame, "placed_at")]
     currencies = _raw_column(frame, "currency")
-    totals = _money_column(frame, "total")
-    optional = [(name, _money_column(frame, column)) for column, name in (
+    totals = _money_column(frame, "total", currencies)
+    optional = [(name, _money_column(frame, column, currencies)) for column, name in (
         ("subtotal", "order_subtotal"), ("tax", "tax_total"), ("shipping", "shipping_total"),
         ("discount", "discount_total"))]
-    refunds = _money_column(frame, "refunded")
+    refunds = _money_column(frame, "refunded", currencies)
+    no_refund = (frame[REFUND_LEFT_OUT].fillna(False).astype(bool).tolist()
+                 if REFUND_LEFT_OUT in frame else [False] * len(frame))
     texts = [(column, _column(frame, column)) for column in ("store", "coupon_code")]
     fulfilled = [v if v is None or (type(v) is str and v.endswith("Z")) else iso_utc(v)
                  for v in _column(frame, "fulfilled_date")]
@@ -258,15 +275,17 @@ def insight_import_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         for name, values in optional:
             if values[i] is not None:
                 record[name] = values[i]
-        refunded = refunds[i] or 0.0
-        record["refunded_total"] = refunded
-        record["refunded"] = refunded > 0
+        if not no_refund[i]:
+            refunded = refunds[i] or 0.0
+            record["refunded_total"] = refunded
+            record["refunded"] = refunded > 0
         for name, values in texts:
             if values[i] is not None:
                 record[name] = values[i]
         if fulfilled[i] is not None:
             record["fulfilled_date"] = fulfilled[i]
-        record["products"] = [_product(line) for line in lines[i] or ()]
+        currency = currencies[i]
+        record["products"] = [_product(line, currency) for line in lines[i] or ()]
         out.append({
             "contactIdentity": {"identifier": "email", "value": emails[i]},
             "key": str(order_id),
@@ -294,10 +313,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _amount(value: Any, currency: Any) -> str:
+    """An amount as personalisation text in the currency's ISO 4217 minor units."""
+    return format_amount(float(value), currency) if _present(value) else ""
+
+
 def certificate_personalisation(row: Mapping[str, Any]) -> dict[str, str]:
     return {
         "CERTIFICATE_CODE": _text(row["code"]),
-        "CERTIFICATE_AMOUNT": _text(row["amount"]),
+        "CERTIFICATE_AMOUNT": _amount(row["amount"], row["currency"]),
         "CERTIFICATE_CURRENCY": _text(row["currency"]),
         "CERTIFICATE_LINK": _text(row["link"]),
         "CERTIFICATE_EXPIRES": _text(row.get("expires_at")),
@@ -307,6 +331,21 @@ def certificate_personalisation(row: Mapping[str, Any]) -> dict[str, str]:
 def confirmation_personalisation(row: Mapping[str, Any]) -> dict[str, str]:
     return {
         "ORDER_ID": _text(row["order_id"]),
-        "ORDER_TOTAL": _text(row["total"]),
+        "ORDER_TOTAL": _amount(row["total"], row["currency"]),
         "CURRENCY": _text(row["currency"]),
     }
+
+
+def without_mobile(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact payload without its mobile number (and so without an SMS status): what
+    is sent when Dotdigital says another contact holds the number."""
+    out = dict(payload)
+    out["identifiers"] = {k: v for k, v in payload.get("identifiers", {}).items()
+                          if k != "mobileNumber"}
+    channels = dict(payload.get("channelProperties") or {})
+    channels.pop("sms", None)
+    if channels:
+        out["channelProperties"] = channels
+    else:
+        out.pop("channelProperties", None)
+    return out

@@ -54,6 +54,9 @@ class EntityCounts:
     merged: int = 0
     erased: int = 0
     kept_unsubscribed: int = 0
+    #: Records validated with a field left out (SPEC §1 warnings); not an outcome, so
+    #: not part of ``considered``.
+    warned: int = 0
     #: Contacts dotsync created without marketing consent (README, "Consent").
     created_not_marketable: int = 0
     #: Contacts sent without their consent record (a column missing or invalid).
@@ -83,6 +86,18 @@ class Problem:
     code: str | None = None
 
 
+@dataclass(frozen=True)
+class FieldWarning:
+    """One field left out of what was sent for a record, and why (SPEC §1)."""
+
+    entity: str
+    key: str
+    field: str
+    check: str
+    value: str | None  # masked where personal, clipped, escaped
+    reason: str
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -94,6 +109,9 @@ class RunReport:
         default_factory=lambda: {e: EntityCounts() for e in REPORTED}
     )
     problems: list[Problem] = field(default_factory=list)
+    #: Warnings by (entity, key): a record validated twice in a run (its contact pushed
+    #: again) keeps one set, the last.
+    warned: dict[tuple[str, str], list[FieldWarning]] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     rate_limit_wait_seconds: float = 0.0
@@ -138,6 +156,31 @@ class RunReport:
                     code)
         )
 
+    def warn(self, entity: str, rows: list[dict[str, Any]], replace: bool = True) -> None:
+        """Warnings (dicts with ``key``, ``field``, ``check``, ``value``, ``reason``) of
+        ``entity``: they replace what this run said of the same records before
+        (``replace=False`` adds to it), and the records are counted once."""
+        if not rows:
+            return
+        fresh: dict[tuple[str, str], list[FieldWarning]] = {}
+        for r in rows:
+            w = FieldWarning(entity, str(r["key"]), str(r["field"]), str(r["check"]),
+                             None if r.get("value") is None else str(r["value"]),
+                             str(r["reason"]))
+            fresh.setdefault((entity, w.key), []).append(w)
+        for k, items in fresh.items():
+            if replace or k not in self.warned:
+                if k not in self.warned:
+                    self.counts[entity].warned += 1
+                self.warned[k] = items
+            else:
+                self.warned[k].extend(items)
+
+    @property
+    def warnings(self) -> list[FieldWarning]:
+        """Every warning of the run, record by record."""
+        return [w for items in self.warned.values() for w in items]
+
     @property
     def duration_seconds(self) -> float:
         end = self.finished_at or datetime.now(UTC)
@@ -166,6 +209,9 @@ class RunReport:
         out["retries"] = self.retries
         out["rate_limit_wait_seconds"] = round(self.rate_limit_wait_seconds, 3)
         out["problems"] = [asdict(p) for p in self.problems]
+        # Capped like the artifact table: `dotsync rejects --warnings` lists them all.
+        out["warnings"] = [asdict(w) for w in self.warnings[:MAX_TABLE_ROWS]]
+        out["warnings_total"] = len(self.warnings)
         if self.message:
             out["message"] = self.message
         if self.notes:
@@ -180,6 +226,8 @@ class RunReport:
             if c.considered or c.sent or c.rejected or c.failed or c.skipped or c.in_doubt
         ]
         calls = sum(self.api_calls.values())
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} fields left out (warnings)")
         return (
             f"run {self.run_id} {self.status}"
             + (" (dry run)" if self.dry_run else "")
@@ -201,6 +249,15 @@ class RunReport:
                 "email": p.email,
             }
             for p in self.problems[:MAX_TABLE_ROWS]
+        ]
+
+    def warning_rows(self) -> list[dict[str, str]]:
+        """The warnings for the artifact table (capped): plain text cells."""
+        return [
+            {"entity": w.entity, "key": _plain(w.key, 80), "field": _plain(w.field),
+             "check": _plain(w.check), "value": _plain(w.value or "", 80),
+             "reason": _plain(w.reason, 300)}
+            for w in self.warnings[:MAX_TABLE_ROWS]
         ]
 
     def to_markdown(self) -> str:
@@ -254,4 +311,23 @@ class RunReport:
                 )
         else:
             lines += ["", "No record needs attention."]
+        if self.warnings:
+            lines += [
+                "",
+                f"## Sent with a field left out ({len(self.warnings)} warnings)",
+                "",
+                "A problem in an optional field never holds a record: the field was left "
+                "out of what was sent and the record went on. Fix the source to send it; "
+                "`DOTSYNC_STRICT_FIELDS` makes a field's problems reject instead.",
+                "",
+                "| entity | id | field | value | reason |",
+                "|---|---|---|---|---|",
+            ]
+            for w in self.warnings[:MAX_TABLE_ROWS]:
+                lines.append(
+                    f"| {w.entity} | {escape_md(w.key, 80)} | {escape_md(w.field)} | "
+                    f"{escape_md(w.value or '', 80)} | {escape_md(w.reason, 300)} |")
+            if len(self.warnings) > MAX_TABLE_ROWS:
+                lines.append(f"\n… and {len(self.warnings) - MAX_TABLE_ROWS} more: run "
+                             "`dotsync rejects --warnings`.")
         return "\n".join(lines) + "\n"

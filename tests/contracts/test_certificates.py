@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from data_contracts import CERTIFICATE_COLUMNS, validate_certificates
+from data_contracts.optional import all_optional
 from tests.contracts.conftest import certificate, frame, rejects_of
+
+#: Every optional field made strict: their problems reject, as every problem did before
+#: SPEC §1 made optional fields' problems warnings (tests/contracts/test_warnings.py).
+STRICT = all_optional()
+
 
 
 def _one(default: int | None = 7, **overrides: object) -> tuple[dict, list]:
@@ -79,7 +85,7 @@ def test_passing_values_are_normalised(overrides: dict, column: str, expected: o
 def test_failing_values_are_rejected(
     overrides: dict, default: int | None, field: str, check: str, in_reason: str
 ) -> None:
-    result = validate_certificates(frame([certificate(**overrides)]), default)
+    result = validate_certificates(frame([certificate(**overrides)]), default, STRICT)
     assert result.valid.empty
     rejects = result.rejects
     match = rejects[(rejects["field"] == field) & (rejects["check"] == check)]

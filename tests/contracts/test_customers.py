@@ -14,7 +14,13 @@ from data_contracts import (
     merge_customers,
     validate_customers,
 )
+from data_contracts.optional import all_optional
 from tests.contracts.conftest import customer, frame, rejects_of
+
+#: Every optional field made strict: their problems reject, as every problem did before
+#: SPEC §1 made optional fields' problems warnings (tests/contracts/test_warnings.py).
+STRICT = all_optional()
+
 
 
 def _one(default_region: str | None = "GB", **overrides: object) -> tuple[dict, list]:
@@ -119,7 +125,7 @@ def test_passing_values_are_normalised(overrides: dict, column: str, expected: o
 def test_failing_values_are_rejected(
     overrides: dict, field: str, check: str, in_reason: str
 ) -> None:
-    result = validate_customers(frame([customer(**overrides)]), "GB")
+    result = validate_customers(frame([customer(**overrides)]), "GB", STRICT)
     assert result.valid.empty
     rejects = result.rejects
     assert list(rejects.columns) == list(REJECT_COLUMNS)
@@ -133,7 +139,7 @@ def test_failing_values_are_rejected(
 
 def test_no_region_and_no_plus_is_rejected_with_a_reason_saying_so() -> None:
     result = validate_customers(frame([customer(mobile_number="07911 123456", country=None)]),
-                                None)
+                                None, STRICT)
     [reject] = result.rejects.to_dict("records")
     assert (reject["field"], reject["check"]) == ("mobile_number", "e164")
     assert "has no country code (+…) and no country or default region" in reject["reason"]
@@ -146,7 +152,7 @@ def test_an_unknown_default_region_is_a_usage_error() -> None:
 
 def test_the_rejected_value_is_clipped_and_escaped() -> None:
     long_name = "\x1b[2J" + "x" * 200
-    result = validate_customers(frame([customer(first_name=long_name)]), "GB")
+    result = validate_customers(frame([customer(first_name=long_name)]), "GB", STRICT)
     values = result.rejects.set_index("check")["value"]
     value = values["control_chars"]
     assert "\x1b" not in value
@@ -156,7 +162,7 @@ def test_the_rejected_value_is_clipped_and_escaped() -> None:
 
 def test_all_problems_of_a_row_are_reported() -> None:
     result = validate_customers(frame([customer(email="x", country="ZZ", email_type="rich",
-                                                updated_at="soon")]), "GB")
+                                                updated_at="soon")]), "GB", STRICT)
     assert {(f, c) for _, f, c in rejects_of(result)} == {
         ("email", "email_syntax"), ("country", "iso3166"), ("email_type", "enum"),
         ("updated_at", "iso8601")}
@@ -177,8 +183,8 @@ def test_mixed_frame_keeps_good_rows_unchanged_and_reports_each_bad_row() -> Non
            customer(customer_id="b3", updated_at=None)]
     rows = [good[0], bad[0], good[1], good[2], bad[1], good[3], bad[2], good[4]]
     index = [100, 101, 102, 103, 104, 105, 106, 107]
-    mixed = validate_customers(frame(rows, index=index), "GB")
-    alone = validate_customers(frame(good, index=[100, 102, 103, 105, 107]), "GB")
+    mixed = validate_customers(frame(rows, index=index), "GB", STRICT)
+    alone = validate_customers(frame(good, index=[100, 102, 103, 105, 107]), "GB", STRICT)
     pd.testing.assert_frame_equal(mixed.valid, alone.valid)
     assert list(mixed.valid.index) == [100, 102, 103, 105, 107]
     assert mixed.rejects["key"].tolist() == ["b1", "b2", "b3"]

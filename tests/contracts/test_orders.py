@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from data_contracts import ORDER_COLUMNS, ContractError, validate_orders
+from data_contracts.optional import all_optional
 from tests.contracts.conftest import NOW, frame, order, rejects_of
+
+#: Every optional field made strict: their problems reject, as every problem did before
+#: SPEC §1 made optional fields' problems warnings (tests/contracts/test_warnings.py).
+STRICT = all_optional()
+
 
 
 def _lines(*items: dict) -> str:
@@ -78,7 +84,8 @@ def test_passing_values_are_normalised(overrides: dict, column: str, expected: o
     ("overrides", "field", "check", "in_reason"),
     [
         ({"order_id": None}, "order_id", "required", "order_id is required"),
-        ({"customer_email": None}, "customer_email", "required", "customer_email is required"),
+        ({"customer_email": None, "customer_id": None}, "customer_email", "required",
+         "customer_email is required"),
         ({"customer_email": "jo@"}, "customer_email", "email_syntax",
          "customer_email 'jo@' is not a valid e-mail address"),
         ({"status": ""}, "status", "required", "status is required"),
@@ -114,7 +121,6 @@ def test_passing_values_are_normalised(overrides: dict, column: str, expected: o
         ({"lines": "[]"}, "lines", "json_shape", "empty array"),
         ({"lines": json.dumps(LINE)}, "lines", "json_shape", "must be a JSON array"),
         ({"lines": "[5]"}, "lines", "json_shape", "lines[0] must be an object"),
-        ({"lines": _lines({**LINE, "sku": None})}, "lines", "required", "lines[0].sku is required"),
         ({"lines": _lines({**LINE, "name": "  "})}, "lines", "required", "lines[0].name"),
         ({"lines": _lines({**LINE, "name": 7})}, "lines", "json_shape", "must be text"),
         ({"lines": _lines(LINE, {**LINE, "quantity": 0})}, "lines", "positive",
@@ -141,7 +147,7 @@ def test_passing_values_are_normalised(overrides: dict, column: str, expected: o
 def test_failing_values_are_rejected(
     overrides: dict, field: str, check: str, in_reason: str
 ) -> None:
-    result = validate_orders(frame([order(**overrides)]), now=NOW)
+    result = validate_orders(frame([order(**overrides)]), now=NOW, strict=STRICT)
     assert result.valid.empty
     rejects = result.rejects
     match = rejects[(rejects["field"] == field) & (rejects["check"] == check)]
@@ -156,12 +162,13 @@ def test_every_problem_of_every_line_is_reported() -> None:
                    {**LINE, "categories": "x"})
     result = validate_orders(frame([order(lines=lines)]), now=NOW)
     assert [r for r in result.rejects["reason"]] == [
-        "lines[0].sku is required",
         "lines[0].quantity must be greater than 0, got 0",
         "lines[0].unit_price must not be negative, got -1",
         "lines[1] must be an object, got the number 5",
-        "lines[2].categories must be a list of text, got text 'x'",
     ]
+    # The blank sku is no problem (SPEC §1: tips, gift wrap have none); the bad categories
+    # are a warning, dropped with the rejected order.
+    assert result.warnings.empty
 
 
 def test_a_flood_of_bad_lines_is_capped() -> None:
@@ -184,8 +191,8 @@ def test_mixed_frame_keeps_good_rows_unchanged_and_reports_each_bad_row() -> Non
     bad = [order(order_id="b1", lines="[]"), order(order_id="b2", currency="ABC"),
            order(order_id="b3", refunded="99")]
     rows = [bad[0], good[0], good[1], bad[1], good[2], bad[2], good[3]]
-    mixed = validate_orders(frame(rows, index=list("abcdefg")), now=NOW)
-    alone = validate_orders(frame(good, index=list("bceg")), now=NOW)
+    mixed = validate_orders(frame(rows, index=list("abcdefg")), now=NOW, strict=STRICT)
+    alone = validate_orders(frame(good, index=list("bceg")), now=NOW, strict=STRICT)
     pd.testing.assert_frame_equal(mixed.valid, alone.valid)
     assert mixed.rejects[["key", "row"]].values.tolist() == [["b1", "a"], ["b2", "d"],
                                                              ["b3", "f"]]

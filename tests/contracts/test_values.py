@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from data_contracts import validate_certificates, validate_customers, validate_orders
 from data_contracts._display import clip, show
 from data_contracts._values import _BAD, _parse_decimal_text, control_mask, decimals, text
+from data_contracts.optional import all_optional
 from tests.contracts.conftest import NOW, certificate, customer, frame, order
 
 
@@ -106,9 +107,15 @@ def test_huge_values_are_rejected_or_kept_without_trouble() -> None:
     rows = [customer(customer_id="a", first_name=huge), customer(customer_id="b", email=huge),
             customer(customer_id="c", mobile_number=huge), customer(customer_id="d",
                                                                     data_fields=huge)]
+    strict = validate_customers(frame(rows), "GB", all_optional())
+    assert strict.valid.empty
+    assert set(strict.rejects["check"]) == {"max_length", "email_syntax", "e164", "json_syntax"}
+    # By default only the e-mail (the identifier) rejects; the rest are left out.
     result = validate_customers(frame(rows), "GB")
-    assert result.valid.empty
-    assert set(result.rejects["check"]) == {"max_length", "email_syntax", "e164", "json_syntax"}
+    assert result.valid["customer_id"].tolist() == ["a", "c", "d"]
+    assert set(result.rejects["check"]) == {"email_syntax"}
+    assert set(result.warnings["check"]) == {"max_length", "e164", "json_syntax"}
+    assert all(len(v) <= 80 for v in result.warnings["value"])
     orders = validate_orders(frame([order(total=huge), order(order_id="o2", lines="[" * 10_000)]),
                              now=NOW)
     assert set(orders.rejects["check"]) == {"decimal", "json_syntax"}

@@ -23,7 +23,7 @@ def run_backfill(**params):
 
 def stage_shop(store, customers=40, orders=80, certificates=6):
     stage(store, "customers", [customer(i) for i in range(customers)]
-          + [customer(999, mobile_number="0161 496 000")])
+          + [customer(999, updated_at="not a timestamp")])
     stage(store, "orders", [order(i, f"customer{i % customers}@example.com")
                             for i in range(orders)]
           + [order(900, "guest@example.org"), order(901, "customer999@example.com")])

@@ -7,6 +7,7 @@ import pytest
 from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Ledger
+from dotsync.store import warnings as field_warnings
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.run import run_backfill
 from tests.e2e.helpers import customer, order, stage, states
@@ -25,8 +26,10 @@ def plain_backfill(env, **options):
 
 @pytest.mark.parametrize("settle_batch", [1, 3, 10_000])
 def test_slices_give_each_record_the_outcome_of_its_own_import(env, settle_batch):
-    # C5 and C15 share a mobile number: Dotdigital rejects the later of the two (Duplicate),
-    # which in e-mail order is customer5, so a rejection lands inside an import.
+    # C5 and C15 share a mobile number, in different chunks: Dotdigital refuses the later
+    # of the two (Duplicate), which in e-mail order is customer5, so a refusal lands inside
+    # an import. SPEC §1: that contact is sent again without the number, with a warning,
+    # never rejected; every other record keeps its own outcome.
     shared = "+447400123456"
     stage(env.store, "customers", [
         customer(i, mobile_number=shared if i in (5, 15) else None) for i in range(30)])
@@ -36,17 +39,16 @@ def test_slices_give_each_record_the_outcome_of_its_own_import(env, settle_batch
     imports = [i for i in env.emulator.state.imports() if i["kind"] == "contacts"]
     assert len(imports) >= 3  # several imports, each settled in several slices
     customers = states(env.store, "customers")
-    rejected = {k for k, v in customers.items() if v == "rejected"}
-    assert rejected == {"C5"}
-    assert all(v == "synced" for k, v in customers.items() if k != "C5")
     assert len(customers) == 30
-    problem = next(p for p in report.problems if p.key == "C5")
-    assert "Duplicate" in problem.reason
+    assert all(v == "synced" for v in customers.values())
+    warned = field_warnings.frame(env.store, "customers")
+    assert warned[["key", "check"]].values.tolist() == [["C5", "duplicate_identifier"]]
+    assert "mobileNumber" not in env.emulator.state.contact(
+        "customer5@example.com")["identifiers"]
+    assert env.emulator.state.contact("customer15@example.com")["identifiers"][
+        "mobileNumber"] == "447400123456"
     orders = Ledger(env.store).states("orders")
-    assert len(orders) == 60
-    # The rejected contact's orders wait for it; every other order is in Dotdigital.
-    waiting = {k for k, v in orders.items() if v != "synced"}
-    assert waiting == {"O5", "O35"}
-    assert len(env.emulator.state.insight_records("Purchases")) == 58
-    assert report.counts["contacts"].sent == 29 and report.counts["contacts"].rejected == 1
-    assert report.counts["orders"].sent == 58
+    assert len(orders) == 60 and set(orders.values()) == {"synced"}
+    assert len(env.emulator.state.insight_records("Purchases")) == 60
+    assert report.counts["contacts"].sent == 30 and report.counts["contacts"].rejected == 0
+    assert report.counts["orders"].sent == 60

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dotsync.store import Ledger
+from dotsync.store import warnings as field_warnings
 from tests.e2e.helpers import (
     certificate,
     customer,
@@ -85,7 +86,8 @@ def test_mixed_case_duplicate_emails_are_one_contact_with_the_newest_fields(env)
 
 
 def test_orders_wait_for_a_rejected_contact_and_go_out_once_it_is_fixed(env):
-    stage(env.store, "customers", [customer(1, mobile_number="0161 496 000")])
+    # A required field (SPEC §1: a bad mobile number is only a warning now).
+    stage(env.store, "customers", [customer(1, updated_at="last tuesday")])
     stage(env.store, "orders", [order(1, "customer1@example.com")])
     stage(env.store, "certificates", [certificate(1, "customer1@example.com")])
     first = env.sync()
@@ -94,14 +96,13 @@ def test_orders_wait_for_a_rejected_contact_and_go_out_once_it_is_fixed(env):
     assert report["orders"]["skipped"] == 1 and report["certificates"]["skipped"] == 1
     waiting = [p for p in report["problems"] if p["key"] == "O1"]
     assert "contact c***@example.com rejected" in waiting[0]["reason"]
-    assert "0161 496 000" in waiting[0]["reason"]
+    assert "'last tuesday'" in waiting[0]["reason"]
     assert env.emulator.state.insight_records("Purchases") == []
     assert env.emulator.state.sends() == []
     rows = Ledger(env.store).frame("orders").set_index("key")
     assert rows.loc["O1", "state"] == "pending"
 
-    stage(env.store, "customers", [customer(1, mobile_number="07911 123456",
-                                            updated_at="2026-10-05T00:00:00Z")])
+    stage(env.store, "customers", [customer(1, updated_at="2026-10-05T00:00:00Z")])
     second = env.sync()
     assert second.is_completed()
     assert [r["key"] for r in env.emulator.state.insight_records("Purchases")] == ["O1"]
@@ -236,12 +237,15 @@ def test_bad_credentials_fail_the_run_and_change_nothing(env, monkeypatch):
 
 
 def test_dry_run_sends_nothing_and_writes_nothing(env):
-    stage(env.store, "customers", [customer(1), customer(2, mobile_number="12")])
+    stage(env.store, "customers", [customer(1), customer(2, mobile_number="12"),
+                                   customer(3, updated_at="yesterday")])
     stage(env.store, "orders", [order(1, "customer1@example.com")])
     state = env.sync(dry_run=True)
     assert state.is_completed()
     report = state.result()
     assert report["dry_run"] is True
-    assert report["contacts"]["sent"] == 1 and report["contacts"]["rejected"] == 1
+    assert report["contacts"]["sent"] == 2 and report["contacts"]["rejected"] == 1
+    assert report["warnings_total"] == 1 and report["contacts"]["warned"] == 1
+    assert field_warnings.frame(env.store).empty
     assert env.emulator.state.calls() == []
     assert Ledger(env.store).frame("customers").empty

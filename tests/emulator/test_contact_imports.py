@@ -75,6 +75,11 @@ def test_identifier_conflict_in_an_import_fails_that_record(api) -> None:
          "identifiers": {"email": "b@example.com", "mobileNumber": "447123123123"}}))
     report = _report(api, r.json()["importId"])
     assert report["failures"][0]["failures"][0]["failureCode"] == "Duplicate"
+    # Worded as the contacts spec's getImportStatus example words a duplicate identifier
+    # ("Duplicate identifier detected for email 'emma@emailsim.io'"), and counted there.
+    assert report["failures"][0]["failures"][0]["description"] == (
+        "Duplicate identifier detected for mobileNumber '447123123123'")
+    assert report["summary"]["duplicateIdentifiers"] == 1
     assert api.get("/contacts/v3/email/b@example.com").status_code == 404
 
 

@@ -91,6 +91,8 @@ def test_conflict_when_email_and_mobile_belong_to_two_contacts(api) -> None:
                   json={"identifiers": {"mobileNumber": "447123123123"}})
     assert r.status_code == 409
     assert r.json()["errorCode"] == "contacts:idAlreadyExists"
+    # The contacts spec's PATCH 409 example names the identifier that is taken.
+    assert "'mobileNumber'" in r.json()["description"]
     # a new e-mail with a number already in use is a conflict too, and creates nothing
     r = api.patch("/contacts/v3/email/c@example.com",
                   json={"identifiers": {"mobileNumber": "+447123123123"}})

@@ -139,19 +139,25 @@ class ShopSize:
 def stage_shop(store: Store, size: ShopSize = ShopSize(), *, bad: bool = True,
                confirmations_enabled: datetime | None = CONFIRMATIONS_ENABLED) -> None:
     """Good customers, their orders and certificates, plus (``bad``) the mistakes real
-    exports carry: a customer whose phone number cannot be valid (its order and
-    certificate wait for it), a guest checkout, an order with an unknown currency, a
-    certificate with an ``http://`` link, and a certificate for a hard-bounced address
-    (Dotdigital refuses that send)."""
+    exports carry: a customer whose updated_at cannot be read (its order and certificate
+    wait for it), customers sent with a field left out (a phone number that cannot be
+    valid, one two customers share: warnings; their orders go on), a guest checkout, an
+    order with an unknown currency, a certificate with an ``http://`` link, and a
+    certificate for a hard-bounced address (Dotdigital refuses that send)."""
     n = size.customers
     customers = [customer(i) for i in range(n)]
     orders = [order(i, f"customer{i % n}@example.com") for i in range(size.orders)]
     certificates = [certificate(i, f"customer{i % n}@example.com")
                     for i in range(size.certificates)]
     if bad:
-        customers.append(customer(900, mobile_number="0161 496 000"))
+        customers.append(customer(900, updated_at="not a timestamp"))
+        # Sent with a field left out (SPEC §1 warnings): a bad number, a shared one.
+        customers += [customer(901, mobile_number="0161 496 000"),
+                      customer(902, mobile_number="07911 123456"),
+                      customer(903, mobile_number="+44 7911 123456")]
         orders += [order(900, "customer900@example.com"), order(901, "Guest@Example.org"),
-                   order(902, "customer1@example.com", currency="XXY")]
+                   order(902, "customer1@example.com", currency="XXY"),
+                   order(903, "customer901@example.com"), order(904, "customer903@example.com")]
         certificates += [certificate(900, "customer900@example.com"),
                          certificate(901, "customer2@example.com",
                                      link="http://shop.example.com/g/901"),

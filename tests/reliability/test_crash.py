@@ -66,6 +66,7 @@ SYNC = [Moment("sync", (k,)) for k in (
     "after_change_read:1", "after_change_read:2",                # changes read, not processed
     "before_mark:1", "before_mark:2", "before_mark:3",           # step done, mark not moved
     "after_mark:1", "after_mark:2",                              # mark moved, next step not
+    "after_warnings:1", "after_warnings:3",                      # warnings written, nothing sent
 )] + [Moment("sync", (k,), bulk=True) for k in (
     "after_import_submit:1", "after_import_submit:2",            # contacts / orders import
     "after_import_report:1", "after_import_report:2",
@@ -77,6 +78,7 @@ BACKFILL = [Moment("backfill", (k,)) for k in (
     "after_settle:1", "after_settle:5",
     "after_claim:1", "after_send:1", "after_send:3",
     "before_mark:1", "after_mark:2",
+    "after_warnings:2",
 )]
 TWICE = [
     Moment("sync", ("after_send:1", "after_claim:1")),
@@ -89,7 +91,8 @@ MOMENTS = SYNC + BACKFILL + TWICE + RANDOM
 #: Always in the default run: the issue's named moments, one of each kind.
 CORE = {"sync-after_send1", "sync-bulk-after_import_submit2", "backfill-after_send1",
         "backfill-after_import_submit4", "sync-random0", "backfill-random0",
-        "sync-before_mark2", "sync-after_change_read1", "backfill-before_mark1"}
+        "sync-before_mark2", "sync-after_change_read1", "backfill-before_mark1",
+        "sync-after_warnings3"}
 SIZE = ShopSize(customers=24, orders=48, certificates=12)
 
 

@@ -5,7 +5,8 @@ Every string of the big list of naughty strings (tests/data/blns.json) goes into
 text column of every entity (and into an order line's ``name`` and ``sku``), through
 ``dotsync load`` (CSV for customers and certificates, JSON Lines for orders), then a
 sync against the emulator. Each such record must end ``synced`` (and then arrive in
-Dotdigital unchanged) or ``rejected`` with a reason whose field is the column; the
+Dotdigital unchanged, or, for an optional field, be left out with a warning naming the
+column) or ``rejected`` with a reason whose field is the column; the
 known-good records of the same files must be loaded and synced; the Markdown report
 must render every value as text.
 
@@ -29,6 +30,7 @@ from click.testing import CliRunner
 
 from dotsync.emulator import EmulatorServer
 from dotsync.store import ENTITY_COLUMNS, ENTITY_KEYS, Ledger, Store
+from dotsync.store import warnings as field_warnings
 from dotsync.sync.report import RunReport
 from tests.e2e.helpers import certificate, customer, order, stage
 from tests.reliability.harness import REPO, converge, settings_for, sync_once
@@ -177,7 +179,7 @@ def assert_renders_as_text(report: RunReport) -> None:
     for line in text.splitlines():
         if line.startswith("| "):  # extra cells would be dropped silently: count pipes
             assert _unescaped_pipes(line) in widths, f"a value broke its cell: {line[:200]!r}"
-    for row in report.table_rows():
+    for row in report.table_rows() + report.warning_rows():
         for value in row.values():
             assert value.isprintable() and "\n" not in value, repr(value)
 
@@ -229,6 +231,9 @@ def test_every_naughty_string_in_every_text_column(emulator: EmulatorServer, sto
             key = row[ENTITY_KEYS[entity]]
             assert ledger[entity].loc[key, "state"] == "synced", (entity, key)
 
+    warned: dict[tuple[str, str], set[str]] = {}
+    for w in field_warnings.frame(store).itertuples():
+        warned.setdefault((w.entity, w.key), set()).add(str(w.field))
     contacts = {c["identifiers"].get("email"): c for c in emulator.state.contacts()}
     records = {r["key"]: r["json"] for r in emulator.state.insight_records("Purchases")}
     sends = {s["personalizationValues"].get("CERTIFICATE_CODE"): s
@@ -248,6 +253,17 @@ def test_every_naughty_string_in_every_text_column(emulator: EmulatorServer, sto
             continue
         if row["state"] != "synced":
             wrong.append(f"{case}: ended {row['state']}")
+            continue
+        left_out = warned.get((case.entity, case.key), set())
+        column = {"line_sku": "lines.sku"}.get(case.column, case.column)
+        if column in left_out:  # an optional field SPEC §1 leaves out, with a warning
+            arrived = _arrived(case, contacts, records, sends)
+            if arrived not in (None, _SKIP):
+                wrong.append(f"{case}: left out with a warning, yet Dotdigital holds "
+                             f"{arrived!r}")
+            continue
+        if left_out:
+            wrong.append(f"{case}: a warning on {sorted(left_out)}, not on the column")
             continue
         arrived = _arrived(case, contacts, records, sends)
         if arrived is not _SKIP and arrived not in (case.value, case.value.strip()) \
@@ -292,7 +308,7 @@ def _arrived(case: Case, contacts: dict[Any, Any], records: dict[str, Any],
         if case.column == "line_name":
             return record["products"][0]["name"]
         if case.column == "line_sku":
-            return record["products"][0]["sku"]
+            return record["products"][0].get("sku")
         if case.column in ("store", "coupon_code"):
             return record.get(case.column)
         if case.column == "status":
@@ -338,8 +354,15 @@ def test_oversized_values(emulator: EmulatorServer, sqlite_store: Store,
     for name in ("STORE", "NOTES"):  # the shop's account has the fields it sends
         emulator.state.add_data_field(name)
     _sync_and_check(sqlite_store, emulator, sqlite_url)
-    assert _state(sqlite_store, "customers", "C1")[:2] == ("rejected", "first_name")
-    assert _state(sqlite_store, "customers", "C2")[:2] == ("rejected", "last_name")
+    # Optional fields (SPEC §1): left out with a warning, the contact sent without them.
+    assert _state(sqlite_store, "customers", "C1")[0] == "synced"
+    assert _state(sqlite_store, "customers", "C2")[0] == "synced"
+    assert "FIRSTNAME" not in emulator.state.contact("customer1@example.com")["dataFields"]
+    assert "LASTNAME" not in emulator.state.contact("customer2@example.com")["dataFields"]
+    left_out = field_warnings.frame(sqlite_store, "customers")
+    assert sorted(zip(left_out["key"], left_out["field"], strict=True)) == [
+        ("C1", "first_name"), ("C2", "last_name")]
+    assert all(len(v) < 100 for v in left_out["value"])  # clipped and masked
     assert _state(sqlite_store, "customers", "C3")[0] == "synced"
     stored = emulator.state.contact("customer3@example.com")
     assert stored is not None and stored["dataFields"]["STORE"] == "S" * 100_000
@@ -381,7 +404,9 @@ def test_wrong_json_types_in_text_columns(emulator: EmulatorServer, sqlite_store
     assert _state(sqlite_store, "customers", "C13")[0] == "synced"
     assert _state(sqlite_store, "customers", "C8")[:2] == ("rejected", "email")
     assert _state(sqlite_store, "customers", "C9")[0] == "synced"  # '{"a":1}' is text
-    assert _state(sqlite_store, "customers", "C10")[:2] == ("rejected", "data_fields")
+    assert _state(sqlite_store, "customers", "C10")[0] == "synced"  # data fields left out
+    assert field_warnings.frame(sqlite_store, keys=["C10"])["field"].tolist() == [
+        "data_fields"]
     state, fields, _ = _state(sqlite_store, "customers", "C11")
     assert state == "rejected" and {"opt_in_type", "updated_at"} & set(fields.split(", "))
     assert _state(sqlite_store, "orders", "O1")[0] == "synced"
@@ -436,8 +461,9 @@ FORMULAS = ['=HYPERLINK("https://evil.example/x","Click me")', "+cmd|' /C calc'!
 def test_formula_and_markup_injection_in_names(emulator: EmulatorServer, sqlite_store: Store,
                                                sqlite_url: str) -> None:
     """Names that are spreadsheet formulas or Markdown/HTML: Dotdigital gets them as the
-    text they are, and the report (where these rows appear with a bad phone number and
-    as keys) shows them as text, never as a link, image or markup."""
+    text they are, and the report (where these rows appear, with a bad phone number
+    left out, as warnings keyed by them) shows them as text, never as a link, image or
+    markup."""
     rows = []
     for i, name in enumerate(FORMULAS):
         rows.append(customer(i, first_name=name[:50], last_name=name[-50:]))
@@ -452,8 +478,9 @@ def test_formula_and_markup_injection_in_names(emulator: EmulatorServer, sqlite_
         stored = emulator.state.contact(f"customer{i}@example.com")
         assert stored is not None and stored["dataFields"]["FIRSTNAME"] == name[:50]
         assert records[f"O{i}"]["coupon_code"] == name
-        assert _state(sqlite_store, "customers", name)[:2] == ("rejected", "mobile_number")
-    assert sum(p.key in FORMULAS for p in report.problems) == len(FORMULAS)
+        assert _state(sqlite_store, "customers", name)[0] == "synced"
+    assert sum(w.key in FORMULAS and w.field == "mobile_number"
+               for w in report.warnings) == len(FORMULAS)
 
 
 MALFORMED_LINES = ['[{"sku": "A", ', '{"sku":"A","name":"n","quantity":1,"unit_price":1}', "[]",
@@ -471,8 +498,9 @@ MALFORMED_FIELDS = ['{"A": {"nested": 1}}', '{"bad name!": 1}', "[1]", "{", '{"A
 
 def test_malformed_json_in_lines_and_data_fields(emulator: EmulatorServer, sqlite_store: Store,
                                                  sqlite_url: str) -> None:
-    """Truncated, mistyped and absurdly nested JSON: each record rejected naming the field
-    (never a crash, never a RecursionError), the good ones beside them synced."""
+    """Truncated, mistyped and absurdly nested JSON: each order rejected naming the field,
+    each customer sent without its data fields and a warning naming them (never a crash,
+    never a RecursionError), the good ones beside them synced."""
     stage(sqlite_store, "customers", [customer(0)] + [
         customer(i + 1, data_fields=text) for i, text in enumerate(MALFORMED_FIELDS)])
     stage(sqlite_store, "orders", [order(0, "customer0@example.com")] + [
@@ -481,10 +509,19 @@ def test_malformed_json_in_lines_and_data_fields(emulator: EmulatorServer, sqlit
     _sync_and_check(sqlite_store, emulator, sqlite_url)
     assert _state(sqlite_store, "customers", "C0")[0] == "synced"
     assert _state(sqlite_store, "orders", "O0")[0] == "synced"
+    left_out = field_warnings.frame(sqlite_store, "customers")
     for i in range(len(MALFORMED_FIELDS)):
-        assert _state(sqlite_store, "customers", f"C{i + 1}")[:2] == ("rejected", "data_fields")
-    for i in range(len(MALFORMED_LINES)):
-        assert _state(sqlite_store, "orders", f"O{i + 1}")[:2] == ("rejected", "lines")
+        assert _state(sqlite_store, "customers", f"C{i + 1}")[0] == "synced"
+        assert set(left_out.loc[left_out["key"] == f"C{i + 1}", "field"]) == {"data_fields"}
+    for i, text in enumerate(MALFORMED_LINES):
+        if '"sku":null' in text:  # a line needs no sku (SPEC §1)
+            assert _state(sqlite_store, "orders", f"O{i + 1}")[0] == "synced"
+        elif '"categories":[["x"]]' in text:  # optional: left out of the line, a warning
+            assert _state(sqlite_store, "orders", f"O{i + 1}")[0] == "synced"
+            assert field_warnings.frame(sqlite_store, "orders", [f"O{i + 1}"])[
+                "field"].tolist() == ["lines.categories"]
+        else:
+            assert _state(sqlite_store, "orders", f"O{i + 1}")[:2] == ("rejected", "lines")
 
 
 # -- files that are damaged -------------------------------------------------------------------
@@ -578,7 +615,7 @@ def _expect_good_synced_and(store: Store, entity: str, key: str, field: str) -> 
     ("orders", order(9, "customer1@example.com", updated_at="-1/2")),
     ("certificates", certificate(9, "customer1@example.com", expires_at="-0")),
 ], ids=["order-placed_at", "order-updated_at", "certificate-expires_at"])
-def test_a_timestamp_of_year_minus_one_is_rejected_not_a_crash(
+def test_a_timestamp_of_year_minus_one_is_refused_not_a_crash(
     entity: str, row: dict[str, Any], emulator: EmulatorServer, sqlite_store: Store,
     sqlite_url: str,
 ) -> None:
@@ -587,6 +624,11 @@ def test_a_timestamp_of_year_minus_one_is_rejected_not_a_crash(
     sync_once(sqlite_store, settings_for(emulator, sqlite_url))
     column = next(c for c in ("placed_at", "updated_at", "expires_at")
                   if row.get(c) in YEAR_ZERO)
+    if column == "expires_at":  # optional (SPEC §1): sent without it, with a warning
+        key = row[ENTITY_KEYS[entity]]
+        assert _state(sqlite_store, entity, key)[0] == "synced"
+        assert field_warnings.frame(sqlite_store, entity, [key])["field"].tolist() == [column]
+        return
     _expect_good_synced_and(sqlite_store, entity, row[ENTITY_KEYS[entity]], column)
 
 

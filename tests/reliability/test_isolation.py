@@ -42,15 +42,16 @@ def _bad_records(store: Store) -> None:
     """Records each wrong in its own way, several of them in the same import, batch or
     e-mail as good records: a bad row sharing a good customer's e-mail, a bad order and
     certificate for a good customer, a certificate Dotdigital refuses (hard-bounced
-    recipient) in the middle of a batch of good ones, a contact Dotdigital refuses
-    (a mobile number another contact owns)."""
+    recipient) in the middle of a batch of good ones; and records sent with a field left
+    out (a warning): a mobile number two contacts share, a name too long, a bad mobile."""
     stage(store, "customers", [
-        customer(500, email="customer3@example.com", mobile_number="12",
+        customer(500, email="customer3@example.com", email_consent="yes",
                  updated_at="2026-12-01T00:00:00Z"),         # newer, invalid, same e-mail
         customer(501, email="not-an-email"),
-        customer(502, first_name="X" * 51),
+        customer(502, updated_at="soon"),
         customer(503, email="dup-mobile-a@example.com", mobile_number="07911 123456"),
         customer(504, email="dup-mobile-b@example.com", mobile_number="07911 123456"),
+        customer(505, first_name="X" * 51, mobile_number="12"),
     ])
     stage(store, "orders", [
         order(500, "customer1@example.com", currency="GBX"),

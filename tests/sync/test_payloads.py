@@ -155,3 +155,46 @@ def test_payload_hash_is_the_hash_of_the_standard_json_text(payload):
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert payloads.payload_hash(payload) == hashlib.blake2b(
         text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def test_fields_left_out_with_a_warning_are_absent_never_null():
+    row = {**CUSTOMER, "email_type": None, "opt_in_type": None, "email_consent": None,
+           "first_name": None, "mobile_number": None, "data_fields": None}
+    payload = payloads.contact_payload(row)
+    assert "channelProperties" not in payload
+    assert payload["identifiers"] == {"email": "jo@example.com"}
+    assert payload["dataFields"] == {"LASTNAME": "Bloggs", "STORE": "uk-web"}
+    stripped = payloads.without_mobile(payloads.contact_payload(
+        {**CUSTOMER, "sms_consent": "subscribed"}))
+    assert stripped["identifiers"] == {"email": "jo@example.com"}
+    assert "sms" not in stripped["channelProperties"]
+
+
+def test_amounts_use_the_currencys_minor_units_and_stay_numbers():
+    jpy = {**ORDER, "currency": "JPY", "total": 1500.0, "subtotal": 1499.5, "tax": None,
+           "shipping": None,
+           "lines": [{"sku": None, "name": "Tip", "quantity": 1, "unit_price": 200.4,
+                      "categories": []}]}
+    [record] = payloads.insight_import_records(pd.DataFrame([jpy]))
+    json_ = record["json"]
+    assert json_["order_total"] == 1500.0 and isinstance(json_["order_total"], float)
+    assert json_["order_subtotal"] == 1500.0  # half away from zero
+    assert json_["products"] == [{"name": "Tip", "qty": 1, "price": 200.0}]
+    assert payloads.order_record(jpy) == json_
+    bhd = {**ORDER, "currency": "BHD", "total": 1.5}
+    assert payloads.confirmation_personalisation(bhd)["ORDER_TOTAL"] == "1.500"
+    assert payloads.confirmation_personalisation(jpy)["ORDER_TOTAL"] == "1500"
+    assert payloads.confirmation_personalisation(ORDER)["ORDER_TOTAL"] == "44.95"
+    cert = {"code": "C", "amount": 12.5, "currency": "GBP", "link": "https://x.example/g",
+            "expires_at": None}
+    assert payloads.certificate_personalisation(cert)["CERTIFICATE_AMOUNT"] == "12.50"
+
+
+def test_a_refund_left_out_says_nothing_about_refunds():
+    frame = pd.DataFrame([{**ORDER, "refunded": float("nan"), payloads.REFUND_LEFT_OUT: True},
+                          {**ORDER, "order_id": "2", "refunded": float("nan"),
+                           payloads.REFUND_LEFT_OUT: False}])
+    left_out, absent = (r["json"] for r in payloads.insight_import_records(frame))
+    assert "refunded_total" not in left_out and "refunded" not in left_out
+    assert absent["refunded_total"] == 0.0 and absent["refunded"] is False
+    assert "refunded" not in payloads.order_record({**ORDER, payloads.REFUND_LEFT_OUT: True})

@@ -58,3 +58,31 @@ def test_transient_failures_are_forgotten_on_retry():
     report.forget_failures_since(mark)
     assert [p.key for p in report.problems] == ["1"]
     assert report.counts["orders"].failed == 0 and report.counts["orders"].sent == 4
+
+
+def test_warnings_are_in_the_json_the_markdown_and_their_own_table() -> None:
+    from dotsync.sync.report import MAX_TABLE_ROWS
+
+    report = RunReport(run_id="r1")
+    report.warn("contacts", [
+        {"key": "C1", "field": "first_name", "check": "control_chars", "value": "<b>***",
+         "reason": "first_name '<b>***' holds control characters"},
+        {"key": "C1", "field": "data_fields", "check": "json_shape", "value": None,
+         "reason": "data field '|x|' holds an array"},
+    ])
+    report.warn("orders", [{"key": f"O{i}", "field": "tax", "check": "decimal", "value": "£4",
+                            "reason": "tax '£4' is not a decimal number"}
+                           for i in range(MAX_TABLE_ROWS + 5)])
+    out = report.as_dict()
+    assert out["contacts"]["warned"] == 1 and out["orders"]["warned"] == MAX_TABLE_ROWS + 5
+    assert out["warnings_total"] == MAX_TABLE_ROWS + 7
+    assert len(out["warnings"]) == MAX_TABLE_ROWS
+    assert out["warnings"][0]["field"] == "first_name"
+    assert out["contacts"]["considered"] == 0  # a warning is not an outcome
+    md = report.to_markdown()
+    assert "Sent with a field left out" in md
+    assert "<b>" not in md and "&lt;b&gt;" in md
+    assert "\\|x\\|" in md
+    assert "dotsync rejects --warnings" in md
+    assert len(report.warning_rows()) == MAX_TABLE_ROWS
+    assert "fields left out" in report.log_line()
