@@ -131,6 +131,9 @@ class Faults:
     """Probability that an import ends failed (nothing applied); ``True`` means always."""
     failed_import_status: str = "Failed"
     """Status a failing contact import ends with: ``Failed`` or ``RejectedByWatchdog``."""
+    fail_first_imports: int = 0
+    """The next this many imports end failed whatever the draw (counted down as they come),
+    so a test of import failures never depends on where a random draw falls."""
     paths: list[str] | None = None
     script: list[dict[str, Any]] = field(default_factory=list)
 
@@ -149,6 +152,9 @@ class Faults:
             if (name.endswith("rate") or name == "fail_imports") and value > 1:
                 raise ValueError(f"fault {name} is a probability: 0..1")
             setattr(self, name, value)
+        if isinstance(self.fail_first_imports, bool) or int(self.fail_first_imports) < 0:
+            raise ValueError("fault fail_first_imports must be a whole number >= 0")
+        self.fail_first_imports = int(self.fail_first_imports)
         if self.failed_import_status not in IMPORT_FAILURE_STATUSES:
             raise ValueError(f"failed_import_status must be one of {IMPORT_FAILURE_STATUSES}")
         if not 500 <= int(self.error_status) <= 599:
@@ -189,6 +195,7 @@ class EmulatorConfig:
     """Seconds an import (contacts, insight, bulk delete) stays NotFinished."""
     fail_imports: bool | float = False
     failed_import_status: str = "Failed"
+    fail_first_imports: int = 0
     rate_limit_per_minute: int | None = None
     """Calls allowed per window (off when None); triggered-campaign sends are not counted."""
     rate_limit_window: float = 60.0
@@ -223,5 +230,6 @@ class EmulatorConfig:
         return Faults(latency=self.latency, error_rate=self.error_rate, drop_rate=self.drop_rate,
                       drop_after_rate=self.drop_after_rate,
                       fail_imports=float(self.fail_imports),
-                      failed_import_status=self.failed_import_status)
+                      failed_import_status=self.failed_import_status,
+                      fail_first_imports=self.fail_first_imports)
 

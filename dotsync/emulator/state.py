@@ -183,6 +183,8 @@ class Import:
     #: Whether the fault profile makes it fail, drawn at submission: requests come in a
     #: fixed order, the worker's turns do not, so a seeded profile stays reproducible.
     doomed: bool = False
+    #: Failed by ``fail_first_imports``: fails even if the draw's faults are turned off.
+    forced: bool = False
 
     @property
     def active(self) -> bool:
@@ -379,8 +381,11 @@ class EmulatorState:
             imp = Import(kind, import_id, payload, utcnow(),
                          time.monotonic() + self.config.import_delay, seq=self._seq,
                          collection=collection)
-            imp.doomed = bool(self.faults.fail_imports
-                              and self.rng.random() < self.faults.fail_imports)
+            imp.forced = self.faults.fail_first_imports > 0
+            if imp.forced:
+                self.faults.fail_first_imports -= 1
+            imp.doomed = imp.forced or bool(self.faults.fail_imports
+                                            and self.rng.random() < self.faults.fail_imports)
             self._imports[import_id] = imp
             self._queue.append(imp)
             if self.config.import_delay <= 0:
@@ -502,7 +507,7 @@ class EmulatorState:
         return pause
 
     def _finish(self, imp: Import, pause: Callable[[], None]) -> None:
-        if imp.doomed and self.faults.fail_imports:
+        if imp.doomed and (imp.forced or self.faults.fail_imports):
             imp.status = (self.faults.failed_import_status if imp.kind == "contacts"
                           else "Failed")
             imp.report = {}

@@ -146,6 +146,26 @@ def test_failing_insight_imports() -> None:
         assert server.state.insight_records("Purchases") == []
 
 
+def test_the_first_imports_fail_whatever_the_draw() -> None:
+    with EmulatorServer(EmulatorConfig(fail_first_imports=2)) as server, \
+            make_client(server) as api:
+        statuses = []
+        for n in range(3):
+            import_id = api.put("/contacts/v3/import", json=import_body(
+                by_email(f"c{n}@example.com"))).json()["importId"]
+            statuses.append(api.get(f"/contacts/v3/import/{import_id}").json()["status"])
+        assert statuses == ["Failed", "Failed", "Finished"]
+        assert [c["identifiers"]["email"] for c in server.state.contacts()] == [
+            "c2@example.com"]
+        assert server.state.faults.fail_first_imports == 0
+
+
+@pytest.mark.parametrize("bad", [-1, True])
+def test_fail_first_imports_is_a_count(bad: object) -> None:
+    with pytest.raises(ValueError, match="fail_first_imports"):
+        EmulatorConfig(fail_first_imports=bad)
+
+
 def test_faults_over_http(emulator, api) -> None:
     control = httpx.Client(base_url=emulator.url)
     with control:

@@ -36,8 +36,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     "5xx-503-20pct": {"error_rate": 0.2, "error_status": 503},
     "drop-before-15pct": {"drop_rate": 0.15},
     "drop-after-15pct": {"drop_after_rate": 0.15},
-    "imports-failed": {"fail_imports": 0.5, "failed_import_status": "Failed"},
-    "imports-rejected-by-watchdog": {"fail_imports": 0.5,
+    # The first import always fails, the rest by a seeded draw: how many imports a run
+    # makes (and so where the draws fall) is the sync's business, not this test's.
+    "imports-failed": {"fail_imports": 0.5, "fail_first_imports": 1,
+                       "failed_import_status": "Failed"},
+    "imports-rejected-by-watchdog": {"fail_imports": 0.5, "fail_first_imports": 1,
                                      "failed_import_status": "RejectedByWatchdog"},
     "everything-at-once": {"error_rate": 0.1, "drop_rate": 0.05, "drop_after_rate": 0.05,
                            "fail_imports": 0.25, "latency_jitter": 0.005},
