@@ -9,8 +9,9 @@
   with its amount; an order's ``refunded`` is their sum, so loading a credit memo
   twice counts it once.
 
-These tables are new (no earlier version had them): they are created when first
-needed, and need no migration step.
+These tables are new (no earlier version had them): they are part of the store's
+schema, created with it (or by ``ensure`` for a store opened earlier), and need no
+migration step; ``dotsync migrate`` copies them with the rest.
 """
 
 from __future__ import annotations
@@ -21,40 +22,19 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from dotsync.sources.base import EXACT
+from dotsync.store import schema
 
-metadata = sa.MetaData()
-
-watermarks = sa.Table(
-    "source_watermarks",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("entity", sa.String(32), primary_key=True),
-    sa.Column("watermark", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
-)
-
-keys = sa.Table(
-    "source_keys",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("entity", sa.String(32), primary_key=True),
-    sa.Column("platform_id", sa.Text, primary_key=True),
-    sa.Column("key", sa.Text, nullable=False),
-)
-
-refunds = sa.Table(
-    "source_refunds",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("refund_id", sa.Text, primary_key=True),
-    sa.Column("order_ref", sa.Text, nullable=False),
-    sa.Column("amount", sa.Text, nullable=False),
-    sa.Index("ix_source_refunds_order", "source", "order_ref"),
-)
+#: The tables live in the store's schema (created with it, copied by ``dotsync migrate``).
+metadata = schema.metadata
+watermarks = schema.source_watermarks
+keys = schema.source_keys
+refunds = schema.source_refunds
+_TABLES = [watermarks, keys, refunds]
 
 
 def ensure(engine: sa.Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
+    """Create the tables where a store opened before they existed lacks them."""
+    metadata.create_all(engine, tables=_TABLES, checkfirst=True)
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], key: list[str]) -> None:

@@ -225,3 +225,34 @@ change_readers = sa.Table(
 #: the store to another database (``dotsync migrate``) leaves them out.
 LOCAL_TABLES: frozenset[str] = frozenset({
     "dotsync_changes", "dotsync_clock", "dotsync_change_marks", "dotsync_change_readers"})
+
+
+# -- connectors' bookkeeping (``dotsync.sources.state`` explains each) --------------------
+
+source_watermarks = sa.Table(
+    "source_watermarks",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("watermark", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+source_keys = sa.Table(
+    "source_keys",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("platform_id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),
+)
+
+source_refunds = sa.Table(
+    "source_refunds",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("refund_id", sa.Text, primary_key=True),
+    sa.Column("order_ref", sa.Text, nullable=False),
+    sa.Column("amount", sa.Text, nullable=False),
+    sa.Index("ix_source_refunds_order", "source", "order_ref"),
+)

@@ -54,6 +54,15 @@ def fill(store: Store, customers: int = 30) -> None:
             status="completed", summary='{"ok": true}'))
         conn.execute(schema.meta.insert().values(name="consent_watermark",
                                                  value="2024-06-01T00:00:00Z"))
+        # The connectors' bookkeeping moves too: a lost credit memo would change an
+        # order's refunded sum when the memos are loaded again.
+        conn.execute(schema.source_watermarks.insert().values(
+            source="shop", entity="orders", watermark="2024-06-01T00:00:00+00:00",
+            updated_at=sent))
+        conn.execute(schema.source_keys.insert().values(
+            source="shop", entity="orders", platform_id="17", key="000000017"))
+        conn.execute(schema.source_refunds.insert().values(
+            source="shop", refund_id="cm-1", order_ref="000000017", amount="12.50"))
 
 
 @pytest.mark.parametrize("pair", DIRECTIONS)
@@ -74,6 +83,10 @@ def test_every_table_is_copied_and_verified(request, pair):
     assert stamped == 30
     assert by_name["customers"].copied == 30 and by_name["ledger"].copied == 27
     assert by_name["dotsync_meta"].copied == 1  # the watermark, not the schema version
+    for table in ("source_watermarks", "source_keys", "source_refunds"):
+        assert by_name[table].copied == 1, table
+    with target.engine.connect() as conn:
+        assert conn.execute(sa.select(schema.source_refunds.c.amount)).scalar_one() == "12.50"
     assert Ledger(target).states("certificates")["G3"] == "synced"
     assert Ledger(target).states("certificates")["G99"] == "in_doubt"
     sent = pd.Timestamp(Ledger(target).frame("certificates", ["G3"]).iloc[0]["sent_at"])
