@@ -447,6 +447,7 @@ class SyncEngine:
         suppressed = consent.suppressed_at(
             self.store, [r["email"] for r in rows
                          if r.get("email") and r.get("email_consent") == "subscribed"])
+        consent_warnings: list[dict[str, Any]] = []
         for row in rows:
             customer_id = str(row["customer_id"])
             members = [customer_id, *merged_into.get(customer_id, [])]
@@ -461,7 +462,7 @@ class SyncEngine:
                     f"but Dotdigital has had the contact suppressed since "
                     f"{when.isoformat()}: its status was not sent",
                     field="email_consent", email=row.get("email"), code="suppressed")
-            self._note_consent_record(customer_id, row)
+            consent_warnings += self._note_consent_record(customer_id, row)
             items.append({
                 "key": payloads.contact_key(row),
                 "payload": payload,
@@ -471,6 +472,9 @@ class SyncEngine:
                 "email": row.get("email"),
                 "create": consent_policy.creation_channels(payload, row),
             })
+        if consent_warnings:  # after the group's own warnings, which replaced older ones
+            self._record_warnings("customers", [], pd.DataFrame(consent_warnings),
+                                  replace=False)
         self.report.counts["contacts"].merged += sum(
             1 for item in items for (_, _, into) in item["customers"] if into
         )
@@ -874,17 +878,19 @@ class SyncEngine:
             self._account_census = Census.of_account(self.client)
         return self._account_census
 
-    def _note_consent_record(self, customer_id: str, row: Mapping[str, Any]) -> None:
+    def _note_consent_record(self, customer_id: str, row: Mapping[str, Any]
+                             ) -> list[dict[str, Any]]:
         """A consent record that cannot be sent (some column missing or invalid) is left
-        out, the contact still goes, and the report says which field and why."""
+        out and the contact still goes (SPEC §1: an optional field never holds a record).
+        Returns one warning per field at fault; the value is not repeated (IP addresses
+        and browser strings are personal data)."""
         _record, problems = consent_record(row)
         if not problems:
-            return
+            return []
         self.report.counts["contacts"].consent_records_left_out += 1
-        if len(self.report.notes) < 200:
-            self.report.notes.append(
-                f"customer {customer_id}: consent record not sent: "
-                + "; ".join(reason for _field, reason in problems))
+        return [{"key": customer_id, "field": field, "check": "consent_record", "value": None,
+                 "reason": f"{reason}; the consent record was left out"}
+                for field, reason in problems]
 
     @staticmethod
     def _identity(payload: Mapping[str, Any]) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Ledger
+from dotsync.store import warnings as field_warnings
 from tests.e2e.helpers import certificate, customer, order, stage
 
 pytestmark = pytest.mark.e2e
@@ -139,11 +140,16 @@ def test_a_bad_consent_record_is_left_out_and_the_contact_still_goes(env) -> Non
         assert contact["channelProperties"]["email"]["status"] == "subscribed"
         assert "consentRecords" not in contact
     report = state.result()
-    notes = " ".join(report["notes"])
-    assert "consent_ip is not an IPv4 or IPv6 address" in notes
-    assert "consent_url is not an http(s) URL" in notes
-    assert "consent_url is missing" in notes
-    assert "999.1.1.1" not in notes  # an IP address is personal data
+    # SPEC §1: a problem in an optional field is a warning naming the record and field.
+    reported = {(w["key"], w["field"]): w["reason"] for w in report["warnings"]}
+    stored = field_warnings.frame(env.store, "customers")
+    assert {(k, f) for k, f in zip(stored["key"], stored["field"], strict=True)} == set(
+        reported)
+    yes, half = customer(1)["customer_id"], customer(2)["customer_id"]
+    assert "consent_ip is not an IPv4 or IPv6 address" in reported[(yes, "consent_ip")]
+    assert "consent_url is not an http(s) URL" in reported[(yes, "consent_url")]
+    assert "consent_url is missing" in reported[(half, "consent_url")]
+    assert "999.1.1.1" not in str(report["warnings"])  # an IP address is personal data
     assert report["contacts"]["consent_records_left_out"] == 2
 
 
