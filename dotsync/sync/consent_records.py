@@ -43,6 +43,11 @@ def _timestamp(value: Any) -> str | None:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def given_columns(row: Mapping[str, Any]) -> list[str]:
+    """The consent-record columns that hold a value in ``row``, in SPEC order."""
+    return [c for c in COLUMNS if _present(row.get(c))]
+
+
 def consent_record(row: Mapping[str, Any]) -> tuple[dict[str, str] | None,
                                                     list[tuple[str, str]]]:
     """``(record or None, [(field, reason), …])`` for one customer row."""

@@ -46,7 +46,8 @@ from dotsync.store.status import source_hashes
 from dotsync.sync import consent, consent_policy, payloads
 from dotsync.sync.collection import CollectionGuard
 from dotsync.sync.consent_census import Census
-from dotsync.sync.consent_records import consent_record
+from dotsync.sync.consent_records import COLUMNS as CONSENT_RECORD_COLUMNS
+from dotsync.sync.consent_records import consent_record, given_columns
 from dotsync.sync.failure_fields import contact_problem_field, field_of_error
 from dotsync.sync.imports import Finished, run_imports
 from dotsync.sync.inflight import Kept
@@ -888,9 +889,23 @@ class SyncEngine:
         if not problems:
             return []
         self.report.counts["contacts"].consent_records_left_out += 1
-        return [{"key": customer_id, "field": field, "check": "consent_record", "value": None,
-                 "reason": f"{reason}; the consent record was left out"}
-                for field, reason in problems]
+        # Each warning is about a value that was given: a column that is missing is said
+        # in the reason of the columns that are there (they are what was left out).
+        given = given_columns(row)
+        missing = [f for f, _ in problems if f not in given]
+        wrong = {f: reason for f, reason in problems if f in given}
+        out = []
+        for column in given:
+            reasons = [wrong[column]] if column in wrong else []
+            if missing:
+                reasons.append("a consent record needs all of "
+                               f"{', '.join(CONSENT_RECORD_COLUMNS)}; missing: "
+                               f"{', '.join(missing)}")
+            if reasons:
+                out.append({"key": customer_id, "field": column, "check": "consent_record",
+                            "value": None,
+                            "reason": "; ".join(reasons) + "; the consent record was left out"})
+        return out
 
     @staticmethod
     def _identity(payload: Mapping[str, Any]) -> str:

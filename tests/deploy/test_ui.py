@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.conftest import MARKER, Processes, Served
-from tests.deploy.test_serve import REJECTED_PHONE, api, backfill_run
+from tests.deploy.test_serve import REJECTED_CURRENCY, REJECTED_ORDER, api, backfill_run
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def _chromium_or_skip() -> None:
 
 
 def _report_artifacts(served: Served, flow_run_id: str) -> tuple[dict[str, Any], list[str]]:
-    """The table artifact naming the rejected phone number, wherever the report was
+    """The table artifact naming the rejected order's currency, wherever the report was
     published (the backfill run itself or a subflow run), and the keys of its run's
     other artifacts."""
     runs = [flow_run_id] + [r["id"] for r in api(
@@ -45,8 +45,8 @@ def _report_artifacts(served: Served, flow_run_id: str) -> tuple[dict[str, Any],
     artifacts = api(served, "POST", "/artifacts/filter",
                     artifacts={"flow_run_id": {"any_": runs}})
     tables = [a for a in artifacts
-              if a["type"] == "table" and a["key"] and REJECTED_PHONE in str(a["data"])]
-    assert tables, f"no report table names {REJECTED_PHONE!r}: {[a['key'] for a in artifacts]}"
+              if a["type"] == "table" and a["key"] and REJECTED_CURRENCY in str(a["data"])]
+    assert tables, f"no report table names {REJECTED_CURRENCY!r}: {[a['key'] for a in artifacts]}"
     table = tables[0]
     keys = [a["key"] for a in artifacts
             if a["key"] and a["flow_run_id"] == table["flow_run_id"] and a["type"] != "progress"]
@@ -85,9 +85,10 @@ def test_the_ui_shows_the_run_report_with_a_rejected_record(
             page.locator("a", has=page.locator(".artifact-card__title",
                                                has_text=table["key"])).click()
 
-            row = page.locator("tr", has=page.locator("td", has_text=re.compile(r"^\s*C1001\s*$")))
+            row = page.locator("tr", has=page.locator(
+                "td", has_text=re.compile(rf"^\s*{REJECTED_ORDER}\s*$")))
             expect(row).to_be_visible()
-            expect(row).to_contain_text(f"mobile_number '{REJECTED_PHONE}' is not a valid number")
+            expect(row).to_contain_text(f"currency '{REJECTED_CURRENCY}' is not an ISO 4217 code")
             expect(row.locator("td", has_text=re.compile(r"^\s*rejected\s*$"))).to_be_visible()
             expect(page.get_by_text("XXY", exact=False).first).to_be_visible()
         finally:
