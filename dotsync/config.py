@@ -156,6 +156,8 @@ class Settings:
         "canceled", "cancelled", "closed", "refunded", "voided", "declined", "failed")
     #: A run that would send more transactional e-mails than this sends none.
     max_sends_per_run: int = 5000
+    #: Days the attempt log keeps an attempt (``dotsync trace``); older ones are pruned.
+    attempt_retention_days: int = 90
 
     @classmethod
     def from_env(
@@ -211,6 +213,9 @@ class Settings:
             max_sends_per_run=_positive("DOTSYNC_MAX_SENDS_PER_RUN",
                                         get("DOTSYNC_MAX_SENDS_PER_RUN"),
                                         cls.max_sends_per_run),
+            attempt_retention_days=_positive("DOTSYNC_ATTEMPT_RETENTION_DAYS",
+                                             get("DOTSYNC_ATTEMPT_RETENTION_DAYS"),
+                                             cls.attempt_retention_days),
             preflight_accept=tuple(
                 n.strip() for n in (get("DOTSYNC_PREFLIGHT_ACCEPT") or "").split(",") if n.strip()
             ),

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from dotsync.store import schema
+from dotsync.store import attempts, schema
 from dotsync.store.db import Store, chunks
 from dotsync.store.frames import object_frame
 
@@ -247,6 +247,7 @@ class Ledger:
         run_id: str | None = None,
         count_attempt: bool = False,
         protect_sent: bool = False,
+        attempt: str | None = None,
     ) -> int:
         """Write the state of many records at once (insert or update by key).
 
@@ -255,6 +256,8 @@ class Ledger:
         to ``attempts``. ``protect_sent`` leaves rows that are ``synced`` or
         ``in_doubt`` as they are: a run that merely looked at a record (to reject it,
         or to let it wait) must never reopen a send another run made meanwhile.
+        ``attempt`` names the operation these outcomes settle (``attempts.CONTACT_IMPORT``
+        ...): each row is also appended to the attempt log, in the same transaction.
         """
         stamp = now()
         # Rows are grouped by the columns they set (one statement per group); a group's
@@ -282,6 +285,10 @@ class Ledger:
                 for part in chunks(items, 5_000):
                     self._upsert(conn, entity, fields, part, stamp, count_attempt,
                                  protect_sent, run_id)
+            if attempt is not None:
+                for items in groups.values():
+                    attempts.write(conn, entity, items, operation=attempt, run_id=run_id,
+                                   at=stamp)
         return total
 
     def _upsert(
@@ -411,6 +418,12 @@ class Ledger:
                     .returning(t.c.key)
                 )
                 claimed.update(result.scalars())
+            # The claim itself is logged: a record left in doubt shows when and by
+            # which run its send was started.
+            attempts.write(conn, entity, [
+                {"key": k, "state": "in_doubt", "error_message": "send started"}
+                for k in unique if k in claimed], operation=attempts.CAMPAIGN_CLAIM,
+                run_id=run_id, at=stamp)
         return claimed
 
     def _insert_missing(
@@ -451,25 +464,38 @@ class Ledger:
             for part in chunks(list(keys), 900):
                 total += conn.execute(
                     t.delete().where(t.c.entity == entity, t.c.key.in_(part))).rowcount
+            attempts.forget(conn, entity, keys)
         return total
 
     def replay(self, entity: str | None = None, keys: Sequence[str] | None = None) -> int:
-        """Queue rejected and failed records again (not in-doubt sends: see resend)."""
+        """Queue rejected and failed records again (not in-doubt sends: see resend).
+
+        Each record queued again gets a ``replay`` entry in the attempt log, written by
+        one ``INSERT ... SELECT`` over the same rows before they change."""
         t = self.table
-        query = t.update().where(t.c.state.in_(["rejected", "failed"]))
-        query = query.where(t.c.entity.in_([entity] if entity else
-                                           [*schema.ENTITIES, *DERIVED_ENTITIES]))
+        condition = t.c.state.in_(["rejected", "failed"]) & t.c.entity.in_(
+            [entity] if entity else [*schema.ENTITIES, *DERIVED_ENTITIES])
         total = 0
+        stamp = now()
         with self.store.engine.begin() as conn:
-            if keys:
-                for part in chunks(list(keys), 900):
-                    total += conn.execute(
-                        query.where(t.c.key.in_(part)).values(
-                            state="pending", source_hash=None, updated_at=now()
-                        )
-                    ).rowcount
-            else:
-                total += conn.execute(
-                    query.values(state="pending", source_hash=None, updated_at=now())
-                ).rowcount
+            parts = ([condition & t.c.key.in_(part) for part in chunks(list(keys), 900)]
+                     if keys else [condition])
+            for where in parts:
+                self._log_replay(conn, where, stamp)
+                total += conn.execute(t.update().where(where).values(
+                    state="pending", source_hash=None, updated_at=stamp)).rowcount
         return total
+
+    def _log_replay(self, conn: sa.Connection, where: Any, stamp: datetime) -> None:
+        t = self.table
+        a = schema.attempts
+        query = sa.select(
+            t.c.entity, t.c.key, sa.literal(stamp, a.c.at.type),
+            sa.literal(None, a.c.run_id.type), sa.literal(attempts.REPLAY, a.c.operation.type),
+            sa.literal("pending", a.c.outcome.type),
+            # The state it leaves, as the code; the ledger's own reason stays unscrubbed
+            # out of the log.
+            t.c.state, sa.literal("queued again by `dotsync replay`", a.c.error_message.type),
+            sa.literal(None, a.c.reference.type),
+        ).where(where)
+        conn.execute(a.insert().from_select(list(attempts.COLUMNS), query))

@@ -55,14 +55,21 @@ def _v5_change_stamps(conn: sa.Connection) -> None:
     changes.install(conn)
 
 
+def _v6_attempts(conn: sa.Connection) -> None:
+    """Version 6: the append-only ``attempts`` log (``dotsync trace``). It starts empty:
+    the ledger's last error per record stays where it was."""
+    schema.attempts.create(conn, checkfirst=True)
+
+
 #: Steps from version N-1 to N, keyed by N. Version 1 is the initial schema.
 STEPS: dict[int, Callable[[sa.Connection], None]] = {
     2: _v2_ledger_keys_as_text,
     3: _v3_customer_consent_records,
     4: _v4_warnings,
     5: _v5_change_stamps,
+    6: _v6_attempts,
 }
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class SchemaTooNewError(RuntimeError):

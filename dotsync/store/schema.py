@@ -144,6 +144,31 @@ warnings = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True)),
 )
 
+#: Every attempt to deliver a record (SPEC §4 ``dotsync trace``), appended where the
+#: ledger settles an outcome, never updated: the ledger keeps only the last error,
+#: this keeps the story. Contact attempts are logged against the customer rows behind
+#: the contact (a guest contact, which has none, under ``contacts`` by e-mail, forgotten
+#: with it on erasure). Answers are scrubbed of e-mails, numbers and secrets before they
+#: are written. Rows older than ``DOTSYNC_ATTEMPT_RETENTION_DAYS`` are pruned at the end
+#: of each run through the index on ``at``. No auto-increment id: ``dotsync migrate``
+#: copies rows as they are.
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("operation", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.Text),
+    sa.Column("error_message", sa.Text),
+    sa.Column("reference", sa.Text),
+    # trace reads one record's attempts in time order; retention deletes by age.
+    sa.Index("ix_attempts_entity_key_at", "entity", "key", "at"),
+    sa.Index("ix_attempts_at", "at"),
+)
+
 #: One row per flow run: its outcome and report, for ``dotsync status`` and replays.
 runs = sa.Table(
     "runs",

@@ -37,7 +37,7 @@ from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.bulk import chunk_contacts, chunk_insight_records
 from dotsync.dotdigital.models import INSIGHT_IMPORT_DONE
 from dotsync.masking import mask_email, mask_phone
-from dotsync.store import Ledger, Store
+from dotsync.store import Ledger, Store, attempts
 from dotsync.store import warnings as field_warnings
 from dotsync.store.ledger import EXACTLY_ONCE
 from dotsync.store.loader import MAX_KEY_LENGTH
@@ -269,6 +269,9 @@ class SyncEngine:
 
     def finish(self, status: str = "completed", message: str | None = None) -> RunReport:
         report = self.report
+        if not self.options.dry_run:
+            # The attempt log's retention: one indexed range delete per run.
+            attempts.prune(self.store, self.settings.attempt_retention_days)
         report.finished_at = datetime.now(UTC)
         report.status = status
         report.message = message
@@ -630,7 +633,7 @@ class SyncEngine:
                 yield item
             counts.unchanged += len(unchanged)
             if not self.options.dry_run:
-                self._settle_contacts(unchanged, count=False)
+                self._settle_contacts(unchanged, count=False, operation=None)
             batch.clear()
 
         for item in items:
@@ -687,11 +690,12 @@ class SyncEngine:
                     state = "failed" if exc.transient else "rejected"
                     self._settle_contacts([(item, state, {
                         "error_code": exc.error_code or type(exc).__name__,
-                        "error_message": _describe(exc)})])
+                        "error_message": _describe(exc)})], operation=attempts.CONTACT_CREATE)
                     continue
                 else:
                     item["mark"] = "set"
-                    self._settle_contacts([(item, "synced", {})])
+                    self._settle_contacts([(item, "synced", {})],
+                                          operation=attempts.CONTACT_CREATE)
                     continue
             try:
                 try:
@@ -706,15 +710,15 @@ class SyncEngine:
                 self._settle_contacts([(item, "rejected", {
                     "error_code": exc.error_code or type(exc).__name__,
                     "error_field": field_of_error(exc),
-                    "error_message": _describe(exc)})])
+                    "error_message": _describe(exc)})], operation=attempts.CONTACT_UPSERT)
             except dd.DotdigitalError as exc:
                 if isinstance(exc, dd.AuthenticationError):
                     raise
                 self._settle_contacts([(item, "failed", {
                     "error_code": exc.error_code or type(exc).__name__,
-                    "error_message": _describe(exc)})])
+                    "error_message": _describe(exc)})], operation=attempts.CONTACT_UPSERT)
             else:
-                self._settle_contacts([(item, "synced", {})])
+                self._settle_contacts([(item, "synced", {})], operation=attempts.CONTACT_UPSERT)
 
     def _contacts_bulk(self, items: Iterable[dict[str, Any]]) -> None:
         """Bulk imports over a (possibly endless) stream of items, 25 in flight.
@@ -913,9 +917,12 @@ class SyncEngine:
         return str(ids.get("email") or f"mobile:+{ids.get('mobileNumber')}").lower()
 
     def _settle_contacts(
-        self, outcomes: Sequence[tuple[dict[str, Any], str, dict[str, Any]]], count: bool = True
+        self, outcomes: Sequence[tuple[dict[str, Any], str, dict[str, Any]]], count: bool = True,
+        operation: str | None = attempts.CONTACT_IMPORT,
     ) -> None:
-        """Write each contact's outcome, and the outcome of the customer rows behind it."""
+        """Write each contact's outcome, and the outcome of the customer rows behind it;
+        ``operation`` (None: nothing was sent) goes in the attempt log, against the
+        customers behind each contact (a guest contact under its e-mail)."""
         if not outcomes:
             return
         counts = self.report.counts["contacts"]
@@ -940,6 +947,7 @@ class SyncEngine:
                         "error_field": (extra.get("error_field") or "email")
                         if state == "rejected" else None,
                         "error_message": extra.get("error_message"),
+                        "dotdigital_ref": extra.get("dotdigital_ref"),
                         "detail": f"merged into customer {merged_into} (same e-mail)"
                         if merged_into else None}
                 if state == "failed":
@@ -968,7 +976,13 @@ class SyncEngine:
         self.ledger.record("contacts", contact_rows, run_id=self.run_id,
                            count_attempt=count)
         if customer_rows:
-            self.ledger.record("customers", customer_rows, run_id=self.run_id)
+            self.ledger.record("customers", customer_rows, run_id=self.run_id,
+                               attempt=operation)
+        guests = [row for row, (item, _, _) in zip(contact_rows, outcomes, strict=True)
+                  if not item["customers"]]
+        if operation is not None and guests:
+            attempts.log(self.store, "contacts", guests, operation=operation,
+                         run_id=self.run_id)
 
     def contact_gate(self, emails: Iterable[str]) -> dict[str, str | None]:
         """For each e-mail: None when its contact is in Dotdigital, else the reason to wait."""
@@ -1180,18 +1194,20 @@ class SyncEngine:
                 try:
                     self._collection.upsert(str(row["order_id"]), row["_payload"]["json"],
                                             row["customer_email"])
-                except dd.NotFoundError:
+                except dd.NotFoundError as exc:
                     missing.append(row)
+                    self._log_missing_contact([row], attempts.INSIGHT_PUT, _describe(exc))
                 except (dd.ValidationError, dd.ConflictError) as exc:
                     self._settle_orders([(row, "rejected", exc.error_code or "ValidationError",
-                                          _describe(exc))])
+                                          _describe(exc))], operation=attempts.INSIGHT_PUT)
                 except dd.DotdigitalError as exc:
                     if isinstance(exc, dd.AuthenticationError):
                         raise
                     self._settle_orders([(row, "failed", exc.error_code or type(exc).__name__,
-                                          _describe(exc))])
+                                          _describe(exc))], operation=attempts.INSIGHT_PUT)
                 else:
-                    self._settle_orders([(row, "synced", None, None)])
+                    self._settle_orders([(row, "synced", None, None)],
+                                        operation=attempts.INSIGHT_PUT)
             return missing
         order: deque[tuple[Any, ...]] = deque()
 
@@ -1236,13 +1252,14 @@ class SyncEngine:
         if done.error is not None or done.report is None:
             err = done.error
             self._settle_orders([(r, "failed", getattr(err, "error_code", None)
-                                  or type(err).__name__, _describe(err)) for r in rows])
+                                  or type(err).__name__, _describe(err)) for r in rows],
+                                reference=done.import_id)
             return []
         report = done.report
         if report.status not in INSIGHT_IMPORT_DONE:
             self._settle_orders([(r, "failed", report.status,
                                   f"insight import {done.import_id} ended {report.status}")
-                                 for r in rows])
+                                 for r in rows], reference=done.import_id)
             return []
         outcome = []
         missing = []
@@ -1255,17 +1272,32 @@ class SyncEngine:
             else:
                 outcome.append((row, "rejected", reason,
                                 f"Dotdigital rejected the order record: {reason}"))
-        self._settle_orders(outcome)
+        self._settle_orders(outcome, reference=done.import_id)
+        self._log_missing_contact(missing, attempts.INSIGHT_IMPORT,
+                                  "ContactEmailDoesNotExist", reference=done.import_id)
         self.progress(len(rows))
         return missing
 
-    def _settle_orders(self, outcomes: Sequence[tuple[dict[str, Any], str, Any, Any]]) -> None:
+    def _log_missing_contact(self, rows: Sequence[dict[str, Any]], operation: str,
+                             answer: str, reference: str | None = None) -> None:
+        """Orders refused because their contact is missing are settled later (pushed
+        again, or left waiting); the refusal itself goes in the attempt log now."""
+        attempts.log(self.store, "orders", [
+            {"key": str(r["order_id"]), "state": "pending",
+             "error_code": "ContactEmailDoesNotExist", "error_message": answer,
+             "reference": reference} for r in rows], operation=operation, run_id=self.run_id)
+
+    def _settle_orders(self, outcomes: Sequence[tuple[dict[str, Any], str, Any, Any]], *,
+                       operation: str = attempts.INSIGHT_IMPORT,
+                       reference: str | None = None) -> None:
         counts = self.report.counts["orders"]
         now = datetime.now(UTC)
         rows = []
         for row, state, code, message in outcomes:
             entry = {"key": str(row["order_id"]), "state": state, "error_code": code,
                      "error_message": message, "error_field": None}
+            if reference is not None:
+                entry["dotdigital_ref"] = reference
             if state != "failed":
                 self.settled["orders"].add(str(row["order_id"]))
             if state == "synced":
@@ -1289,7 +1321,8 @@ class SyncEngine:
             self.ledger.ensure("confirmations", [
                 str(row["order_id"]) for row, state, _, _ in outcomes
                 if state == "synced" and row.get("_first_sync")])
-        self.ledger.record("orders", rows, run_id=self.run_id, count_attempt=True)
+        self.ledger.record("orders", rows, run_id=self.run_id, count_attempt=True,
+                           attempt=operation)
         failpoints.hit("after_settle")
 
     def _repush_contacts(self, emails: set[str]) -> None:
@@ -1554,9 +1587,10 @@ class SyncEngine:
         counts = self.report.counts[entity]
         now = datetime.now(UTC)
         rows = []
-        for key, to, _campaign, _values in batch:
+        for key, to, campaign, _values in batch:
             row: dict[str, Any] = {"key": key, "state": state, "error_code": code,
-                                   "error_message": message}
+                                   "error_message": message,
+                                   "dotdigital_ref": f"campaign {campaign}"}
             if entity == "certificates":
                 row["source_hash"] = getattr(self, "_source_hash_of", {}).get(key)
             if state != "failed":
@@ -1573,7 +1607,7 @@ class SyncEngine:
             if state != "synced":
                 self.report.problem(entity, key, state, message or state, email=to, code=code)
             rows.append(row)
-        self.ledger.record(entity, rows, run_id=self.run_id)
+        self.ledger.record(entity, rows, run_id=self.run_id, attempt=attempts.CAMPAIGN_SEND)
 
     def resend_certificate(self, certificate_id: str) -> None:
         """Deliberately send a certificate again (``dotsync resend certificate ID``)."""
@@ -1592,7 +1626,7 @@ class SyncEngine:
         self.ledger.record("certificates", [{
             "key": certificate_id, "state": "pending", "error_code": None,
             "error_message": "resend requested", "detail": "resend requested"}],
-            run_id=self.run_id)
+            run_id=self.run_id, attempt=attempts.RESEND)
         self._source_hash_of = {certificate_id: row["_hash"]}
         self._send_once("certificates", [(
             certificate_id, row["recipient_email"], int(row["campaign_id"]),

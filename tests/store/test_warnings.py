@@ -63,7 +63,7 @@ def test_a_version_3_store_gains_the_warnings_table(tmp_path) -> None:
                              "WHERE name = 'schema_version'"))
     engine.dispose()
     store = Store(url)
-    assert store.schema_version == migrations.SCHEMA_VERSION == 5  # 5: change stamps
+    assert store.schema_version == migrations.SCHEMA_VERSION  # later steps ran too
     field_warnings.replace(store, "customers", ["C1"], [_w("C1")])
     assert field_warnings.counts(store) == {"customers": 1}
     store.dispose()
