@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from dotsync.cli_errors import ConfigurationError, guard_commands
 from dotsync.config import ConfigError, Settings
 
 ENTITY_CHOICE = click.Choice(["customers", "orders", "certificates"])
@@ -25,7 +26,7 @@ def _settings() -> Settings:
     try:
         return Settings.from_env()
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ConfigurationError(str(exc)) from None
 
 
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
     try:
         return Store(settings.database_url)
     except Exception as exc:  # a bad URL or an unreachable database: a configuration error
-        raise click.UsageError(
+        raise ConfigurationError(
             f"cannot open the staging store (DOTSYNC_DATABASE_URL): {type(exc).__name__}: "
             f"{_first_line(exc)}"
         ) from None
@@ -220,11 +221,13 @@ def _register_commands() -> None:
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
+    from dotsync.trace_cli import trace_command
 
     main.add_command(emulator_command, "emulator")
     main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
+    main.add_command(trace_command, "trace")
 
 
 _register_commands()
@@ -456,3 +459,7 @@ def demo(folder: str, as_json: bool) -> None:
     from flows.demo import run_demo
 
     run_demo(folder, as_json=as_json, echo=click.echo, print_summary=_print_summary)
+
+
+# Last, once every command is defined: runtime errors as one line (dotsync.cli_errors).
+guard_commands(main)
