@@ -15,7 +15,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from dotsync import debuglog
-from dotsync.config import Settings
+from dotsync.config import ConfigError, Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.errors import AuthenticationError
 from dotsync.store import Store
@@ -124,7 +124,10 @@ def run_engine(
     client = None
     engine: SyncEngine | None = None
     try:
-        client = None if options.dry_run else make_client(settings)
+        try:
+            client = None if options.dry_run else make_client(settings)
+        except ValueError as exc:  # no API user or password: a configuration error
+            raise ConfigError(str(exc)) from None
         engine = SyncEngine(store, settings, client, run_id=current_run_id(), options=options,
                             flow=flow_name)
         connect(engine)
@@ -145,9 +148,11 @@ def run_engine(
             debuglog.keep(f"{flow_name} run failed: {message}", exc)
             no_flow_retry()
         return Failed(message=message)
-    except ValueError as exc:  # configuration (e.g. no API user): nothing was sent
+    except ConfigError as exc:  # configuration (e.g. no API user): nothing was sent
         logger.error("dotsync %s run failed: %s", flow_name, exc)
         return Failed(message=f"configuration error: {exc}")
+    # Any other error is a bug or an outage, not configuration: it propagates, so the
+    # run fails with its traceback in the run's logs.
     finally:
         if client is not None:
             client.close()

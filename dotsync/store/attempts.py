@@ -42,8 +42,9 @@ COLUMNS: tuple[str, ...] = ("entity", "key", "at", "run_id", "operation", "outco
                             "error_code", "error_message", "reference")
 
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")
-# Seven or more digits, with the separators people write numbers with.
-_PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
+# Seven or more digits, with the separators people write numbers with; not a run inside
+# an id or a timestamp (``6c1b-1234-5678``, ``2026-10-03T10:00``).
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{5,}\d(?![\w-])")
 _SECRET = re.compile(
     r"(?i)\b(password|passwd|secret|token|api[_-]?key|authorization)\b(\s*[:=]\s*|\s+)"
     r"(basic\s+|bearer\s+)?\S+")
