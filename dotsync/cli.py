@@ -18,6 +18,9 @@ import click
 
 from dotsync.cli_errors import ConfigurationError, guard_commands
 from dotsync.config import ConfigError, Settings
+from dotsync.logs import LEVELS, chosen_level
+from dotsync.logs import configure as configure_logs
+from dotsync.progress import ENV as PROGRESS_ENV
 
 ENTITY_CHOICE = click.Choice(["customers", "orders", "certificates"])
 
@@ -66,8 +69,15 @@ def _echo_json(payload: Any) -> None:
 
 @click.group()
 @click.version_option(package_name="dotsync")
-def main() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="More log output on stderr: -v for INFO (429 waits, retries), -vv DEBUG.")
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+              help="Level of dotsync's own log records (overrides -v).")
+def main(verbose: int, log_level: str | None) -> None:
     """Keep Dotdigital in step with a shop's commerce data."""
+    level = chosen_level(verbose, log_level)
+    if level is not None:
+        configure_logs(level)
     # dotsync runs offline as often as not: Prefect's own analytics stay off unless
     # the user turns them on.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -91,9 +101,12 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
     unknown columns in its header); 1 when rows were read but not one could be
     loaded (the wrong file, or the wrong ENTITY), with the first reasons.
     """
+    from dotsync.progress import ProgressLine
     from dotsync.store import LoadError, load_file
 
     store = _store(_settings())
+    line = ProgressLine(f"loading {entity}", unit="rows")
+    line.enabled = line.enabled and not as_json
     try:
         if platform is not None:
             from dotsync.sources.load import load_platform_file
@@ -101,9 +114,11 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
             report = load_platform_file(store, platform, entity, file,
                                         link_template=certificate_link)
         else:
-            report = load_file(store, entity, file)
+            report = load_file(store, entity, file, on_progress=line.update)
     except LoadError as exc:
         raise click.UsageError(f"{file}: {exc}") from None
+    finally:
+        line.close()
     if as_json:
         _echo_json(report.as_dict())
         if report.nothing_loaded:
@@ -333,6 +348,8 @@ def sync(entities: str, dry_run: bool, as_json: bool, poll_interval: float,
 
         announce(_store(settings), assume_before, dry_run=dry_run, echo=click.echo,
                  to_stderr=as_json)
+    if as_json:
+        os.environ[PROGRESS_ENV] = "0"
     from flows.sync import sync as sync_flow
 
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
@@ -367,6 +384,8 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
         except (ValueError, TypeError):
             raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
     _stop_if_credentials_refused(_settings(), as_json)
+    if as_json:
+        os.environ[PROGRESS_ENV] = "0"
     from flows.backfill import backfill as backfill_flow
 
     state = backfill_flow(since=since, include_certificates=include_certificates,

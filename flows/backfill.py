@@ -17,6 +17,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from dotsync.progress import ProgressLine
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import Options, SyncEngine
 from flows.common import run_engine
@@ -61,8 +62,10 @@ def backfill(
             progress=0.0, key="dotsync-backfill-progress",
             description=f"rows of the staging store read ({total} in all)")
         shown = {"at": 0.0, "pct": 0.0}
+        line = ProgressLine("backfill: staged rows read", total, unit="rows")
 
         def progress(_settled: int) -> None:
+            line.update(job.rows_read)
             pct = min(100.0, 100.0 * job.rows_read / total)
             if pct - shown["pct"] >= 1.0 or time.monotonic() - shown["at"] > 5:
                 update_progress_artifact(artifact_id=artifact_id, progress=pct)
@@ -74,6 +77,8 @@ def backfill(
         if include_certificates:
             backfill_certificates(job)
         update_progress_artifact(artifact_id=artifact_id, progress=100.0)
+        line.update(job.rows_read, force=True)
+        line.close()
 
     return run_engine("backfill", options, body, credentials_block=credentials_block,
                       preflight=preflight)

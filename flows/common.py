@@ -18,10 +18,12 @@ from dotsync import debuglog
 from dotsync.config import ConfigError, Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.errors import AuthenticationError
+from dotsync.progress import ProgressLine
 from dotsync.store import Store
 from dotsync.store.schema import runs
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
+from flows.logs import bridge
 from tasks.report import publish_report
 from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
@@ -118,6 +120,7 @@ def run_engine(
     otherwise it ends
     ``Completed`` whatever was rejected, with the report as the state's data.
     """
+    bridge()  # dotsync.* records (429 waits, retries) in the run's logs
     logger = get_run_logger()
     settings = load_settings(credentials_block)
     store = Store(settings.database_url)
@@ -133,7 +136,13 @@ def run_engine(
         connect(engine)
         if preflight and not options.dry_run:
             preflight_task(engine)
-        body(engine)
+        # Records settled, on the terminal (a backfill's body shows rows read instead).
+        progress = ProgressLine(f"{flow_name}: settled", unit="records")
+        engine.on_progress = progress.add
+        try:
+            body(engine)
+        finally:
+            progress.close()
     except (RunFailed, AuthenticationError) as exc:
         message = str(exc)
         if isinstance(exc, AuthenticationError):  # credentials revoked during the run

@@ -14,6 +14,7 @@ the file is counted once (by its first occurrence) and the last occurrence wins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,12 @@ class _SeenKeys:
 
 
 def load_file(store: Store, entity: str, path: str | Path,
-              chunk_rows: int = 20_000) -> LoadReport:
+              chunk_rows: int = 20_000,
+              on_progress: Callable[[int], None] | None = None) -> LoadReport:
     """Upsert the rows of ``path`` into the staging table of ``entity``.
 
-    The file is read as a stream and written ``chunk_rows`` rows at a time.
+    The file is read as a stream and written ``chunk_rows`` rows at a time;
+    ``on_progress`` is told the rows read so far after each chunk.
     """
     if entity not in schema.ENTITY_COLUMNS:
         raise LoadError(f"unknown entity {entity!r}; use customers, orders or certificates")
@@ -179,6 +182,10 @@ def load_file(store: Store, entity: str, path: str | Path,
             # Written (the last occurrence wins) but counted once, by its first occurrence.
             store.upsert_staged(entity, frame[repeated])
         report.counts = _add(report.counts, store.upsert_staged(entity, fresh))
+        if on_progress is not None:
+            on_progress(report.rows)
+    if on_progress is not None:
+        on_progress(report.rows)
     return report
 
 
