@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,12 +26,15 @@ from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
 
 
-def load_settings(credentials_block: str | None = None) -> Settings:
-    """Settings from the environment / dotsync.toml, with the API credentials taken
-    from a ``DotdigitalCredentials`` block when one is named (by the deployment's
-    ``credentials_block`` parameter or ``DOTSYNC_CREDENTIALS_BLOCK``)."""
-    settings = Settings.from_env()
-    name = credentials_block or os.environ.get("DOTSYNC_CREDENTIALS_BLOCK")
+def load_settings(credentials_block: str | None = None, account: str | None = None
+                  ) -> Settings:
+    """Settings from the environment / dotsync.toml (for ``account``, an
+    ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
+    a ``DotdigitalCredentials`` block when one is named (by the deployment's
+    ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
+    account's table or the environment)."""
+    settings = Settings.from_env(account=account)
+    name = credentials_block or settings.credentials_block
     if name:
         from deployments.credentials import DotdigitalCredentials
 
@@ -108,6 +110,7 @@ def run_engine(
     credentials_block: str | None = None,
     report_file: str | None = None,
     preflight: bool = False,
+    account: str | None = None,
 ) -> State:
     """Set a run up, run ``body``, and finish it the same way for every flow.
 
@@ -119,7 +122,7 @@ def run_engine(
     ``Completed`` whatever was rejected, with the report as the state's data.
     """
     logger = get_run_logger()
-    settings = load_settings(credentials_block)
+    settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
     client = None
     engine: SyncEngine | None = None

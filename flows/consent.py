@@ -23,10 +23,11 @@ from flows.common import load_settings, make_client, no_flow_retry
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
-def consent(since: str | None = None, credentials_block: str | None = None) -> Any:
+def consent(since: str | None = None, credentials_block: str | None = None,
+            account: str | None = None) -> Any:
     """Pull suppressions since the watermark (or ``since``, an ISO date)."""
     logger = get_run_logger()
-    settings = load_settings(credentials_block)
+    settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
     start = None if not since else pd.Timestamp(since, tz="UTC").to_pydatetime()
     try:
