@@ -19,6 +19,7 @@ from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.errors import AuthenticationError
 from dotsync.store import Store
 from dotsync.store.schema import runs
+from dotsync.store.writer import ledger_writer
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
 from tasks.report import publish_report
@@ -112,6 +113,27 @@ def run_engine(
     preflight: bool = False,
     account: str | None = None,
 ) -> State:
+    """:func:`_run_engine` as the account ledger's one writer (:mod:`dotsync.store.writer`):
+    a run that finds another sync, backfill, replay or consent of the account writing
+    the ledger waits for it, and says so in its log."""
+    settings = load_settings(credentials_block, account)
+    store = Store(settings.database_url)
+    with ledger_writer(store.engine, flow=flow_name, run_id=current_run_id(),
+                       on_wait=get_run_logger().warning):
+        return _run_engine(flow_name, options, body, settings, store,
+                           report_file=report_file, preflight=preflight)
+
+
+def _run_engine(
+    flow_name: str,
+    options: Options,
+    body: Callable[[SyncEngine], None],
+    settings: Settings,
+    store: Store,
+    *,
+    report_file: str | None = None,
+    preflight: bool = False,
+) -> State:
     """Set a run up, run ``body``, and finish it the same way for every flow.
 
     Settings, store and client are built here; ``connect`` checks credentials, region
@@ -122,8 +144,6 @@ def run_engine(
     ``Completed`` whatever was rejected, with the report as the state's data.
     """
     logger = get_run_logger()
-    settings = load_settings(credentials_block, account)
-    store = Store(settings.database_url)
     client = None
     engine: SyncEngine | None = None
     try:

@@ -19,7 +19,8 @@ from prefect.states import Completed, Failed
 
 from dotsync.store import ENTITIES, Ledger, Store
 from dotsync.store.ledger import DERIVED_ENTITIES
-from flows.common import load_settings
+from dotsync.store.writer import ledger_writer
+from flows.common import current_run_id, load_settings
 from flows.sync import sync
 
 #: The ledger's entity names: the staged tables plus what dotsync derives from them.
@@ -51,7 +52,10 @@ def replay(
     settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
     try:
-        queued = Ledger(store).replay(entity, keys or None)
+        # One writer at a time; released before the sync below, which takes it itself.
+        with ledger_writer(store.engine, flow="replay", run_id=current_run_id(),
+                           on_wait=logger.warning):
+            queued = Ledger(store).replay(entity, keys or None)
     finally:
         store.dispose()
     scope = entity or "all entities"
