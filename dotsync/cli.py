@@ -69,11 +69,15 @@ def _echo_json(payload: Any) -> None:
 
 @click.group()
 @click.version_option(package_name="dotsync")
+@click.option("--account", default=None, envvar="DOTSYNC_ACCOUNT", show_envvar=True,
+              metavar="NAME",
+              help="The [accounts.NAME] of dotsync.toml to work on (default: the single "
+              "configuration).")
 @click.option("-v", "--verbose", count=True,
               help="More log output on stderr: -v for INFO (429 waits, retries), -vv DEBUG.")
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
               help="Level of dotsync's own log records (overrides -v).")
-def main(verbose: int, log_level: str | None) -> None:
+def main(account: str | None, verbose: int, log_level: str | None) -> None:
     """Keep Dotdigital in step with a shop's commerce data."""
     level = chosen_level(verbose, log_level)
     if level is not None:
@@ -81,6 +85,10 @@ def main(verbose: int, log_level: str | None) -> None:
     # dotsync runs offline as often as not: Prefect's own analytics stay off unless
     # the user turns them on.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if account:
+        # Every Settings.from_env() below (the flows run in this process) reads it.
+        os.environ["DOTSYNC_ACCOUNT"] = account
+        _settings()  # an unknown account is a usage error before anything runs
 
 
 @main.command()
@@ -233,11 +241,13 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 def _register_commands() -> None:
     """Commands that live beside what they drive."""
     from deployments.serve import serve_command
+    from dotsync.accounts_cli import accounts_command
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
     from dotsync.trace_cli import trace_command
 
+    main.add_command(accounts_command, "accounts")
     main.add_command(emulator_command, "emulator")
     main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")

@@ -35,6 +35,7 @@ def backfill(
     credentials_block: str | None = None,
     preflight: bool = False,
     allow_sends: int | None = None,
+    account: str | None = None,
 ) -> Any:
     """Load everything pending (or changed since ``since``, an ISO date) in bulk.
 
@@ -81,4 +82,4 @@ def backfill(
         line.close()
 
     return run_engine("backfill", options, body, credentials_block=credentials_block,
-                      preflight=preflight)
+                      preflight=preflight, account=account)
