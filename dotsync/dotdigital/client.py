@@ -46,6 +46,7 @@ import orjson
 
 from dotsync.config import Secret, Settings
 from dotsync.dotdigital.account_data import AccountDataOperations
+from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.dotdigital.errors import (
     DotdigitalError,
     HostNotAllowedError,
@@ -354,7 +355,7 @@ class _BasicAuth(httpx.Auth):
         return f"<BasicAuth user={mask_email(self._user)!r} password=**********>"
 
 
-class DotdigitalClient(AccountDataOperations):
+class DotdigitalClient(AccountDataOperations, ReadBackOperations):
     """A synchronous Dotdigital API client (see the module docstring for its guarantees).
 
     ``endpoint`` is the regional base URL (e.g. ``https://r2-api.dotdigital.com``); when
