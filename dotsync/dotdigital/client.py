@@ -46,7 +46,6 @@ import orjson
 
 from dotsync.config import Secret, Settings
 from dotsync.dotdigital.account_data import AccountDataOperations
-from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.dotdigital.errors import (
     DotdigitalError,
     HostNotAllowedError,
@@ -73,6 +72,7 @@ from dotsync.dotdigital.models import (
     TriggeredSend,
 )
 from dotsync.dotdigital.pacing import Pacer
+from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.masking import mask_email
 
 __all__ = [
