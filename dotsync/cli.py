@@ -220,11 +220,13 @@ def _register_commands() -> None:
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
+    from flows.reconcile_cli import reconcile_command
 
     main.add_command(emulator_command, "emulator")
     main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
+    main.add_command(reconcile_command, "reconcile")
 
 
 _register_commands()

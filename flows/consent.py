@@ -20,6 +20,7 @@ from dotsync.dotdigital import errors as dd
 from dotsync.store import Store
 from dotsync.sync.consent import read_back
 from flows.common import load_settings, make_client, no_flow_retry
+from flows.events import emit_run_event
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
@@ -37,8 +38,10 @@ def consent(since: str | None = None, credentials_block: str | None = None) -> A
         logger.error("dotsync consent read-back failed: %s", message)
         debuglog.keep(f"consent read-back failed: {message}", exc)
         no_flow_retry()
+        emit_run_event("consent", "failed", settings, {}, message=message)
         return Failed(message=message)
     except dd.DotdigitalError as exc:
+        emit_run_event("consent", "failed", settings, {}, message=str(exc))
         return Failed(message=f"consent read-back failed: {exc}")
     summary = (f"{result.suppressed} suppressed and {result.unsubscribed} unsubscribed "
                f"contacts since {result.since.isoformat()}; {result.recorded} recorded in "
@@ -50,6 +53,9 @@ def consent(since: str | None = None, credentials_block: str | None = None) -> A
         description=summary,
     )
     logger.info(summary)
+    emit_run_event("consent", "completed", settings, {
+        "suppressed": result.suppressed, "unsubscribed": result.unsubscribed,
+        "recorded": result.recorded})
     store.dispose()
     return Completed(message=summary, data={
         "since": result.since.isoformat(), "suppressed": result.suppressed,
