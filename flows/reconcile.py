@@ -62,6 +62,8 @@ def reconcile(
     try:
         with make_client(settings) as client:
             result = run_reconcile(store, settings, client, options)
+        if repair:
+            result.queued = queue_repairs(store, result.findings)
     except dd.AuthenticationError as exc:
         message = f"Dotdigital refused the API credentials (HTTP {exc.status})"
         debuglog.keep(f"reconcile failed: {message}", exc)
@@ -69,9 +71,8 @@ def reconcile(
         return _failed(settings, message)
     except dd.DotdigitalError as exc:
         return _failed(settings, f"reconciliation failed: {exc}")
-    if repair:
-        result.queued = queue_repairs(store, result.findings)
-    store.dispose()
+    finally:
+        store.dispose()
     publish(result)
     summary = result.summary_line()
     logger.info("dotsync reconcile: %s", summary)

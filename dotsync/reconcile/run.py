@@ -144,36 +144,33 @@ class _Run:
                                          "Dotdigital")
             return
         listing = self.options.full or remote_count != len(synced)
-        held: dict[str, dict[str, Any]] = {}
-        how: dict[str, str] = {}
-        reads = []
-        if listing:
-            reads.append((None, "listing"))
-        elif self.since is not None:
-            reads.append((self.since, "modified"))
-        known: dict[str, str] | None = None
-        for since, label in reads:
+        # Compared page by page (only the keys are kept), so a full read-back of
+        # millions of records holds one page of them at a time.
+        seen: set[str] = set()
+        since = None if listing else self.since
+        if listing or since is not None:
+            label = "listing" if listing else "modified"
             pages = self.client.insight_pages(self.collection, since,
                                               limit=min(self.options.page_size, 1000),
                                               before_call=self._before(f"{label} of orders"))
             for page in pages:
                 keys = [str(r.get("key")) for r in page]
                 known = ledger.states("orders", keys)
+                held: dict[str, dict[str, Any]] = {}
                 for key, record in zip(keys, page, strict=True):
                     state = known.get(key)
                     if state is None:
                         self.result.add(Finding("orders", key, "extra", [], label))
                     elif state == "synced":
                         held[key] = record
-                        how[key] = label
+                seen.update(held)
+                self._compare("orders", held, expected_orders(self.engine, held),
+                              dict.fromkeys(held, label), record_differences)
         if listing:
-            for key in sorted(synced - set(held)):
+            for key in sorted(synced - seen):
                 self.result.add(Finding("orders", key, "missing", [], "listing"))
-        expected = expected_orders(self.engine, held)
-        self._compare("orders", held, expected, how, record_differences)
-        if listing:
             return
-        picked = self._sample(synced - set(held))
+        picked = self._sample(synced - seen)
         expected = expected_orders(self.engine, picked)
         sampled: dict[str, dict[str, Any]] = {}
         for key in picked:
@@ -198,27 +195,23 @@ class _Run:
         ledger = self.engine.ledger
         synced = {k for k, _ in ledger.states_in("contacts", ["synced"])}
         self.result.tally("contacts")
-        held: dict[str, dict[str, Any]] = {}
-        how: dict[str, str] = {}
+        seen: set[str] = set()
         since = None if self.options.full else self.since
         if self.options.full or since is not None:
             label = "listing" if self.options.full else "modified"
             pages = self.client.contact_pages(since, limit=self.options.page_size,
                                               before_call=self._before(f"{label} of contacts"))
             for page in pages:
-                for contact in page:
-                    key = _contact_key(contact)
-                    if key in synced:
-                        held[key] = contact
-                        how[key] = label
+                held = {key: contact for contact in page
+                        if (key := _contact_key(contact)) in synced}
+                seen.update(held)
+                self._compare("contacts", held, expected_contacts(self.engine, held),
+                              dict.fromkeys(held, label), contact_differences)
         if self.options.full:
-            for key in sorted(synced - set(held)):
+            for key in sorted(synced - seen):
                 self.result.add(Finding("contacts", key, "missing", [], "listing"))
-        expected = expected_contacts(self.engine, held)
-        self._compare("contacts", held, expected, how, contact_differences)
-        if self.options.full:
             return
-        picked = self._sample(k for k in synced - set(held) if not k.startswith("mobile:"))
+        picked = self._sample(k for k in synced - seen if not k.startswith("mobile:"))
         sampled: dict[str, dict[str, Any]] = {}
         for key in picked:
             self.budget.take("the sample of contacts")
