@@ -8,7 +8,9 @@ What is read, in this order, each call counted against ``max_calls``:
    (``~modified``); with ``full``, every contact and record;
 3. when the collection's count disagrees with the ledger (records deleted in Dotdigital
    do not show as modified), every record of the collection, to name the missing ones;
-4. a random sample of ``sample`` records per entity not read above, one call each.
+4. a random sample of ``sample`` records per entity not read above, one call each;
+   when reading every record of an entity back takes no more calls than its sample
+   would (a small store), every record is read instead.
 
 A record is *missing* when the ledger says ``synced`` and Dotdigital has none, *extra*
 when the collection holds a key the ledger does not know (contacts are not reported
@@ -122,6 +124,12 @@ class _Run:
             if fields:
                 self.result.add(Finding(entity, key, "different", fields, how.get(key, "")))
 
+    def _listing_is_cheaper(self, records: int, page_size: int) -> bool:
+        """Reading every record back costs no more calls than the sample would: then it
+        is read whole (a small store), which checks everything, missing records too."""
+        pages = max(1, -(-records // page_size))
+        return 0 < pages <= min(self.options.sample, records)
+
     def _sample(self, candidates: Iterable[str]) -> list[str]:
         pool = sorted(candidates)
         return self.options.rng.sample(pool, min(self.options.sample, len(pool)))
@@ -143,7 +151,8 @@ class _Run:
                 self.result.notes.append(f"collection {self.collection} does not exist in "
                                          "Dotdigital")
             return
-        listing = self.options.full or remote_count != len(synced)
+        listing = (self.options.full or remote_count != len(synced)
+                   or self._listing_is_cheaper(len(synced), min(self.options.page_size, 1000)))
         # Compared page by page (only the keys are kept), so a full read-back of
         # millions of records holds one page of them at a time.
         seen: set[str] = set()
@@ -196,9 +205,11 @@ class _Run:
         synced = {k for k, _ in ledger.states_in("contacts", ["synced"])}
         self.result.tally("contacts")
         seen: set[str] = set()
-        since = None if self.options.full else self.since
-        if self.options.full or since is not None:
-            label = "listing" if self.options.full else "modified"
+        listing = self.options.full or self._listing_is_cheaper(len(synced),
+                                                                self.options.page_size)
+        since = None if listing else self.since
+        if listing or since is not None:
+            label = "listing" if listing else "modified"
             pages = self.client.contact_pages(since, limit=self.options.page_size,
                                               before_call=self._before(f"{label} of contacts"))
             for page in pages:
@@ -207,7 +218,7 @@ class _Run:
                 seen.update(held)
                 self._compare("contacts", held, expected_contacts(self.engine, held),
                               dict.fromkeys(held, label), contact_differences)
-        if self.options.full:
+        if listing:
             for key in sorted(synced - seen):
                 self.result.add(Finding("contacts", key, "missing", [], "listing"))
             return

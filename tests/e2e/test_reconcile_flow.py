@@ -28,7 +28,7 @@ def test_reconcile_command_finds_repairs_and_publishes(env) -> None:
     assert state.alter_insight("Purchases", "O2", {"order_total": 3.0})
     assert state.alter_contact("customer3@example.com", {"LASTNAME": "Other"})
 
-    found = _reconcile("--repair", "--sample", "2", "--max-calls", "50")
+    found = _reconcile("--repair", "--sample", "2", "--max-calls", "50", "--page-size", "2")
     assert found["complete"] and found["total"] == 3
     assert [f["key"] for f in found["findings"]["orders"]["missing"]] == ["O1"]
     assert found["findings"]["orders"]["different"] == [

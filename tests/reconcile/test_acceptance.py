@@ -45,12 +45,14 @@ def _check_restored(shop, deleted, altered, contacts) -> None:
 def test_incremental_reconcile_finds_repairs_and_then_finds_nothing(shop) -> None:
     report = sync_once(shop.store, shop.settings)
     assert report.counts["orders"].sent == 130
-    first = _reconcile(shop, sample=5, max_calls=100)
+    # pages of 10: reading all back (13 + 7 pages) costs more than a sample of 5 each
+    first = _reconcile(shop, sample=5, max_calls=100, page_size=10)
     assert first.complete and first.total == 0, first.as_dict()
     deleted, altered, contacts = _damage(shop)
 
-    found = _reconcile(shop, sample=5, max_calls=100)
+    found = _reconcile(shop, sample=5, max_calls=100, page_size=10)
     assert found.complete, found.incomplete_reason
+    assert {f.how for f in found.findings if f.entity == "contacts"} == {"modified"}
     assert set(found.found("orders", "missing")) == deleted
     assert set(found.found("orders", "different")) == altered
     assert set(found.found("contacts", "different")) == contacts
@@ -73,7 +75,7 @@ def test_incremental_reconcile_finds_repairs_and_then_finds_nothing(shop) -> Non
     assert again.counts["contacts"].sent == 10
     _check_restored(shop, deleted, altered, contacts)
 
-    last = _reconcile(shop, sample=5, max_calls=100)
+    last = _reconcile(shop, sample=5, max_calls=100, page_size=10)
     assert last.complete and last.total == 0, last.as_dict()
 
 
@@ -112,7 +114,20 @@ def test_sample_finds_a_contact_deleted_in_dotdigital(shop) -> None:
     sync_once(shop.store, shop.settings)
     _reconcile(shop, sample=0)
     shop.emulator.state.delete_contact("email", "customer59@example.com")
-    found = _reconcile(shop, sample=200, max_calls=400)
-    assert "customer59@example.com" in found.found("contacts", "missing")
-    # its orders went with it: the collection count disagrees, so they are named too
+    # 70 contacts in pages of 1 cost 70 calls: a sample of 69 is cheaper (seeded: it
+    # holds the deleted one)
+    found = _reconcile(shop, sample=69, max_calls=400, page_size=1)
+    assert found.found("contacts", "missing") == ["customer59@example.com"]
+    assert [f.how for f in found.findings if f.entity == "contacts"] == ["sample"]
     assert set(found.found("orders", "missing")) == {"O59", "O119"}
+
+
+def test_a_small_store_is_read_whole_when_that_is_cheaper_than_the_sample(shop) -> None:
+    sync_once(shop.store, shop.settings)
+    _reconcile(shop, sample=0)
+    shop.emulator.state.delete_contact("email", "customer58@example.com")
+    found = _reconcile(shop, sample=100, max_calls=400)  # one page each, not 100 calls
+    assert found.found("contacts", "missing") == ["customer58@example.com"]
+    assert found.api_calls <= 4
+    # its orders went with it: the collection count disagrees, so they are named too
+    assert set(found.found("orders", "missing")) == {"O58", "O118"}
