@@ -1,6 +1,7 @@
 """Benchmark: what a reconciliation costs, incremental against full, at two sizes.
 
     python benchmarks/reconcile.py [--customers 2000] [--orders 4000] [--changed 0.01]
+                                   [--page-size 1000] [--sample 100]
 
 For each size (the given one and one 10x smaller): stage customers and orders in a fresh
 SQLite store, sync them into the bundled emulator (in-process, bulk imports), reconcile
@@ -37,7 +38,8 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def one_size(customers: int, orders: int, changed: float, folder: Path) -> dict[str, float]:
+def one_size(customers: int, orders: int, changed: float, folder: Path, page_size: int,
+             sample: int) -> dict[str, float]:
     url = f"sqlite:///{folder / f'rec-{customers}.db'}"
     store = Store(url)
     stage(store, "customers", [customer(i) for i in range(customers)])
@@ -53,14 +55,15 @@ def one_size(customers: int, orders: int, changed: float, folder: Path) -> dict[
                                 options=Options(poll_interval=0.01, bulk_threshold=200)))
         figures: dict[str, float] = {}
         with DotdigitalClient.from_settings(settings) as client:
-            reconcile(store, settings, client, ReconcileOptions(sample=100,
-                                                                rng=random.Random(1)))
+            reconcile(store, settings, client, ReconcileOptions(
+                sample=sample, page_size=page_size, rng=random.Random(1)))
             for i in range(0, orders, max(1, round(1 / changed))):
                 emulator.state.alter_insight("Purchases", f"O{i}", {"order_total": 0.5})
             for name, full in (("incremental", False), ("full", True)):
                 start = time.perf_counter()
                 result = reconcile(store, settings, client, ReconcileOptions(
-                    full=full, sample=100, max_calls=100_000, rng=random.Random(2)))
+                    full=full, sample=sample, page_size=page_size, max_calls=100_000,
+                    rng=random.Random(2)))
                 figures[f"{name}_seconds"] = time.perf_counter() - start
                 figures[f"{name}_calls"] = result.api_calls
                 figures[f"{name}_found"] = result.total
@@ -74,11 +77,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--orders", type=int, default=4000)
     parser.add_argument("--changed", type=float, default=0.01)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--sample", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for customers, orders in ((args.customers // 10, args.orders // 10),
                                   (args.customers, args.orders)):
-            f = one_size(customers, orders, args.changed, Path(tmp))
+            f = one_size(customers, orders, args.changed, Path(tmp), args.page_size,
+                         args.sample)
             print(f"{customers} customers / {orders} orders, {args.changed:.0%} changed:")
             for name in ("incremental", "full"):
                 print(f"  {name:11} {f[name + '_seconds']:7.2f} s  "

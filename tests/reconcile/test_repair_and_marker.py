@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dotsync.reconcile import Finding, last_reconciliation, repair, set_last_reconciliation
+from dotsync.reconcile.compare import record_differences, same_value
 from dotsync.store import Ledger
 from tests.e2e.helpers import customer, order, stage
 
@@ -47,3 +52,33 @@ def test_repair_queues_missing_and_different_records_only(store) -> None:
     assert contacts.loc["customer2@example.com", "sent_at"] is not None
     assert "FIRSTNAME" in contacts.loc["customer2@example.com", "error_message"]
     assert ledger.states("customers") == {"C1": "synced", "C2": "pending"}
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6)
+                    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+                    | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=8))
+def test_a_value_equals_itself_and_its_json_round_trip(value) -> None:
+    held = json.loads(json.dumps(value))
+    assert same_value(value, held)
+    record = {"json": {"field": value}}
+    assert record_differences(record, {"json": {"field": held}}) == []
+    assert record_differences(record, {"json": {"field": held, "other": 1}}) == ["other"]
+    assert record_differences(record, {"json": {}}) == ([] if value is None else ["field"])
+
+
+def test_contact_differences_look_at_owned_fields_only() -> None:
+    from dotsync.reconcile.compare import contact_differences
+
+    sent = {"identifiers": {"email": "jo@example.com", "mobileNumber": "447700900123"},
+            "dataFields": {"FIRSTNAME": "Jo", "Points": 12},
+            "channelProperties": {"email": {"status": "subscribed"}}}
+    held = {"identifiers": {"email": "Jo@Example.com", "mobileNumber": "+447700900123"},
+            "dataFields": {"FIRSTNAME": "Jo", "POINTS": 12.0, "GENDER": "x"},
+            "channelProperties": {"email": {"status": "unsubscribed"}}}  # Dotdigital's
+    assert contact_differences(sent, held) == []
+    held["identifiers"].pop("mobileNumber")
+    held["dataFields"] = [{"key": "FIRSTNAME", "value": "Joe"}, {"key": "POINTS", "value": 12}]
+    assert contact_differences(sent, held) == ["identifiers.mobileNumber",
+                                               "dataFields.FIRSTNAME"]
