@@ -30,13 +30,16 @@ REPORTED = ("contacts", "orders", "confirmations", "certificates")
 def account_resource(settings: Settings | None, flow: str) -> dict[str, str]:
     user = (settings.api_user if settings else None) or "unknown"
     endpoint = _without_userinfo((settings.api_endpoint if settings else None) or "discovered")
-    return {
+    out = {
         "prefect.resource.id": f"dotsync.account.{user}",
         "prefect.resource.name": user,
         "dotsync.account": user,
         "dotsync.endpoint": str(endpoint),
         "dotsync.flow": flow,
     }
+    if settings is not None and settings.account:  # an [accounts.NAME] of dotsync.toml
+        out["dotsync.account-name"] = settings.account
+    return out
 
 
 def _without_userinfo(url: str) -> str:

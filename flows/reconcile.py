@@ -21,7 +21,8 @@ from dotsync.reconcile import ReconcileOptions, ReconcileResult
 from dotsync.reconcile import reconcile as run_reconcile
 from dotsync.reconcile import repair as queue_repairs
 from dotsync.store import Store
-from flows.common import load_settings, make_client, no_flow_retry
+from dotsync.store.writer import ledger_writer
+from flows.common import current_run_id, load_settings, make_client, no_flow_retry
 from flows.events import emit_run_event
 
 DEFAULT_MAX_CALLS = 1000
@@ -46,16 +47,19 @@ def reconcile(
     sample: Annotated[int, Field(ge=0, le=100_000)] = DEFAULT_SAMPLE,
     page_size: Annotated[int, Field(ge=1, le=1000)] = 1000,
     credentials_block: str | None = None,
+    account: str | None = None,
 ) -> Any:
     """Compare the ledger with Dotdigital: missing, extra and different records.
 
     ``full`` reads every contact and insight record back instead of those modified since
     the last reconciliation plus a sample of ``sample`` older ones per entity;
     ``max_calls`` bounds the API calls; ``repair`` queues the missing and different
-    records for the next sync. Returns the report (``dotsync reconcile --json``).
+    records for the next sync (as the account ledger's one writer, waiting for a sync
+    that holds it). ``account`` is an ``[accounts.NAME]`` of ``dotsync.toml``. Returns
+    the report (``dotsync reconcile --json``).
     """
     logger = get_run_logger()
-    settings = load_settings(credentials_block)
+    settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
     options = ReconcileOptions(full=full, sample=sample, max_calls=max_calls,
                                page_size=page_size)
@@ -63,7 +67,9 @@ def reconcile(
         with make_client(settings) as client:
             result = run_reconcile(store, settings, client, options)
         if repair:
-            result.queued = queue_repairs(store, result.findings)
+            with ledger_writer(store.engine, flow="reconcile", run_id=current_run_id(),
+                               on_wait=logger.warning):
+                result.queued = queue_repairs(store, result.findings)
     except dd.AuthenticationError as exc:
         message = f"Dotdigital refused the API credentials (HTTP {exc.status})"
         debuglog.keep(f"reconcile failed: {message}", exc)
