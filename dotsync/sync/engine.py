@@ -244,10 +244,14 @@ class SyncEngine:
         return int(matches[0].id)
 
     def preflight(self) -> Any:
-        """The go-live checks (``dotsync preflight``), failing the run before any write."""
+        """The go-live checks (``dotsync preflight``), failing the run before any write.
+
+        A scheduled sync checks only the staged records it is about to read (changed
+        since the last run, or to retry); a backfill checks every row it may send."""
         from dotsync.preflight import run_preflight
 
-        result = run_preflight(self.settings, self.store, self.client)
+        result = run_preflight(self.settings, self.store, self.client,
+                               changed_only=self.report.flow == "sync")
         for check in result.checks:
             if check.status != "pass":
                 self.report.notes.append(f"preflight {check.name}: {check.status}: "
