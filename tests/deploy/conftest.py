@@ -145,7 +145,8 @@ class PrefectServer:
 
 
 def start_prefect_server(processes: Processes, name: str = "server") -> PrefectServer:
-    """``prefect server start`` on a free loopback port with its own PREFECT_HOME (~11 s)."""
+    """``prefect server start`` on a free loopback port with its own PREFECT_HOME (~11 s;
+    up to minutes on a loaded machine, hence the generous wait)."""
     port = free_port()
     home = processes.folder / f"{name}-home"
     url = f"http://127.0.0.1:{port}"
@@ -173,7 +174,7 @@ def start_prefect_server(processes: Processes, name: str = "server") -> PrefectS
         env,
     )
     wait_for(lambda: httpx.get(f"{url}/api/health", timeout=2).status_code == 200,
-             90, "prefect server start", proc, lambda: processes.log(name))
+             180, "prefect server start", proc, lambda: processes.log(name))
     return PrefectServer(url=url, api_url=f"{url}/api", home=home, env=env, proc=proc)
 
 
