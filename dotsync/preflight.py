@@ -80,6 +80,7 @@ CHECK_NAMES: tuple[str, ...] = (
     "certificate_recipients",
     "certificate_links",
     "order_currencies",
+    "store_location",
 )
 
 #: Campaign ids that are example values, never a real account's campaign: the sequences and
@@ -535,6 +536,8 @@ class _Context:
     #: Only the staged records the next sync will read (changed since its mark, or to
     #: retry), not every row: what a scheduled run checks (see :func:`run_preflight`).
     changed_only: bool = False
+    #: A run started by a Prefect deployment, which any worker host may pick up.
+    deployed: bool = False
     #: Whether the check running now read staged records (its detail then says which).
     read_staged: bool = False
     _read_cache: dict[str, Any] = field(default_factory=dict)
@@ -1231,6 +1234,16 @@ def _store_currency(store: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def check_store_location(ctx: _Context) -> Check:
+    """A deployed run may land on any worker: a SQLite file on one host is refused
+    unless the operator marked the deployment single-host (:mod:`dotsync.store_location`)."""
+    from dotsync.store_location import judge
+
+    finding = judge(ctx.settings.database_url, deployed=ctx.deployed,
+                    single_host=ctx.settings.single_host)
+    return Check("store_location", ok=finding.ok, detail=finding.detail, fix=finding.fix)
+
+
 def check_order_currencies(ctx: _Context) -> Check:
     """Orders carry real ISO 4217 codes, not one placeholder currency across several markets."""
     name = "order_currencies"
@@ -1329,6 +1342,7 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("certificate_recipients", check_certificate_recipients),
     ("certificate_links", check_certificate_links),
     ("order_currencies", check_order_currencies),
+    ("store_location", check_store_location),
 )
 assert tuple(n for n, _ in _CHECKS) == CHECK_NAMES
 
@@ -1375,10 +1389,11 @@ CHANGED_ONLY_NOTE = "only records changed since the last sync, or to retry, were
 
 
 def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClient | None, *,
-                chunk_rows: int = 20_000, changed_only: bool = False) -> Iterator[Check]:
+                chunk_rows: int = 20_000, changed_only: bool = False,
+                deployed: bool = False) -> Iterator[Check]:
     """The checks one by one as they finish (for progress output); see :func:`run_preflight`."""
     ctx = _Context(settings=settings, store=store, client=client, chunk_rows=chunk_rows,
-                   changed_only=changed_only)
+                   changed_only=changed_only, deployed=deployed)
     secrets = _secrets(settings)
     for name, run in _CHECKS:
         ctx.read_staged = False
@@ -1393,7 +1408,8 @@ def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClien
 
 
 def run_preflight(settings: Settings, store: Store | None, client: DotdigitalClient | None,
-                  *, chunk_rows: int = 20_000, changed_only: bool = False) -> PreflightResult:
+                  *, chunk_rows: int = 20_000, changed_only: bool = False,
+                  deployed: bool = False) -> PreflightResult:
     """Run every go-live check; never raises.
 
     ``client`` may be ``None`` (no credentials configured): the API checks are then
@@ -1404,8 +1420,9 @@ def run_preflight(settings: Settings, store: Store | None, client: DotdigitalCli
     will read (stamped since its mark, or to retry: :meth:`ChangeFeed.since_mark`),
     so a scheduled run's preflight costs what changed, not the store; records checked
     and sent by earlier runs are not checked again. ``dotsync preflight`` checks every
-    row unless asked otherwise.
+    row unless asked otherwise. ``deployed`` (a run started by a deployment) makes a
+    SQLite store an error unless ``DOTSYNC_SINGLE_HOST`` is set (``store_location``).
     """
     return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows,
-                                            changed_only=changed_only)),
+                                            changed_only=changed_only, deployed=deployed)),
                            unknown_accepted=unknown_accepted(settings))

@@ -101,6 +101,9 @@ class Options:
     track_settled: bool = True
     #: Transactional e-mails this run may send, instead of DOTSYNC_MAX_SENDS_PER_RUN.
     allow_sends: int | None = None
+    #: Started by a Prefect deployment (any worker host may run it): preflight then
+    #: refuses a store that lives on one host only.
+    deployed: bool = False
     now: Callable[[], pd.Timestamp] = field(default=lambda: pd.Timestamp.now(tz="UTC"))
 
 
@@ -253,7 +256,8 @@ class SyncEngine:
         from dotsync.preflight import run_preflight
 
         result = run_preflight(self.settings, self.store, self.client,
-                               changed_only=self.report.flow == "sync")
+                               changed_only=self.report.flow == "sync",
+                               deployed=self.options.deployed)
         for check in result.checks:
             if check.status != "pass":
                 self.report.notes.append(f"preflight {check.name}: {check.status}: "
