@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from prefect import get_run_logger
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 
 from dotsync import debuglog
@@ -122,6 +123,7 @@ def run_engine(
     bridge()  # dotsync.* records (429 waits, retries) in the run's logs
     settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
+    options = replace(options, deployed=deployment.get_id() is not None)
     with ledger_writer(store.engine, flow=flow_name, run_id=current_run_id(),
                        on_wait=get_run_logger().warning):
         return _run_engine(flow_name, options, body, settings, store,

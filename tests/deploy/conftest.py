@@ -249,6 +249,9 @@ def dotsync_env(server: PrefectServer, emulator: EmulatorServer, database_url: s
         "DOTSYNC_DATABASE_URL": database_url,
         "DOTSYNC_DEFAULT_REGION": "GB",
         "DOTSYNC_CERTIFICATE_CAMPAIGN_ID": "1001",
+        # Every deployed run here happens on this one host, on an absolute SQLite path
+        # (or PostgreSQL): preflight's store_location check accepts it.
+        "DOTSYNC_SINGLE_HOST": "true",
     }
     if credentials:
         env["DOTDIGITAL_API_USER"] = emulator.config.user
