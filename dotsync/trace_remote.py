@@ -48,10 +48,9 @@ def _contact(client: Any, email: str, show_personal: bool) -> dict[str, Any]:
 
 
 def _insight(client: Any, collection: str, key: str, email: str) -> dict[str, Any]:
-    try:
-        record = client.get_contact_insight(collection, key, email)
-    except dd.NotFoundError as exc:
-        return {"found": False, "answer": attempts.scrub(str(exc))}
+    record = client.get_contact_insight(collection, email, key)
+    if record is None:  # the contact, the collection or the record is not there
+        return {"found": False}
     return {"found": True, "collection": collection, "key": record.get("key"),
             "created": record.get("created"), "updated": record.get("updated"),
             "json": record.get("json")}

@@ -74,18 +74,6 @@ class InsightOperations(Resource):
             body=dict(json),
         )
 
-    def get_contact_insight(self, collection: str, key: str, email: str, *,
-                            identifier: str = "email") -> dict[str, Any]:
-        """One contact-scoped record (``GET /insightData/v3/contacts/{identifier}/{value}/
-        {collectionName}/{recordId}``): ``key``, ``json``, ``created``, ``updated``.
-        :class:`NotFoundError` when the contact, the collection or the record is absent
-        (``dotsync trace --remote``)."""
-        response = self._call(
-            "get_contact_insight", "GET",
-            f"/insightData/v3/contacts/{seg(identifier)}/{seg(email)}/{seg(collection)}"
-            f"/{seg(key)}")
-        return dict(self._json(response, "get_contact_insight") or {})
-
     def upsert_account_insight(self, collection: str, key: str, json: Mapping[str, Any]) -> None:
         """``PUT /insightData/v3/account/{collectionName}/{recordId}`` (catalogues)."""
         self._call("upsert_account_insight", "PUT",
