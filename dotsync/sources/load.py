@@ -2,7 +2,7 @@
 
 The file is streamed (see :mod:`dotsync.sources.files`), each object mapped by the
 platform module, and the rows written in batches through the store's own upsert
-(:meth:`Store.upsert_staged`), so memory stays flat whatever the file's size and
+(:meth:`Store.upsert_rows`), so memory stays flat whatever the file's size and
 loading a file twice changes nothing. An object that cannot be mapped is reported
 with its position, its platform id and the reason; the others load.
 
@@ -20,8 +20,6 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from dotsync.sources import TITLES, check_entity, kinds, mapper, state
 from dotsync.sources.base import Mapped, map_safely
@@ -329,9 +327,8 @@ def _write(store: Store, platform: str, entity: str, batch: _Batch,
                         "recipient_email")
                 del rows[k]
     cols = list(schema.ENTITY_COLUMNS[staging])
-    frame = pd.DataFrame([[r.get(c) for c in cols] for r in rows.values()],
-                         columns=cols, dtype=object)
-    return store.upsert_staged(staging, frame)
+    return store.upsert_rows(staging, [tuple([r.get(c) for c in cols])
+                                       for r in rows.values()])
 
 
 def _customer_emails(store: Store, ids: set[str]) -> dict[str, str]:
