@@ -196,7 +196,10 @@ def serve_command(
     deployments = build_deployments(interval_minutes, cron, credentials_block)
     plural = "" if interval_minutes == 1 else "s"
     every = f"cron {cron!r}" if cron else f"every {interval_minutes:g} minute{plural}"
-    click.echo(f"dotsync: serving sync ({every}), backfill and replay", err=True)
+    sources = [d.name for d in deployments if d.name.startswith("extract-")]
+    also = f", and {', '.join(sources)}" if sources else ""
+    click.echo(f"dotsync: serving sync ({every}), backfill, replay and consent{also}",
+               err=True)
     serve(*deployments, limit=limit)
 
 

@@ -216,6 +216,7 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 
 def _register_commands() -> None:
     """Commands that live beside what they drive."""
+    from deployments.prefect_sources import source_deployments_command
     from deployments.serve import serve_command
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
@@ -225,6 +226,7 @@ def _register_commands() -> None:
     main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
+    main.add_command(source_deployments_command, "source-deployments")
 
 
 _register_commands()
