@@ -46,6 +46,7 @@ def build_deployments(
     interval_minutes: float | None = DEFAULT_INTERVAL_MINUTES,
     cron: str | None = None,
     credentials_block: str | None = None,
+    account: str | None = None,
 ) -> list[RunnerDeployment]:
     """The four deployments (sync, backfill, replay, consent), ready for :func:`prefect.serve`.
 
@@ -55,6 +56,10 @@ def build_deployments(
     becomes a default parameter of every deployment (visible and changeable in the
     UI); without it the flows take credentials from ``DOTSYNC_CREDENTIALS_BLOCK`` or
     the environment.
+
+    With ``account`` (an ``[accounts.NAME]`` of ``dotsync.toml``), every deployment is
+    that account's: named ``sync-NAME``, ``backfill-NAME``, …, tagged ``account:NAME``,
+    and passing ``account`` to its runs, so one process can serve several accounts.
     """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.deployments.runner import EntrypointType
@@ -67,12 +72,15 @@ def build_deployments(
     params: dict[str, Any] = {}
     if credentials_block:
         params["credentials_block"] = credentials_block
+    if account:
+        params["account"] = account
+    suffix = f"-{account}" if account else ""
     schedule: dict[str, Any] = (
         {"cron": cron} if cron
         else {"interval": timedelta(minutes=interval_minutes or DEFAULT_INTERVAL_MINUTES)}
     )
     common: dict[str, Any] = {
-        "tags": TAGS,
+        "tags": [*TAGS, f"account:{account}"] if account else TAGS,
         "entrypoint_type": EntrypointType.MODULE_PATH,
         "parameters": params,
     }
@@ -86,27 +94,27 @@ def build_deployments(
 
     return [
         sync.to_deployment(
-            "sync",
+            f"sync{suffix}",
             **schedule,
             concurrency_limit=one_at_a_time(),
             description="Pending staged records into Dotdigital, on a schedule.",
             **gated,
         ),
         backfill.to_deployment(
-            "backfill",
+            f"backfill{suffix}",
             concurrency_limit=one_at_a_time(),
             description="A first load or a re-load of history, in chunks; run on demand.",
             **gated,
         ),
         replay.to_deployment(
-            "replay",
+            f"replay{suffix}",
             concurrency_limit=one_at_a_time(),
             description="Queue rejected and failed records again (entity, keys) and sync "
             "them now.",
             **common,
         ),
         consent.to_deployment(
-            "consent",
+            f"consent{suffix}",
             interval=timedelta(minutes=CONSENT_INTERVAL_MINUTES),
             concurrency_limit=one_at_a_time(),
             description="Read back who unsubscribed or was suppressed in Dotdigital.",
@@ -138,6 +146,29 @@ def _check_block(name: str) -> None:
             f"no DotdigitalCredentials block named {name!r} ({exc}); create it first "
             "(see docs/RUNNING.md)"
         ) from None
+
+
+def _accounts(named: tuple[str, ...], every: bool) -> list[str | None]:
+    """The accounts to serve: those named (or all), each checked; ``[None]`` for the
+    single configuration (``dotsync --account NAME serve`` serves that one)."""
+    import os
+
+    from dotsync.accounts_cli import describe_accounts
+    from dotsync.config import ConfigError, Settings
+
+    try:
+        known = [a["account"] for a in describe_accounts()]
+        if every:
+            if not known:
+                raise ConfigError("--all-accounts: dotsync.toml has no [accounts.NAME] tables")
+            return list(known)
+        chosen = list(named) or [os.environ.get("DOTSYNC_ACCOUNT") or None]
+        for name in chosen:
+            if name is not None:
+                Settings.from_env(account=name)  # names the known ones when unknown
+        return chosen
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.command(name="serve")
@@ -172,11 +203,23 @@ def _check_block(name: str) -> None:
     default=None,
     help="At most this many flow runs at once in this process (default: Prefect's).",
 )
+@click.option(
+    "--serve-account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help="Serve this [accounts.NAME] of dotsync.toml (deployments sync-NAME, …); "
+    "repeat for several accounts.",
+)
+@click.option("--all-accounts", is_flag=True,
+              help="Serve every [accounts.NAME] of dotsync.toml.")
 def serve_command(
     interval_minutes: float,
     cron: str | None,
     credentials_block: str | None,
     limit: int | None,
+    accounts: tuple[str, ...],
+    all_accounts: bool,
 ) -> None:
     """Serve the sync (scheduled), backfill, replay and consent deployments until stopped.
 
@@ -186,6 +229,7 @@ def serve_command(
     from prefect import serve
     from prefect.settings import PREFECT_API_URL
 
+    chosen = _accounts(accounts, all_accounts)
     if not PREFECT_API_URL.value():
         raise click.UsageError(
             "PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) "
@@ -193,12 +237,15 @@ def serve_command(
         )
     if credentials_block:
         _check_block(credentials_block)
-    deployments = build_deployments(interval_minutes, cron, credentials_block)
+    deployments = [d for account in chosen
+                   for d in build_deployments(interval_minutes, cron, credentials_block,
+                                              account)]
     plural = "" if interval_minutes == 1 else "s"
     every = f"cron {cron!r}" if cron else f"every {interval_minutes:g} minute{plural}"
+    whose = "" if chosen == [None] else f" for {', '.join(str(a) for a in chosen)}"
     sources = [d.name for d in deployments if d.name.startswith("extract-")]
     also = f", and {', '.join(sources)}" if sources else ""
-    click.echo(f"dotsync: serving sync ({every}), backfill, replay and consent{also}",
+    click.echo(f"dotsync: serving sync ({every}), backfill, replay and consent{whose}{also}",
                err=True)
     serve(*deployments, limit=limit)
 

@@ -65,11 +65,19 @@ def _echo_json(payload: Any) -> None:
 
 @click.group()
 @click.version_option(package_name="dotsync")
-def main() -> None:
+@click.option("--account", default=None, envvar="DOTSYNC_ACCOUNT", show_envvar=True,
+              metavar="NAME",
+              help="The [accounts.NAME] of dotsync.toml to work on (default: the single "
+              "configuration).")
+def main(account: str | None) -> None:
     """Keep Dotdigital in step with a shop's commerce data."""
     # dotsync runs offline as often as not: Prefect's own analytics stay off unless
     # the user turns them on.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if account:
+        # Every Settings.from_env() below (the flows run in this process) reads it.
+        os.environ["DOTSYNC_ACCOUNT"] = account
+        _settings()  # an unknown account is a usage error before anything runs
 
 
 @main.command()
@@ -240,10 +248,12 @@ def _register_commands() -> None:
     """Commands that live beside what they drive."""
     from deployments.prefect_sources import source_deployments_command
     from deployments.serve import serve_command
+    from dotsync.accounts_cli import accounts_command
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
 
+    main.add_command(accounts_command, "accounts")
     main.add_command(emulator_command, "emulator")
     main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")

@@ -1,7 +1,9 @@
 """dotsync's settings: one place that reads SPEC §3 configuration.
 
 Values come from the environment, else from an optional ``dotsync.toml`` in the
-working directory (same keys in lower case); the environment wins. The API
+working directory (same keys in lower case); the environment wins. A file may also
+describe several Dotdigital accounts (``[accounts.NAME]`` tables, see
+:mod:`dotsync.accounts`), one of which a run chooses. The API
 password is held as a :class:`Secret` so that no ``repr``, log line or
 exception built from a :class:`Settings` can show it.
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from dotsync.accounts import ACCOUNT_ENV, AccountError, file_layer
 
 
 class ConfigError(ValueError):
@@ -156,13 +160,25 @@ class Settings:
         "canceled", "cancelled", "closed", "refunded", "voided", "declined", "failed")
     #: A run that would send more transactional e-mails than this sends none.
     max_sends_per_run: int = 5000
+    #: The ``[accounts.NAME]`` of ``dotsync.toml`` these settings are for (None: the
+    #: single configuration at the file's top level and the environment).
+    account: str | None = None
+    #: ``DOTSYNC_CREDENTIALS_BLOCK``: the Prefect block holding the API credentials of
+    #: deployed runs (each account may name its own).
+    credentials_block: str | None = None
 
     @classmethod
     def from_env(
         cls,
         environ: Mapping[str, str] | None = None,
         toml_path: str | Path | None = None,
+        account: str | None = None,
     ) -> Settings:
+        """Settings for ``account`` (default: ``DOTSYNC_ACCOUNT``, else none).
+
+        For a chosen account, its ``[accounts.NAME]`` table wins over the environment,
+        which wins over the file's top level (:mod:`dotsync.accounts` says why).
+        """
         env = dict(os.environ if environ is None else environ)
         path = Path(toml_path) if toml_path is not None else Path.cwd() / "dotsync.toml"
         file_values: dict[str, Any] = {}
@@ -171,11 +187,18 @@ class Settings:
                 file_values = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+        account = account or env.get(ACCOUNT_ENV) or None
+        try:
+            own, shared = file_layer(file_values, account)
+        except AccountError as exc:
+            raise ConfigError(str(exc)) from None
 
         def get(name: str) -> str | None:
-            if name in env and env[name] != "":
+            value = own.get(name.lower())
+            if value is None and name in env and env[name] != "":
                 return env[name]
-            value = file_values.get(name.lower())
+            if value is None:
+                value = shared.get(name.lower())
             if isinstance(value, list):  # a TOML array for a comma-separated setting
                 return ",".join(str(v) for v in value)
             return None if value is None else str(value)
@@ -214,6 +237,8 @@ class Settings:
             preflight_accept=tuple(
                 n.strip() for n in (get("DOTSYNC_PREFLIGHT_ACCEPT") or "").split(",") if n.strip()
             ),
+            account=account,
+            credentials_block=get("DOTSYNC_CREDENTIALS_BLOCK") or None,
         )
 
     def describe(self) -> dict[str, Any]:

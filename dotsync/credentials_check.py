@@ -11,15 +11,13 @@ the allow-list, a missing user) is left to the run, which reports it as before.
 
 from __future__ import annotations
 
-import os
-
 from dotsync import debuglog
 from dotsync.config import Settings
 
 
 def refused_credentials(settings: Settings) -> str | None:
     """None unless Dotdigital refuses the API credentials; then the line to print."""
-    if os.environ.get("DOTSYNC_CREDENTIALS_BLOCK"):
+    if settings.credentials_block:
         return None  # the credentials are in a Prefect block: the run reads them
     from dotsync.dotdigital import DotdigitalClient
     from dotsync.dotdigital.errors import AuthenticationError

@@ -34,6 +34,7 @@ def backfill(
     credentials_block: str | None = None,
     preflight: bool = False,
     allow_sends: int | None = None,
+    account: str | None = None,
 ) -> Any:
     """Load everything pending (or changed since ``since``, an ISO date) in bulk.
 
@@ -76,4 +77,4 @@ def backfill(
         update_progress_artifact(artifact_id=artifact_id, progress=100.0)
 
     return run_engine("backfill", options, body, credentials_block=credentials_block,
-                      preflight=preflight)
+                      preflight=preflight, account=account)

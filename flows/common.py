@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.errors import AuthenticationError
 from dotsync.store import Store
 from dotsync.store.schema import runs
+from dotsync.store.writer import ledger_writer
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
 from tasks.report import publish_report
@@ -27,12 +27,15 @@ from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
 
 
-def load_settings(credentials_block: str | None = None) -> Settings:
-    """Settings from the environment / dotsync.toml, with the API credentials taken
-    from a ``DotdigitalCredentials`` block when one is named (by the deployment's
-    ``credentials_block`` parameter or ``DOTSYNC_CREDENTIALS_BLOCK``)."""
-    settings = Settings.from_env()
-    name = credentials_block or os.environ.get("DOTSYNC_CREDENTIALS_BLOCK")
+def load_settings(credentials_block: str | None = None, account: str | None = None
+                  ) -> Settings:
+    """Settings from the environment / dotsync.toml (for ``account``, an
+    ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
+    a ``DotdigitalCredentials`` block when one is named (by the deployment's
+    ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
+    account's table or the environment)."""
+    settings = Settings.from_env(account=account)
+    name = credentials_block or settings.credentials_block
     if name:
         from deployments.credentials import DotdigitalCredentials
 
@@ -108,6 +111,28 @@ def run_engine(
     credentials_block: str | None = None,
     report_file: str | None = None,
     preflight: bool = False,
+    account: str | None = None,
+) -> State:
+    """:func:`_run_engine` as the account ledger's one writer (:mod:`dotsync.store.writer`):
+    a run that finds another sync, backfill, replay or consent of the account writing
+    the ledger waits for it, and says so in its log."""
+    settings = load_settings(credentials_block, account)
+    store = Store(settings.database_url)
+    with ledger_writer(store.engine, flow=flow_name, run_id=current_run_id(),
+                       on_wait=get_run_logger().warning):
+        return _run_engine(flow_name, options, body, settings, store,
+                           report_file=report_file, preflight=preflight)
+
+
+def _run_engine(
+    flow_name: str,
+    options: Options,
+    body: Callable[[SyncEngine], None],
+    settings: Settings,
+    store: Store,
+    *,
+    report_file: str | None = None,
+    preflight: bool = False,
 ) -> State:
     """Set a run up, run ``body``, and finish it the same way for every flow.
 
@@ -119,8 +144,6 @@ def run_engine(
     ``Completed`` whatever was rejected, with the report as the state's data.
     """
     logger = get_run_logger()
-    settings = load_settings(credentials_block)
-    store = Store(settings.database_url)
     client = None
     engine: SyncEngine | None = None
     try:

@@ -18,19 +18,22 @@ from prefect.states import Completed, Failed
 from dotsync import debuglog
 from dotsync.dotdigital import errors as dd
 from dotsync.store import Store
+from dotsync.store.writer import ledger_writer
 from dotsync.sync.consent import read_back
-from flows.common import load_settings, make_client, no_flow_retry
+from flows.common import current_run_id, load_settings, make_client, no_flow_retry
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
-def consent(since: str | None = None, credentials_block: str | None = None) -> Any:
+def consent(since: str | None = None, credentials_block: str | None = None,
+            account: str | None = None) -> Any:
     """Pull suppressions since the watermark (or ``since``, an ISO date)."""
     logger = get_run_logger()
-    settings = load_settings(credentials_block)
+    settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
     start = None if not since else pd.Timestamp(since, tz="UTC").to_pydatetime()
     try:
-        with make_client(settings) as client:
+        with ledger_writer(store.engine, flow="consent", run_id=current_run_id(),
+                           on_wait=logger.warning), make_client(settings) as client:
             result = read_back(client, store, since=start)
     except dd.AuthenticationError as exc:
         message = f"Dotdigital refused the API credentials (HTTP {exc.status})"

@@ -20,7 +20,8 @@ from tasks.extract import extract_entity
 @flow(name="extract-source", persist_result=False)
 def extract_source(platform: str, block_name: str, entities: list[str] | None = None,
                    sync_after: bool = True, credentials_block: str | None = None,
-                   preflight: bool = False, certificate_link: str | None = None) -> Any:
+                   preflight: bool = False, certificate_link: str | None = None,
+                   account: str | None = None) -> Any:
     """Extract each entity of the source named by ``block_name``, then run ``sync``.
 
     ``certificate_link`` is the gift card link template (``…{code}``) for
@@ -35,7 +36,7 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
     if unknown:
         return Failed(message=f"{platform} has no {unknown}; use {', '.join(ENTITIES[platform])}")
     config = BLOCKS[platform].load(block_name).to_config(block_name, chosen)
-    url = Settings.from_env().database_url
+    url = Settings.from_env(account=account).database_url
     summaries = []
     for entity in chosen:  # customers first: orders and gift cards refer to them
         try:
@@ -45,5 +46,5 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
     if sync_after:
         from flows.sync import sync
 
-        sync(credentials_block=credentials_block, preflight=preflight)
+        sync(credentials_block=credentials_block, preflight=preflight, account=account)
     return summaries

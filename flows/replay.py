@@ -19,7 +19,8 @@ from prefect.states import Completed, Failed
 
 from dotsync.store import ENTITIES, Ledger, Store
 from dotsync.store.ledger import DERIVED_ENTITIES
-from flows.common import load_settings
+from dotsync.store.writer import ledger_writer
+from flows.common import current_run_id, load_settings
 from flows.sync import sync
 
 #: The ledger's entity names: the staged tables plus what dotsync derives from them.
@@ -32,6 +33,7 @@ def replay(
     keys: list[str] | None = None,
     run_sync: bool = True,
     credentials_block: str | None = None,
+    account: str | None = None,
 ) -> Any:
     """Queue ``rejected`` and ``failed`` records again and (``run_sync``) sync them now.
 
@@ -40,17 +42,20 @@ def replay(
     (order ids, certificate ids, customer ids, or contact e-mails). Without both,
     every rejected and failed record is queued. The sync subflow is a full run, so
     it also sends whatever else is pending, exactly as the next scheduled run would.
-    ``credentials_block`` is passed on to the sync.
+    ``credentials_block`` and ``account`` are passed on to the sync.
 
     Returns (as the state's data) ``{"queued": n, "sync": <the sync report> | None}``.
     """
     logger = get_run_logger()
     if entity is not None and entity not in REPLAYABLE:
         return Failed(message=f"unknown entity {entity!r}; use one of {', '.join(REPLAYABLE)}")
-    settings = load_settings(credentials_block)
+    settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
     try:
-        queued = Ledger(store).replay(entity, keys or None)
+        # One writer at a time; released before the sync below, which takes it itself.
+        with ledger_writer(store.engine, flow="replay", run_id=current_run_id(),
+                           on_wait=logger.warning):
+            queued = Ledger(store).replay(entity, keys or None)
     finally:
         store.dispose()
     scope = entity or "all entities"
@@ -63,7 +68,7 @@ def replay(
             message=f"{what}; they go out with the next sync run",
             data={"queued": queued, "sync": None},
         )
-    state = sync(credentials_block=credentials_block, return_state=True)
+    state = sync(credentials_block=credentials_block, account=account, return_state=True)
     if state.is_failed():
         return Failed(message=f"{what}, but the sync run failed: {state.message}")
     report = state.result(raise_on_failure=False)

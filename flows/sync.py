@@ -42,6 +42,7 @@ def sync(
     credentials_block: str | None = None,
     preflight: bool = False,
     allow_sends: int | None = None,
+    account: str | None = None,
 ) -> Any:
     """One run of the sync (SPEC §4 ``dotsync sync``).
 
@@ -55,6 +56,8 @@ def sync(
     when one fails (deployed runs set it). A run that would send more order
     confirmations and certificates than ``DOTSYNC_MAX_SENDS_PER_RUN`` sends none and
     fails; ``allow_sends`` lets this one run send up to that many instead.
+    ``account`` chooses an ``[accounts.NAME]`` of ``dotsync.toml`` (default:
+    ``DOTSYNC_ACCOUNT``, else the single configuration).
     """
     chosen = tuple(entities or ALL_ENTITIES)
     unknown = sorted(set(chosen) - set(ALL_ENTITIES))
@@ -62,8 +65,8 @@ def sync(
         return Failed(message=f"unknown entities {unknown}; use {', '.join(ALL_ENTITIES)}")
     options = Options(
         dry_run=dry_run,
-        bulk_threshold=Settings.from_env().contact_bulk_threshold if bulk_threshold is None
-        else bulk_threshold,
+        bulk_threshold=Settings.from_env(account=account).contact_bulk_threshold
+        if bulk_threshold is None else bulk_threshold,
         send_batch_size=send_batch_size,
         import_max_bytes=import_max_bytes,
         poll_interval=poll_interval,
@@ -94,5 +97,5 @@ def sync(
             changes.abandon()
 
     return run_engine("sync", options, body, credentials_block=credentials_block,
-                      preflight=preflight,
+                      preflight=preflight, account=account,
                       report_file=report_file)

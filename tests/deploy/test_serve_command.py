@@ -68,3 +68,24 @@ def test_serve_refuses_a_block_that_does_not_exist(prefect_server: PrefectServer
     result = CliRunner().invoke(serve_command, ["--credentials-block", "no-such-block"])
     assert result.exit_code == 2, result.output
     assert "no DotdigitalCredentials block named 'no-such-block'" in result.output
+
+
+def test_each_account_gets_its_own_named_tagged_deployments() -> None:
+    deployments = build_deployments(interval_minutes=15, account="acme")
+    assert [d.name for d in deployments] == [
+        "sync-acme", "backfill-acme", "replay-acme", "consent-acme"]
+    for deployment in deployments:
+        assert "account:acme" in deployment.tags and "dotsync" in deployment.tags
+        assert deployment.parameters["account"] == "acme"
+    assert deployments[0].parameters == {"preflight": True, "account": "acme"}
+
+
+def test_serve_checks_the_accounts_it_is_asked_for(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dotsync.toml").write_text(
+        '[accounts.acme]\ndotsync_database_url = "sqlite:////tmp/acme.db"\n')
+    refused = CliRunner().invoke(serve_command, ["--serve-account", "initech"])
+    assert refused.exit_code == 2 and "no account named 'initech'" in refused.output
+    (tmp_path / "dotsync.toml").write_text("")
+    refused = CliRunner().invoke(serve_command, ["--all-accounts"])
+    assert refused.exit_code == 2 and "no [accounts.NAME] tables" in refused.output
