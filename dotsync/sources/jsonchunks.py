@@ -1,4 +1,4 @@
-"""The elements of a big JSON array, decoded a few megabytes at a time with msgspec.
+"""The elements of a big JSON array, decoded a megabyte at a time with msgspec.
 
 ``ijson`` reads any JSON in flat memory but builds each value event by event, which
 made parsing the largest share of a platform load. Here the array is read in chunks;
@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 
 #: Bytes read per step.
-CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 #: One element bigger than this is left to ijson (a chunk must hold a whole element).
 MAX_ELEMENT_BYTES = 256 * 1024 * 1024
 #: How far into the file an envelope's array must start to be found here.
