@@ -15,6 +15,10 @@ deployments:
     no schedule; run it from the UI or the API with its parameters;
 ``replay``
     no schedule; the failures an operator reviewed, queued again and synced.
+``consent``
+    hourly: who unsubscribed or was suppressed in Dotdigital.
+``reconcile``
+    daily at 03:30 UTC: does Dotdigital still hold what the ledger says was sent?
 
 Each deployment has a concurrency limit of 1 with the ``ENQUEUE`` strategy: a run
 that would overlap a running one of the same deployment waits for it instead of
@@ -40,6 +44,8 @@ INTERVAL_ENV = "DOTSYNC_SYNC_INTERVAL_MINUTES"
 CRON_ENV = "DOTSYNC_SYNC_CRON"
 TAGS = ["dotsync"]
 CONSENT_INTERVAL_MINUTES = 60
+#: Daily, at a quiet hour (UTC): a reconciliation reads back, it does not write.
+RECONCILE_CRON = "30 3 * * *"
 
 
 def build_deployments(
@@ -48,7 +54,7 @@ def build_deployments(
     credentials_block: str | None = None,
     account: str | None = None,
 ) -> list[RunnerDeployment]:
-    """The four deployments (sync, backfill, replay, consent), ready for :func:`prefect.serve`.
+    """The five deployments (sync, backfill, replay, consent, reconcile), for :func:`prefect.serve`.
 
     ``cron`` wins over ``interval_minutes`` when both are given. The entrypoints are
     module paths (``flows.sync.sync``), so the runs find the flows wherever the
@@ -66,6 +72,7 @@ def build_deployments(
 
     from flows.backfill import backfill
     from flows.consent import consent
+    from flows.reconcile import reconcile
     from flows.replay import replay
     from flows.sync import sync
 
@@ -118,6 +125,14 @@ def build_deployments(
             interval=timedelta(minutes=CONSENT_INTERVAL_MINUTES),
             concurrency_limit=one_at_a_time(),
             description="Read back who unsubscribed or was suppressed in Dotdigital.",
+            **common,
+        ),
+        reconcile.to_deployment(
+            f"reconcile{suffix}",
+            cron=RECONCILE_CRON,
+            concurrency_limit=one_at_a_time(),
+            description="Compare the ledger with Dotdigital (missing, extra, different "
+            "records), daily; run with repair=true to queue them for the next sync.",
             **common,
         ),
         # One extract-then-sync deployment per platform source in DOTSYNC_SOURCES.
@@ -245,8 +260,8 @@ def serve_command(
     whose = "" if chosen == [None] else f" for {', '.join(str(a) for a in chosen)}"
     sources = [d.name for d in deployments if d.name.startswith("extract-")]
     also = f", and {', '.join(sources)}" if sources else ""
-    click.echo(f"dotsync: serving sync ({every}), backfill, replay and consent{whose}{also}",
-               err=True)
+    click.echo(f"dotsync: serving sync ({every}), backfill, replay, consent and "
+               f"reconcile{whose}{also}", err=True)
     serve(*deployments, limit=limit)
 
 

@@ -246,12 +246,14 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 
 def _register_commands() -> None:
     """Commands that live beside what they drive."""
+    from deployments.alerts import alerts_command
     from deployments.prefect_sources import source_deployments_command
     from deployments.serve import serve_command
     from dotsync.accounts_cli import accounts_command
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
+    from flows.reconcile_cli import reconcile_command
 
     main.add_command(accounts_command, "accounts")
     main.add_command(emulator_command, "emulator")
@@ -259,6 +261,8 @@ def _register_commands() -> None:
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
     main.add_command(source_deployments_command, "source-deployments")
+    main.add_command(reconcile_command, "reconcile")
+    main.add_command(alerts_command, "alerts")
 
 
 _register_commands()

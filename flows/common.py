@@ -22,6 +22,7 @@ from dotsync.store.schema import runs
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
 from dotsync.sync.report import RunReport
+from flows.events import emit_run_event, report_counts
 from tasks.report import publish_report
 from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
@@ -164,12 +165,16 @@ def _run_engine(
             record_run(store, report)
             publish_report(report)
         logger.error("dotsync %s run failed: %s", flow_name, message)
+        emit_run_event(flow_name, "failed", settings,
+                       report_counts(engine.report.as_dict()) if engine is not None else {},
+                       message=message)
         if isinstance(exc, CredentialsRefused | AuthenticationError):
             debuglog.keep(f"{flow_name} run failed: {message}", exc)
             no_flow_retry()
         return Failed(message=message)
     except ValueError as exc:  # configuration (e.g. no API user): nothing was sent
         logger.error("dotsync %s run failed: %s", flow_name, exc)
+        emit_run_event(flow_name, "failed", settings, {}, message=f"configuration error: {exc}")
         return Failed(message=f"configuration error: {exc}")
     finally:
         if client is not None:
@@ -180,5 +185,7 @@ def _run_engine(
     if report_file:
         Path(report_file).write_text(report.to_markdown(), encoding="utf-8")
     logger.info(report.log_line())
+    if not options.dry_run:
+        emit_run_event(flow_name, "completed", settings, report_counts(report.as_dict()))
     store.dispose()
     return Completed(message=report.log_line(), data=report.as_dict())

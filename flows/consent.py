@@ -21,6 +21,7 @@ from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.consent import read_back
 from flows.common import current_run_id, load_settings, make_client, no_flow_retry
+from flows.events import emit_run_event
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
@@ -40,8 +41,10 @@ def consent(since: str | None = None, credentials_block: str | None = None,
         logger.error("dotsync consent read-back failed: %s", message)
         debuglog.keep(f"consent read-back failed: {message}", exc)
         no_flow_retry()
+        emit_run_event("consent", "failed", settings, {}, message=message)
         return Failed(message=message)
     except dd.DotdigitalError as exc:
+        emit_run_event("consent", "failed", settings, {}, message=str(exc))
         return Failed(message=f"consent read-back failed: {exc}")
     summary = (f"{result.suppressed} suppressed and {result.unsubscribed} unsubscribed "
                f"contacts since {result.since.isoformat()}; {result.recorded} recorded in "
@@ -53,6 +56,9 @@ def consent(since: str | None = None, credentials_block: str | None = None,
         description=summary,
     )
     logger.info(summary)
+    emit_run_event("consent", "completed", settings, {
+        "suppressed": result.suppressed, "unsubscribed": result.unsubscribed,
+        "recorded": result.recorded})
     store.dispose()
     return Completed(message=summary, data={
         "since": result.since.isoformat(), "suppressed": result.suppressed,

@@ -21,6 +21,7 @@ from dotsync.store import ENTITIES, Ledger, Store
 from dotsync.store.ledger import DERIVED_ENTITIES
 from dotsync.store.writer import ledger_writer
 from flows.common import current_run_id, load_settings
+from flows.events import emit_run_event, report_counts
 from flows.sync import sync
 
 #: The ledger's entity names: the staged tables plus what dotsync derives from them.
@@ -64,15 +65,20 @@ def replay(
     what = f"{queued} record{'' if queued == 1 else 's'} queued again"
     logger.info("%s (%s)", what, scope)
     if not run_sync:
+        emit_run_event("replay", "completed", settings, {"queued": queued})
         return Completed(
             message=f"{what}; they go out with the next sync run",
             data={"queued": queued, "sync": None},
         )
     state = sync(credentials_block=credentials_block, account=account, return_state=True)
     if state.is_failed():
-        return Failed(message=f"{what}, but the sync run failed: {state.message}")
+        message = f"{what}, but the sync run failed: {state.message}"
+        emit_run_event("replay", "failed", settings, {"queued": queued}, message=message)
+        return Failed(message=message)
     report = state.result(raise_on_failure=False)
     summary = report if isinstance(report, dict) else None
+    emit_run_event("replay", "completed", settings,
+                   {"queued": queued, **report_counts(summary or {})})
     return Completed(
         message=f"{what} and synced: {state.message}",
         data={"queued": queued, "sync": summary},

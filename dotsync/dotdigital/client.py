@@ -72,6 +72,7 @@ from dotsync.dotdigital.models import (
     TriggeredSend,
 )
 from dotsync.dotdigital.pacing import Pacer
+from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.masking import mask_email
 
 __all__ = [
@@ -354,7 +355,7 @@ class _BasicAuth(httpx.Auth):
         return f"<BasicAuth user={mask_email(self._user)!r} password=**********>"
 
 
-class DotdigitalClient(AccountDataOperations):
+class DotdigitalClient(AccountDataOperations, ReadBackOperations):
     """A synchronous Dotdigital API client (see the module docstring for its guarantees).
 
     ``endpoint`` is the regional base URL (e.g. ``https://r2-api.dotdigital.com``); when

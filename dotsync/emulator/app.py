@@ -600,6 +600,74 @@ async def get_contact_record(request: Request) -> Response:
               [(p["recordId"], f"Not found in the contacts collection '{p['collectionName']}'")])
 
 
+def _encode_record_marker(after: tuple[int, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(after)).encode()).decode()
+
+
+def _decode_record_marker(marker: str) -> tuple[int, str] | None:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(marker.encode()).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if (not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int
+            or not isinstance(value[1], str)):
+        return None
+    return value[0], value[1]
+
+
+async def list_contacts_insight(request: Request) -> Response:
+    """``GET /insightData/v3/contacts/{collectionName}`` (getAllContactsInsightData in
+    dotdigital-insight-data-service.json): every contact's records of a contact-scoped
+    collection, ascending, ``~modified=gte::…``, ``limit`` 1 to 5000, ``marker`` paging;
+    404 ``collectionNotFound`` for an unknown collection."""
+    state = _state(request)
+    name = request.path_params["collectionName"]
+    bad = _check_collection_name(name)
+    if bad:
+        return bad
+    q = request.query_params
+    since: datetime | None = None
+    if "~modified" in q:
+        m = MODIFIED_FILTER.match(q["~modified"])
+        if not m:
+            return v3(400, "insightData", "invalidFilter",
+                      f"The filter value '{q['~modified']}' is invalid")
+        since = parse_when(m.group(1))
+    problems: list[Problem] = []
+    limit = 1000
+    if "limit" in q:
+        if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= 5000:
+            problems.append(("limit", "must be an integer from 1 to 5000"))
+        else:
+            limit = int(q["limit"])
+    after: tuple[int, str] | None = None
+    if q.get("marker"):
+        after = _decode_record_marker(q["marker"])
+        if after is None:
+            problems.append(("marker", "invalid pagination marker"))
+    if problems:
+        return v3(400, "insightData", "validationError", "The request is invalid", problems)
+    col = state.collection(name)
+    if col is None:
+        return v3(404, "insightData", "collectionNotFound", "The collection could not be found",
+                  [(name, "Not found")])
+    if col["scope"] != "contact":
+        return v3(400, "insightData", "invalidCollectionScope",
+                  f"The collection '{name}' has scope '{col['scope']}'")
+    items, next_after = state.list_insight(name, since, after, limit)
+
+    def link(marker: str) -> dict[str, str]:
+        params = {k: v for k, v in q.items() if k != "marker"}
+        if marker:
+            params["marker"] = marker
+        return {"marker": marker, "link": str(request.url.replace(query=urlencode(params)))}
+
+    links: dict[str, Any] = {"self": link(q.get("marker", "")), "first": link("")}
+    if next_after is not None:
+        links["next"] = link(_encode_record_marker(next_after))
+    return JSONResponse({"_links": links, "_items": items})
+
+
 async def list_collections(request: Request) -> Response:
     return JSONResponse(_state(request).collections_summary())
 
@@ -789,6 +857,8 @@ ROUTES = [
     Route("/insightData/v3/import", import_insight, methods=["PUT"]),
     Route("/insightData/v3/import/{importId}", insight_import_status, methods=["GET"]),
     Route("/insightData/v3/collections", list_collections, methods=["GET"]),
+    Route("/insightData/v3/contacts/{collectionName}", list_contacts_insight,
+          methods=["GET"]),
     Route("/insightData/v3/contacts/{identifier}/{value}/{collectionName}/{recordId}",
           put_contact_record, methods=["PUT"]),
     Route("/insightData/v3/contacts/{identifier}/{value}/{collectionName}/{recordId}",

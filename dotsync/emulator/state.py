@@ -984,6 +984,68 @@ class EmulatorState:
             record = col["records"].get((contact_id, key)) if col else None
             return _record_view(record) if record is not None else None
 
+    def list_insight(self, name: str, since: datetime | None, after: tuple[int, str] | None,
+                     limit: int) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        """``GET /insightData/v3/contacts/{collectionName}``: records modified at or after
+        ``since``, ascending by (contactId, key) after the marker; (page, next marker)."""
+        with self.lock:
+            col = self._collections.get(name)
+            if col is None:
+                return [], None
+            chosen = sorted((r for r in col["records"].values()
+                             if since is None or r[5] >= since),
+                            key=lambda r: (r[2] or 0, str(r[0])))
+            if after is not None:
+                chosen = [r for r in chosen if (r[2] or 0, str(r[0])) > after]
+            page = chosen[:limit]
+            more = len(chosen) > limit
+            out = []
+            for r in page:
+                view = _record_view(r)
+                out.append({"key": view["key"], "json": view["json"],
+                            "created": view["created"], "updated": view["updated"],
+                            "ownerContactId": view["contactId"]})
+            return out, ((page[-1][2] or 0, str(page[-1][0])) if more and page else None)
+
+    # -- changes made "in Dotdigital" by someone else (tests of reconciliation) ----------
+    def delete_insight(self, name: str, key: str) -> bool:
+        """Remove one record of a collection, whoever owns it; True when it was there."""
+        with self.lock:
+            col = self._collections.get(name)
+            if col is None:
+                return False
+            gone = [rk for rk in col["records"] if rk[1] == key]
+            index = col.get(_BY_CONTACT)
+            for rk in gone:
+                col["records"].pop(rk, None)
+                if index is not None:
+                    index.get(rk[0], set()).discard(rk)
+            return bool(gone)
+
+    def alter_insight(self, name: str, key: str, changes: dict[str, Any]) -> bool:
+        """Change fields of a record's JSON (its ``updated`` moves, as an edit in
+        Dotdigital's UI or by another integration would); True when it was there."""
+        with self.lock:
+            col = self._collections.get(name)
+            if col is None:
+                return False
+            for rk, r in list(col["records"].items()):
+                if rk[1] == key:
+                    body = {**unpack(r[1]), **changes}
+                    col["records"][rk] = (r[0], pack(body), r[2], r[3], r[4], utcnow())
+                    return True
+            return False
+
+    def alter_contact(self, email: str, data_fields: dict[str, Any]) -> bool:
+        """Overwrite data fields of a contact (its ``updated`` moves); True when found."""
+        with self.lock:
+            contact = self.find("email", email)
+            if contact is None:
+                return False
+            contact.data_fields.update(data_fields)
+            contact.updated = utcnow()
+            return True
+
     def collections_summary(self) -> list[dict[str, Any]]:
         with self.lock:
             return [{"collectionName": n, "collectionType": c["type"],

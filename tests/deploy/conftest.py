@@ -145,7 +145,8 @@ class PrefectServer:
 
 
 def start_prefect_server(processes: Processes, name: str = "server") -> PrefectServer:
-    """``prefect server start`` on a free loopback port with its own PREFECT_HOME (~11 s)."""
+    """``prefect server start`` on a free loopback port with its own PREFECT_HOME (~11 s;
+    up to minutes on a loaded machine, hence the generous wait)."""
     port = free_port()
     home = processes.folder / f"{name}-home"
     url = f"http://127.0.0.1:{port}"
