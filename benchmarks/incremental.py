@@ -21,7 +21,10 @@ For each size (a tenth of the full one, then the full one):
 
    and print the flow-run time (Prefect's start-up measured apart, on a warm-up
    flow), the process's peak RSS (Prefect and the imports included) and the API calls;
-3. time ``dotsync status`` (the function behind it) in a process of its own.
+   and before each of those sync runs, the preflight a deployed sync makes
+   (``preflight: true``: data checks over what the run reads), timed on its own;
+3. time ``dotsync status`` (the function behind it) and ``dotsync preflight`` (every
+   staged row through the data checks), each in a process of its own.
 
 Then the ratios between the two sizes and the targets: a no-change run <= 2 s and
 <= 300 MB at 1M/2M and within 2x of the small store; a 1% change <= 20 s and
@@ -80,6 +83,23 @@ def run_flow(kind: str, args: argparse.Namespace) -> None:
         counts = status(store)
         wall = time.perf_counter() - t0
         print(json.dumps({"wall": wall, "status": counts["entities"],
+                          "peak_rss_mb": resource.getrusage(
+                              resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    if kind in ("preflight", "preflight-all"):
+        from dotsync.config import Settings
+        from dotsync.dotdigital import DotdigitalClient
+        from dotsync.preflight import run_preflight
+        from dotsync.store import Store
+
+        settings = Settings.from_env()
+        store = Store(settings.database_url)
+        with DotdigitalClient.from_settings(settings) as client:
+            t0 = time.perf_counter()
+            result = run_preflight(settings, store, client,
+                                   changed_only=kind == "preflight")
+            wall = time.perf_counter() - t0
+        print(json.dumps({"wall": wall, "counts": result.counts(),
                           "peak_rss_mb": resource.getrusage(
                               resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
@@ -173,12 +193,21 @@ def measure(args: argparse.Namespace, customers: int, orders: int, work: Path) -
             # A value of its own per scenario: every selected row really changes.
             changed = change(db, customers, fraction, f"{token}-{step}") if fraction \
                 else (0, 0)
+            # A deployed sync's preflight (preflight: true) checks what the run reads.
+            check = _run("preflight", env, args)
+            results.setdefault("preflight", {})[label] = check
+            print(f"  {label:12s} preflight data checks (changed only): "
+                  f"{check['wall']:.2f} s, peak RSS {check['peak_rss_mb']:.0f} MB", flush=True)
             result = _run("sync", env, args)
             result["changed"] = changed
             results["runs"][label] = result
             show(label, result)
         results["status"] = _run("status", env, args)
         print(f"  status: {results['status']['wall']:.2f} s", flush=True)
+        every = _run("preflight-all", env, args)
+        results["preflight"]["every row"] = every
+        print(f"  dotsync preflight (every row): {every['wall']:.2f} s, peak RSS "
+              f"{every['peak_rss_mb']:.0f} MB", flush=True)
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
@@ -233,7 +262,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["small", "full"], default=None)
     parser.add_argument("--first-sync", action="store_true",
                         help="instead: a first load through sync at both sizes (peak RSS)")
-    parser.add_argument("--run-only", choices=["sync", "backfill", "status"])
+    parser.add_argument("--run-only", choices=["sync", "backfill", "status", "preflight",
+                                               "preflight-all"])
     args = parser.parse_args()
     if args.run_only:
         run_flow(args.run_only, args)

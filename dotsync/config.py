@@ -166,6 +166,9 @@ class Settings:
     #: ``DOTSYNC_CREDENTIALS_BLOCK``: the Prefect block holding the API credentials of
     #: deployed runs (each account may name its own).
     credentials_block: str | None = None
+    #: ``DOTSYNC_SINGLE_HOST``: every deployed run happens on one host, so a SQLite
+    #: store (with an absolute path) is acceptable (:mod:`dotsync.store_location`).
+    single_host: bool = False
 
     @classmethod
     def from_env(
@@ -239,6 +242,7 @@ class Settings:
             ),
             account=account,
             credentials_block=get("DOTSYNC_CREDENTIALS_BLOCK") or None,
+            single_host=_flag("DOTSYNC_SINGLE_HOST", get("DOTSYNC_SINGLE_HOST")),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -532,18 +532,36 @@ class _Context:
     account: AccountInfo | None = None
     account_error: DotdigitalError | None = None
     api_blocked: str | None = "the credentials check did not run"
+    #: Only the staged records the next sync will read (changed since its mark, or to
+    #: retry), not every row: what a scheduled run checks (see :func:`run_preflight`).
+    changed_only: bool = False
+    #: Whether the check running now read staged records (its detail then says which).
+    read_staged: bool = False
     _read_cache: dict[str, Any] = field(default_factory=dict)
     _campaigns: _Campaigns | None = None
     _collections: list[InsightCollection] | DotdigitalError | None = None
 
+    def _frames(self, entity: str) -> Iterator[pd.DataFrame]:
+        """``entity``'s staged rows in chunks: all of them, or (``changed_only``) those
+        the next sync reads, through the change stamps' indexes."""
+        assert self.store is not None
+        self.read_staged = True
+        if self.changed_only:
+            from dotsync.store.changes import ChangeFeed
+
+            return ChangeFeed(self.store.engine).since_mark(entity, self.chunk_rows)
+        return self.store.iter_staged(entity, chunk_rows=self.chunk_rows)
+
     def _read(self, entity: str, reduce: Callable[[Iterator[pd.DataFrame]], Any]) -> Any:
         """``reduce`` over ``entity``'s staged rows in chunks, once; StoreUnreadable if not."""
-        if entity not in self._read_cache:
+        if entity in self._read_cache:
+            self.read_staged = True
+        else:
             if self.store is None:
                 self._read_cache[entity] = StoreUnreadable("no staging store was given")
             else:
                 try:
-                    frames = self.store.iter_staged(entity, chunk_rows=self.chunk_rows)
+                    frames = self._frames(entity)
                     self._read_cache[entity] = reduce(frames)
                 except Exception as exc:  # any database error: report, don't crash
                     self._read_cache[entity] = StoreUnreadable(
@@ -603,7 +621,7 @@ class _Context:
         found: dict[int, str] = {}
         if self.store is None or not wanted:
             return found
-        frames = self.store.iter_staged("certificates", chunk_rows=self.chunk_rows)
+        frames = self._frames("certificates")
         with contextlib.closing(frames):
             for frame in frames:
                 values = _clean(frame[column], case)
@@ -1352,14 +1370,22 @@ def _accept(check: Check, settings: Settings) -> Check:
     return check
 
 
+#: Said of a data check that looked only at what the next sync reads.
+CHANGED_ONLY_NOTE = "only records changed since the last sync, or to retry, were checked"
+
+
 def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClient | None, *,
-                chunk_rows: int = 20_000) -> Iterator[Check]:
+                chunk_rows: int = 20_000, changed_only: bool = False) -> Iterator[Check]:
     """The checks one by one as they finish (for progress output); see :func:`run_preflight`."""
-    ctx = _Context(settings=settings, store=store, client=client, chunk_rows=chunk_rows)
+    ctx = _Context(settings=settings, store=store, client=client, chunk_rows=chunk_rows,
+                   changed_only=changed_only)
     secrets = _secrets(settings)
     for name, run in _CHECKS:
+        ctx.read_staged = False
         try:
             check = run(ctx)
+            if changed_only and ctx.read_staged and check.status != "skipped":
+                check = replace(check, detail=f"{check.detail} ({CHANGED_ONLY_NOTE})")
         except Exception as exc:  # a bug or an unforeseen answer must not hide the others
             check = Check(name, ok=False, detail=f"the check itself failed: {type(exc).__name__}:"
                           f" {_first_line(str(exc))}", fix="report this as a dotsync bug")
@@ -1367,12 +1393,19 @@ def iter_checks(settings: Settings, store: Store | None, client: DotdigitalClien
 
 
 def run_preflight(settings: Settings, store: Store | None, client: DotdigitalClient | None,
-                  *, chunk_rows: int = 20_000) -> PreflightResult:
+                  *, chunk_rows: int = 20_000, changed_only: bool = False) -> PreflightResult:
     """Run every go-live check; never raises.
 
     ``client`` may be ``None`` (no credentials configured): the API checks are then
     skipped, which fails the preflight. Reads staged data in ``chunk_rows`` frames. The
     API calls are reads only (``account-info``, campaigns); nothing is written.
+
+    With ``changed_only`` the data checks read only the staged records the next sync
+    will read (stamped since its mark, or to retry: :meth:`ChangeFeed.since_mark`),
+    so a scheduled run's preflight costs what changed, not the store; records checked
+    and sent by earlier runs are not checked again. ``dotsync preflight`` checks every
+    row unless asked otherwise.
     """
-    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows)),
+    return PreflightResult(list(iter_checks(settings, store, client, chunk_rows=chunk_rows,
+                                            changed_only=changed_only)),
                            unknown_accepted=unknown_accepted(settings))

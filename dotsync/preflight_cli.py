@@ -41,7 +41,10 @@ def _first_line(exc: BaseException) -> str:
 
 @click.command("preflight")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: ok and checks.")
-def preflight_command(as_json: bool) -> None:
+@click.option("--changed-only", is_flag=True,
+              help="Check only the staged records the next sync reads (changed since the "
+                   "last run, or to retry), as a scheduled sync with preflight does.")
+def preflight_command(as_json: bool, changed_only: bool) -> None:
     """Go-live checks: credentials, region, campaigns, collection, no placeholder values.
 
     Exit status 0 when ready, 1 when a check failed, 2 for a configuration error.
@@ -80,7 +83,7 @@ def preflight_command(as_json: bool) -> None:
     forecast = None
     try:
         with client:
-            result = run_preflight(settings, store, client)
+            result = run_preflight(settings, store, client, changed_only=changed_only)
         try:  # informational: what the next run would send (README, "Transactional e-mails")
             forecast = forecast_sends(settings, store)
         except Exception as exc:  # never turns a passing checklist into a crash

@@ -1,9 +1,9 @@
 """Reads and set-up calls about the account's own structure: insight collections, contact
 data fields and lists (address books).
 
-Kept apart from :mod:`.client` (which is already long) as a mixin of
-:class:`~dotsync.dotdigital.client.DotdigitalClient`: these operations use the client's
-``_call``/``_json`` and so get the same allow-list, pacing, retries and error mapping.
+A mixin of :class:`~dotsync.dotdigital.client.DotdigitalClient` like the other operation
+groups (:class:`~.resource.Resource`), so these get the same allow-list, pacing, retries and
+error mapping. ``GET /v2/account-info`` is here too: it also discovers the region.
 Preflight reads them to tell a user what the account is missing before a run refuses
 records, and the sync creates its insight collection before single-record calls need it.
 
@@ -15,14 +15,12 @@ The insight-data spec documents the two bodies (``insightData:collectionNotFound
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 from dotsync.dotdigital.errors import DotdigitalError, NotFoundError
-from dotsync.dotdigital.models import AddressBook, DataField, InsightCollection
-
-if TYPE_CHECKING:
-    import httpx
+from dotsync.dotdigital.models import AccountInfo, AddressBook, DataField, InsightCollection
+from dotsync.dotdigital.resource import Resource
 
 __all__ = [
     "AccountDataOperations",
@@ -48,26 +46,24 @@ def is_contact_not_found(error: DotdigitalError) -> bool:
     return isinstance(error, NotFoundError) and _code_is(error, "contactNotFound")
 
 
-class AccountDataOperations:
-    """Collections, data fields and lists; mixed into ``DotdigitalClient``."""
+class AccountDataOperations(Resource):
+    """The account, its collections, data fields and lists; mixed into ``DotdigitalClient``."""
 
-    # Provided by DotdigitalClient.
-    def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        raise NotImplementedError  # pragma: no cover
-
-    def _json(self, response: httpx.Response, operation: str) -> Any:
-        raise NotImplementedError  # pragma: no cover
+    def account_info(self) -> AccountInfo:
+        """``GET /v2/account-info``; discovers (and remembers) the region when needed."""
+        transport = self._transport
+        with transport.lock:
+            if transport.endpoint is None:
+                return transport.discover()
+        response = self._call("account_info", "GET", "/v2/account-info")
+        return AccountInfo.from_json(self._json(response, "account_info"))
 
     # ------------------------------------------------------------------ insight collections
     def list_insight_collections(self) -> list[InsightCollection]:
         """``GET /insightData/v3/collections``: every collection with its record count."""
         response = self._call("list_insight_collections", "GET", "/insightData/v3/collections")
-        body = self._json(response, "list_insight_collections") or []
-        if not isinstance(body, list):
-            raise DotdigitalError("list_insight_collections: expected a JSON array",
-                                  status=response.status_code,
-                                  operation="list_insight_collections")
-        return [InsightCollection.from_json(item) for item in body]
+        return [InsightCollection.from_json(item)
+                for item in self._json_list(response, "list_insight_collections")]
 
     def create_insight_collection(self, name: str, *, scope: CollectionScope = "contact",
                                   type: str = "orders") -> bool:
@@ -82,11 +78,8 @@ class AccountDataOperations:
     def list_data_fields(self) -> list[DataField]:
         """``GET /v2/data-fields``: the account's contact data fields with their types."""
         response = self._call("list_data_fields", "GET", "/v2/data-fields")
-        body = self._json(response, "list_data_fields") or []
-        if not isinstance(body, list):
-            raise DotdigitalError("list_data_fields: expected a JSON array",
-                                  status=response.status_code, operation="list_data_fields")
-        return [DataField.from_json(item) for item in body]
+        return [DataField.from_json(item)
+                for item in self._json_list(response, "list_data_fields")]
 
     # ------------------------------------------------------------------ lists (v2)
     def get_address_book(self, address_book_id: int) -> AddressBook:

@@ -4,7 +4,7 @@ Dotdigital's advice for large loads is "the fewest, largest calls": one import c
 to 50 MB and counts as one call against the per-minute budget. Chunking by a fixed record
 count (as other connectors do) either wastes calls on small records or overflows the body
 cap on large ones (an order with many lines), so chunks here are cut by the exact size of
-the JSON body the client will send (:func:`dotsync.dotdigital.client.dumps`), envelope
+the JSON body the client will send (:func:`dotsync.dotdigital.wire.dumps`), envelope
 included. The default cap, 10 MiB, stays far below 50 MB so a proxy or a slow link is not a
 problem and a failed import costs little to redo.
 
@@ -17,19 +17,19 @@ from __future__ import annotations
 import logging
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
-from dotsync.dotdigital.client import (
-    DotdigitalClient,
+from dotsync.dotdigital.api import ImportStatusAPI
+from dotsync.dotdigital.errors import DotdigitalError, ImportWaitTimeout, RecordTooLargeError
+from dotsync.dotdigital.models import ContactImportReport, InsightImportReport
+from dotsync.dotdigital.wire import (
     SerializedChunk,
     build_contact_import_body,
     build_insight_import_body,
     contact_for_import,
     dumps,
 )
-from dotsync.dotdigital.errors import DotdigitalError, ImportWaitTimeout, RecordTooLargeError
-from dotsync.dotdigital.models import ContactImportReport, InsightImportReport
 from dotsync.masking import mask_email
 
 __all__ = [
@@ -58,7 +58,7 @@ def chunk_by_size(
     key: Callable[[T], str] = str,
     serialized: bool = False,
     on_oversize: Callable[[T, int], None] | None = None,
-) -> Iterator[list[Any]]:
+) -> Iterator[Sequence[Any]]:
     """Yield consecutive runs of ``records`` whose request body fits in ``max_bytes``.
 
     The body is ``envelope`` with ``list_field`` set to the run, serialised by ``dumps``;
@@ -111,7 +111,7 @@ def _serialized_chunks(
     """The same chunks as the plain path, each built straight into its request body."""
     prefix = empty[:-2]  # up to and including the list's "["
     body = bytearray(prefix)
-    offsets = array("Q")
+    offsets: array[int] = array("Q")
     for record in records:
         encoded = dumps(record)
         if len(empty) + len(encoded) > max_bytes:
@@ -128,7 +128,7 @@ def _serialized_chunks(
         yield _finish(body, offsets, prefix)
 
 
-def _finish(body: bytearray, offsets: array, prefix: bytes) -> SerializedChunk:
+def _finish(body: bytearray, offsets: array[int], prefix: bytes) -> SerializedChunk:
     offsets.append(len(body) + 1)  # where a next record would start: ends the last one
     body += b"]}"
     # Kept as the bytearray it was built in: a bytes copy would hold the import twice.
@@ -151,7 +151,7 @@ def chunk_contacts(
     max_bytes: int = DEFAULT_MAX_BYTES,
     serialized: bool = False,
     on_oversize: Callable[[Any, int], None] | None = None,
-) -> Iterator[list[Any]]:
+) -> Iterator[Sequence[Any]]:
     """Contacts in import-ready chunks for :meth:`DotdigitalClient.import_contacts`.
 
     The yielded contacts have ``matchIdentifier`` filled in, so their size is what is sent.
@@ -175,7 +175,7 @@ def chunk_insight_records(
     max_bytes: int = DEFAULT_MAX_BYTES,
     serialized: bool = False,
     on_oversize: Callable[[Any, int], None] | None = None,
-) -> Iterator[list[Any]]:
+) -> Iterator[Sequence[Any]]:
     """Insight records in chunks for :meth:`DotdigitalClient.import_insight_data`.
 
     An oversized record is named by its ``key`` (the order id).
@@ -205,19 +205,19 @@ def insight_record(
 
 
 @overload
-def wait_for_import(client: DotdigitalClient, import_id: str, *,
+def wait_for_import(client: ImportStatusAPI, import_id: str, *,
                     kind: Literal["contacts"] = ..., poll_interval: float = ...,
                     min_poll: float = ..., max_poll: float = ..., growth: float = ...,
                     timeout: float = ..., sleep: Callable[[float], None] | None = ...,
                     clock: Callable[[], float] | None = ...) -> ContactImportReport: ...
 @overload
-def wait_for_import(client: DotdigitalClient, import_id: str, *,
+def wait_for_import(client: ImportStatusAPI, import_id: str, *,
                     kind: Literal["insight"], poll_interval: float = ...,
                     min_poll: float = ..., max_poll: float = ..., growth: float = ...,
                     timeout: float = ..., sleep: Callable[[float], None] | None = ...,
                     clock: Callable[[], float] | None = ...) -> InsightImportReport: ...
 def wait_for_import(
-    client: DotdigitalClient,
+    client: ImportStatusAPI,
     import_id: str,
     *,
     kind: Literal["contacts", "insight"] = "contacts",
@@ -249,23 +249,26 @@ def wait_for_import(
         raise ValueError("need 0 <= min_poll <= max_poll")
     if kind not in ("contacts", "insight"):
         raise ValueError(f"kind must be 'contacts' or 'insight', got {kind!r}")
-    sleep = sleep or getattr(client, "_sleep", time.sleep)
-    clock = clock or getattr(client, "_clock", time.time)
+    # The client's own clock by default, so one fake clock covers both.
+    sleep_: Callable[[float], None] = (
+        sleep if sleep is not None else getattr(client, "_sleep", time.sleep))
+    clock_: Callable[[], float] = (
+        clock if clock is not None else getattr(client, "_clock", time.time))
     fetch: Callable[[str], ContactImportReport | InsightImportReport] = (
         client.get_contact_import if kind == "contacts" else client.get_insight_import
     )
-    deadline = clock() + timeout
+    deadline = clock_() + timeout
     interval = min(max(poll_interval, min_poll), max_poll)
     last_status: str | None = None
     while True:
-        remaining = deadline - clock()
+        remaining = deadline - clock_()
         if remaining <= 0:
             raise ImportWaitTimeout(
                 f"{kind} import {import_id} not finished after {timeout:.0f} s"
                 f" (last status {last_status or 'unknown'})",
                 import_id=import_id, last_status=last_status,
             )
-        sleep(min(interval, remaining))
+        sleep_(min(interval, remaining))
         try:
             report = fetch(import_id)
         except DotdigitalError as exc:

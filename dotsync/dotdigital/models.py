@@ -4,7 +4,8 @@ Small frozen dataclasses so callers read ``report.summary["newContacts"]`` or
 ``report.failures[0].failure_codes`` instead of digging through JSON, and so a result can be
 passed between tasks (and pickled) without anyone mutating it on the way. Each parser is
 lenient about missing fields (Dotdigital omits empty lists) and keeps the raw mapping where
-the typed view is not the whole story.
+the typed view is not the whole story. The reports of asynchronous jobs live in
+:mod:`.reports` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from dotsync.dotdigital.json_values import as_dict as _dict
+from dotsync.dotdigital.json_values import as_int as _int
+from dotsync.dotdigital.json_values import as_list as _list
+from dotsync.dotdigital.json_values import as_str as _str
+from dotsync.dotdigital.json_values import parse_datetime
+from dotsync.dotdigital.reports import (
+    CONTACT_IMPORT_TERMINAL,
+    INSIGHT_IMPORT_DONE,
+    INSIGHT_IMPORT_TERMINAL,
+    ContactDeleteReport,
+    ContactImportFailure,
+    ContactImportReport,
+    ContactRef,
+    InsightImportFailure,
+    InsightImportReport,
+)
 
 __all__ = [
     "CONTACT_IMPORT_TERMINAL",
@@ -35,51 +53,6 @@ __all__ = [
     "Suppression",
     "TriggeredSend",
 ]
-
-#: Contact import statuses after which nothing more will change.
-CONTACT_IMPORT_TERMINAL = frozenset(
-    {"Finished", "Failed", "RejectedByWatchdog", "ExceedsAllowedContactLimit"}
-)
-#: Insight import statuses meaning "done" (the spec says ``Complete``, the docs ``Finished``).
-INSIGHT_IMPORT_DONE = frozenset({"Finished", "Complete"})
-INSIGHT_IMPORT_TERMINAL = INSIGHT_IMPORT_DONE | {"Failed"}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else []
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """ISO 8601 as Dotdigital writes it (``Z`` suffix, 0-7 fraction digits), else None."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    if "." in text:  # Python < 3.12 accepts only 3 or 6 fraction digits
-        head, _, rest = text.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{(digits + '000000')[:6]}{rest}"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
@@ -121,155 +94,6 @@ class ContactUpsert:
     def from_json(cls, status: int, body: Any) -> ContactUpsert:
         data = _dict(body)
         return cls(created=status == 201, contact_id=_int(data.get("contactId")), contact=data)
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRef:
-    """A contact an import created or updated."""
-
-    contact_id: int | None
-    identifiers: Mapping[str, Any]
-
-    @classmethod
-    def from_json(cls, item: Any) -> ContactRef:
-        data = _dict(item)
-        return cls(_int(data.get("contactId")), _dict(data.get("identifiers")))
-
-
-@dataclass(frozen=True, slots=True)
-class ContactImportFailure:
-    """A contact an import rejected, with every failure code Dotdigital gave."""
-
-    identifiers: Mapping[str, Any]
-    match_identifier: str | None
-    failure_codes: tuple[str, ...]
-    descriptions: tuple[str, ...]
-    contact_id: int | None = None
-
-    @classmethod
-    def from_json(cls, item: Any) -> ContactImportFailure:
-        data = _dict(item)
-        reasons = [_dict(f) for f in _list(data.get("failures"))]
-        return cls(
-            identifiers=_dict(data.get("identifiers")),
-            match_identifier=_str(data.get("matchIdentifier")),
-            failure_codes=tuple(str(r.get("failureCode", "")) for r in reasons),
-            descriptions=tuple(str(r.get("description", "")) for r in reasons),
-            contact_id=_int(data.get("contactId")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ContactImportReport:
-    """``GET /contacts/v3/import/{importId}``."""
-
-    import_id: str
-    status: str
-    summary: Mapping[str, int] = field(default_factory=dict)
-    created: tuple[ContactRef, ...] = ()
-    updated: tuple[ContactRef, ...] = ()
-    failures: tuple[ContactImportFailure, ...] = ()
-
-    @property
-    def done(self) -> bool:
-        """Terminal: ``Finished`` or one of the failure statuses."""
-        return self.status in CONTACT_IMPORT_TERMINAL
-
-    @property
-    def succeeded(self) -> bool:
-        """The import ran (individual contacts may still have failed: see ``failures``)."""
-        return self.status == "Finished"
-
-    @classmethod
-    def from_json(cls, body: Any, import_id: str = "") -> ContactImportReport:
-        data = _dict(body)
-        return cls(
-            import_id=str(data.get("importId") or import_id),
-            status=str(data.get("status") or ""),
-            summary={str(k): _int(v) or 0 for k, v in _dict(data.get("summary")).items()},
-            created=tuple(ContactRef.from_json(i) for i in _list(data.get("created"))),
-            updated=tuple(ContactRef.from_json(i) for i in _list(data.get("updated"))),
-            failures=tuple(ContactImportFailure.from_json(i) for i in _list(data.get("failures"))),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class InsightImportFailure:
-    """A record an insight import rejected (e.g. ``ContactEmailDoesNotExist``)."""
-
-    key: str | None
-    failure_reason: str
-    details: tuple[str, ...] = ()
-    contact_identity: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, item: Any) -> InsightImportFailure:
-        data = _dict(item)
-        owner = _dict(data.get("collectionOwner"))
-        identity = _dict(owner.get("contactIdentity") or data.get("contactIdentity"))
-        return cls(
-            key=_str(data.get("key")),
-            failure_reason=str(data.get("failureReason") or "Unknown"),
-            details=tuple(str(d) for d in _list(data.get("details"))),
-            contact_identity=identity,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class InsightImportReport:
-    """``GET /insightData/v3/import/{importId}``."""
-
-    import_id: str
-    status: str
-    summary: Mapping[str, int] = field(default_factory=dict)
-    failures: tuple[InsightImportFailure, ...] = ()
-    collection_name: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status in INSIGHT_IMPORT_TERMINAL
-
-    @property
-    def succeeded(self) -> bool:
-        """``Finished`` or ``Complete`` (records may still have failed: see ``failures``)."""
-        return self.status in INSIGHT_IMPORT_DONE
-
-    @classmethod
-    def from_json(cls, body: Any, import_id: str = "") -> InsightImportReport:
-        data = _dict(body)
-        return cls(
-            import_id=str(data.get("importId") or import_id),
-            status=str(data.get("status") or ""),
-            summary={str(k): _int(v) or 0 for k, v in _dict(data.get("summary")).items()},
-            failures=tuple(InsightImportFailure.from_json(i) for i in _list(data.get("failures"))),
-            collection_name=_str(data.get("collectionName")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ContactDeleteReport:
-    """``GET /contacts/v3/delete/{deleteId}``."""
-
-    delete_id: str
-    status: str
-    summary: Mapping[str, int] = field(default_factory=dict)
-    deleted: tuple[Mapping[str, Any], ...] = ()
-    failures: tuple[Mapping[str, Any], ...] = ()
-
-    @property
-    def done(self) -> bool:
-        return self.status in {"Finished", "Failed"}
-
-    @classmethod
-    def from_json(cls, body: Any, delete_id: str = "") -> ContactDeleteReport:
-        data = _dict(body)
-        return cls(
-            delete_id=str(data.get("deleteId") or delete_id),
-            status=str(data.get("status") or ""),
-            summary={str(k): _int(v) or 0 for k, v in _dict(data.get("summary")).items()},
-            deleted=tuple(_dict(i) for i in _list(data.get("deleted"))),
-            failures=tuple(_dict(i) for i in _list(data.get("failures"))),
-        )
 
 
 @dataclass(frozen=True, slots=True)

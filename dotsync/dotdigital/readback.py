@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from dotsync.dotdigital.errors import NotFoundError
-
-if TYPE_CHECKING:
-    import httpx
+from dotsync.dotdigital.resource import Resource
+from dotsync.dotdigital.wire import iso_z as _iso_z
 
 __all__ = ["ReadBackOperations"]
 
@@ -41,21 +40,8 @@ def _seg(value: object) -> str:
     return quote(str(value), safe="@")
 
 
-def _iso_z(moment: datetime) -> str:
-    from dotsync.dotdigital.client import _iso_z as iso
-
-    return iso(moment)
-
-
-class ReadBackOperations:
+class ReadBackOperations(Resource):
     """Paged listings of contacts and insight records; mixed into ``DotdigitalClient``."""
-
-    # Provided by DotdigitalClient.
-    def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        raise NotImplementedError  # pragma: no cover
-
-    def _json(self, response: httpx.Response, operation: str) -> Any:
-        raise NotImplementedError  # pragma: no cover
 
     def _pages(self, operation: str, path: str, params: Mapping[str, Any],
                before_call: Callable[[], None] | None) -> Iterator[list[dict[str, Any]]]:

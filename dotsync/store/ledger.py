@@ -225,16 +225,21 @@ class Ledger:
             "run_id",
             "updated_at",
         ]
-        condition = t.c.state.in_(list(states))
-        if waiting:
-            condition = condition | ((t.c.state == "pending")
-                                     & t.c.error_code.like(f"{WAITING_PREFIX}%"))
+        wanted = list(states)
+        condition = t.c.state.in_(wanted)
+        if waiting and "pending" not in wanted:
+            # One IN over the states (not an OR of two conditions), so the (entity,
+            # state) index still serves it; the other pending records are left out.
+            condition = t.c.state.in_([*wanted, "pending"]) & (
+                (t.c.state != "pending") | t.c.error_code.like(f"{WAITING_PREFIX}%"))
         query = sa.select(*[t.c[c] for c in cols]).where(condition)
         # Every entity named, so the (entity, state) index serves the query.
         query = query.where(t.c.entity.in_([entity] if entity else
                                            [*schema.ENTITIES, *DERIVED_ENTITIES]))
         with self.store.engine.connect() as conn:
-            rows = list(conn.execute(query.order_by(t.c.entity, t.c.key)))
+            # Sorted here, not in SQL: an ORDER BY (entity, key) makes SQLite walk the
+            # primary key over every record of each entity instead of the index.
+            rows = sorted(conn.execute(query), key=lambda r: (r[0], r[1]))
         return object_frame(rows, cols)
 
     # -- writing ----------------------------------------------------------------------

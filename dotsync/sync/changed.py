@@ -30,6 +30,7 @@ from dotsync import failpoints
 from dotsync.store.changes import ChangeFeed, Window
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
+from dotsync.sync import order_stream
 from dotsync.sync.engine import SyncEngine, _norm_email
 
 #: Staged rows read (and validated) at a time.
@@ -137,15 +138,20 @@ def sync_contacts(engine: SyncEngine, changes: Changes) -> None:
 
 def sync_orders(engine: SyncEngine, changes: Changes) -> None:
     """Pending orders, chunk by chunk: validated (rejects recorded), their guests'
-    contacts pushed, then sent as insight records through the engine's own step
-    (single upserts when few, an import when many)."""
-    for pending in changes.pending("orders"):
-        valid = engine.validate_orders(pending)
-        del pending
-        if valid.empty:
-            continue
-        push_guests(engine, valid["customer_email"].tolist())
-        engine.push_orders(valid)
+    contacts pushed, then sent as insight records (single upserts when few, imports
+    when many). The chunks are pipelined (:mod:`dotsync.sync.order_stream`): the next
+    one is read and submitted while earlier imports run."""
+    if engine.options.dry_run:
+        for pending in changes.pending("orders"):
+            valid = engine.validate_orders(pending)
+            del pending
+            if valid.empty:
+                continue
+            push_guests(engine, valid["customer_email"].tolist())
+            engine.push_orders(valid)
+    else:
+        order_stream.send_orders(engine, order_stream.prepared_orders(
+            engine, changes.pending("orders"), push_guests))
     changes.done("orders")
 
 

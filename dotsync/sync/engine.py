@@ -94,6 +94,8 @@ class Options:
     send_batch_size: int = 50
     #: Send order confirmations for orders synced for the first time (never in a backfill).
     confirmations: bool = True
+    #: Owed confirmations read, planned and sent at a time.
+    confirmations_chunk: int = 2_000
     #: Remember settled keys so a retried task skips them (a streaming backfill re-reads
     #: the ledger instead, and keeps memory flat).
     track_settled: bool = True
@@ -244,10 +246,14 @@ class SyncEngine:
         return int(matches[0].id)
 
     def preflight(self) -> Any:
-        """The go-live checks (``dotsync preflight``), failing the run before any write."""
+        """The go-live checks (``dotsync preflight``), failing the run before any write.
+
+        A scheduled sync checks only the staged records it is about to read (changed
+        since the last run, or to retry); a backfill checks every row it may send."""
         from dotsync.preflight import run_preflight
 
-        result = run_preflight(self.settings, self.store, self.client)
+        result = run_preflight(self.settings, self.store, self.client,
+                               changed_only=self.report.flow == "sync")
         for check in result.checks:
             if check.status != "pass":
                 self.report.notes.append(f"preflight {check.name}: {check.status}: "
@@ -1316,41 +1322,59 @@ class SyncEngine:
         """The order-confirmation e-mail, once per order, owed since its first sync.
 
         The owed confirmations are read from the ledger (``pending`` or ``failed``), so
-        one a crash or a transient failure left behind goes out with the next run.
+        one a crash or a transient failure left behind goes out with the next run. They
+        are read, planned and sent a chunk at a time (:mod:`dotsync.sync.confirmations`),
+        and never more than the send cap was decided on.
         """
         if not self.settings.order_campaign or not self.options.confirmations:
             return
         counts = self.report.counts["confirmations"]
-        sends, skipped = self.plan_confirmations()
-        if self.options.dry_run:
-            counts.sent += len(sends)
-            self._count_skips("confirmations", skipped)
-            return
-        if skipped:
-            # Never owed after all: the ledger forgets them, so no later run sends one.
-            self.ledger.forget("confirmations", [k for k, _ in skipped])
-            self.settled["confirmations"].update(k for k, _ in skipped)
-            self._count_skips("confirmations", skipped)
-        self._send_once("confirmations", sends)
+        left = self.send_plan.confirmations if self.send_plan is not None else None
+        for sends, skipped in self.confirmation_chunks():
+            if left is not None:
+                sends, left = sends[:left], max(0, left - len(sends))
+            if self.options.dry_run:
+                counts.sent += len(sends)
+                self._count_skips("confirmations", skipped)
+                continue
+            if skipped:
+                # Never owed after all: the ledger forgets them, so no later run sends one.
+                self.ledger.forget("confirmations", [k for k, _ in skipped])
+                self.settled["confirmations"].update(k for k, _ in skipped)
+                self._count_skips("confirmations", skipped)
+            self._send_once("confirmations", sends)
 
     def plan_confirmations(self) -> tuple[list[tuple[str, str, int | None, dict[str, str]]],
                                           list[tuple[str, str]]]:
-        """The confirmations this run sends, and those it skips with the reason.
+        """The confirmations this run sends, and those it skips with the reason, all at
+        once (the steps use :meth:`confirmation_chunks`)."""
+        sends: list[tuple[str, str, int | None, dict[str, str]]] = []
+        skipped: list[tuple[str, str]] = []
+        for part, skips in self.confirmation_chunks():
+            sends += part
+            skipped += skips
+        return sends, skipped
+
+    def confirmation_chunks(self) -> Iterator[tuple[
+            list[tuple[str, str, int | None, dict[str, str]]], list[tuple[str, str]]]]:
+        """The confirmations this run sends, and those it skips with the reason, a chunk
+        of owed keys at a time.
 
         Owed ones are read from the ledger (``pending`` or ``failed``); a dry run adds
         the orders it would sync for the first time. Each is checked against
         DOTSYNC_NO_CONFIRMATION_STATUSES, DOTSYNC_CONFIRMATION_MAX_AGE and the moment
         confirmations were enabled, on the staged order as it is now.
         """
+        from dotsync.sync.confirmations import owed_keys
+
         if not self.settings.order_campaign or not self.options.confirmations:
-            return [], []
+            return
         now = self.options.now()
         enabled = self.confirmations_enabled_at
-        owed = [k for k, state in self.ledger.states_in("confirmations", ("pending", "failed"))
-                if k not in self.settled["confirmations"]]
-        sends: list[tuple[str, str, int | None, dict[str, str]]] = []
-        skipped: list[tuple[str, str]] = []
-        if self.options.dry_run:
+        planned: set[str] = set()
+        if self.options.dry_run and self._first_synced_orders:
+            sends: list[tuple[str, str, int | None, dict[str, str]]] = []
+            skipped: list[tuple[str, str]] = []
             for row in self._first_synced_orders:
                 why = confirmation_skip(row.get("status"), row.get("placed_at"), now, enabled,
                                         self.settings)
@@ -1358,9 +1382,19 @@ class SyncEngine:
                     skipped.append((str(row["order_id"]), why))
                 else:
                     sends.append((str(row["order_id"]), row["customer_email"], None, {}))
-            owed = [k for k in owed if k not in {s[0] for s in sends} | {k for k, _ in skipped}]
-        if not owed:
-            return sends, skipped
+            planned = {s[0] for s in sends} | {k for k, _ in skipped}
+            yield sends, skipped
+        for keys in owed_keys(self.store.engine, self.options.confirmations_chunk):
+            owed = [k for k in keys
+                    if k not in self.settled["confirmations"] and k not in planned]
+            if owed:
+                yield self._plan_owed(owed, now, enabled)
+
+    def _plan_owed(self, owed: list[str], now: pd.Timestamp, enabled: datetime | None
+                   ) -> tuple[list[tuple[str, str, int | None, dict[str, str]]],
+                              list[tuple[str, str]]]:
+        sends: list[tuple[str, str, int | None, dict[str, str]]] = []
+        skipped: list[tuple[str, str]] = []
         staged = self.store.read_staged("orders", owed)
         valid = self.validate_orders(staged, record=False)
         for o in _records(valid):
@@ -1411,10 +1445,10 @@ class SyncEngine:
         run notes what the next run would send.
         """
         plan = SendPlan()
-        sends, skipped = self.plan_confirmations() if confirmations else ([], [])
-        plan.confirmations = len(sends)
-        for _key, why in skipped:
-            plan.skip(why)
+        for sends, skipped in (self.confirmation_chunks() if confirmations else ()):
+            plan.confirmations += len(sends)
+            for _key, why in skipped:
+                plan.skip(why)
         ready, _waiting, expired, _gate = self.plan_certificates(valid_certificates)
         plan.certificates = len(ready)
         plan.skip(EXPIRED, len(expired))

@@ -18,6 +18,7 @@ from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Store
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.changed import (
+    CHUNK_ROWS,
     Changes,
     prepare_certificates,
     sync_certificates,
@@ -30,10 +31,11 @@ from dotsync.sync.report import RunReport
 ALL = ("contacts", "orders", "certificates")
 
 
-def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL) -> RunReport:
-    """The sync flow's steps, in its order, over what changed (in chunks)."""
+def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL, *,
+             chunk_rows: int = CHUNK_ROWS) -> RunReport:
+    """The sync flow's steps, in its order, over what changed (``chunk_rows`` at a time)."""
     engine.connect()
-    changes = Changes(engine)
+    changes = Changes(engine, chunk_rows=chunk_rows)
     try:
         if "contacts" in entities:
             sync_contacts(engine, changes)
@@ -70,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bulk-threshold", type=int, default=None)
     parser.add_argument("--import-max-bytes", type=int, default=10_000_000)
     parser.add_argument("--send-batch-size", type=int, default=50)
-    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--chunk-rows", type=int, default=None,
+                        help=f"staged rows read at a time (sync {CHUNK_ROWS}, backfill 50000)")
     parser.add_argument("--include-certificates", action="store_true")
     parser.add_argument("--allow-sends", type=int, default=None)
     args = parser.parse_args(argv)
@@ -91,9 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with DotdigitalClient.from_settings(settings) as client:
             engine = SyncEngine(store, settings, client, options=options, flow=args.job)
-            report = (run_backfill(engine, chunk_rows=args.chunk_rows,
+            report = (run_backfill(engine, chunk_rows=args.chunk_rows or 50_000,
                                    include_certificates=args.include_certificates)
-                      if backfill else run_sync(engine))
+                      if backfill else run_sync(engine, chunk_rows=args.chunk_rows or CHUNK_ROWS))
     except RunFailed as exc:
         print(json.dumps({"status": "failed", "message": str(exc)}))
         return 1

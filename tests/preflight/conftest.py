@@ -50,7 +50,7 @@ def preflight(store: Store) -> Iterator[Callable[..., PreflightResult]]:
 
     def run(server: EmulatorServer, *, discover: bool = False,
             transport: httpx.BaseTransport | None = None, chunk_rows: int = 20_000,
-            **fields: Any) -> PreflightResult:
+            changed_only: bool = False, **fields: Any) -> PreflightResult:
         settings = make_settings(server, discover=discover, **fields)
         overrides: dict[str, Any] = {"max_retries": 0, "timeout": 5.0}
         if discover:
@@ -59,7 +59,8 @@ def preflight(store: Store) -> Iterator[Callable[..., PreflightResult]]:
             overrides["transport"] = transport
         client = DotdigitalClient.from_settings(settings, **overrides)
         clients.append(client)
-        return run_preflight(settings, store, client, chunk_rows=chunk_rows)
+        return run_preflight(settings, store, client, chunk_rows=chunk_rows,
+                             changed_only=changed_only)
 
     yield run
     for client in clients:

@@ -169,3 +169,23 @@ def test_accepted_warnings_can_be_a_toml_array(tmp_path):
     assert Settings.from_env({"DOTSYNC_PREFLIGHT_ACCEPT": " region ,, order_currencies"},
                              toml_path=tmp_path / "none.toml").preflight_accept == (
         "region", "order_currencies")
+
+
+def test_changed_only_checks_what_the_next_sync_reads(env):
+    from dotsync.store import schema
+    from dotsync.store.changes import ChangeFeed
+
+    store = Store(env["DOTSYNC_DATABASE_URL"])
+    try:
+        rows = certificates(3, campaign_id="1001")
+        rows[0]["link"] = "http://shop.northwind.co.uk/gift/GC-0000"
+        stage(store, "certificates", rows)
+        feed = ChangeFeed(store.engine)
+        for entity in schema.ENTITIES:  # as a finished sync leaves it
+            feed.close(feed.open(entity), processed=True)
+    finally:
+        store.dispose()
+    assert invoke().exit_code == EXIT_FAILED
+    result = invoke("--changed-only")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "only records changed since the last sync" in result.output

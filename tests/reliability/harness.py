@@ -80,13 +80,15 @@ def backfill_options(**over: Any) -> Options:
 
 
 def sync_once(store: Store, settings: Settings, *, entities: Sequence[str] | None = None,
-              client_overrides: dict[str, Any] | None = None, **options: Any) -> RunReport:
+              client_overrides: dict[str, Any] | None = None, chunk_rows: int | None = None,
+              **options: Any) -> RunReport:
     """One sync run in this process, as the flow would run it."""
     with make_client(settings, **(client_overrides or {})) as client:
         engine = SyncEngine(store, settings, client, options=sync_options(**options))
+        chunks = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
         if entities is None:
-            return run_sync(engine)
-        return run_sync(engine, entities)
+            return run_sync(engine, **chunks)
+        return run_sync(engine, entities, **chunks)
 
 
 def backfill_once(store: Store, settings: Settings, *, chunk_rows: int = 25,

@@ -52,10 +52,13 @@ class Moment:
     job: str
     kills: tuple[str, ...]
     bulk: bool = False
+    #: Small chunks and small imports: a sync with several order imports in flight.
+    pipelined: bool = False
 
     @property
     def id(self) -> str:
         mode = "-bulk" if self.bulk and self.job == "sync" else ""
+        mode += "-pipelined" if self.pipelined else ""
         return f"{self.job}{mode}-" + "+".join(k.replace(":", "") for k in self.kills)
 
 
@@ -119,7 +122,8 @@ def _emulator_for(moment: Moment) -> EmulatorServer:
 def _args(moment: Moment) -> list[str]:
     if moment.job == "backfill":
         return ["backfill", *BACKFILL_ARGS]
-    return ["sync", *SYNC_ARGS, "--bulk-threshold", "5" if moment.bulk else "200"]
+    pipelined = ["--chunk-rows", "8", "--import-max-bytes", "3000"] if moment.pipelined else []
+    return ["sync", *SYNC_ARGS, "--bulk-threshold", "5" if moment.bulk else "200", *pipelined]
 
 
 def crash_and_recover(moment: Moment, workdir: Path, *,
@@ -179,6 +183,16 @@ def test_there_are_at_least_25_moments_over_both_flows() -> None:
 def test_a_crash_after_an_order_is_settled_keeps_its_confirmation(kill: str,
                                                                   tmp_path: Path) -> None:
     crash_and_recover(Moment("sync", (kill,)), tmp_path, expect_confirmations=True)
+
+
+@pytest.mark.parametrize("kill", ["after_import_submit:6", "after_import_report:6"])
+def test_a_crash_with_order_imports_in_flight_recovers(kill: str, tmp_path: Path) -> None:
+    """The sync's chunks of orders are pipelined (3 contact imports, then 7 insight
+    imports, up to 5 in flight): killed after the third order import was submitted, or
+    after its report was read while later ones run, the reruns settle every order once,
+    with no second record and no second confirmation."""
+    crash_and_recover(Moment("sync", (kill,), bulk=True, pipelined=True), tmp_path,
+                      expect_confirmations=True)
 
 
 def test_a_crash_right_after_a_new_accounts_collection_is_created(tmp_path: Path) -> None:
