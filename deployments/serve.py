@@ -258,7 +258,10 @@ def serve_command(
     plural = "" if interval_minutes == 1 else "s"
     every = f"cron {cron!r}" if cron else f"every {interval_minutes:g} minute{plural}"
     whose = "" if chosen == [None] else f" for {', '.join(str(a) for a in chosen)}"
-    click.echo(f"dotsync: serving sync ({every}), backfill and replay{whose}", err=True)
+    sources = [d.name for d in deployments if d.name.startswith("extract-")]
+    also = f", and {', '.join(sources)}" if sources else ""
+    click.echo(f"dotsync: serving sync ({every}), backfill, replay, consent and "
+               f"reconcile{whose}{also}", err=True)
     serve(*deployments, limit=limit)
 
 

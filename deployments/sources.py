@@ -122,7 +122,9 @@ def parse_sources(text: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def source_deployments(schedule: dict[str, Any], common: dict[str, Any],
                        sources: str | None = None) -> list[RunnerDeployment]:
-    """One ``extract-<block>`` deployment per configured source (extract, then sync)."""
+    """One ``extract-<block>`` deployment per configured source (extract, then sync);
+    ``extract-<block>-<account>`` when ``common`` passes an account, so that serving
+    several accounts never gives two deployments one name."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
     from flows.extract import extract_source
@@ -131,8 +133,10 @@ def source_deployments(schedule: dict[str, Any], common: dict[str, Any],
     for platform, block, entities in parse_sources(sources or os.environ.get(SOURCES_ENV)):
         params = {**common.get("parameters", {}), "platform": platform,
                   "block_name": block, "entities": list(entities)}
+        account = params.get("account")
         out.append(extract_source.to_deployment(
-            f"extract-{block}", **schedule, **{**common, "parameters": params},
+            f"extract-{block}-{account}" if account else f"extract-{block}", **schedule,
+            **{**common, "parameters": params},
             concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
             description=f"{platform} ({block}): fetch what changed, stage it, then sync."))
     return out

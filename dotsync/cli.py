@@ -100,8 +100,12 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
               help="FILE holds this platform's own API payloads (see docs/SOURCES.md).")
 @click.option("--certificate-link", default=None, metavar="TEMPLATE",
               help="With --format: gift card link, e.g. 'https://shop.example/gift?c={code}'.")
+@click.option("--problems", "problems_file", default=None, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="With --format: write every rejected object to FILE (JSON Lines); "
+              "the output shows the first 1,000 and counts the rest by reason.")
 def load(entity: str, file: str, as_json: bool, platform: str | None,
-         certificate_link: str | None) -> None:
+         certificate_link: str | None, problems_file: str | None) -> None:
     """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
 
     With --format, FILE holds a platform's own API payloads (docs/SOURCES.md).
@@ -112,6 +116,8 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
     from dotsync.progress import ProgressLine
     from dotsync.store import LoadError, load_file
 
+    if problems_file is not None and platform is None:
+        raise click.UsageError("--problems goes with --format (a platform's payloads)")
     store = _store(_settings())
     line = ProgressLine(f"loading {entity}", unit="rows")
     line.enabled = line.enabled and not as_json
@@ -120,7 +126,8 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
             from dotsync.sources.load import load_platform_file
 
             report = load_platform_file(store, platform, entity, file,
-                                        link_template=certificate_link)
+                                        link_template=certificate_link,
+                                        problems_file=problems_file)
         else:
             report = load_file(store, entity, file, on_progress=line.update)
     except LoadError as exc:
@@ -137,7 +144,7 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
     c = report.counts
     click.echo(
         f"{entity}: {report.rows} rows read from {file}: {c.inserted} inserted, "
-        f"{c.updated} updated, {c.unchanged} unchanged, {len(report.problems)} rejected"
+        f"{c.updated} updated, {c.unchanged} unchanged, {report.rejected} rejected"
     )
     if report.duplicates:
         click.echo(
@@ -146,18 +153,33 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
         )
     for p in report.problems:
         click.echo(f"  rejected {p.where}: {p.reason}", err=True)
+    _left_out(report, problems_file)
+
+
+def _left_out(report: Any, problems_file: str | None) -> None:
+    """The problems not kept in memory: how many, why, and where the full list is."""
+    if not report.problems_left_out:
+        return
+    where = f"all {report.rejected} are in {problems_file}" if problems_file \
+        else "pass --problems FILE for the full list"
+    click.echo(f"  ... and {report.problems_left_out} more ({where}). By reason:", err=True)
+    for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:20]:
+        click.echo(f"  {count:>9}  {reason}", err=True)
 
 
 def _load_failed(entity: str, file: str, report: Any, shown: int = 5) -> None:
     """Not one row loaded: say so with the first reasons, and exit 1."""
     problems = report.problems
-    click.echo(f"dotsync: nothing loaded from {file}: all {len(problems)} rows were rejected "
+    total = getattr(report, "rejected", len(problems))
+    click.echo(f"dotsync: nothing loaded from {file}: all {total} rows were rejected "
                f"(is this a {entity} file?). First reasons:", err=True)
     for p in problems[:shown]:
         click.echo(f"  {p.where}: {p.reason}", err=True)
-    if len(problems) > shown:
-        click.echo(f"  ... and {len(problems) - shown} more (`--json` lists them all)",
-                   err=True)
+    printed = min(shown, len(problems))
+    if total > printed:
+        more = "`--json` lists them all" if total == len(problems) \
+            else "`--problems FILE` lists them all"
+        click.echo(f"  ... and {total - printed} more ({more})", err=True)
     sys.exit(1)
 
 
@@ -241,6 +263,7 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 def _register_commands() -> None:
     """Commands that live beside what they drive."""
     from deployments.alerts import alerts_command
+    from deployments.prefect_sources import source_deployments_command
     from deployments.serve import serve_command
     from dotsync.accounts_cli import accounts_command
     from dotsync.emulator.cli import emulator_command
@@ -255,6 +278,7 @@ def _register_commands() -> None:
     main.add_command(preflight_command, "preflight")
     main.add_command(serve_command, "serve")
     main.add_command(trace_command, "trace")
+    main.add_command(source_deployments_command, "source-deployments")
     main.add_command(reconcile_command, "reconcile")
     main.add_command(alerts_command, "alerts")
 

@@ -53,6 +53,8 @@ def shown(value: Any) -> str:
 
 def obj(payload: Any, name: str) -> Payload:
     """``payload`` as a JSON object, or a MappingError naming what it is."""
+    if type(payload) is dict:  # the decoders' own type: no ABC check per call
+        return payload
     if not isinstance(payload, Mapping):
         raise MappingError(f"expected a JSON object for {name}, found {_kind(payload)}")
     return payload
@@ -83,6 +85,8 @@ def get_path(payload: Any, *path: str | int) -> Any:
             if not isinstance(current, list) or not -len(current) <= step < len(current):
                 return None
             current = current[step]
+        elif type(current) is dict:
+            current = current.get(step)
         else:
             if not isinstance(current, Mapping):
                 return None
@@ -105,6 +109,12 @@ def platform_id(value: Any) -> str | None:
     A ``null`` or ``None`` reference is *no* reference: it never becomes the text
     ``"None"`` (which would attach a guest's order to whichever customer has that id).
     """
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str and value and not value[0].isspace() and not value[-1].isspace() \
+            and value.lower() not in _NO_ID:
+        return value  # the common case: nothing to strip, not a null word
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -113,10 +123,13 @@ def platform_id(value: Any) -> str | None:
         return str(int(value))
     if isinstance(value, str):
         text = value.strip()
-        if not text or text.lower() in {"none", "null", "undefined", "nan"}:
+        if not text or text.lower() in _NO_ID:
             return None
         return text
     return None
+
+
+_NO_ID = frozenset({"none", "null", "undefined", "nan"})
 
 
 def required_id(value: Any, name: str) -> str:
@@ -128,6 +141,8 @@ def required_id(value: Any, name: str) -> str:
 
 def text(value: Any) -> str | None:
     """Optional text: strings as given (empty is None), numbers as their digits."""
+    if type(value) is str:
+        return value if value and not value.isspace() else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -141,6 +156,12 @@ def text(value: Any) -> str | None:
 
 def decimal(value: Any, name: str) -> Decimal:
     """An exact amount from a JSON number or numeric string."""
+    if type(value) is Decimal:
+        if value.is_finite():
+            return value
+        raise MappingError(f"{name} is not a finite number: {shown(value)}")
+    if type(value) is int:
+        return Decimal(value)
     if isinstance(value, bool) or value is None:
         raise MappingError(f"{name} is missing or not a number (found {shown(value)})")
     if isinstance(value, Decimal):
@@ -183,9 +204,12 @@ def money_text(value: Decimal | None) -> str | None:
     """An amount as the plain decimal text the store keeps (never an exponent)."""
     if value is None:
         return None
-    if value == 0:
+    if not value:
         value = value.copy_abs()  # no "-0.00"
     return format(value, "f")
+
+
+_NAIVE_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def iso_timestamp(value: Any, name: str, *, naive_is_utc: bool = True) -> str:
@@ -194,6 +218,14 @@ def iso_timestamp(value: Any, name: str, *, naive_is_utc: bool = True) -> str:
     if not isinstance(value, str) or not value.strip():
         raise MappingError(f"{name} is missing or not a timestamp (found {shown(value)})")
     raw = value.strip()
+    if len(raw) == 19 and raw[10] in " T" and _NAIVE_SECONDS.fullmatch(raw) \
+            and raw[11:13] != "24" and naive_is_utc:
+        try:  # Adobe Commerce's "2017-08-21 22:22:19": validated, then spelled out
+            datetime.fromisoformat(raw)
+        except ValueError:
+            raise MappingError(f"{name} is not an ISO 8601 timestamp: {shown(value)}") \
+                from None
+        return f"{raw[:10]}T{raw[11:]}+00:00"
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
+import msgspec
+
+from dotsync.sources import jsonchunks
 
 #: Keys that may precede the array in a list response without making it an entity.
 META_KEYS = frozenset({
@@ -48,7 +51,12 @@ def _first_char(f: IO[bytes]) -> str:
 
 
 def _loads(line: bytes | str) -> Any:
-    return json.loads(line, parse_float=Decimal)
+    """One JSON Lines record: msgspec (fast), or ``json`` for what msgspec refuses
+    (lone surrogate escapes, ``NaN``…), whose answer or error stands as before."""
+    try:
+        return jsonchunks.decode(line)
+    except msgspec.DecodeError:
+        return json.loads(line, parse_float=Decimal)
 
 
 def _sniff_object(path: Path, envelopes: dict[str, str], wanted: str,
@@ -91,12 +99,34 @@ def _sniff_object(path: Path, envelopes: dict[str, str], wanted: str,
 
 
 def _iter_array(path: Path, prefix: str) -> Iterator[tuple[int, Any]]:
+    """The elements of the top-level array (``prefix`` ``item``) or of an envelope's
+    array (``KEY.item``): decoded a chunk at a time (:mod:`jsonchunks`), and by ijson
+    from the first element that path does not take, so errors read as ijson's."""
+    done = 0
+    with path.open("rb") as f:
+        if prefix == "item":
+            f.seek(0)
+            head = f.read(4096)
+            start: int | None = len(head) - len(head.removeprefix(b"\xef\xbb\xbf")
+                                                 .lstrip(b" \t\r\n"))
+        else:
+            start = jsonchunks.envelope_start(f, prefix.removesuffix(".item"))
+        if start is not None:
+            try:
+                for item in jsonchunks.iter_elements(f, start, envelope=prefix != "item"):
+                    done += 1
+                    yield done, item
+                return
+            except jsonchunks.Unsupported:
+                pass
+    skip = done
     done = 0
     with path.open("rb") as f:
         try:
             for item in ijson.items(f, prefix):
                 done += 1
-                yield done, item
+                if done > skip:
+                    yield done, item
         except ijson.JSONError as exc:
             raise FileKindError(f"the JSON stops being valid after element {done}: "
                                 f"{exc}") from None

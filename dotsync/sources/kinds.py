@@ -82,7 +82,7 @@ GUESSERS = {"shopify": _shopify, "commercetools": _commercetools, "adobe-commerc
 
 def guess(platform: str, payload: Any) -> str | None:
     """The kind of ``payload`` (``orders``, ``customers`` …), or None when unsure."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         return None
     return GUESSERS[platform](payload)
 

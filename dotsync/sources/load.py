@@ -2,7 +2,7 @@
 
 The file is streamed (see :mod:`dotsync.sources.files`), each object mapped by the
 platform module, and the rows written in batches through the store's own upsert
-(:meth:`Store.upsert_staged`), so memory stays flat whatever the file's size and
+(:meth:`Store.upsert_rows`), so memory stays flat whatever the file's size and
 loading a file twice changes nothing. An object that cannot be mapped is reported
 with its position, its platform id and the reason; the others load.
 
@@ -21,8 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from dotsync.sources import TITLES, check_entity, kinds, mapper, state
 from dotsync.sources.base import Mapped, map_safely
 from dotsync.sources.files import FileKindError, bad_line_reason, iter_objects
@@ -38,6 +36,10 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 BATCH_ROWS = 10_000
 #: Files at least this big are read and mapped in a second process by default.
 PIPELINE_MIN_BYTES = 32 * 1024 * 1024
+#: Problems kept in the report (all of them are counted, and written to the
+#: problems file when there is one): a file of millions of bad objects must not
+#: fill the memory.
+KEEP_PROBLEMS = 1_000
 
 
 def _describe(platform: str, entity: str) -> str:
@@ -69,8 +71,14 @@ def load_platform_file(
     batch_rows: int = BATCH_ROWS,
     link_template: str | None = None,
     workers: int | None = None,
+    keep_problems: int | None = None,
+    problems_file: str | Path | None = None,
 ) -> LoadReport:
     """Map and upsert every object of ``path``; returns counts and problems.
+
+    The report keeps the first ``keep_problems`` (default :data:`KEEP_PROBLEMS`)
+    problems and counts the others
+    (per reason too); ``problems_file`` receives every one as JSON Lines.
 
     ``workers=2`` reads and maps the file in a second process while this one writes
     to the store (the default for files of :data:`PIPELINE_MIN_BYTES` or more on a
@@ -86,17 +94,31 @@ def load_platform_file(
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 \
             and path.stat().st_size >= PIPELINE_MIN_BYTES else 1
+    staging = "orders" if entity == "creditmemos" else entity
+    report = LoadReport(entity=staging, path=str(path), kind=platform,
+                        keep_problems=KEEP_PROBLEMS if keep_problems is None
+                        else keep_problems)
+    out = None
     try:
+        if problems_file is not None:
+            try:
+                out = report.problems_out = open(problems_file, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise LoadError(f"cannot write {problems_file}: "
+                                f"{exc.strerror or exc}") from None
         if workers >= 2:
-            return _load_in_two_processes(store, platform, entity, path,
+            return _load_in_two_processes(store, platform, entity, path, report,
                                           batch_rows=batch_rows, link_template=link_template)
         form: dict[str, str] = {}
         return load_objects(store, platform, entity,
                             _file_objects(platform, entity, path, form),
                             source=str(path), batch_rows=batch_rows,
-                            link_template=link_template, form=form)
+                            link_template=link_template, form=form, report=report)
     except OSError as exc:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        if out is not None:
+            out.close()
 
 
 def _file_objects(platform: str, entity: str, path: Path,
@@ -119,12 +141,15 @@ def load_objects(
     batch_rows: int = BATCH_ROWS,
     link_template: str | None = None,
     form: dict[str, str] | None = None,
+    report: LoadReport | None = None,
 ) -> LoadReport:
     """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
     check_entity(platform, entity)
     staging = "orders" if entity == "creditmemos" else entity
     state.ensure(store.engine)
-    report = LoadReport(entity=staging, path=source, kind=platform)
+    if report is None:
+        report = LoadReport(entity=staging, path=source, kind=platform,
+                            keep_problems=KEEP_PROBLEMS)
     counts = [0, 0, 0]
     for batch in mapped_batches(platform, entity, objects, report,
                                 batch_rows=batch_rows, link_template=link_template,
@@ -139,7 +164,7 @@ def load_objects(
 def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
                    report: LoadReport, counts: list[int], unit: str = "element") -> None:
     def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
-        report.problems.append(RowProblem(line, ident, field, reason, unit))
+        report.add_problem(RowProblem(line, ident, field, reason, unit))
 
     got = _write(store, platform, entity, batch, problem)
     counts[0] += got.inserted
@@ -164,8 +189,8 @@ def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]
     kwargs = {"link_template": link_template} if entity == "certificates" else {}
 
     def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
-        report.problems.append(RowProblem(line, ident, field, reason,
-                                          form.get("unit", "element")))
+        report.add_problem(RowProblem(line, ident, field, reason,
+                                      form.get("unit", "element")))
 
     try:
         for position, payload in objects:
@@ -200,7 +225,6 @@ def _produce(platform: str, entity: str, path: str, batch_rows: int,
              link_template: str | None, queue: Any) -> None:
     """The reading process of the two-process load: parse and map, hand batches over."""
     report = LoadReport(entity=entity, path=path)
-    sent = 0
     form: dict[str, str] = {}
     try:
         for batch in mapped_batches(platform, entity, _file_objects(platform, entity,
@@ -208,9 +232,10 @@ def _produce(platform: str, entity: str, path: str, batch_rows: int,
                                     report, batch_rows=batch_rows,
                                     link_template=link_template, form=form):
             queue.put(("batch", (batch, form.get("unit", "element")),
-                       report.problems[sent:], report.rows))
-            sent = len(report.problems)
-        queue.put(("done", None, report.problems[sent:], report.rows))
+                       list(report.problems), report.rows))
+            # Handed over: the writing process counts and keeps them.
+            report.problems.clear()
+        queue.put(("done", None, list(report.problems), report.rows))
     except LoadError as exc:
         queue.put(("error", str(exc), [], report.rows))
     except OSError as exc:
@@ -220,16 +245,15 @@ def _produce(platform: str, entity: str, path: str, batch_rows: int,
                    report.rows))
 
 
-def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path, *,
-                           batch_rows: int, link_template: str | None) -> LoadReport:
+def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path,
+                           report: LoadReport, *, batch_rows: int,
+                           link_template: str | None) -> LoadReport:
     """Read and map in a child process while this one writes: both cores busy, memory
     still flat (at most two batches wait between the processes)."""
     import multiprocessing
     import queue as queue_module
 
-    staging = "orders" if entity == "creditmemos" else entity
     state.ensure(store.engine)
-    report = LoadReport(entity=staging, path=str(path), kind=platform)
     counts = [0, 0, 0]
     ctx = multiprocessing.get_context("spawn")
     channel = ctx.Queue(maxsize=2)
@@ -245,7 +269,8 @@ def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path,
                     raise LoadError("the reading process stopped without a word "
                                     f"(exit code {child.exitcode})") from None
                 continue
-            report.problems.extend(problems)
+            for found in problems:
+                report.add_problem(found)
             report.rows = rows
             if kind == "error":
                 raise LoadError(payload)
@@ -329,9 +354,8 @@ def _write(store: Store, platform: str, entity: str, batch: _Batch,
                         "recipient_email")
                 del rows[k]
     cols = list(schema.ENTITY_COLUMNS[staging])
-    frame = pd.DataFrame([[r.get(c) for c in cols] for r in rows.values()],
-                         columns=cols, dtype=object)
-    return store.upsert_staged(staging, frame)
+    return store.upsert_rows(staging, [tuple([r.get(c) for c in cols])
+                                       for r in rows.values()])
 
 
 def _customer_emails(store: Store, ids: set[str]) -> dict[str, str]:

@@ -170,6 +170,55 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
+    def upsert_rows(self, entity: str, rows: Sequence[tuple[str | None, ...]]) -> UpsertCounts:
+        """:meth:`upsert_staged` for rows already in the entity's column order (text or
+        None, one per key), without a DataFrame: the platform loaders' bulk path.
+
+        Existing rows are compared value by value; on SQLite the inserts and updates go
+        straight to the driver's ``executemany`` (SQLAlchemy's per-row parameter
+        processing cost more than SQLite's own insert).
+        """
+        if not rows:
+            return UpsertCounts()
+        table = schema.STAGING_TABLES[entity]
+        key = schema.ENTITY_KEYS[entity]
+        cols = list(schema.ENTITY_COLUMNS[entity])
+        at = cols.index(key)
+        existing: dict[Any, tuple] = {}
+        select = sa.select(*[table.c[c] for c in cols])
+        with self.engine.connect() as conn:
+            for part in chunks([r[at] for r in rows], _IN_CHUNK):
+                for found in conn.execute(select.where(table.c[key].in_(part))):
+                    existing[found[at]] = tuple(found)
+        inserts = [r for r in rows if r[at] not in existing]
+        updates = [r for r in rows if r[at] in existing and existing[r[at]] != tuple(r)]
+        others = [c for c in cols if c != key]
+        with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                names = ", ".join(f'"{c}"' for c in cols)
+                marks = ", ".join("?" for _ in cols)
+                if inserts:
+                    conn.exec_driver_sql(
+                        f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', inserts)
+                if updates:
+                    sets = ", ".join(f'"{c}" = ?' for c in others)
+                    picks = [cols.index(c) for c in others]
+                    conn.exec_driver_sql(
+                        f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?',
+                        [tuple(r[i] for i in picks) + (r[at],) for r in updates])
+            else:
+                for part in chunks(inserts, 5_000):
+                    conn.execute(table.insert(), [dict(zip(cols, r, strict=True))
+                                                  for r in part])
+                if updates:
+                    stmt = (table.update().where(table.c[key] == sa.bindparam("_key"))
+                            .values({c: sa.bindparam(c) for c in others}))
+                    for part in chunks(updates, 5_000):
+                        conn.execute(stmt, [{**dict(zip(cols, r, strict=True)),
+                                             "_key": r[at]} for r in part])
+        return UpsertCounts(inserted=len(inserts), updated=len(updates),
+                            unchanged=len(rows) - len(inserts) - len(updates))
+
     def upsert_staged(self, entity: str, frame: pd.DataFrame) -> UpsertCounts:
         """Insert new keys, update changed rows, leave identical rows alone.
 

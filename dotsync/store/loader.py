@@ -14,10 +14,11 @@ the file is counted once (by its first occurrence) and the last occurrence wins.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,31 @@ class LoadReport:
     duplicates: int = 0
     #: What was read: ``csv``, ``jsonl``, ``json-array`` or ``parquet``.
     kind: str = ""
+    #: :meth:`add_problem` keeps at most this many in ``problems`` (None: all) and
+    #: counts the rest in ``problems_left_out``, so a huge file of bad rows cannot
+    #: fill the memory; every problem goes to ``problems_out`` (JSON Lines) if set.
+    keep_problems: int | None = None
+    problems_left_out: int = 0
+    #: Problems per reason (at most :data:`MAX_REASONS` distinct, then "other").
+    reasons: dict[str, int] = field(default_factory=dict)
+    problems_out: IO[str] | None = field(default=None, repr=False, compare=False)
+
+    def add_problem(self, problem: RowProblem) -> None:
+        """Count ``problem``, keep it if there is room, and write it out."""
+        reason = problem.reason if problem.reason in self.reasons \
+            or len(self.reasons) < MAX_REASONS else OTHER_REASONS
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if self.keep_problems is None or len(self.problems) < self.keep_problems:
+            self.problems.append(problem)
+        else:
+            self.problems_left_out += 1
+        if self.problems_out is not None:
+            self.problems_out.write(json.dumps(_problem_dict(problem)) + "\n")
+
+    @property
+    def rejected(self) -> int:
+        """Every problem, kept in ``problems`` or not."""
+        return len(self.problems) + self.problems_left_out
 
     @property
     def loaded(self) -> int:
@@ -89,10 +115,21 @@ class LoadReport:
             "updated": self.counts.updated,
             "unchanged": self.counts.unchanged,
             "duplicates": self.duplicates,
-            "rejected": len(self.problems),
-            "problems": [{"line": p.line, "unit": p.unit, "key": p.key, "field": p.field,
-                          "reason": p.reason} for p in self.problems],
+            "rejected": self.rejected,
+            "problems": [_problem_dict(p) for p in self.problems],
+            **({"problems_left_out": self.problems_left_out, "reasons": self.reasons}
+               if self.problems_left_out else {}),
         }
+
+
+#: Distinct reasons counted one by one in :attr:`LoadReport.reasons`.
+MAX_REASONS = 100
+OTHER_REASONS = "(other reasons)"
+
+
+def _problem_dict(p: RowProblem) -> dict[str, Any]:
+    return {"line": p.line, "unit": p.unit, "key": p.key, "field": p.field,
+            "reason": p.reason}
 
 
 def _bad_text(value: str) -> str | None:

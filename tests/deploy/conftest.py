@@ -173,8 +173,9 @@ def start_prefect_server(processes: Processes, name: str = "server") -> PrefectS
          "--port", str(port)],
         env,
     )
-    wait_for(lambda: httpx.get(f"{url}/api/health", timeout=2).status_code == 200,
-             180, "prefect server start", proc, lambda: processes.log(name))
+    # Generous: on a busy 2-core machine a fresh server took over 90 s to answer.
+    wait_for(lambda: httpx.get(f"{url}/api/health", timeout=10).status_code == 200,
+             240, "prefect server start", proc, lambda: processes.log(name))
     return PrefectServer(url=url, api_url=f"{url}/api", home=home, env=env, proc=proc)
 
 

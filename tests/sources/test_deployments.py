@@ -44,3 +44,13 @@ def test_serve_builds_an_extract_deployment_per_source(monkeypatch):
     extract = next(d for d in build_deployments(15) if d.name == "extract-main")
     assert extract.parameters["platform"] == "shopify"
     assert extract.parameters["block_name"] == "main"
+
+
+def test_each_account_gets_its_own_source_deployments(monkeypatch):
+    from deployments.serve import build_deployments
+
+    monkeypatch.setenv("DOTSYNC_SOURCES", "shopify:main")
+    names = [d.name for a in ("eu", "us") for d in build_deployments(15, account=a)]
+    assert len(names) == len(set(names))
+    eu = next(d for d in build_deployments(15, account="eu") if d.name == "extract-main-eu")
+    assert eu.parameters["account"] == "eu" and eu.parameters["block_name"] == "main"

@@ -97,7 +97,7 @@ def test_adobe_pages_retries_and_a_second_run_fetching_only_what_changed(sqlite_
 def test_a_crash_between_fetch_and_commit_refetches_never_skips(sqlite_store, monkeypatch):
     orders = [_adobe_order(i, f"2024-01-0{i} 10:00:00") for i in range(1, 4)]
     shop = AdobeShop(orders)
-    real = sqlite_store.upsert_staged
+    real = sqlite_store.upsert_rows
     calls = {"n": 0}
 
     def crash_on_second_page(entity, frame):
@@ -106,13 +106,13 @@ def test_a_crash_between_fetch_and_commit_refetches_never_skips(sqlite_store, mo
             raise RuntimeError("killed before the commit")
         return real(entity, frame)
 
-    monkeypatch.setattr(sqlite_store, "upsert_staged", crash_on_second_page)
+    monkeypatch.setattr(sqlite_store, "upsert_rows", crash_on_second_page)
     with pytest.raises(RuntimeError, match="killed"):
         _run(sqlite_store, _adobe_config(), shop, [])
     # The first page was committed, so the watermark moved to its newest row only.
     assert state.get_watermark(sqlite_store.engine, "eu-shop", "orders") == \
         "2024-01-02 10:00:00"
-    monkeypatch.setattr(sqlite_store, "upsert_staged", real)
+    monkeypatch.setattr(sqlite_store, "upsert_rows", real)
     again = _run(sqlite_store, _adobe_config(), shop, [])
     assert sorted(sqlite_store.read_staged("orders")["order_id"]) == [
         "000000001", "000000002", "000000003"]

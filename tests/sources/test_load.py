@@ -216,7 +216,8 @@ _any_json = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(values=st.lists(st.dictionaries(st.sampled_from(
     ["id", "email", "line_items", "total_price", "currency", "updated_at", "customer",
      "orders", "customers"]) | st.text(max_size=4), _any_json, max_size=6),
