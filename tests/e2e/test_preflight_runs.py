@@ -21,7 +21,12 @@ def test_a_us_shop_selling_abroad_in_usd_runs_with_preflight_on(env, monkeypatch
     assert set(states(env.store, "orders").values()) == {"synced"}
 
     monkeypatch.setenv("DOTSYNC_PREFLIGHT_ACCEPT", "order_currencies")
-    stage(env.store, "orders", [order(10, "customer1@example.com", currency="USD")])
+    # A scheduled run checks what changed since the last one: new customers abroad and
+    # their USD orders show the same pattern again.
+    stage(env.store, "customers", [customer(i, country=countries[i % 5])
+                                   for i in range(10, 15)])
+    stage(env.store, "orders", [order(i, f"customer{i}@example.com", currency="USD")
+                                for i in range(10, 15)])
     state = env.sync(preflight=True)
     assert state.is_completed(), state.message
     assert any(n.startswith("preflight order_currencies: accepted:")
