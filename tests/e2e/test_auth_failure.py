@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from dotsync.cli import main
-from dotsync.sync.engine import SyncEngine
 from tests.e2e.helpers import certificate, customer, order, stage
 
 pytestmark = pytest.mark.e2e
@@ -112,13 +111,15 @@ def test_credentials_revoked_mid_run_fail_it_once_with_one_message(env, monkeypa
     stage(env.store, "customers", [customer(1)])
     stage(env.store, "orders", [order(1, "customer1@example.com")])
     stage(env.store, "certificates", [certificate(1, "customer1@example.com")])
-    real = SyncEngine.push_orders
+    import tasks.sync_steps as steps
 
-    def revoke_then_push(self, valid):
+    real = steps.sync_orders
+
+    def revoke_then_push(engine, changes):  # the contacts went out; now the key is revoked
         env.emulator.state.config.password = "revoked"
-        return real(self, valid)
+        return real(engine, changes)
 
-    monkeypatch.setattr(SyncEngine, "push_orders", revoke_then_push)
+    monkeypatch.setattr(steps, "sync_orders", revoke_then_push)
     state = sync(poll_interval=0.02, return_state=True)
     assert state.is_failed()
     assert "refused the API credentials during the run" in state.message
