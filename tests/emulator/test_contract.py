@@ -108,6 +108,9 @@ def test_every_operation_answers_per_spec() -> None:
         ok(api.put("/insightData/v3/contacts/email/ghost@example.com/Purchases/o9",
                    json={}), 404)
         ok(api.put(f"/insightData/v3/contacts/email/{JO}/1bad/o9", json={}), 400)
+        ok(api.get("/insightData/v3/contacts/Purchases?limit=10"
+                   "&~modified=gte::2000-01-01T00:00:00Z"), 200)
+        ok(api.get("/insightData/v3/contacts/Missing?limit=10"), 404)
         ok(api.put("/insightData/v3/account/Purchases/x", json={}), 400)
         ok(api.put("/insightData/v3/account/Missing/x", json={}), 404)
         ok(api.put("/insightData/v3/import", json=insight_body(
