@@ -174,6 +174,11 @@ class ContactDeleteReport:
     def done(self) -> bool:
         return self.status in {"Finished", "Failed"}
 
+    @property
+    def succeeded(self) -> bool:
+        """The delete ran (``Finished``; ``Complete`` taken the same, as for imports)."""
+        return self.status in INSIGHT_IMPORT_DONE
+
     @classmethod
     def from_json(cls, body: Any, delete_id: str = "") -> ContactDeleteReport:
         data = _dict(body)

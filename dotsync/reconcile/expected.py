@@ -16,7 +16,8 @@ import pandas as pd
 
 from dotsync.store.status import source_hashes
 from dotsync.sync import payloads
-from dotsync.sync.engine import SyncEngine, _fulfilled_date
+from dotsync.sync.engine import SyncEngine
+from dotsync.sync.steps.orders import fulfilled_date as _fulfilled_date
 
 
 @dataclass

@@ -18,7 +18,6 @@ import gc
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,8 +28,12 @@ from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
 from dotsync.sync import changed
 from dotsync.sync.changed import Changes
-from dotsync.sync.engine import RunFailed, SyncEngine, _norm_email
-from dotsync.sync.transactional import EXPIRED, SendPlan, cap_exceeded
+from dotsync.sync.engine import SyncEngine
+from dotsync.sync.steps import send_cap
+from dotsync.sync.steps.items import ContactItem, OrderRow
+from dotsync.sync.steps.options import BACKFILL_CHUNK_ROWS
+from dotsync.sync.steps.records import norm_email
+from dotsync.sync.transactional import EXPIRED, SendPlan
 
 
 class Backfill:
@@ -41,7 +44,7 @@ class Backfill:
         engine: SyncEngine,
         *,
         since: str | pd.Timestamp | None = None,
-        chunk_rows: int = 50_000,
+        chunk_rows: int = BACKFILL_CHUNK_ROWS,
     ) -> None:
         self.engine = engine
         self.store = engine.store
@@ -104,7 +107,7 @@ class Backfill:
         order = sa.func.lower(sa.func.trim(customers_table.c.email))
         carry: pd.DataFrame | None = None
         for chunk in self.store.iter_staged("customers", self.chunk_rows, order_by=order):
-            chunk["_email_norm"] = _norm_email(chunk["email"])
+            chunk["_email_norm"] = norm_email(chunk["email"])
             if carry is not None and not carry.empty:
                 chunk = pd.concat([carry, chunk], ignore_index=True)
             last = chunk["_email_norm"].iloc[-1]
@@ -114,7 +117,7 @@ class Backfill:
         if carry is not None and not carry.empty:
             yield carry
 
-    def contact_items(self) -> Iterator[dict[str, Any]]:
+    def contact_items(self) -> Iterator[ContactItem]:
         if self.changes is not None:
             yield from changed.contact_items(self.engine, self._counted("customers"))
             return
@@ -127,12 +130,12 @@ class Backfill:
             group = chunk[chunk["_email_norm"].isin(emails)
                           | chunk["customer_id"].isin(pending["customer_id"])]
             group = group.assign(_hash=source_hashes("customers", group))
-            items = deque(self.engine.contact_items(group, set(pending["customer_id"])))
+            items = deque(self.engine.contacts.items(group, set(pending["customer_id"])))
             del chunk, pending, group
             while items:  # hand each item over and let it go: memory stays flat
                 yield items.popleft()
 
-    def guest_items(self, include_certificates: bool) -> list[dict[str, Any]]:
+    def guest_items(self, include_certificates: bool) -> list[ContactItem]:
         """E-mail-only contacts for order (and recipient) e-mails no customer row has.
 
         The database finds the candidates (so a million order e-mails never come into
@@ -152,8 +155,8 @@ class Backfill:
                     wanted.add(email)
         if not wanted:
             return []
-        holders = self.engine.customers_with_emails(wanted)
-        return self.engine.guest_items(wanted, set(holders["_email_norm"].dropna()))
+        holders = self.engine.ctx.customers_with_emails(wanted)
+        return self.engine.contacts.guest_items(wanted, set(holders["_email_norm"].dropna()))
 
     def _counted(self, entity: str) -> Iterator[pd.DataFrame]:
         """Pending rows of ``entity`` through the change stamps (``since`` mode)."""
@@ -169,7 +172,7 @@ class Backfill:
             if self.changes is None:
                 self.engine.push_contacts(self.guest_items(include_certificates), bulk=True)
             else:  # guests go with their orders and certificates, chunk by chunk
-                self.engine.erase()
+                self.engine.contacts.erasures.erase()
 
     # -- orders and certificates -------------------------------------------------------
 
@@ -181,14 +184,14 @@ class Backfill:
             self.rows_read += len(chunk)
             yield self._pending("orders", chunk)
 
-    def order_rows(self) -> Iterator[dict[str, Any]]:
+    def order_rows(self) -> Iterator[OrderRow]:
         for pending in self._order_chunks():
             if pending.empty:
                 continue
-            valid = self.engine.validate_orders(pending)
+            valid = self.engine.orders.validate(pending)
             if self.changes is not None and not valid.empty:
                 changed.push_guests(self.engine, valid["customer_email"].tolist())
-            rows = deque(self.engine.prepare_orders(valid))
+            rows = deque(self.engine.orders.prepare(valid))
             del pending, valid
             while rows:
                 row = rows.popleft()
@@ -203,8 +206,8 @@ class Backfill:
                 engine.report.counts["orders"].sent += sent
                 return
             with bulk_collector():
-                missing = engine._send_orders(self.order_rows(), bulk=True)
-            engine.retry_missing_contacts(missing)
+                missing = engine.orders.send(self.order_rows(), bulk=True)
+            engine.orders.retry_missing_contacts(missing)
 
     def _certificate_chunks(self) -> Iterator[pd.DataFrame]:
         if self.changes is not None:
@@ -229,33 +232,22 @@ class Backfill:
             if self.changes is not None and not valid.empty \
                     and not self.engine.options.dry_run:
                 changed.push_guests(self.engine, valid["recipient_email"].tolist())
-            ready, _waiting, expired, _gate = self.engine.plan_certificates(valid)
-            plan.certificates += len(ready)
-            plan.skip(EXPIRED, len(expired))
+            sorted_ = self.engine.certificates.plan(valid)
+            plan.certificates += len(sorted_.ready)
+            plan.skip(EXPIRED, len(sorted_.expired))
         return plan
 
     def send_certificates(self) -> None:
-        engine = self.engine
-        plan = self.count_certificate_sends()
-        by_flag = engine.options.allow_sends is not None
-        allowed = engine.options.allow_sends if by_flag else engine.settings.max_sends_per_run
-        problem = cap_exceeded(plan, int(allowed or 0), by_flag)
-        engine.send_plan = plan
-        if engine.options.dry_run:
-            engine.report.notes.append(f"dry run: the backfill would send {plan.describe()}"
-                                       + (f"; it would fail: {problem}" if problem else ""))
-        else:
-            failpoints.hit("after_send_cap")
-            if problem:
-                raise RunFailed(problem.replace("dotsync sync --allow-sends",
-                                                "dotsync backfill --include-certificates "
-                                                "--allow-sends").replace(
-                    "the sync flow's allow_sends", "the backfill flow's allow_sends"))
+        send_cap.decide(self.engine.ctx, self.count_certificate_sends(), "the backfill",
+                        fix=lambda problem: problem.replace(
+                            "dotsync sync --allow-sends",
+                            "dotsync backfill --include-certificates --allow-sends").replace(
+                            "the sync flow's allow_sends", "the backfill flow's allow_sends"))
         with self._window("certificates"):
             for pending in self._certificate_chunks():
                 if pending.empty:
                     continue
-                valid = self.engine.validate_certificates(pending)
+                valid = self.engine.certificates.validate(pending)
                 if self.changes is not None and not valid.empty:
                     changed.push_guests(self.engine, valid["recipient_email"].tolist())
                 self.engine.send_certificates(valid)

@@ -31,10 +31,9 @@ from dotsync.store.changes import ChangeFeed, Window
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import order_stream
-from dotsync.sync.engine import SyncEngine, _norm_email
-
-#: Staged rows read (and validated) at a time.
-CHUNK_ROWS = 20_000
+from dotsync.sync.engine import SyncEngine
+from dotsync.sync.steps.options import CHUNK_ROWS
+from dotsync.sync.steps.records import norm_email
 
 
 class Changes:
@@ -73,8 +72,8 @@ class Changes:
                 continue
             out = frame.loc[mask].assign(_hash=hashes[mask])
             if entity == "customers":
-                out["_email_norm"] = _norm_email(out["email"])
-            out = engine.reject_long_keys(entity, out)
+                out["_email_norm"] = norm_email(out["email"])
+            out = engine.ctx.reject_long_keys(entity, out)
             if not out.empty:
                 yield out
 
@@ -105,11 +104,11 @@ def contact_items(engine: SyncEngine, chunks: Iterable[pd.DataFrame]) -> Iterato
     every staged row that shares its e-mail."""
     for pending in chunks:
         emails = set(pending["_email_norm"].dropna())
-        holders = engine.customers_with_emails(emails)
+        holders = engine.ctx.customers_with_emails(emails)
         alone = pending[~pending["customer_id"].isin(holders["customer_id"])]
         group = pd.concat([holders, alone.drop(columns=["_hash"])], ignore_index=True)
         group = group.assign(_hash=source_hashes("customers", group))
-        items = deque(engine.contact_items(group, set(pending["customer_id"])))
+        items = deque(engine.contacts.items(group, set(pending["customer_id"])))
         del pending, holders, alone, group
         while items:  # hand each item over and let it go
             yield items.popleft()
@@ -123,7 +122,7 @@ def push_guests(engine: SyncEngine, emails: Iterable[Any]) -> None:
         return
     have = {e.strip().lower() for e in engine.store.customer_emails(wanted)
             if isinstance(e, str) and e.strip()}
-    items = engine.guest_items(wanted, have)
+    items = engine.contacts.guest_items(wanted, have)
     if items:
         engine.push_contacts(items)
 
@@ -132,7 +131,7 @@ def sync_contacts(engine: SyncEngine, changes: Changes) -> None:
     """Every pending customer, merged by e-mail, pushed as contacts (single upserts
     when few, bulk imports when many); then the erasures they asked for."""
     engine.push_contacts(contact_items(engine, changes.pending("customers")))
-    engine.erase()
+    engine.contacts.erasures.erase()
     changes.done("customers")
 
 
@@ -143,12 +142,12 @@ def sync_orders(engine: SyncEngine, changes: Changes) -> None:
     one is read and submitted while earlier imports run."""
     if engine.options.dry_run:
         for pending in changes.pending("orders"):
-            valid = engine.validate_orders(pending)
+            valid = engine.orders.validate(pending)
             del pending
             if valid.empty:
                 continue
             push_guests(engine, valid["customer_email"].tolist())
-            engine.push_orders(valid)
+            engine.orders.push(valid)
     else:
         order_stream.send_orders(engine, order_stream.prepared_orders(
             engine, changes.pending("orders"), push_guests))
@@ -162,7 +161,7 @@ def prepare_certificates(engine: SyncEngine, changes: Changes) -> pd.DataFrame:
     until :func:`sync_certificates`."""
     frames = []
     for pending in changes.pending("certificates"):
-        valid = engine.validate_certificates(pending)
+        valid = engine.certificates.validate(pending)
         if valid.empty:
             continue
         push_guests(engine, valid["recipient_email"].tolist())

@@ -18,13 +18,13 @@ from typing import Any, Generic, TypeVar
 
 from dotsync import failpoints
 from dotsync.dotdigital.errors import AuthenticationError, ImportWaitTimeout, RateLimitedError
+from dotsync.dotdigital.reports import CONTACT_IMPORT_TERMINAL, INSIGHT_IMPORT_TERMINAL
 
 C = TypeVar("C")  # a chunk of records
 R = TypeVar("R")  # an import report
 
-TERMINAL = frozenset(
-    {"Finished", "Complete", "Failed", "RejectedByWatchdog", "ExceedsAllowedContactLimit"}
-)
+#: Statuses after which an import (of either kind) changes no more.
+TERMINAL = CONTACT_IMPORT_TERMINAL | INSIGHT_IMPORT_TERMINAL
 
 
 @dataclass

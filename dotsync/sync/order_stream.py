@@ -4,10 +4,10 @@ The scheduled sync used to send each chunk of changed orders and wait for its
 imports to finish before reading the next chunk, so a run with many changes paid
 one full import wait (a submission, then polls every few seconds) per chunk, with
 the worker idle meanwhile. Here the chunks are one lazy stream of prepared orders
-behind :meth:`SyncEngine._send_orders`'s bulk path, which takes a new import's
-records only when one of the 5 insight import slots Dotdigital allows is free: the
-next chunk is read, validated and submitted while earlier imports run, and each
-import is settled in the ledger as soon as its report says it ended.
+behind the orders step's bulk path (:class:`~dotsync.sync.steps.order_send.OrderImport`),
+which takes a new import's records only when one of the 5 insight import slots
+Dotdigital allows is free: the next chunk is read, validated and submitted while
+earlier imports run, and each import is settled in the ledger as soon as its report says it ended.
 
 What holds as before:
 
@@ -23,7 +23,7 @@ What holds as before:
   and upserts the same record key (no second record), and owes one confirmation.
 
 Few orders (up to ``bulk_threshold``) still go as single upserts, decided on the
-first rows of the stream, as :meth:`SyncEngine.push_contacts` does for contacts.
+first rows of the stream, as the contacts step does for contacts.
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
     serialised and the few fields that settle it, not the row).
     """
     for pending in chunks:
-        valid = engine.validate_orders(pending)
+        valid = engine.orders.validate(pending)
         del pending
         if valid.empty:
             continue
         push_guests(engine, valid["customer_email"].tolist())
-        rows = deque(engine.prepare_orders(valid))
+        rows = deque(engine.orders.prepare(valid))
         del valid
         while rows:
             yield rows.popleft()
@@ -66,13 +66,13 @@ def send_orders(engine: SyncEngine, rows: Iterator[dict[str, Any]]) -> int:
     Up to ``bulk_threshold`` orders in the whole stream go as single upserts; more go
     through insight imports, the stream read only as import slots free up. Orders
     refused because their contact is missing are retried after the contact is pushed
-    again (:meth:`SyncEngine.retry_missing_contacts`).
+    again (:meth:`dotsync.sync.steps.orders.Orders.retry_missing_contacts`).
     """
     threshold = max(0, engine.options.bulk_threshold)
     head = list(itertools.islice(rows, threshold + 1))
     if len(head) <= threshold:
-        missing = engine._send_orders(head, bulk=False)
-        engine.retry_missing_contacts(missing)
+        missing = engine.orders.send(head, bulk=False)
+        engine.orders.retry_missing_contacts(missing)
         return len(head)
     sent = len(head)
 
@@ -84,6 +84,6 @@ def send_orders(engine: SyncEngine, rows: Iterator[dict[str, Any]]) -> int:
             sent += 1
             yield row
 
-    missing = engine._send_orders(counted(), bulk=True)
-    engine.retry_missing_contacts(missing)
+    missing = engine.orders.send(counted(), bulk=True)
+    engine.orders.retry_missing_contacts(missing)
     return sent

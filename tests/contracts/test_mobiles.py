@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_contracts.mobiles import share_mobile_numbers
-from dotsync.sync.engine import _mobile_conflict, _mobile_failure
+from dotsync.sync.steps.contact_import import mobile_conflict as _mobile_conflict
+from dotsync.sync.steps.contact_import import mobile_failure as _mobile_failure
 
 NUMBERS = ["+447911123456", "+447911123457", "+33612345678"]
 

@@ -123,19 +123,21 @@ def test_rejected_records_change_nothing_else(bulk: bool, tmp_path: Path) -> Non
 def _fail_in(step: str, emulator: EmulatorServer) -> Callable[[SyncEngine], None]:
     """Make ``engine.<step>`` die after doing part of its work (or before, for connect)."""
 
-    # The scheduled sync's orders step sends through _send_orders (the chunks are
-    # pipelined through it); push_orders is the dry run's path.
-    attribute = {"push_orders": "_send_orders"}.get(step, step)
+    # The scheduled sync's orders step sends through the orders step's ``send`` (the
+    # chunks are pipelined through it); push_orders is the dry run's path.
+    def target(engine: SyncEngine) -> Any:
+        return engine.orders if step == "push_orders" else engine
+    attribute = {"push_orders": "send"}.get(step, step)
 
     def arm(engine: SyncEngine) -> None:
-        real = getattr(engine, attribute)
+        real = getattr(target(engine), attribute)
         def dying(*args: Any, **kwargs: Any) -> Any:
             if step == "send_certificates":  # credentials revoked half-way through
                 emulator.state.config.password = "revoked-" + PASSWORD
                 return real(*args, **kwargs)
             real(*args, **kwargs)
             raise RuntimeError(f"an unexpected error after {step}")
-        setattr(engine, attribute, dying)
+        setattr(target(engine), attribute, dying)
 
     return arm
 

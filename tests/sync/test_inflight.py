@@ -50,7 +50,9 @@ def test_typical_order_bookkeeping_takes_a_fraction_of_dict_rows():
        identity=st.text(min_size=1), same_identity=st.booleans())
 def test_contact_bookkeeping_comes_back_identical(key, members, email, same_email, identity,
                                                   same_identity):
-    from dotsync.sync.engine import _CONTACT_SETTLE_FIELDS, _pack_contact, _unpack_contact
+    from dotsync.sync.steps.contact_import import CONTACT_SETTLE_FIELDS as _CONTACT_SETTLE_FIELDS
+    from dotsync.sync.steps.contact_import import pack_contact as _pack_contact
+    from dotsync.sync.steps.contact_import import unpack_contact as _unpack_contact
 
     values = (key, "0" * 32, members, key if same_email else email,
               key if same_identity else identity)
@@ -63,7 +65,7 @@ def test_contact_bookkeeping_comes_back_identical(key, members, email, same_emai
 def test_packed_contacts_take_the_memory_of_their_bytes_not_a_serialiser_buffer():
     import tracemalloc
 
-    from dotsync.sync.engine import _pack_contact
+    from dotsync.sync.steps.contact_import import pack_contact as _pack_contact
 
     tracemalloc.start()
     try:
