@@ -20,6 +20,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from dotsync.progress import ProgressLine
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import Options, SyncEngine
+from dotsync.sync.steps import options as defaults
 from flows.common import run_engine
 from tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_orders
 
@@ -28,9 +29,9 @@ from tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_
 def backfill(
     since: str | None = None,
     include_certificates: bool = False,
-    chunk_rows: int = 50_000,
-    poll_interval: float = 5.0,
-    import_max_bytes: int = 48_000_000,
+    chunk_rows: int = defaults.BACKFILL_CHUNK_ROWS,
+    poll_interval: float = defaults.POLL_INTERVAL,
+    import_max_bytes: int = defaults.BACKFILL_IMPORT_MAX_BYTES,
     dry_run: bool = False,
     credentials_block: str | None = None,
     preflight: bool = False,

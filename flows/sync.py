@@ -17,17 +17,12 @@ from prefect.states import Failed
 from dotsync.config import Settings
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
+from dotsync.sync.registry import ENTITIES, SyncRun, run_steps
+from dotsync.sync.steps import options as defaults
 from flows.common import run_engine
-from tasks.sync_steps import (
-    check_send_cap,
-    prepare_certificates,
-    push_contacts,
-    push_orders,
-    send_certificates,
-    send_confirmations,
-)
+from tasks.sync_steps import run_as_task
 
-ALL_ENTITIES = ("contacts", "orders", "certificates")
+ALL_ENTITIES = ENTITIES
 
 
 @flow(name="sync", retries=1, retry_delay_seconds=5, persist_result=False)
@@ -35,9 +30,9 @@ def sync(
     entities: list[str] | None = None,
     dry_run: bool = False,
     bulk_threshold: int | None = None,
-    send_batch_size: int = 50,
-    import_max_bytes: int = 10_000_000,
-    poll_interval: float = 5.0,
+    send_batch_size: int = defaults.SEND_BATCH_SIZE,
+    import_max_bytes: int = defaults.IMPORT_MAX_BYTES,
+    poll_interval: float = defaults.POLL_INTERVAL,
     report_file: str | None = None,
     credentials_block: str | None = None,
     preflight: bool = False,
@@ -79,22 +74,9 @@ def sync(
     def body(engine: SyncEngine) -> None:
         # Each step reads only what changed, a chunk at a time; nothing passes between
         # the tasks but the run's engine, its windows over the change stamps, and the
-        # certificates the send cap is decided on.
-        changes = Changes(engine)
-        try:
-            if "contacts" in chosen:
-                push_contacts(engine, changes)
-            if "orders" in chosen:
-                push_orders(engine, changes)
-            valid_certs = (prepare_certificates(engine, changes)
-                           if "certificates" in chosen else None)
-            check_send_cap(engine, valid_certs, confirmations="orders" in chosen)
-            if "orders" in chosen:
-                send_confirmations(engine)
-            if valid_certs is not None:
-                send_certificates(engine, changes, valid_certs)
-        finally:
-            changes.abandon()
+        # certificates the send cap is decided on. The steps and their order are the
+        # registry's (dotsync.sync.registry), each one a task.
+        run_steps(engine, SyncRun(Changes(engine), chosen), call=run_as_task)
 
     return run_engine("sync", options, body, credentials_block=credentials_block,
                       preflight=preflight, account=account,

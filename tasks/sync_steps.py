@@ -1,15 +1,20 @@
-"""The steps of the sync flow as Prefect tasks (see ``dotsync.sync.engine``)."""
+"""The steps of the sync flow as Prefect tasks (see ``dotsync.sync.registry``).
+
+One task per step of :data:`~dotsync.sync.registry.SYNC_STEPS`, named after it; the
+flow runs them in the registry's order. A step whose failures may be transient is
+retried as a task (:func:`tasks.retry.run_step`); the send cap never is.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from dotsync.sync import changed
 from dotsync.sync.backfill import Backfill
-from dotsync.sync.changed import Changes, sync_certificates, sync_contacts, sync_orders
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.registry import SYNC_STEPS, Step, SyncRun
 from tasks.retry import RETRY_OPTIONS, retry_transient, run_step
 
 
@@ -31,51 +36,31 @@ def preflight(engine: SyncEngine) -> None:
     engine.preflight()
 
 
-@task(name="push-contacts", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
-def push_contacts(engine: SyncEngine, changes: Changes) -> None:
-    """Changed customers, merged by e-mail, as contacts: before any order or
-    certificate is read."""
-    run_step(engine, lambda: sync_contacts(engine, changes))
+def _as_task(name: str) -> Any:
+    """The Prefect task of the step ``name``; it runs the step the registry holds when
+    it is called."""
+    declared = SYNC_STEPS[name]
+
+    def body(engine: SyncEngine, run: SyncRun) -> None:
+        step = SYNC_STEPS[name]
+        if step.retried:
+            run_step(engine, lambda: step.run(engine, run))
+        else:
+            step.run(engine, run)
+
+    body.__doc__ = declared.doc
+    body.__name__ = body.__qualname__ = name.replace("-", "_")
+    options = RETRY_OPTIONS if declared.retried else {}
+    return task(name=name, cache_policy=NO_CACHE, persist_result=False, **options)(body)
 
 
-@task(name="push-orders", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
-def push_orders(engine: SyncEngine, changes: Changes) -> None:
-    """Changed orders, chunk by chunk: validated, their guests' contacts first."""
-    run_step(engine, lambda: sync_orders(engine, changes))
+#: The sync's steps as tasks, by step name.
+SYNC_TASKS = {name: _as_task(name) for name in SYNC_STEPS}
 
 
-@task(name="check-send-cap", cache_policy=NO_CACHE, persist_result=False)
-def check_send_cap(engine: SyncEngine, valid_certificates: pd.DataFrame | None,
-                   confirmations: bool = True) -> None:
-    """How many confirmations and certificates this run would send; more than the cap
-    fails the run before the first one (never retried: the answer would not change)."""
-    engine.check_send_cap(valid_certificates, confirmations)
-
-
-@task(name="send-order-confirmations", cache_policy=NO_CACHE, persist_result=False,
-      **RETRY_OPTIONS)
-def send_confirmations(engine: SyncEngine) -> None:
-    run_step(engine, engine.send_confirmations)
-
-
-@task(name="prepare-certificates", cache_policy=NO_CACHE, persist_result=False,
-      **RETRY_OPTIONS)
-def prepare_certificates(engine: SyncEngine, changes: Changes) -> pd.DataFrame:
-    """Changed certificates, validated, their recipients' contacts pushed: what the
-    send cap is decided on."""
-    out: dict[str, pd.DataFrame] = {}
-
-    def step() -> None:
-        out["valid"] = changed.prepare_certificates(engine, changes)
-
-    run_step(engine, step)
-    return out["valid"]
-
-
-@task(name="send-certificates", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
-def send_certificates(engine: SyncEngine, changes: Changes, valid: pd.DataFrame) -> None:
-    """The prepared certificates, exactly once."""
-    run_step(engine, lambda: sync_certificates(engine, changes, valid))
+def run_as_task(step: Step, engine: SyncEngine, run: SyncRun) -> None:
+    """Run one step of the sync as its Prefect task."""
+    SYNC_TASKS[step.name](engine, run)
 
 
 @task(name="backfill-contacts", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)

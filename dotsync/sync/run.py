@@ -17,43 +17,26 @@ from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Store
 from dotsync.sync.backfill import Backfill
-from dotsync.sync.changed import (
-    CHUNK_ROWS,
-    Changes,
-    prepare_certificates,
-    sync_certificates,
-    sync_contacts,
-    sync_orders,
-)
+from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, RunFailed, SyncEngine
+from dotsync.sync.registry import ENTITIES, SyncRun, run_steps
 from dotsync.sync.report import RunReport
+from dotsync.sync.steps import options as defaults
 
-ALL = ("contacts", "orders", "certificates")
+ALL = ENTITIES
 
 
 def run_sync(engine: SyncEngine, entities: Sequence[str] = ALL, *,
-             chunk_rows: int = CHUNK_ROWS) -> RunReport:
-    """The sync flow's steps, in its order, over what changed (``chunk_rows`` at a time)."""
+             chunk_rows: int = defaults.CHUNK_ROWS) -> RunReport:
+    """The sync flow's steps (the registry's), in its order, over what changed
+    (``chunk_rows`` at a time)."""
     engine.connect()
-    changes = Changes(engine, chunk_rows=chunk_rows)
-    try:
-        if "contacts" in entities:
-            sync_contacts(engine, changes)
-        if "orders" in entities:
-            sync_orders(engine, changes)
-        valid_certs = (prepare_certificates(engine, changes)
-                       if "certificates" in entities else None)
-        engine.check_send_cap(valid_certs, confirmations="orders" in entities)
-        if "orders" in entities:
-            engine.send_confirmations()
-        if valid_certs is not None:
-            sync_certificates(engine, changes, valid_certs)
-    finally:
-        changes.abandon()
+    run_steps(engine, SyncRun(Changes(engine, chunk_rows=chunk_rows), entities))
     return engine.finish()
 
 
-def run_backfill(engine: SyncEngine, *, since: str | None = None, chunk_rows: int = 50_000,
+def run_backfill(engine: SyncEngine, *, since: str | None = None,
+                 chunk_rows: int = defaults.BACKFILL_CHUNK_ROWS,
                  include_certificates: bool = False) -> RunReport:
     """The backfill flow's steps, in its order."""
     engine.connect()
@@ -68,12 +51,13 @@ def run_backfill(engine: SyncEngine, *, since: str | None = None, chunk_rows: in
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dotsync.sync.run")
     parser.add_argument("job", choices=["sync", "backfill"])
-    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--poll-interval", type=float, default=defaults.POLL_INTERVAL)
     parser.add_argument("--bulk-threshold", type=int, default=None)
-    parser.add_argument("--import-max-bytes", type=int, default=10_000_000)
-    parser.add_argument("--send-batch-size", type=int, default=50)
+    parser.add_argument("--import-max-bytes", type=int, default=defaults.IMPORT_MAX_BYTES)
+    parser.add_argument("--send-batch-size", type=int, default=defaults.SEND_BATCH_SIZE)
     parser.add_argument("--chunk-rows", type=int, default=None,
-                        help=f"staged rows read at a time (sync {CHUNK_ROWS}, backfill 50000)")
+                        help=f"staged rows read at a time (sync {defaults.CHUNK_ROWS}, "
+                             f"backfill {defaults.BACKFILL_CHUNK_ROWS})")
     parser.add_argument("--include-certificates", action="store_true")
     parser.add_argument("--allow-sends", type=int, default=None)
     args = parser.parse_args(argv)
@@ -94,9 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with DotdigitalClient.from_settings(settings) as client:
             engine = SyncEngine(store, settings, client, options=options, flow=args.job)
-            report = (run_backfill(engine, chunk_rows=args.chunk_rows or 50_000,
+            report = (run_backfill(engine,
+                                   chunk_rows=args.chunk_rows or defaults.BACKFILL_CHUNK_ROWS,
                                    include_certificates=args.include_certificates)
-                      if backfill else run_sync(engine, chunk_rows=args.chunk_rows or CHUNK_ROWS))
+                      if backfill else run_sync(engine,
+                                                chunk_rows=args.chunk_rows or defaults.CHUNK_ROWS))
     except RunFailed as exc:
         print(json.dumps({"status": "failed", "message": str(exc)}))
         return 1

@@ -111,15 +111,18 @@ def test_credentials_revoked_mid_run_fail_it_once_with_one_message(env, monkeypa
     stage(env.store, "customers", [customer(1)])
     stage(env.store, "orders", [order(1, "customer1@example.com")])
     stage(env.store, "certificates", [certificate(1, "customer1@example.com")])
-    import tasks.sync_steps as steps
+    import dataclasses
 
-    real = steps.sync_orders
+    from dotsync.sync.registry import SYNC_STEPS
 
-    def revoke_then_push(engine, changes):  # the contacts went out; now the key is revoked
+    real = SYNC_STEPS["push-orders"]
+
+    def revoke_then_push(engine, run):  # the contacts went out; now the key is revoked
         env.emulator.state.config.password = "revoked"
-        return real(engine, changes)
+        return real.run(engine, run)
 
-    monkeypatch.setattr(steps, "sync_orders", revoke_then_push)
+    monkeypatch.setitem(SYNC_STEPS, "push-orders",
+                        dataclasses.replace(real, run=revoke_then_push))
     state = sync(poll_interval=0.02, return_state=True)
     assert state.is_failed()
     assert "refused the API credentials during the run" in state.message

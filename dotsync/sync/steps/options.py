@@ -16,6 +16,8 @@ import pandas as pd
 BULK_THRESHOLD = 200
 #: Serialised bytes per bulk import (Dotdigital's cap is 50 MB).
 IMPORT_MAX_BYTES = 10_000_000
+#: A backfill's imports: as large as fit under Dotdigital's 50 MB cap (fewer calls).
+BACKFILL_IMPORT_MAX_BYTES = 48_000_000
 #: Seconds between import status polls (Dotdigital advises 5-30 s).
 POLL_INTERVAL = 5.0
 #: Triggered-campaign sends per batch call.

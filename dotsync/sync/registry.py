@@ -1,0 +1,147 @@
+"""The sync's steps and what each needs, declared once.
+
+The Prefect flow (:mod:`flows.sync`, each step a task of :mod:`tasks.sync_steps`) and
+the plain runner (:mod:`dotsync.sync.run`) both iterate :func:`plan`, so the order
+is written here only: contacts before the orders and certificates that need them;
+the send cap decided once the orders and certificates are read, before any send;
+confirmations after the orders that owe them.
+
+Adding an entity is one step module under :mod:`dotsync.sync.steps` and one
+:class:`Step` here naming what it needs (``docs/ARCHITECTURE.md`` works an example).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from dotsync.sync.changed import (
+    Changes,
+    prepare_certificates,
+    sync_certificates,
+    sync_contacts,
+    sync_orders,
+)
+from dotsync.sync.engine import SyncEngine
+
+#: The entities a run may be limited to (``dotsync sync --entities``).
+ENTITIES = ("contacts", "orders", "certificates")
+
+
+class SyncRun:
+    """What the steps of one sync hand each other besides the engine: the run's windows
+    over the change stamps, the entities chosen, and the certificates the send cap is
+    decided on. (A plain object, not a dataclass: Prefect hands task arguments over
+    as they are, and a step's result must reach the next step in place.)"""
+
+    def __init__(self, changes: Changes, entities: Iterable[str] = ENTITIES) -> None:
+        self.changes = changes
+        self.entities = frozenset(entities)
+        self.valid_certificates: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the sync: its task name, what it runs, and the steps it needs."""
+
+    name: str
+    run: Callable[[SyncEngine, SyncRun], None]
+    #: Steps that must have run first (when they run at all: a run limited to some
+    #: entities leaves the others out).
+    needs: tuple[str, ...] = ()
+    #: The entity that must be chosen for the step to run (None: every run).
+    entity: str | None = None
+    #: Transient failures retried as a task (the send cap's answer would not change).
+    retried: bool = True
+    doc: str = field(default="", compare=False)
+
+
+def _contacts(engine: SyncEngine, run: SyncRun) -> None:
+    sync_contacts(engine, run.changes)
+
+
+def _orders(engine: SyncEngine, run: SyncRun) -> None:
+    sync_orders(engine, run.changes)
+
+
+def _prepare_certificates(engine: SyncEngine, run: SyncRun) -> None:
+    run.valid_certificates = prepare_certificates(engine, run.changes)
+
+
+def _send_cap(engine: SyncEngine, run: SyncRun) -> None:
+    engine.check_send_cap(run.valid_certificates, confirmations="orders" in run.entities)
+
+
+def _confirmations(engine: SyncEngine, run: SyncRun) -> None:
+    engine.send_confirmations()
+
+
+def _certificates(engine: SyncEngine, run: SyncRun) -> None:
+    if run.valid_certificates is not None:
+        sync_certificates(engine, run.changes, run.valid_certificates)
+
+
+#: Every step of the sync by name, in the order they are declared (and run).
+SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
+    Step("push-contacts", _contacts, entity="contacts",
+         doc="Changed customers, merged by e-mail, as contacts: before any order or "
+             "certificate is read."),
+    Step("push-orders", _orders, needs=("push-contacts",), entity="orders",
+         doc="Changed orders, chunk by chunk: validated, their guests' contacts first."),
+    Step("prepare-certificates", _prepare_certificates, needs=("push-contacts",),
+         entity="certificates",
+         doc="Changed certificates, validated, their recipients' contacts pushed: what "
+             "the send cap is decided on."),
+    Step("check-send-cap", _send_cap, needs=("push-orders", "prepare-certificates"),
+         retried=False,
+         doc="How many confirmations and certificates this run would send; more than the "
+             "cap fails the run before the first one."),
+    Step("send-order-confirmations", _confirmations, needs=("push-orders", "check-send-cap"),
+         entity="orders", doc="The confirmations owed, exactly once."),
+    Step("send-certificates", _certificates,
+         needs=("prepare-certificates", "check-send-cap"), entity="certificates",
+         doc="The prepared certificates, exactly once."),
+)}
+
+
+def check_order(steps: Iterable[Step]) -> None:
+    """Fail when a step is declared before one it needs, or needs one that is not
+    declared: the declaration order is the run order."""
+    seen: set[str] = set()
+    declared = {s.name for s in steps}
+    for step in steps:
+        for need in step.needs:
+            if need not in declared:
+                raise ValueError(f"step {step.name!r} needs {need!r}, which is not declared")
+            if need not in seen:
+                raise ValueError(f"step {step.name!r} is declared before {need!r}, "
+                                 "which it needs")
+        seen.add(step.name)
+
+
+def plan(entities: Iterable[str] = ENTITIES) -> list[Step]:
+    """The steps a sync limited to ``entities`` runs, in order."""
+    chosen = set(entities)
+    unknown = sorted(chosen - set(ENTITIES))
+    if unknown:
+        raise ValueError(f"unknown entities {unknown}; use {', '.join(ENTITIES)}")
+    steps = list(SYNC_STEPS.values())
+    check_order(steps)
+    return [s for s in steps if s.entity is None or s.entity in chosen]
+
+
+def run_steps(engine: SyncEngine, run: SyncRun,
+              call: Callable[[Step, SyncEngine, SyncRun], None] | None = None) -> None:
+    """Run the planned steps of ``run.entities`` in order, each through ``call`` (the
+    flow makes each a Prefect task; plain Python calls the step); the windows over
+    the change stamps that a failed step left open are closed, marks unmoved."""
+    try:
+        for step in plan(run.entities):
+            if call is None:
+                step.run(engine, run)
+            else:
+                call(step, engine, run)
+    finally:
+        run.changes.abandon()
