@@ -1,7 +1,8 @@
 """The type checker runs as part of the suite: any mypy error fails it.
 
 The scope and strictness are in ``pyproject.toml`` (``[tool.mypy]``): strict over
-``dotsync/dotdigital``, which also proves ``DotdigitalClient`` satisfies ``DotdigitalAPI``.
+``dotsync/dotdigital`` (which also proves ``DotdigitalClient`` satisfies ``DotdigitalAPI``)
+and ``dotsync/sync`` (the steps, typed against that protocol).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def parse_cutoff(text: str) -> datetime:
     if pd.isna(stamp):
         raise ValueError(f"{text!r} is not an ISO 8601 date")
     stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
-    return stamp.to_pydatetime()
+    instant: datetime = stamp.to_pydatetime()
+    return instant
 
 
 def _before(values: pd.Series, cutoff: datetime) -> pd.Series:

@@ -32,6 +32,7 @@ from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import order_stream
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.steps.items import ContactItem
 from dotsync.sync.steps.options import CHUNK_ROWS
 from dotsync.sync.steps.records import norm_email
 
@@ -99,7 +100,7 @@ class Changes:
 # -- the steps ----------------------------------------------------------------------------
 
 
-def contact_items(engine: SyncEngine, chunks: Iterable[pd.DataFrame]) -> Iterator[dict[str, Any]]:
+def contact_items(engine: SyncEngine, chunks: Iterable[pd.DataFrame]) -> Iterator[ContactItem]:
     """Contact items of the pending customers, chunk by chunk, each pending row with
     every staged row that shares its e-mail."""
     for pending in chunks:

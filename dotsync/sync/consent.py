@@ -139,4 +139,5 @@ def keep_unsubscribed(
         return True
     consent = pd.Timestamp(source_updated)
     consent = consent.tz_localize("UTC") if consent.tzinfo is None else consent
-    return consent.to_pydatetime() <= suppressed_when
+    newer: bool = consent.to_pydatetime() <= suppressed_when
+    return newer

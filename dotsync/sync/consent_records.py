@@ -40,7 +40,8 @@ def _timestamp(value: Any) -> str | None:
     if ts is pd.NaT or not 1000 <= ts.year <= 9999:
         return None
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text: str = ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return text
 
 
 def given_columns(row: Mapping[str, Any]) -> list[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -135,7 +135,7 @@ class SyncEngine:
         try:
             ctx.client.account_info()
             if confirming:
-                ctx.order_campaign_id = self._resolve_campaign(ctx.settings.order_campaign)
+                ctx.order_campaign_id = self._resolve_campaign(ctx.settings.order_campaign or "")
                 ctx.confirmations_enabled_at = enable_confirmations(ctx.store)
         except dd.AuthenticationError as exc:
             raise CredentialsRefused(
@@ -169,7 +169,8 @@ class SyncEngine:
         since the last run, or to retry); a backfill checks every row it may send."""
         from dotsync.preflight import run_preflight
 
-        result = run_preflight(self.settings, self.store, self.client,
+        # Preflight's read-only checks use the client itself, beyond the protocol.
+        result = run_preflight(self.settings, self.store, cast(Any, self.client),
                                changed_only=self.report.flow == "sync",
                                deployed=self.options.deployed)
         for check_ in result.checks:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +20,7 @@ from dotsync import failpoints
 from dotsync.dotdigital.errors import AuthenticationError, ImportWaitTimeout, RateLimitedError
 from dotsync.dotdigital.reports import CONTACT_IMPORT_TERMINAL, INSIGHT_IMPORT_TERMINAL
 
-C = TypeVar("C")  # a chunk of records
+C = TypeVar("C", bound=Sized)  # a chunk of records
 R = TypeVar("R")  # an import report
 
 #: Statuses after which an import (of either kind) changes no more.

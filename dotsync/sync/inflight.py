@@ -36,7 +36,7 @@ class Kept:
     @property
     def nbytes(self) -> int:
         """Bytes held in Arrow buffers (columns kept as lists are not counted)."""
-        return sum(_array(c).nbytes for c in self._columns if _array(c) is not None)
+        return sum(a.nbytes for c in self._columns if (a := _array(c)) is not None)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Each row as a dict of ``fields``, built as it is consumed."""
@@ -91,7 +91,8 @@ def _expand(column: Any, start: int, stop: int) -> list[Any]:
     if isinstance(column, _Hex):
         return [None if b is None else b.hex()
                 for b in column.array.slice(start, stop - start).to_pylist()]
-    return column.slice(start, stop - start).to_pylist()
+    values: list[Any] = column.slice(start, stop - start).to_pylist()
+    return values
 
 
 def _compact(values: list[Any]) -> Any:

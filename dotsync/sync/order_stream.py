@@ -36,10 +36,11 @@ from typing import Any
 import pandas as pd
 
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.steps.items import OrderRow
 
 
 def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
-                    push_guests: Any) -> Iterator[dict[str, Any]]:
+                    push_guests: Any) -> Iterator[OrderRow]:
     """The orders of ``chunks`` that need a call, prepared, one at a time.
 
     Each chunk is validated (rejects and warnings recorded), its guests' contacts
@@ -60,7 +61,7 @@ def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
             yield rows.popleft()
 
 
-def send_orders(engine: SyncEngine, rows: Iterator[dict[str, Any]]) -> int:
+def send_orders(engine: SyncEngine, rows: Iterator[OrderRow]) -> int:
     """Send a stream of prepared orders; returns how many went to Dotdigital.
 
     Up to ``bulk_threshold`` orders in the whole stream go as single upserts; more go
@@ -76,7 +77,7 @@ def send_orders(engine: SyncEngine, rows: Iterator[dict[str, Any]]) -> int:
         return len(head)
     sent = len(head)
 
-    def counted() -> Iterator[dict[str, Any]]:
+    def counted() -> Iterator[OrderRow]:
         nonlocal sent
         yield from head
         head.clear()

@@ -36,7 +36,7 @@ def _present(value: Any) -> bool:
     this runs for every value of every record)."""
     kind = type(value)
     if kind is str:
-        return value != ""
+        return bool(value)  # non-empty
     if kind is float:
         return not math.isnan(value)
     if value is None or value is pd.NaT:
@@ -92,7 +92,8 @@ def iso_utc(value: Any) -> str | None:
         return value
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    text: str = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return text
 
 
 def contact_payload(row: Mapping[str, Any], address_book_id: int | None = None) -> dict[str, Any]:

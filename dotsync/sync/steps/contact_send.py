@@ -142,14 +142,14 @@ class ContactSender:
         try:
             try:
                 self.ctx.api.create_contact(
-                    consent_policy.for_creation(item["payload"], item["create"]))
+                    consent_policy.for_creation(item["payload"], item["create"] or {}))
             except dd.ConflictError as exc:
                 if not mobile_conflict(item["payload"], exc.error_code, describe(exc)):
                     raise
                 # Another contact holds the number (SPEC §1): created without it.
                 item = self.without_mobile(item)
                 self.ctx.api.create_contact(
-                    consent_policy.for_creation(item["payload"], item["create"]))
+                    consent_policy.for_creation(item["payload"], item["create"] or {}))
         except dd.ConflictError:
             return item
         except dd.DotdigitalError as exc:
@@ -224,7 +224,7 @@ class ContactSender:
         if (exists is not None and item.get("first_push") and item.get("create")
                 and not exists()):
             item["mark"] = "set"
-            return consent_policy.for_creation(payload, item["create"])
+            return consent_policy.for_creation(payload, item["create"] or {})
         return payload
 
     def _outgoing_bulk(self, item: ContactItem) -> dict[str, Any]:

@@ -118,7 +118,8 @@ class Contacts:
             members = [customer_id, *merged_into.get(customer_id, [])]
             payload = payloads.contact_payload(row, ctx.settings.address_book_id)
             when = suppressed.get(row.get("email") or "")
-            if consent.keep_unsubscribed({"payload": payload}, row.get("updated_at"), when):
+            if when is not None and consent.keep_unsubscribed({"payload": payload},
+                                                              row.get("updated_at"), when):
                 del payload["channelProperties"]["email"]["status"]
                 ctx.report.counts["contacts"].kept_unsubscribed += 1
                 ctx.report.problem(

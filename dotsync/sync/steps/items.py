@@ -46,7 +46,8 @@ class OrderRow(TypedDict):
     fulfilled_date: str | None
     status: Any
     placed_at: Any
-    _payload: dict[str, Any]
+    #: The insight record sent; dropped once serialised into an import.
+    _payload: NotRequired[dict[str, Any]]
     _payload_hash: str
     #: Never synced before: its confirmation is owed once it is.
     _first_sync: bool
