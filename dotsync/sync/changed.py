@@ -104,13 +104,8 @@ def contact_items(engine: SyncEngine, chunks: Iterable[pd.DataFrame]) -> Iterato
     """Contact items of the pending customers, chunk by chunk, each pending row with
     every staged row that shares its e-mail."""
     for pending in chunks:
-        emails = set(pending["_email_norm"].dropna())
-        holders = engine.ctx.customers_with_emails(emails)
-        alone = pending[~pending["customer_id"].isin(holders["customer_id"])]
-        group = pd.concat([holders, alone.drop(columns=["_hash"])], ignore_index=True)
-        group = group.assign(_hash=source_hashes("customers", group))
-        items = deque(engine.contacts.items(group, set(pending["customer_id"])))
-        del pending, holders, alone, group
+        items = deque(engine.contacts.pending_items(pending))
+        del pending
         while items:  # hand each item over and let it go
             yield items.popleft()
 

@@ -47,12 +47,7 @@ def settle_contacts(
         if state in ("synced", "rejected"):
             ctx.settled["contacts"].add(item["key"])
         if count:
-            if state == "synced":
-                counts.sent += 1
-            elif state == "rejected":
-                counts.rejected += 1
-            else:
-                counts.failed += 1
+            ctx.tally("contacts", state)
         if state in ("rejected", "failed"):
             _note_problem(ctx, item, outcome)
     ctx.ledger.record("contacts", contact_rows, run_id=ctx.run_id, count_attempt=count)

@@ -200,27 +200,16 @@ class Contacts:
         holders = holders.assign(_hash=source_hashes("customers", holders))
         return self.items(holders, set(holders["customer_id"])), holders
 
-    def plan(self, pending_customers: pd.DataFrame, dependants: Iterable[str]
-             ) -> list[ContactItem]:
-        """Contacts to push this run: changed customers (merged by e-mail) and the
-        e-mail-only contacts that pending orders and certificates need."""
-        ctx = self.ctx
-        items: list[ContactItem] = []
-        with_customer: set[str] = set()
-        if not pending_customers.empty:
-            emails = set(pending_customers["_email_norm"].dropna())
-            holders = ctx.customers_with_emails(emails)
-            alone = pending_customers[
-                ~pending_customers["customer_id"].isin(holders["customer_id"])]
-            group = pd.concat([holders, alone.drop(columns=["_hash"], errors="ignore")],
-                              ignore_index=True)
-            group = group.assign(_hash=source_hashes("customers", group))
-            items = self.items(group, set(pending_customers["customer_id"]))
-        wanted = {e for e in dependants if e}
-        if wanted:
-            with_customer = set(ctx.customers_with_emails(wanted)["_email_norm"].dropna())
-        planned = {i["key"] for i in items}
-        return items + self.guest_items(wanted, with_customer | planned)
+    def pending_items(self, pending: pd.DataFrame) -> list[ContactItem]:
+        """The contact items of pending customer rows, each with every staged row that
+        shares its e-mail (they merge into one contact)."""
+        emails = set(pending["_email_norm"].dropna())
+        holders = self.ctx.customers_with_emails(emails)
+        alone = pending[~pending["customer_id"].isin(holders["customer_id"])]
+        group = pd.concat([holders, alone.drop(columns=["_hash"], errors="ignore")],
+                          ignore_index=True)
+        group = group.assign(_hash=source_hashes("customers", group))
+        return self.items(group, set(pending["customer_id"]))
 
     # -- sending --------------------------------------------------------------------
 

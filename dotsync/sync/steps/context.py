@@ -184,6 +184,18 @@ class RunContext:
             field_warnings.add(self.store, entity, rows, run_id=self.run_id)
         failpoints.hit("after_warnings")
 
+    def tally(self, entity: str, state: str) -> None:
+        """One record settled in ``state``, in the report's counts (``synced`` is sent)."""
+        counts = self.report.counts[entity]
+        if state == "synced":
+            counts.sent += 1
+        elif state == "rejected":
+            counts.rejected += 1
+        elif state == "in_doubt":
+            counts.in_doubt += 1
+        else:
+            counts.failed += 1
+
     def count_skips(self, entity: str, skipped: Sequence[tuple[str, str]]) -> None:
         """Skipped sends: counted, by reason, in the report (``skipped`` in ``--json``)."""
         if not skipped:

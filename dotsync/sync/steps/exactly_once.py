@@ -103,7 +103,6 @@ def _call(ctx: RunContext, batch: list[Send]) -> list[tuple[str | None, str | No
 
 def settle_sends(ctx: RunContext, entity: str, batch: Sequence[Send], outcome: Outcome) -> None:
     """Write one outcome for each send of ``batch`` to the ledger and the report."""
-    counts = ctx.report.counts[entity]
     now = datetime.now(UTC)
     rows = []
     state = outcome.state
@@ -117,13 +116,7 @@ def settle_sends(ctx: RunContext, entity: str, batch: Sequence[Send], outcome: O
             ctx.settled[entity].add(send.key)
         if state == "synced":
             row["sent_at"] = now
-            counts.sent += 1
-        elif state == "in_doubt":
-            counts.in_doubt += 1
-        elif state == "rejected":
-            counts.rejected += 1
-        else:
-            counts.failed += 1
+        ctx.tally(entity, state)
         if state != "synced":
             ctx.report.problem(entity, send.key, state, outcome.message or state,
                                email=send.to, code=outcome.code)

@@ -48,7 +48,6 @@ def insight_failures(report: Any) -> dict[str, str]:
 def settle_orders(ctx: RunContext, outcomes: Sequence[SettledOrder], *,
                   operation: str = attempts.INSIGHT_IMPORT) -> None:
     """Write orders' outcomes; a first-synced order's confirmation is owed from now."""
-    counts = ctx.report.counts["orders"]
     now = datetime.now(UTC)
     rows = []
     for row, outcome in outcomes:
@@ -65,12 +64,9 @@ def settle_orders(ctx: RunContext, outcomes: Sequence[SettledOrder], *,
                          sent_at=now)
             if row.get("fulfilled_date"):
                 entry["detail"] = fulfilled_detail(row["fulfilled_date"])
-            counts.sent += 1
         elif state == "rejected":
             entry["source_hash"] = row["_hash"]
-            counts.rejected += 1
-        else:
-            counts.failed += 1
+        ctx.tally("orders", state)
         if state != "synced":
             ctx.report.problem("orders", row["order_id"], state, outcome.message or state,
                                email=row["customer_email"], code=outcome.code)
