@@ -92,7 +92,8 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
 
 
 @main.command()
-@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos"]))
+@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos",
+                                             "shipments", "giftcardaccounts"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--format", "platform", default=None,
@@ -102,8 +103,8 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
               help="With --format: gift card link, e.g. 'https://shop.example/gift?c={code}'.")
 @click.option("--problems", "problems_file", default=None, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=str),
-              help="With --format: write every rejected object to FILE (JSON Lines); "
-              "the output shows the first 1,000 and counts the rest by reason.")
+              help="Write every rejected row or object to FILE (JSON Lines); the output "
+              "shows the first 1,000 and counts the rest by reason.")
 def load(entity: str, file: str, as_json: bool, platform: str | None,
          certificate_link: str | None, problems_file: str | None) -> None:
     """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
@@ -116,8 +117,6 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
     from dotsync.progress import ProgressLine
     from dotsync.store import LoadError, load_file
 
-    if problems_file is not None and platform is None:
-        raise click.UsageError("--problems goes with --format (a platform's payloads)")
     store = _store(_settings())
     line = ProgressLine(f"loading {entity}", unit="rows")
     line.enabled = line.enabled and not as_json
@@ -129,7 +128,11 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
                                         link_template=certificate_link,
                                         problems_file=problems_file)
         else:
-            report = load_file(store, entity, file, on_progress=line.update)
+            if entity not in ENTITY_CHOICE.choices:
+                raise click.UsageError(f"{entity} are a platform's documents: load them "
+                                       "with --format adobe-commerce")
+            report = load_file(store, entity, file, on_progress=line.update,
+                               problems_file=problems_file)
     except LoadError as exc:
         raise click.UsageError(f"{file}: {exc}") from None
     finally:

@@ -17,16 +17,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dotsync.sources import TITLES, check_entity, kinds, mapper, state
+from dotsync.sources import STAGED_AS, TITLES, check_entity, documents, kinds, mapper, state
 from dotsync.sources.base import Mapped, map_safely
 from dotsync.sources.files import FileKindError, bad_line_reason, iter_objects
 from dotsync.store import schema
 from dotsync.store.db import Store, UpsertCounts
-from dotsync.store.loader import MAX_KEY_LENGTH, LoadError, LoadReport, RowProblem
+from dotsync.store.loader import (
+    KEEP_PROBLEMS,
+    MAX_KEY_LENGTH,
+    LoadError,
+    LoadReport,
+    RowProblem,
+    problems_file_for,
+)
 from dotsync.store.loader import _bad_text as unstorable
 
 #: Characters the store cannot keep: NUL (PostgreSQL refuses it) and lone surrogates
@@ -36,10 +42,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 BATCH_ROWS = 10_000
 #: Files at least this big are read and mapped in a second process by default.
 PIPELINE_MIN_BYTES = 32 * 1024 * 1024
-#: Problems kept in the report (all of them are counted, and written to the
-#: problems file when there is one): a file of millions of bad objects must not
-#: fill the memory.
-KEEP_PROBLEMS = 1_000
+__all__ = ["KEEP_PROBLEMS", "load_objects", "load_platform_file", "mapped_batches"]
 
 
 def _describe(platform: str, entity: str) -> str:
@@ -56,10 +59,12 @@ class _Batch:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
         self.lines: dict[str, tuple[int, str | None]] = {}
-        self.refunds: list[tuple[str, str, Decimal, int, str | None]] = []
+        #: Documents that change staged rows (credit memos, shipments, gift card
+        #: accounts): ``(mapped, position, platform id)``.
+        self.documents: list[documents.Document] = []
 
     def __len__(self) -> int:
-        return len(self.rows) + len(self.refunds)
+        return len(self.rows) + len(self.documents)
 
 
 def load_platform_file(
@@ -94,31 +99,23 @@ def load_platform_file(
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 \
             and path.stat().st_size >= PIPELINE_MIN_BYTES else 1
-    staging = "orders" if entity == "creditmemos" else entity
+    staging = STAGED_AS.get(entity, entity)
     report = LoadReport(entity=staging, path=str(path), kind=platform,
                         keep_problems=KEEP_PROBLEMS if keep_problems is None
                         else keep_problems)
-    out = None
     try:
-        if problems_file is not None:
-            try:
-                out = report.problems_out = open(problems_file, "w", encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise LoadError(f"cannot write {problems_file}: "
-                                f"{exc.strerror or exc}") from None
-        if workers >= 2:
-            return _load_in_two_processes(store, platform, entity, path, report,
-                                          batch_rows=batch_rows, link_template=link_template)
-        form: dict[str, str] = {}
-        return load_objects(store, platform, entity,
-                            _file_objects(platform, entity, path, form),
-                            source=str(path), batch_rows=batch_rows,
-                            link_template=link_template, form=form, report=report)
+        with problems_file_for(report, problems_file):
+            if workers >= 2:
+                return _load_in_two_processes(store, platform, entity, path, report,
+                                              batch_rows=batch_rows,
+                                              link_template=link_template)
+            form: dict[str, str] = {}
+            return load_objects(store, platform, entity,
+                                _file_objects(platform, entity, path, form),
+                                source=str(path), batch_rows=batch_rows,
+                                link_template=link_template, form=form, report=report)
     except OSError as exc:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    finally:
-        if out is not None:
-            out.close()
 
 
 def _file_objects(platform: str, entity: str, path: Path,
@@ -145,7 +142,7 @@ def load_objects(
 ) -> LoadReport:
     """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
     check_entity(platform, entity)
-    staging = "orders" if entity == "creditmemos" else entity
+    staging = STAGED_AS.get(entity, entity)
     state.ensure(store.engine)
     if report is None:
         report = LoadReport(entity=staging, path=source, kind=platform,
@@ -181,7 +178,7 @@ def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]
     ``form["unit"]`` (set by the file reader) names what a position counts."""
     form = form if form is not None else {}
     m = mapper(platform, entity)
-    staging = "orders" if entity == "creditmemos" else entity
+    staging = STAGED_AS.get(entity, entity)
     key = schema.ENTITY_KEYS[staging]
     expected = kinds.expected_kind(platform, entity)
     describe = _describe(platform, entity)
@@ -292,10 +289,8 @@ def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch
     if mapped.problem is not None or mapped.row is None:
         problem(position, mapped.platform_id, mapped.problem or "nothing to map")
         return
-    if entity == "creditmemos":
-        r: Any = mapped.row
-        batch.refunds.append((r["refund_id"], r["order_ref"], r["amount"], position,
-                              mapped.platform_id))
+    if entity in STAGED_AS:
+        batch.documents.append((mapped.row, position, mapped.platform_id))  # type: ignore[arg-type]
         return
     rows = mapped.row if many else [mapped.row]
     for row in rows:  # type: ignore[union-attr]
@@ -321,8 +316,8 @@ def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch
 
 def _write(store: Store, platform: str, entity: str, batch: _Batch,
            problem: Any) -> UpsertCounts:
-    if entity == "creditmemos":
-        return _write_refunds(store, platform, batch, problem)
+    if entity in STAGED_AS:
+        return documents.write(store, platform, entity, batch.documents, problem)
     staging = entity
     rows = batch.rows
     if entity == "orders":
@@ -375,21 +370,3 @@ def _fill_order_emails(store: Store, rows: dict[str, dict[str, Any]]) -> None:
     for r in rows.values():
         if not r.get("customer_email") and r.get("customer_id") in emails:
             r["customer_email"] = emails[r["customer_id"]]
-
-
-def _write_refunds(store: Store, platform: str, batch: _Batch, problem: Any) -> UpsertCounts:
-    """Credit memos: keep each, then set every touched order's ``refunded`` to the sum
-    of its credit memos."""
-    sums = state.record_refunds(store.engine, platform,
-                                [(r, o, a) for r, o, a, _, _ in batch.refunds])
-    order_keys = state.lookup_keys(store.engine, platform, "orders", sums)
-    for _, order_ref, _, line, ident in batch.refunds:
-        if order_ref not in order_keys:
-            problem(line, ident, f"its order (entity_id {order_ref}) is not staged: load "
-                    "the orders first, then the credit memos again", "order_id")
-    staged = store.read_staged("orders", order_keys.values())
-    if staged.empty:
-        return UpsertCounts()
-    by_key = {v: k for k, v in order_keys.items()}
-    staged["refunded"] = [format(sums[by_key[k]], "f") for k in staged["order_id"]]
-    return store.upsert_staged("orders", staged)
