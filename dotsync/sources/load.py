@@ -106,7 +106,9 @@ def load_platform_file(
     try:
         with problems_file_for(report, problems_file):
             if workers >= 2:
-                return _load_in_two_processes(store, platform, entity, path, report,
+                from dotsync.sources.pipeline import load_in_two_processes
+
+                return load_in_two_processes(store, platform, entity, path, report,
                                               batch_rows=batch_rows,
                                               link_template=link_template)
             form: dict[str, str] = {}
@@ -169,24 +171,29 @@ def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
     counts[2] += got.unchanged
 
 
-def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
-                   report: LoadReport, *, batch_rows: int = BATCH_ROWS,
+#: One mapped object: ``(position, platform id, row or rows, problem)``; plain tuples
+#: so a batch of them crosses to the writing process cheaply.
+MappedObject = tuple[int, "str | None", Any, "str | None"]
+
+
+def mapped_objects(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
+                   report: LoadReport, *, chunk: int = BATCH_ROWS,
                    link_template: str | None = None,
-                   form: dict[str, str] | None = None) -> Iterator[_Batch]:
-    """Batches of mapped rows (at most ``batch_rows``); problems and the object count
-    go into ``report``. Pure: reads nothing but ``objects``, writes nothing.
-    ``form["unit"]`` (set by the file reader) names what a position counts."""
+                   form: dict[str, str] | None = None) -> Iterator[list[MappedObject]]:
+    """Each object mapped (or its problem), ``chunk`` at a time. Objects that are no
+    object at all or of the wrong kind go straight into ``report``, as does the
+    object count. ``form["unit"]`` (set by the file reader) names what a position
+    counts."""
     form = form if form is not None else {}
     m = mapper(platform, entity)
-    staging = STAGED_AS.get(entity, entity)
-    key = schema.ENTITY_KEYS[staging]
     expected = kinds.expected_kind(platform, entity)
     describe = _describe(platform, entity)
-    batch = _Batch()
     kwargs = {"link_template": link_template} if entity == "certificates" else {}
+    fn = (lambda p: m.fn(p, **kwargs)) if kwargs else m.fn
+    out: list[MappedObject] = []
 
-    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
-        report.add_problem(RowProblem(line, ident, field, reason,
+    def problem(line: int, ident: str | None, reason: str) -> None:
+        report.add_problem(RowProblem(line, ident, None, reason,
                                       form.get("unit", "element")))
 
     try:
@@ -205,83 +212,49 @@ def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]
                         f"{kinds.NAMES.get(found, found)}, not "
                         f"{kinds.NAMES.get(expected, expected)}")
                 continue
-            mapped = map_safely(lambda p: m.fn(p, **kwargs), payload, m.id_of)
-            _collect(mapped, position, entity, key, batch, report, problem, m.many)
-            if len(batch) >= batch_rows:
-                yield batch
-                batch = _Batch()
+            mapped = map_safely(fn, payload, m.id_of)
+            out.append((position, mapped.platform_id, mapped.row, mapped.problem))
+            if len(out) >= chunk:
+                yield out
+                out = []
     except FileKindError as exc:
         if report.rows == 0:
             raise LoadError(str(exc)) from None
         problem(report.rows + 1, None, f"reading stopped: {exc}")
+    if out:
+        yield out
+
+
+def collect(platform: str, entity: str, mapped: list[MappedObject], batch: _Batch,
+            report: LoadReport, unit: str) -> None:
+    """Check mapped rows (storable text, a key) into ``batch``; problems to ``report``."""
+    key = schema.ENTITY_KEYS[STAGED_AS.get(entity, entity)]
+    many = mapper(platform, entity).many
+
+    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
+        report.add_problem(RowProblem(line, ident, field, reason, unit))
+
+    for position, ident, row, reason in mapped:
+        _collect(Mapped(ident, row=row, problem=reason), position, entity, key, batch,
+                 report, problem, many)
+
+
+def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
+                   report: LoadReport, *, batch_rows: int = BATCH_ROWS,
+                   link_template: str | None = None,
+                   form: dict[str, str] | None = None) -> Iterator[_Batch]:
+    """Batches of mapped rows (at most about ``batch_rows``); problems and the object
+    count go into ``report``. Pure: reads nothing but ``objects``, writes nothing."""
+    form = form if form is not None else {}
+    batch = _Batch()
+    for mapped in mapped_objects(platform, entity, objects, report, chunk=batch_rows,
+                                 link_template=link_template, form=form):
+        collect(platform, entity, mapped, batch, report, form.get("unit", "element"))
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = _Batch()
     if len(batch):
         yield batch
-
-
-def _produce(platform: str, entity: str, path: str, batch_rows: int,
-             link_template: str | None, queue: Any) -> None:
-    """The reading process of the two-process load: parse and map, hand batches over."""
-    report = LoadReport(entity=entity, path=path)
-    form: dict[str, str] = {}
-    try:
-        for batch in mapped_batches(platform, entity, _file_objects(platform, entity,
-                                                                    Path(path), form),
-                                    report, batch_rows=batch_rows,
-                                    link_template=link_template, form=form):
-            queue.put(("batch", (batch, form.get("unit", "element")),
-                       list(report.problems), report.rows))
-            # Handed over: the writing process counts and keeps them.
-            report.problems.clear()
-        queue.put(("done", None, list(report.problems), report.rows))
-    except LoadError as exc:
-        queue.put(("error", str(exc), [], report.rows))
-    except OSError as exc:
-        queue.put(("error", f"cannot read {path}: {exc.strerror or exc}", [], report.rows))
-    except BaseException as exc:  # reported to the writing process, never lost
-        queue.put(("error", f"reading failed: {type(exc).__name__}: {exc}", [],
-                   report.rows))
-
-
-def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path,
-                           report: LoadReport, *, batch_rows: int,
-                           link_template: str | None) -> LoadReport:
-    """Read and map in a child process while this one writes: both cores busy, memory
-    still flat (at most two batches wait between the processes)."""
-    import multiprocessing
-    import queue as queue_module
-
-    state.ensure(store.engine)
-    counts = [0, 0, 0]
-    ctx = multiprocessing.get_context("spawn")
-    channel = ctx.Queue(maxsize=2)
-    child = ctx.Process(target=_produce, args=(platform, entity, str(path), batch_rows,
-                                               link_template, channel), daemon=True)
-    child.start()
-    try:
-        while True:
-            try:
-                kind, payload, problems, rows = channel.get(timeout=5)
-            except queue_module.Empty:
-                if not child.is_alive():
-                    raise LoadError("the reading process stopped without a word "
-                                    f"(exit code {child.exitcode})") from None
-                continue
-            for found in problems:
-                report.add_problem(found)
-            report.rows = rows
-            if kind == "error":
-                raise LoadError(payload)
-            if kind == "done":
-                break
-            batch, unit = payload
-            _write_counted(store, platform, entity, batch, report, counts, unit)
-    finally:
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
-    report.counts = UpsertCounts(*counts)
-    report.problems.sort(key=lambda p: p.line)
-    return report
 
 
 def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch,
