@@ -64,8 +64,9 @@ def _adobe(o: Mapping[str, Any]) -> str | None:
     if "order_id" in o:
         if "adjustment" in o or "adjustment_positive" in o or "creditmemo_status" in o:
             return "creditmemos"
+        # Keys only ShipmentInterface has among the order documents (REST schema).
         if "tracks" in o or "packages" in o or "shipment_status" in o \
-                or "total_weight" in o or "shipping_label" in o:
+                or "total_weight" in o or "shipping_label" in o or "customer_id" in o:
             return "shipments"
         if "item_id" in o or "qty_ordered" in o:
             return "order_items"

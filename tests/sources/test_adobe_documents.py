@@ -263,3 +263,14 @@ def test_extraction_reads_shipments_by_time_and_gift_card_accounts_whole(sqlite_
     assert f"{f}[field]" not in asked[2][1]  # accounts carry no modification time
     assert report.load is not None and report.load.rejected == 1
     assert report.watermark_after is None
+
+
+def test_a_shipment_is_recognised_by_the_keys_only_shipments_have():
+    from dotsync.sources import kinds
+
+    bare = {"entity_id": 1, "order_id": 3, "items": [{"order_item_id": 3, "qty": 1}],
+            "created_at": "2024-05-03 14:30:00"}
+    for key, value in (("tracks", []), ("packages", []), ("shipment_status", 1),
+                       ("total_weight", 2), ("shipping_label", ""), ("customer_id", 3)):
+        assert kinds.guess("adobe-commerce", {**bare, key: value}) == "shipments", key
+    assert kinds.guess("adobe-commerce", {**bare, "adjustment": 0}) == "creditmemos"
