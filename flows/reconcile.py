@@ -18,6 +18,7 @@ from pydantic import Field
 from deployments.credentials import DotdigitalCredentials
 from dotsync import debuglog
 from dotsync.dotdigital import errors as dd
+from dotsync.progress import ProgressLine
 from dotsync.reconcile import ReconcileOptions, ReconcileResult
 from dotsync.reconcile import reconcile as run_reconcile
 from dotsync.reconcile import repair as queue_repairs
@@ -71,8 +72,10 @@ def reconcile(
     logger = get_run_logger()
     settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
+    # Records checked, on the terminal (quiet when not a TTY, or with --json).
+    line = ProgressLine("reconcile: checked", unit="records")
     options = ReconcileOptions(full=full, sample=sample, max_calls=max_calls,
-                               page_size=page_size)
+                               page_size=page_size, on_progress=line.update)
     try:
         with make_client(settings) as client:
             result = run_reconcile(store, settings, client, options)
@@ -88,6 +91,7 @@ def reconcile(
     except dd.DotdigitalError as exc:
         return _failed(settings, f"reconciliation failed: {exc}")
     finally:
+        line.close()
         store.dispose()
     publish(result)
     summary = result.summary_line()
