@@ -172,3 +172,13 @@ def test_a_block_reference_and_a_name_load_the_same_credentials(
         assert settings.api_user == "apiuser-forms@apiconnector.com"
         assert settings.api_password is not None
         assert settings.api_password.get() == "pw-forms-not-to-leak"
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_prefect_deploy_stores_the_same_form(name: str) -> None:
+    """``prefect deploy`` (prefect.yaml) builds the schema from the entrypoint, ``dotsync
+    serve`` from the flow object: both forms are the same."""
+    from prefect.utilities.callables import parameter_schema_from_entrypoint
+
+    entrypoint = f"flows/{name}.py:{name}"
+    assert parameter_schema_from_entrypoint(entrypoint).model_dump() == schema(FLOWS[name])
