@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import MARKER, Processes, Served, wait_for
+from tests.deploy.conftest import BLOCK_NAME, MARKER, Processes, Served, wait_for
 from tests.deploy.test_serve import REJECTED_CURRENCY, REJECTED_ORDER, api, backfill_run
 
 pytestmark = pytest.mark.e2e
@@ -159,14 +160,17 @@ def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
     served: Served, processes: Processes, tmp_path: Path
 ) -> None:
     """Run → Custom run on the sync deployment: ``entities`` is a choice of contacts,
-    orders and certificates. The run submitted from the form (contacts only, no
-    preflight) meets a 429 on its first calls; its logs page shows the client waiting
-    for the reset, a ``dotsync.*`` record that reaches the run's logs."""
+    orders and certificates, ``credentials_block`` a block picker. The run submitted
+    from the form (contacts only, no preflight, the picked block) meets a 429 on its
+    first calls; its logs page shows the client waiting for the reset, a ``dotsync.*``
+    record that reaches the run's logs."""
     _chromium_or_skip()
     from playwright.sync_api import expect
 
     assert backfill_run(served).state.is_completed()  # little is left for the sync to send
     deployment = api(served, "GET", "/deployments/name/sync/sync")
+    block = api(served, "GET", f"/block_types/slug/dotdigital-credentials/block_documents/"
+                               f"name/{BLOCK_NAME}")
     waiting = re.compile(r"rate limited \(account\); waiting \d+(\.\d+)? s for the reset")
 
     def our_run() -> dict[str, Any] | None:
@@ -179,6 +183,9 @@ def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
     calls_before = len(served.emulator.state.calls())
     with _budget_taken_by_another_app(served) as spent, \
             _browser_page(processes, tmp_path / "run-form.png") as page:
+        refused: list[str] = []  # the API's errors, for the failure message
+        page.on("response", lambda r: refused.append(f"{r.status} {r.request.method} {r.url}")
+                if "/api/" in r.url and r.status >= 400 else None)
         page.goto(f"{served.server.url}/deployments/deployment/{deployment['id']}")
         page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_text("Custom run").click()
@@ -198,10 +205,33 @@ def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
         preflight = page.locator(".schema-form-property", has_text="preflight (Optional)")
         preflight.get_by_role("switch").click()  # the sample shop fails the go-live checks
         expect(preflight.get_by_role("switch")).to_have_attribute("aria-checked", "false")
-        page.get_by_role("button", name="Submit").click()
-
-        run = wait_for(our_run, 60, "the run submitted from the form")
+        # The credentials as a block picked from a list (the serve process has no API
+        # user in its environment: the run works only if the block is loaded).
+        credentials = page.locator(".schema-form-property",
+                                   has_text="credentials_block (Optional)")
+        credentials.get_by_role("button", name="DotdigitalCredentials", exact=True).click()
+        picker = credentials.locator(".p-select-button__control").first
+        picker.click()
+        blocks = page.get_by_role("option").filter(has_text=BLOCK_NAME)
+        if not blocks.first.is_visible():  # the list opens on a key as well
+            picker.press("ArrowDown")
+        blocks.first.click()
+        expect(picker).to_contain_text(BLOCK_NAME)
+        submit = page.get_by_role("button", name="Submit")
+        submit.click()
+        # A server busy with other runs may answer 5xx once ("Something went wrong"):
+        # the form stays, and is submitted again. The page's wait lets its events in.
+        run, deadline, again = None, time.monotonic() + 120, True
+        while run is None and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+            run = our_run()
+            if run is None and again and any(e.startswith("5") for e in refused):
+                again = False
+                submit.click()
+        assert run is not None, "no run from the form; the API said:\n" + "\n".join(refused)
         assert run["parameters"]["preflight"] is False
+        assert run["parameters"]["credentials_block"] == {"$ref": {"block_document_id": block[
+            "id"]}}  # a reference: the block's values never enter the run's parameters
         # The first call the run makes is refused; then the other app lets it be.
         wait_for(lambda: any(c["status"] == 429
                              for c in served.emulator.state.calls()[calls_before:]),
