@@ -8,6 +8,8 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dotsync.store import Store, keys, migrations, schema
 from dotsync.store.changes import ChangeFeed
@@ -153,3 +155,34 @@ def _order_frame():
                              "status": "paid", "currency": "EUR", "total": "1",
                              "placed_at": "2026-01-01", "updated_at": "2026-01-01",
                              "lines": "[]"})
+
+
+def test_migrate_copies_carts_and_products_and_the_target_stamps_them(
+        sqlite_store: Store, tmp_path) -> None:
+    from dotsync.store.transfer import copy_store
+
+    sqlite_store.upsert_staged("carts", _frame("carts", CART))
+    sqlite_store.upsert_staged("products", _frame("products", _product("S1", "uk")))
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        report = copy_store(sqlite_store, target, chunk_rows=5)
+        assert not report.failed
+        copied = {t.table: t.copied for t in report.tables}
+        assert (copied["carts"], copied["products"]) == (1, 1)
+        assert _changed(target, "products") == ["uk\x1fS1"]
+        assert _changed(target, "carts") == ["K1"]
+    finally:
+        target.dispose()
+
+
+_part = st.text(min_size=1, max_size=12).filter(
+    lambda s: s.strip() != "" and keys.SEPARATOR not in s)
+
+
+@settings(max_examples=200)
+@given(store=_part, sku=_part)
+def test_a_products_text_key_splits_back_into_its_parts(store: str, sku: str) -> None:
+    key = keys.of_values("products", {"store": store, "sku": sku})
+    assert key is not None
+    assert keys.split("products", key) == {"store": store, "sku": sku}
+    assert keys.display(key) == f"{store} / {sku}"
