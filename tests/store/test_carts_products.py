@@ -186,3 +186,21 @@ def test_a_products_text_key_splits_back_into_its_parts(store: str, sku: str) ->
     assert key is not None
     assert keys.split("products", key) == {"store": store, "sku": sku}
     assert keys.display(key) == f"{store} / {sku}"
+
+
+def test_the_ledger_tells_which_products_are_pending_by_their_text_key(
+        store: Store) -> None:
+    from dotsync.store import Ledger
+    from dotsync.store.status import pending_mask, source_hashes
+
+    store.upsert_staged("products", _frame("products", _product("S1", "uk")))
+    store.upsert_staged("products", _frame("products", _product("S1", "de")))
+    staged = store.read_staged("products")
+    ledger = Ledger(store)
+    assert pending_mask(ledger, "products", staged).tolist() == [True, True]
+    hashes = dict(zip(keys.of_frame("products", staged), source_hashes("products", staged),
+                      strict=True))
+    ledger.record("products", [{"key": "uk\x1fS1", "state": "synced",
+                                "source_hash": hashes["uk\x1fS1"]}])
+    mask = pending_mask(ledger, "products", staged)
+    assert dict(zip(staged["store"], mask, strict=True)) == {"uk": False, "de": True}
