@@ -212,7 +212,8 @@ class EmulatorState:
     :meth:`insight_records`, :meth:`sends`, :meth:`calls`, :meth:`imports`,
     :meth:`suppressions`, :meth:`campaigns`. Control: ``faults`` (a :class:`Faults`, change
     attributes or call :meth:`set_faults`), :meth:`complete_imports`, :meth:`reset`,
-    :meth:`add_campaign`, :meth:`add_suppression`, :meth:`close` (stops the import worker).
+    :meth:`add_campaign`, :meth:`add_program`, :meth:`add_suppression`, :meth:`close` (stops
+    the import worker); ``programs`` holds programs and enrolments (:mod:`.programs`).
     """
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -302,6 +303,11 @@ class EmulatorState:
                 "replyAction": "Unset", "replyToAddress": "", "isSplitTest": False,
                 "status": status,
             }
+
+    def add_program(self, id: int, name: str, status: str = "Active") -> None:
+        """Add (or replace) a program; only an ``Active`` one takes enrolments."""
+        with self.lock:
+            self.programs.add_program(id, name, status)
 
     def add_suppression(self, email: str, reason: str = "Unsubscribed",
                         date_removed: str | datetime | None = None) -> None:

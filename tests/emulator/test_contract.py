@@ -133,9 +133,8 @@ def test_every_operation_answers_per_spec() -> None:
         ok(api.delete(record), 404)
 
         # programs and enrolments (programs.yaml); a new account has none, so add two
-        with server.state.lock:
-            server.state.programs.add_program(5, "Abandoned cart")
-            server.state.programs.add_program(6, "Draft journey", "Draft")
+        server.state.add_program(5, "Abandoned cart")
+        server.state.add_program(6, "Draft journey", "Draft")
         jo_id = ok(api.get(f"/contacts/v3/email/{JO}"), 200).json()["contactId"]
         ok(api.get("/v2/programs?select=10"), 200)
         ok(api.get("/v2/programs/5"), 200)
