@@ -117,6 +117,9 @@ def validate_carts(df: pd.DataFrame, strict: Collection[str] = (),
     templates = {
         "iso4217": lambda f, v, _i: f"currency {show(v)} is not an ISO 4217 code",
         "not_negative": lambda f, v, _i: f"{f} {show(v)} must not be negative",
+        "required": lambda f, v, _i: (
+            "customer_email is required (or a customer_id naming a staged customer with an "
+            "e-mail)" if f == "customer_email" else f"{f} is required"),
     }
     run.validate(schema, frame, templates)
     del email_text, emails, email_why, frame, lines
