@@ -148,3 +148,18 @@ def test_cart_insight_records_and_their_deletes(server) -> None:
         assert api.delete(record).status_code == 404
         assert api.delete("/insightData/v3/contacts/email/ghost@example.com/CartInsight/K1"
                           ).status_code == 404
+
+
+def test_a_contact_deleted_while_the_enrolment_processes_is_a_fault() -> None:
+    config = EmulatorConfig(seed=SEED, import_delay=30.0)
+    with EmulatorServer(config) as server, make_client(server) as api:
+        jo = _contact(api, JO)
+        enrolment = api.post("/v2/programs/enrolments",
+                             json={"programId": 5, "contacts": [jo]}).json()
+        assert api.delete(f"/contacts/v3/email/{JO}").status_code == 200
+        with server.state.lock:
+            server.state.programs.complete_all()
+        report = api.get(f"/v2/programs/enrolments/{enrolment['id']}/report-faults")
+        assert report.text.splitlines()[1:] == [f"{jo},,,ContactNotFound"]
+        with server.state.lock:
+            assert server.state.programs.enrolled(5) == {}
