@@ -239,6 +239,36 @@ def plan_enrolments(
     return out
 
 
+#: The ledger entity of cart enrolments (key: cart id). An enrolment is claimed
+#: (``Ledger.claim``: ``in_doubt``, committed) before its call and settled after, so a
+#: crash or a lost answer leaves it in doubt: never enrolled again automatically.
+LEDGER_ENTITY = "cart_enrolments"
+#: Ledger states that count as "this cart enrolled its contact".
+ENROLLED_STATES = frozenset({"synced", "in_doubt"})
+
+
+def enrolment_history(entries: Iterable[Mapping[str, Any]],
+                      cart_emails: Mapping[str, str]
+                      ) -> tuple[set[str], dict[str, datetime]]:
+    """(carts that enrolled, each contact's last enrolment time) from ledger rows of
+    :data:`LEDGER_ENTITY` (``key``, ``state``, ``sent_at`` or ``updated_at``).
+    ``cart_emails`` maps a cart id to its contact's e-mail. An enrolment in doubt
+    counts as made, at the time it was claimed: the safe reading of an unknown outcome."""
+    enrolled: set[str] = set()
+    last: dict[str, datetime] = {}
+    for entry in entries:
+        if entry.get("state") not in ENROLLED_STATES:
+            continue
+        cart_id = str(entry["key"])
+        enrolled.add(cart_id)
+        when = parse_time(entry.get("sent_at") or entry.get("updated_at"))
+        email = cart_emails.get(cart_id)
+        if when is not None and email is not None and (email not in last
+                                                       or when > last[email]):
+            last[email] = when
+    return enrolled, last
+
+
 def enrolment_batches(contact_ids: Iterable[int],
                       size: int = MAX_ENROLMENT_CONTACTS) -> Iterator[list[int]]:
     """Distinct contact ids, in first-seen order, ``size`` (≤ 25) at a time."""

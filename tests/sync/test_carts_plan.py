@@ -154,3 +154,25 @@ def test_enrolment_batches(ids: list[int], size: int) -> None:
 def test_batches_refuse_more_than_the_spec_allows() -> None:
     with pytest.raises(ValueError, match="1 to 25"):
         list(plan.enrolment_batches([1], 26))
+
+
+def test_history_counts_sent_and_in_doubt_enrolments() -> None:
+    rows = [{"key": "K1", "state": "synced", "sent_at": T0},
+            {"key": "K2", "state": "in_doubt", "sent_at": None,
+             "updated_at": "2026-03-02T00:00:00Z"},
+            {"key": "K3", "state": "failed", "updated_at": T0 + timedelta(days=9)},
+            {"key": "K4", "state": "synced", "sent_at": T0 - timedelta(days=1)}]
+    emails = {"K1": "jo@example.com", "K2": "jo@example.com", "K3": "ann@example.com",
+              "K4": "bo@example.com"}
+    enrolled, last = plan.enrolment_history(rows, emails)
+    assert enrolled == {"K1", "K2", "K4"}
+    assert last == {"jo@example.com": datetime(2026, 3, 2, tzinfo=UTC),
+                    "bo@example.com": T0 - timedelta(days=1)}
+    # Fed back into the plan: neither jo's cart nor a new one of jo's enrols again.
+    decisions = plan.plan_enrolments(
+        [cart("K1"), cart("K5", updated=T0 + timedelta(hours=1))],
+        now=T0 + timedelta(hours=3), idle_minutes=60, reenrol_hours=24,
+        marketable={"jo@example.com": True}, orders_placed={}, enrolled_carts=enrolled,
+        last_enrolment=last, contact_ids={"jo@example.com": 1})
+    assert [(d.cart_id, d.reason) for d in decisions] == [
+        ("K5", plan.RECENTLY_ENROLLED), ("K1", plan.ALREADY_ENROLLED)]
