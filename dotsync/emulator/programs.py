@@ -208,8 +208,8 @@ async def get_enrolments(request: Request) -> Response:
     segment = request.path_params["enrolmentId"]
     with state.lock:
         book = state.programs
-        for enrolment in book.enrolments.values():
-            book.settle(state, enrolment)
+        for each in book.enrolments.values():
+            book.settle(state, each)
         if segment in ENROLMENT_STATUSES:
             paging = _paging(request)
             if isinstance(paging, Response):
