@@ -92,8 +92,8 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
 
 
 @main.command()
-@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos",
-                                             "shipments", "giftcardaccounts"]))
+@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "carts", "products",
+                                             "creditmemos", "shipments", "giftcardaccounts"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--format", "platform", default=None,
@@ -128,7 +128,9 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
                                         link_template=certificate_link,
                                         problems_file=problems_file)
         else:
-            if entity not in ENTITY_CHOICE.choices:
+            from dotsync.sources import STAGED_AS
+
+            if entity in STAGED_AS:
                 raise click.UsageError(f"{entity} are a platform's documents: load them "
                                        "with --format adobe-commerce")
             report = load_file(store, entity, file, on_progress=line.update,
@@ -417,11 +419,12 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
              poll_interval: float, import_max_bytes: int, as_json: bool,
              allow_sends: int | None) -> None:
     """The bulk first load (or re-load) through the bulk import endpoints."""
+    start = None
     if since is not None:
         import pandas as pd
 
-        try:
-            pd.Timestamp(since)
+        try:  # handed over as a datetime: the flow's parameter is a date or a datetime
+            start = pd.Timestamp(since).to_pydatetime()
         except (ValueError, TypeError):
             raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
     _stop_if_credentials_refused(_settings(), as_json)
@@ -429,7 +432,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
         os.environ[PROGRESS_ENV] = "0"
     from flows.backfill import backfill as backfill_flow
 
-    state = backfill_flow(since=since, include_certificates=include_certificates,
+    state = backfill_flow(since=start, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
                           import_max_bytes=import_max_bytes, allow_sends=allow_sends,
                           return_state=True)

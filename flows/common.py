@@ -14,6 +14,7 @@ from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 
+from deployments.credentials import DotdigitalCredentials
 from dotsync import debuglog
 from dotsync.config import ConfigError, Settings
 from dotsync.dotdigital import DotdigitalClient
@@ -31,18 +32,19 @@ from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
 
 
-def load_settings(credentials_block: str | None = None, account: str | None = None
-                  ) -> Settings:
+def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
+                  account: str | None = None) -> Settings:
     """Settings from the environment / dotsync.toml (for ``account``, an
     ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
-    a ``DotdigitalCredentials`` block when one is named (by the deployment's
+    a ``DotdigitalCredentials`` block: the block itself (a run form's block picker,
+    which Prefect loads before the flow starts), or one named by the deployment's
     ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment)."""
+    account's table or the environment."""
     settings = Settings.from_env(account=account)
+    if isinstance(credentials_block, DotdigitalCredentials):
+        return credentials_block.apply(settings)
     name = credentials_block or settings.credentials_block
     if name:
-        from deployments.credentials import DotdigitalCredentials
-
         settings = DotdigitalCredentials.load(name).apply(settings)
     return settings
 
@@ -112,7 +114,7 @@ def run_engine(
     options: Options,
     body: Callable[[SyncEngine], None],
     *,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     report_file: str | None = None,
     preflight: bool = False,
     account: str | None = None,
