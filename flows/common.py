@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -80,7 +81,13 @@ def current_run_id() -> str:
 
 
 def make_client(settings: Settings, **overrides: Any) -> DotdigitalClient:
-    return DotdigitalClient.from_settings(settings, **overrides)
+    """The run's client, on the account's shared API budget (:mod:`flows.limits`) when
+    its Prefect limits exist: calls and imports in flight counted across workers."""
+    from flows.limits import outside_limits
+
+    shared, _holder, line = outside_limits(settings)
+    logging.getLogger("dotsync.limits").info(line)
+    return DotdigitalClient.from_settings(settings, **{**shared, **overrides})
 
 
 def record_run(store: Store, report: RunReport) -> None:

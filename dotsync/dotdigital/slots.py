@@ -109,11 +109,16 @@ class HeldImports:
             release()
 
     def release_all(self) -> None:
-        """Hand back every slot still held (the client is closing)."""
+        """Hand back every slot still held, then close the holder if it has a
+        ``close()`` (the client is closing: a holder made for one client, such as the
+        flows' Prefect one, ends with it)."""
         with self._lock:
             held, self._held = list(self._held.values()), {}
         for release in held:
             release()
+        close = getattr(self.slots, "close", None)
+        if callable(close):
+            close()
 
     def __len__(self) -> int:
         with self._lock:
