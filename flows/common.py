@@ -38,8 +38,13 @@ def load_settings(credentials_block: str | None = None, account: str | None = No
     ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
     a ``DotdigitalCredentials`` block when one is named (by the deployment's
     ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment)."""
-    settings = Settings.from_env(account=account)
+    account's table or the environment), and the staging database URL from the
+    account's ``dotsync-database-url`` Secret block when it exists
+    (:mod:`flows.shared_config`)."""
+    from flows.shared_config import apply_shared_config
+
+    # The account's database URL from its Prefect Secret block, when there is one.
+    settings = apply_shared_config(Settings.from_env(account=account))
     name = credentials_block or settings.credentials_block
     if name:
         from deployments.credentials import DotdigitalCredentials
