@@ -76,9 +76,12 @@ def sync_limits_command() -> None:
     [accounts.NAME] tables): dotsync-calls-NAME (a rate limit of the account's
     DOTSYNC_CALLS_PER_MINUTE, else Dotdigital's lowest tier, 35), and
     dotsync-contact-imports-NAME (25) / dotsync-insight-imports-NAME (5) in flight.
-    Idempotent: run it again after changing a setting.
+    Also installs the automation that marks a run whose heartbeats stopped
+    Crashed (deployments/crash_detection.py), so a dead worker's run does not hold
+    the account up. Idempotent: run it again after changing a setting.
     """
     # Prefect is imported by this command only (it talks to the Prefect server).
+    from deployments.crash_detection import NAME, install_crash_detection
     from flows.limits import AccountLimits, prefect_client, sync_limits
 
     try:
@@ -89,3 +92,4 @@ def sync_limits_command() -> None:
     with prefect_client() as client:
         for name, what in sync_limits(client, wanted):
             click.echo(f"{name}: {what}")
+        click.echo(f"automation {NAME!r}: {install_crash_detection(client)}")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from dotsync.cli import main
 from dotsync.emulator import EmulatorConfig, EmulatorServer
+from deployments.crash_detection import NAME as CRASH_AUTOMATION
 from flows.limits import AccountLimits, SharedLimits, prefect_client, sync_limits
 from tests.e2e.helpers import customer, order, stage, states
 
@@ -41,6 +42,14 @@ def no_limits_left(prefect_backend: None) -> Iterator[None]:
     with prefect_client() as client:
         for name in _limits():
             client.delete_global_concurrency_limit_by_name(name)
+        for automation in client.read_automations():
+            if automation.name == CRASH_AUTOMATION:
+                client.delete_automation(automation.id)
+
+
+def _crash_automations() -> list[Any]:
+    with prefect_client() as client:
+        return [a for a in client.read_automations() if a.name == CRASH_AUTOMATION]
 
 
 def _sync_limits(tmp_path: Any, globex_cpm: int) -> list[str]:
@@ -63,6 +72,7 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
         "dotsync-calls-globex: created: 120 calls/min, burst 2",
         "dotsync-contact-imports-globex: created: 25 in flight",
         "dotsync-insight-imports-globex: created: 5 in flight",
+        f"automation {CRASH_AUTOMATION!r}: created",
     ]
     created = _limits()
     assert created == {
@@ -75,8 +85,13 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
     }
 
     again = _sync_limits(tmp_path, globex_cpm=120)
-    assert all(": unchanged: " in line for line in again), again
+    assert all(": unchanged: " in line for line in again[:-1]), again
+    assert again[-1] == f"automation {CRASH_AUTOMATION!r}: updated"
     assert _limits() == created
+    (automation,) = _crash_automations()  # updated in place, not a second one
+    assert automation.trigger.posture == "Proactive"
+    assert automation.trigger.after == {"prefect.flow-run.heartbeat"}
+    assert [a.type for a in automation.actions] == ["change-flow-run-state"]
 
     resized = _sync_limits(tmp_path, globex_cpm=600)
     assert "dotsync-calls-globex: resized: 600 calls/min, burst 10 (was 2, 120 calls/min)" \
