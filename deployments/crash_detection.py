@@ -2,7 +2,7 @@
 can go ahead on another worker.
 
 A flow run's process sends ``prefect.flow-run.heartbeat`` events every
-``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds (off by default; at least 30). When a
+``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds (180 by default; at least 30). When a
 host dies, or its worker and flow-run processes are killed, the heartbeats stop but
 the run stays ``Running`` for ever: it would hold its deployment's one-run limit and
 every later scheduled run of it would queue behind it. Prefect's open-source server
@@ -10,6 +10,11 @@ has no built-in rule for this; Prefect's documented answer ("detect zombie flows
 this automation: a run that sent a heartbeat and then neither another one nor a final
 state within ``within`` is set to ``Crashed``. The ledger lock (a database lock) and
 the import slots (leases) free themselves; the next run finishes the work.
+
+``within`` is three heartbeats of the frequency the workers use, read from the
+installing environment's ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` (so run ``sync-limits``
+with the workers' value): shorter, and a healthy run between two heartbeats would be
+marked Crashed while it still works.
 
 Installed by ``dotsync accounts sync-limits`` (idempotent), with the other pieces a
 deployment over several workers needs. Its name has its own prefix so that
@@ -22,23 +27,35 @@ from datetime import timedelta
 from typing import Any
 
 NAME = "dotsync-failover: mark runs whose heartbeats stopped crashed"
-#: Heartbeat period the workers should use (PREFECT_FLOWS_HEARTBEAT_FREQUENCY).
-HEARTBEAT_SECONDS = 30
-#: Silence after which a run counts as dead: three missed heartbeats.
-DEFAULT_WITHIN = timedelta(seconds=3 * HEARTBEAT_SECONDS)
+#: Silence after which a run counts as dead, in heartbeats.
+MISSED_HEARTBEATS = 3
 
 
-def crash_automation(within: timedelta = DEFAULT_WITHIN) -> Any:
+def heartbeat_seconds() -> int | None:
+    """The heartbeat period of this environment's Prefect settings (None: off)."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().flows.heartbeat_frequency
+
+
+def default_within() -> timedelta:
+    """Three heartbeats of this environment's period (of Prefect's 180 s by default)."""
+    return timedelta(seconds=MISSED_HEARTBEATS * (heartbeat_seconds() or 180))
+
+
+def crash_automation(within: timedelta | None = None) -> Any:
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
 
+    within = within or default_within()
     return Automation(
         name=NAME,
         description=(f"A flow run that stopped sending heartbeats for {within.total_seconds():g}"
                      " s (its worker or host died) is set Crashed, freeing its deployment "
-                     "for the next run. Needs PREFECT_FLOWS_HEARTBEAT_FREQUENCY on workers."),
+                     "for the next run. Made for workers whose "
+                     "PREFECT_FLOWS_HEARTBEAT_FREQUENCY is a third of that."),
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
             expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed",
@@ -53,7 +70,7 @@ def crash_automation(within: timedelta = DEFAULT_WITHIN) -> Any:
     )
 
 
-def install_crash_detection(client: Any, within: timedelta = DEFAULT_WITHIN) -> str:
+def install_crash_detection(client: Any, within: timedelta | None = None) -> str:
     """Create the automation, or update it in place; ``"created"`` or ``"updated"``."""
     automation = crash_automation(within)
     same = sorted((a for a in client.read_automations() if a.name == NAME),

@@ -77,11 +77,13 @@ def sync_limits_command() -> None:
     DOTSYNC_CALLS_PER_MINUTE, else Dotdigital's lowest tier, 35), and
     dotsync-contact-imports-NAME (25) / dotsync-insight-imports-NAME (5) in flight.
     Also installs the automation that marks a run whose heartbeats stopped
-    Crashed (deployments/crash_detection.py), so a dead worker's run does not hold
-    the account up. Idempotent: run it again after changing a setting.
+    Crashed after three missed heartbeats (deployments/crash_detection.py), so a dead
+    worker's run does not hold the account up: run it with the workers'
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY (Prefect's default: 180 s). Idempotent: run it
+    again after changing a setting.
     """
     # Prefect is imported by this command only (it talks to the Prefect server).
-    from deployments.crash_detection import NAME, install_crash_detection
+    from deployments.crash_detection import NAME, default_within, install_crash_detection
     from flows.limits import AccountLimits, prefect_client, sync_limits
 
     try:
@@ -92,4 +94,6 @@ def sync_limits_command() -> None:
     with prefect_client() as client:
         for name, what in sync_limits(client, wanted):
             click.echo(f"{name}: {what}")
-        click.echo(f"automation {NAME!r}: {install_crash_detection(client)}")
+        within = default_within()
+        click.echo(f"automation {NAME!r}: {install_crash_detection(client, within)} "
+                   f"(Crashed after {within.total_seconds():g} s without a heartbeat)")

@@ -64,7 +64,11 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DOTSYNC_CALLS_PER_MINUTE", raising=False)
     monkeypatch.delenv("DOTSYNC_ACCOUNT", raising=False)
-    first = _sync_limits(tmp_path, globex_cpm=120)
+    from prefect.settings import temporary_settings
+
+    # Workers sending a heartbeat every 30 s: a run silent for three is dead.
+    with temporary_settings(updates={"flows.heartbeat_frequency": 30}):
+        first = _sync_limits(tmp_path, globex_cpm=120)
     assert first == [
         "dotsync-calls-acme: created: 35 calls/min, burst 1",
         "dotsync-contact-imports-acme: created: 25 in flight",
@@ -72,7 +76,7 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
         "dotsync-calls-globex: created: 120 calls/min, burst 2",
         "dotsync-contact-imports-globex: created: 25 in flight",
         "dotsync-insight-imports-globex: created: 5 in flight",
-        f"automation {CRASH_AUTOMATION!r}: created",
+        f"automation {CRASH_AUTOMATION!r}: created (Crashed after 90 s without a heartbeat)",
     ]
     created = _limits()
     assert created == {
@@ -84,14 +88,22 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
         "dotsync-insight-imports-globex": (5, 0.0, True),
     }
 
-    again = _sync_limits(tmp_path, globex_cpm=120)
+    with temporary_settings(updates={"flows.heartbeat_frequency": 30}):
+        again = _sync_limits(tmp_path, globex_cpm=120)
     assert all(": unchanged: " in line for line in again[:-1]), again
-    assert again[-1] == f"automation {CRASH_AUTOMATION!r}: updated"
+    assert again[-1].startswith(f"automation {CRASH_AUTOMATION!r}: updated")
     assert _limits() == created
     (automation,) = _crash_automations()  # updated in place, not a second one
     assert automation.trigger.posture == "Proactive"
     assert automation.trigger.after == {"prefect.flow-run.heartbeat"}
     assert [a.type for a in automation.actions] == ["change-flow-run-state"]
+    assert automation.trigger.within.total_seconds() == 90
+
+    # Prefect's default heartbeat (180 s): never within a healthy run's silence.
+    again = _sync_limits(tmp_path, globex_cpm=120)
+    assert again[-1].endswith("(Crashed after 540 s without a heartbeat)")
+    (automation,) = _crash_automations()
+    assert automation.trigger.within.total_seconds() == 540
 
     resized = _sync_limits(tmp_path, globex_cpm=600)
     assert "dotsync-calls-globex: resized: 600 calls/min, burst 10 (was 2, 120 calls/min)" \
