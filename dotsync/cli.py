@@ -92,7 +92,8 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
 
 
 @main.command()
-@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos"]))
+@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "carts", "products",
+                                             "creditmemos"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--format", "platform", default=None,

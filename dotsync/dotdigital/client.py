@@ -3,8 +3,9 @@
 The client is assembled from small modules, one concern each: :mod:`.wire` (JSON encoding,
 import bodies), :mod:`.redaction` (masking and scrubbing), :mod:`.retry` (the retry and
 rate-limit policy as pure functions), :mod:`.transport` (auth, httpx, one ``request()``)
-and the operation groups :mod:`.contacts`, :mod:`.insight`, :mod:`.campaigns` and
-:mod:`.account_data`. :class:`~.api.DotdigitalAPI` is the protocol callers depend on.
+and the operation groups :mod:`.contacts`, :mod:`.insight`, :mod:`.campaigns`,
+:mod:`.account_data` and :mod:`.programs`. :class:`~.api.DotdigitalAPI` is the protocol
+callers depend on.
 
 Plain synchronous httpx; no Prefect here, so the client works the same in a flow, a script,
 a test or the emulator's own checks.
@@ -50,6 +51,7 @@ from dotsync.dotdigital.hosts import DISCOVERY_URL, check_endpoint
 from dotsync.dotdigital.insight import InsightOperations
 from dotsync.dotdigital.models import CallStats
 from dotsync.dotdigital.pacing import Pacer
+from dotsync.dotdigital.programs import ProgramOperations
 from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.dotdigital.redaction import mask_path
 from dotsync.dotdigital.retry import IDEMPOTENT, SEND, SUBMIT, Kind, RetryPolicy
@@ -92,7 +94,7 @@ _DEFAULT_POLICY = RetryPolicy()
 
 
 class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
-                       AccountDataOperations, ReadBackOperations):
+                       AccountDataOperations, ReadBackOperations, ProgramOperations):
     """A synchronous Dotdigital API client (see the module docstring for its guarantees).
 
     ``endpoint`` is the regional base URL (e.g. ``https://r2-api.dotdigital.com``); when

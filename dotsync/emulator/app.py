@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dotsync.emulator import compact, structure
+from dotsync.emulator import compact, insight_deletes, programs, structure
 from dotsync.emulator.compact import paused_gc
 from dotsync.emulator.config import EmulatorConfig
 from dotsync.emulator.state import ConflictError, EmulatorState, parse_when
@@ -890,6 +890,8 @@ ROUTES = [
     Route("/_emulator/faults", faults, methods=["GET", "POST"]),
     Route("/_emulator/reset", reset, methods=["POST"]),
     *structure.ROUTES,
+    *programs.ROUTES,
+    *insight_deletes.ROUTES,
 ]
 
 
