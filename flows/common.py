@@ -40,7 +40,7 @@ def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
     a ``DotdigitalCredentials`` block: the block itself (a run form's block picker,
     which Prefect loads before the flow starts), or one named by the deployment's
     ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment), and the staging database URL from the
+    account's table or the environment; and the staging database URL from the
     account's ``dotsync-database-url`` Secret block when it exists
     (:mod:`flows.shared_config`)."""
     from flows.shared_config import apply_shared_config
