@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -39,8 +40,13 @@ def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
     a ``DotdigitalCredentials`` block: the block itself (a run form's block picker,
     which Prefect loads before the flow starts), or one named by the deployment's
     ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment."""
-    settings = Settings.from_env(account=account)
+    account's table or the environment; and the staging database URL from the
+    account's ``dotsync-database-url`` Secret block when it exists
+    (:mod:`flows.shared_config`)."""
+    from flows.shared_config import apply_shared_config
+
+    # The account's database URL from its Prefect Secret block, when there is one.
+    settings = apply_shared_config(Settings.from_env(account=account))
     if isinstance(credentials_block, DotdigitalCredentials):
         return credentials_block.apply(settings)
     name = credentials_block or settings.credentials_block
@@ -82,7 +88,13 @@ def current_run_id() -> str:
 
 
 def make_client(settings: Settings, **overrides: Any) -> DotdigitalClient:
-    return DotdigitalClient.from_settings(settings, **overrides)
+    """The run's client, on the account's shared API budget (:mod:`flows.limits`) when
+    its Prefect limits exist: calls and imports in flight counted across workers."""
+    from flows.limits import outside_limits
+
+    shared, _holder, line = outside_limits(settings)
+    logging.getLogger("dotsync.limits").info(line)
+    return DotdigitalClient.from_settings(settings, **{**shared, **overrides})
 
 
 def record_run(store: Store, report: RunReport) -> None:
