@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 SOURCES_ENV = "DOTSYNC_SOURCES"
 DEFAULT_ENTITIES = {
-    "adobe-commerce": ("customers", "orders", "creditmemos"),
+    "adobe-commerce": ("customers", "orders", "creditmemos", "shipments"),
     "commercetools": ("customers", "orders"),
     "shopify": ("customers", "orders"),
 }

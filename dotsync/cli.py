@@ -92,7 +92,8 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
 
 
 @main.command()
-@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos"]))
+@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "carts", "products",
+                                             "creditmemos", "shipments", "giftcardaccounts"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--format", "platform", default=None,
@@ -102,8 +103,8 @@ def main(account: str | None, verbose: int, log_level: str | None) -> None:
               help="With --format: gift card link, e.g. 'https://shop.example/gift?c={code}'.")
 @click.option("--problems", "problems_file", default=None, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=str),
-              help="With --format: write every rejected object to FILE (JSON Lines); "
-              "the output shows the first 1,000 and counts the rest by reason.")
+              help="Write every rejected row or object to FILE (JSON Lines); the output "
+              "shows the first 1,000 and counts the rest by reason.")
 def load(entity: str, file: str, as_json: bool, platform: str | None,
          certificate_link: str | None, problems_file: str | None) -> None:
     """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
@@ -116,8 +117,6 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
     from dotsync.progress import ProgressLine
     from dotsync.store import LoadError, load_file
 
-    if problems_file is not None and platform is None:
-        raise click.UsageError("--problems goes with --format (a platform's payloads)")
     store = _store(_settings())
     line = ProgressLine(f"loading {entity}", unit="rows")
     line.enabled = line.enabled and not as_json
@@ -129,7 +128,13 @@ def load(entity: str, file: str, as_json: bool, platform: str | None,
                                         link_template=certificate_link,
                                         problems_file=problems_file)
         else:
-            report = load_file(store, entity, file, on_progress=line.update)
+            from dotsync.sources import STAGED_AS
+
+            if entity in STAGED_AS:
+                raise click.UsageError(f"{entity} are a platform's documents: load them "
+                                       "with --format adobe-commerce")
+            report = load_file(store, entity, file, on_progress=line.update,
+                               problems_file=problems_file)
     except LoadError as exc:
         raise click.UsageError(f"{file}: {exc}") from None
     finally:
@@ -414,11 +419,12 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
              poll_interval: float, import_max_bytes: int, as_json: bool,
              allow_sends: int | None) -> None:
     """The bulk first load (or re-load) through the bulk import endpoints."""
+    start = None
     if since is not None:
         import pandas as pd
 
-        try:
-            pd.Timestamp(since)
+        try:  # handed over as a datetime: the flow's parameter is a date or a datetime
+            start = pd.Timestamp(since).to_pydatetime()
         except (ValueError, TypeError):
             raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
     _stop_if_credentials_refused(_settings(), as_json)
@@ -426,7 +432,7 @@ def backfill(since: str | None, include_certificates: bool, chunk_rows: int,
         os.environ[PROGRESS_ENV] = "0"
     from flows.backfill import backfill as backfill_flow
 
-    state = backfill_flow(since=since, include_certificates=include_certificates,
+    state = backfill_flow(since=start, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
                           import_max_bytes=import_max_bytes, allow_sends=allow_sends,
                           return_state=True)

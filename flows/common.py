@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 
+from deployments.credentials import DotdigitalCredentials
 from dotsync import debuglog
 from dotsync.config import ConfigError, Settings
 from dotsync.dotdigital import DotdigitalClient
@@ -31,18 +33,24 @@ from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
 
 
-def load_settings(credentials_block: str | None = None, account: str | None = None
-                  ) -> Settings:
+def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
+                  account: str | None = None) -> Settings:
     """Settings from the environment / dotsync.toml (for ``account``, an
     ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
-    a ``DotdigitalCredentials`` block when one is named (by the deployment's
+    a ``DotdigitalCredentials`` block: the block itself (a run form's block picker,
+    which Prefect loads before the flow starts), or one named by the deployment's
     ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment)."""
-    settings = Settings.from_env(account=account)
+    account's table or the environment; and the staging database URL from the
+    account's ``dotsync-database-url`` Secret block when it exists
+    (:mod:`flows.shared_config`)."""
+    from flows.shared_config import apply_shared_config
+
+    # The account's database URL from its Prefect Secret block, when there is one.
+    settings = apply_shared_config(Settings.from_env(account=account))
+    if isinstance(credentials_block, DotdigitalCredentials):
+        return credentials_block.apply(settings)
     name = credentials_block or settings.credentials_block
     if name:
-        from deployments.credentials import DotdigitalCredentials
-
         settings = DotdigitalCredentials.load(name).apply(settings)
     return settings
 
@@ -80,7 +88,13 @@ def current_run_id() -> str:
 
 
 def make_client(settings: Settings, **overrides: Any) -> DotdigitalClient:
-    return DotdigitalClient.from_settings(settings, **overrides)
+    """The run's client, on the account's shared API budget (:mod:`flows.limits`) when
+    its Prefect limits exist: calls and imports in flight counted across workers."""
+    from flows.limits import outside_limits
+
+    shared, _holder, line = outside_limits(settings)
+    logging.getLogger("dotsync.limits").info(line)
+    return DotdigitalClient.from_settings(settings, **{**shared, **overrides})
 
 
 def record_run(store: Store, report: RunReport) -> None:
@@ -112,7 +126,7 @@ def run_engine(
     options: Options,
     body: Callable[[SyncEngine], None],
     *,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     report_file: str | None = None,
     preflight: bool = False,
     account: str | None = None,

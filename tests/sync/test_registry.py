@@ -76,6 +76,12 @@ def test_the_runner_runs_the_declared_steps_in_order_and_closes_the_windows(
     assert changes.abandoned
 
 
+def test_the_flow_offers_the_registry_entities() -> None:
+    from flows.sync import ALL_ENTITIES
+
+    assert ALL_ENTITIES == ENTITIES
+
+
 def test_the_flow_has_one_task_per_declared_step() -> None:
     from tasks.sync_steps import SYNC_TASKS
 
