@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from dotsync.emulator import EmulatorServer
 from dotsync.store import ENTITY_COLUMNS, ENTITY_KEYS, Ledger, Store
 from dotsync.store import warnings as field_warnings
+from dotsync.store.schema import ENTITIES as SYNCED  # what the sync's steps read
 from dotsync.sync.report import RunReport
 from tests.e2e.helpers import certificate, customer, order, stage
 from tests.reliability.harness import REPO, converge, settings_for, sync_once
@@ -77,6 +78,8 @@ def _naughty_rows() -> tuple[dict[str, list[dict[str, Any]]], list[Case]]:
     }
     n = 0
     for entity, columns in ENTITY_COLUMNS.items():
+        if entity not in makers:  # staged (carts, products) but no sync step reads them yet
+            continue
         extra = ("line_name", "line_sku") if entity == "orders" else ()
         for column in (*columns, *extra):
             for value in BLNS:
@@ -273,10 +276,10 @@ def test_every_naughty_string_in_every_text_column(emulator: EmulatorServer, sto
 
     assert_renders_as_text(report)
     rejects = cli_json(store_url, "rejects")
-    assert rejects["count"] == sum(found.states[e]["rejected"] for e in ENTITY_COLUMNS)
+    assert rejects["count"] == sum(found.states[e]["rejected"] for e in SYNCED)
     counted = cli_json(store_url, "status")["entities"]
-    assert {e: counted[e]["staged"] for e in ENTITY_COLUMNS} == {
-        e: store.count_staged(e) for e in ENTITY_COLUMNS}
+    assert {e: counted[e]["staged"] for e in SYNCED} == {
+        e: store.count_staged(e) for e in SYNCED}
 
 
 _SKIP = object()
