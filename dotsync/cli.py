@@ -267,6 +267,7 @@ def _register_commands() -> None:
     from deployments.prefect_sources import source_deployments_command
     from deployments.serve import serve_command
     from dotsync.accounts_cli import accounts_command
+    from dotsync.db_cli import db_command
     from dotsync.emulator.cli import emulator_command
     from dotsync.migrate_cli import migrate_command
     from dotsync.preflight_cli import preflight_command
@@ -274,6 +275,7 @@ def _register_commands() -> None:
     from flows.reconcile_cli import reconcile_command
 
     main.add_command(accounts_command, "accounts")
+    main.add_command(db_command, "db")
     main.add_command(emulator_command, "emulator")
     main.add_command(migrate_command, "migrate")
     main.add_command(preflight_command, "preflight")
