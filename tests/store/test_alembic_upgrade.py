@@ -4,6 +4,8 @@ PostgreSQL (each test in a schema of its own)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -181,3 +183,18 @@ def test_concurrent_openings_of_a_fresh_postgres_store_do_not_race():
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+def test_the_head_constant_is_the_newest_revision_script():
+    assert revisions.scripts().get_current_head() == revisions.HEAD
+    assert [r.revision for r in revisions.history()][-1] == revisions.BASELINE
+
+
+def test_opening_a_store_at_head_does_not_load_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store(url).dispose()
+    code = ("import sys; from dotsync.store import Store; "
+            f"Store({url!r}).dispose(); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
