@@ -39,7 +39,7 @@ def load_settings(credentials_block: str | None = None, account: str | None = No
     settings = Settings.from_env(account=account)
     name = credentials_block or settings.credentials_block
     if name:
-        from deployments.credentials import DotdigitalCredentials
+        from flows.blocks import DotdigitalCredentials
 
         settings = DotdigitalCredentials.load(name).apply(settings)
     return settings
