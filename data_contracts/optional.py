@@ -27,6 +27,9 @@ OPTIONAL_FIELDS: dict[str, frozenset[str]] = {
         "lines.sku", "lines.categories",
     }),
     "certificates": frozenset({"expires_at", "campaign_id"}),
+    "carts": frozenset({"subtotal", "total", "url", "created_at", "lines.sku",
+                        "lines.categories"}),
+    "products": frozenset({"sale_price", "url", "image_url", "categories", "stock"}),
 }
 
 #: Fields whose values are personal: warnings show them masked.

@@ -12,7 +12,8 @@ webhook, Slack, Microsoft Teams, SendGrid e-mail, …):
     a ``dotsync.run.*`` event whose run rejected more than N % of the records it considered;
 ``dotsync: no completed sync for N hours``
     a proactive trigger: no ``dotsync.run.completed`` event of the ``sync`` flow for an
-    account within N hours.
+    account within N hours of its last one (an account is watched from its first
+    completed sync on; one alert per silence). Prefect's shortest window is 10 seconds.
 
 Prefect's triggers match event names and resource labels only (Prefect's OSS server has
 no metric triggers on event payloads), which is why the run events carry
@@ -47,10 +48,25 @@ _FAILED_BODY = ("Flow run {{ event.resource.name }} ({{ event.resource.id }}) en
                 "{{ event.event }}: {{ event.payload | tojson }}")
 
 
+#: Prefect refuses a proactive trigger whose ``within`` is shorter (``EventTrigger``'s
+#: validator): the shortest "no completed sync" window that can be installed.
+MIN_STALE_SECONDS = 10.0
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     reject_percent: int = 10
     stale_hours: float = 2.0
+
+    @property
+    def stale_span(self) -> str:
+        """The window in words: "2 hours", "90 minutes", "15 seconds"."""
+        seconds = round(self.stale_hours * 3600, 3)
+        if seconds >= 3600:
+            return f"{self.stale_hours:g} hours"
+        if seconds >= 60:
+            return f"{seconds / 60:g} minutes"
+        return f"{round(seconds):g} seconds"
 
 
 def webhook_block(url: str) -> UUID:
@@ -99,6 +115,7 @@ def build_automations(block_id: UUID, settings: AlertSettings) -> list[Any]:
     runs = {COMPLETED, FAILED}
     above = [str(p) for p in range(settings.reject_percent + 1, 101)]
     hours = settings.stale_hours
+    span = settings.stale_span
     return [
         Automation(
             name=f"{PREFIX}run failed or crashed",
@@ -126,16 +143,20 @@ def build_automations(block_id: UUID, settings: AlertSettings) -> list[Any]:
             actions=notify(f"dotsync: more than {settings.reject_percent} % rejected",
                            _RUN_BODY)),
         Automation(
-            name=f"{PREFIX}no completed sync for {hours:g} hours",
-            description=f"No sync run of an account completed for {hours:g} hours.",
+            name=f"{PREFIX}no completed sync for {span}",
+            description=f"No sync run of an account completed for {span}.",
+            # Each completed sync opens a window (``after``) in which the next one is
+            # expected: without ``after``, Prefect drops an account's window as soon as
+            # one event has met the threshold and never opens another, so the alert
+            # would never fire for an account that had synced once.
             trigger=EventTrigger(
-                expect={COMPLETED}, match={"dotsync.flow": "sync"},
+                after={COMPLETED}, expect={COMPLETED}, match={"dotsync.flow": "sync"},
                 for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
                 within=timedelta(hours=hours)),
-            actions=notify(f"dotsync: no completed sync for {hours:g} hours",
+            actions=notify(f"dotsync: no completed sync for {span}",
                            "No dotsync.run.completed event of the sync flow for account "
                            "{{ event.resource['dotsync.account'] }} in the last "
-                           f"{hours:g} hours.")),
+                           f"{span}.")),
     ]
 
 
@@ -183,8 +204,10 @@ def alerts_command() -> None:
                    "sendgrid-email/NAME, …).")
 @click.option("--reject-percent", type=click.IntRange(0, 99), default=10, show_default=True,
               help="Alert when a run rejects more than this share of its records.")
-@click.option("--stale-hours", type=click.FloatRange(min=0.01), default=2.0,
-              show_default=True, help="Alert when no sync completed for this many hours.")
+@click.option("--stale-hours", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Alert when no sync completed for this many hours "
+              f"(at least {MIN_STALE_SECONDS:g} seconds: Prefect's shortest proactive "
+              "window).")
 def install_command(webhook: str | None, block: str | None, reject_percent: int,
                     stale_hours: float) -> None:
     """Create (or update) dotsync's automations on the Prefect server (idempotent)."""
@@ -192,6 +215,10 @@ def install_command(webhook: str | None, block: str | None, reject_percent: int,
 
     if (webhook is None) == (block is None):
         raise click.UsageError("give exactly one of --webhook URL or --block NAME")
+    if stale_hours * 3600 < MIN_STALE_SECONDS - 1e-6:
+        raise click.BadParameter(
+            f"{stale_hours:g} hours is {stale_hours * 3600:.3g} seconds; Prefect's proactive "
+            f"triggers need at least {MIN_STALE_SECONDS:g} seconds", param_hint="--stale-hours")
     if not os.environ.get("PREFECT_API_URL"):
         from prefect.settings import PREFECT_API_URL
 

@@ -5,11 +5,13 @@ So the plain package cannot name the commands that run flows or talk to a Prefec
 server; they are added here, on the top layer, to a group built by
 :func:`dotsync.cli.make_main`: ``sync``, ``backfill``, ``consent``, ``resend`` and
 ``demo`` (:mod:`flows.run_cli`), ``reconcile`` (:mod:`flows.reconcile_cli`), ``serve``,
-``source-deployments`` and ``alerts`` (this package). Each command module imports Prefect
-only when its command runs, so ``dotsync --help`` and ``dotsync load`` stay quick.
+``source-deployments``, ``alerts`` and ``accounts sync-limits`` (this package). Each
+command module imports Prefect only when its command runs.
 """
 
 from __future__ import annotations
+
+import copy
 
 import click
 
@@ -26,11 +28,24 @@ def prefect_commands() -> dict[str, click.Command]:
 
     return {
         **RUN_COMMANDS,
+        "accounts": _accounts_group(),
         "reconcile": reconcile_command,
         "serve": serve_command,
         "source-deployments": source_deployments_command,
         "alerts": alerts_command,
     }
+
+
+def _accounts_group() -> click.Group:
+    """``dotsync accounts`` with ``sync-limits`` added: a copy of the plain group, so the
+    plain ``dotsync.cli`` group is left as it is."""
+    from deployments.limits_cli import sync_limits_command
+    from dotsync.accounts_cli import accounts_command
+
+    group = copy.copy(accounts_command)
+    group.commands = dict(accounts_command.commands)
+    group.add_command(sync_limits_command, "sync-limits")
+    return group
 
 
 #: ``[project.scripts] dotsync``: every command.

@@ -1,7 +1,8 @@
 """dotsync's settings: one place that reads SPEC §3 configuration.
 
 Values come from the environment, else from an optional ``dotsync.toml`` in the
-working directory (same keys in lower case); the environment wins. A file may also
+working directory, or where ``DOTSYNC_CONFIG`` says (same keys in lower case); the
+environment wins. A file may also
 describe several Dotdigital accounts (``[accounts.NAME]`` tables, see
 :mod:`dotsync.accounts`), one of which a run chooses. The API
 password is held as a :class:`Secret` so that no ``repr``, log line or
@@ -20,6 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from dotsync.accounts import ACCOUNT_ENV, AccountError, file_layer
+from dotsync.automation_settings import (
+    AutomationSettingError,
+    bounded,
+    optional_id,
+    parse_programs,
+)
+
+#: Where dotsync.toml is, when not in the working directory: a Prefect process worker
+#: starts each flow run in a temporary directory, so a worker names the file here.
+CONFIG_ENV = "DOTSYNC_CONFIG"
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``DOTSYNC_CONFIG`` when set, else ``./dotsync.toml``."""
+    env = os.environ if environ is None else environ
+    named = env.get(CONFIG_ENV, "").strip()
+    return Path(named) if named else Path.cwd() / "dotsync.toml"
 
 
 class ConfigError(ValueError):
@@ -124,6 +142,20 @@ def _positive(name: str, raw: str | None, default: int) -> int:
     return value
 
 
+def _automation(get: Any, programs: Any) -> dict[str, Any]:
+    """The cart, catalogue and program settings (``programs``: text or a TOML table)."""
+    return {
+        "cart_program_id": optional_id("DOTSYNC_CART_PROGRAM_ID",
+                                       get("DOTSYNC_CART_PROGRAM_ID")),
+        "cart_idle_minutes": bounded("DOTSYNC_CART_IDLE_MINUTES",
+                                     get("DOTSYNC_CART_IDLE_MINUTES"), 60, 1, 60 * 24 * 30),
+        "cart_reenrol_hours": bounded("DOTSYNC_CART_REENROL_HOURS",
+                                      get("DOTSYNC_CART_REENROL_HOURS"), 24, 0, 24 * 366),
+        "catalog_collection": (get("DOTSYNC_CATALOG_COLLECTION") or "").strip() or None,
+        "programs": parse_programs("DOTSYNC_PROGRAMS", programs),
+    }
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything dotsync reads from SPEC §3, plus the extensions documented in the README."""
@@ -171,6 +203,17 @@ class Settings:
     #: ``DOTSYNC_SINGLE_HOST``: every deployed run happens on one host, so a SQLite
     #: store (with an absolute path) is acceptable (:mod:`dotsync.store_location`).
     single_host: bool = False
+    # Carts, catalogue, programs (SPEC §3, issue 16; :mod:`dotsync.automation_settings`):
+    #: ``DOTSYNC_CART_PROGRAM_ID``: the abandoned-cart program (None: no enrolment).
+    cart_program_id: int | None = None
+    #: ``DOTSYNC_CART_IDLE_MINUTES``: a cart untouched this long is abandoned.
+    cart_idle_minutes: int = 60
+    #: ``DOTSYNC_CART_REENROL_HOURS``: no second cart enrolment of a contact within this.
+    cart_reenrol_hours: int = 24
+    #: ``DOTSYNC_CATALOG_COLLECTION``: overrides the ``catalog_<store>`` collection name.
+    catalog_collection: str | None = None
+    #: ``DOTSYNC_PROGRAMS``: (event, program id) pairs, e.g. ("first_order", 101).
+    programs: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_env(
@@ -185,7 +228,7 @@ class Settings:
         which wins over the file's top level (:mod:`dotsync.accounts` says why).
         """
         env = dict(os.environ if environ is None else environ)
-        path = Path(toml_path) if toml_path is not None else Path.cwd() / "dotsync.toml"
+        path = Path(toml_path) if toml_path is not None else config_path(env)
         file_values: dict[str, Any] = {}
         if path.is_file():
             try:
@@ -209,6 +252,14 @@ class Settings:
             return None if value is None else str(value)
 
         statuses = get("DOTSYNC_FULFILLED_STATUSES")
+        try:
+            # DOTSYNC_PROGRAMS may be a TOML table, which get() would flatten.
+            programs = own.get("dotsync_programs")
+            if programs is None:
+                programs = env.get("DOTSYNC_PROGRAMS") or shared.get("dotsync_programs")
+            automation = _automation(get, programs)
+        except AutomationSettingError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             api_user=get("DOTDIGITAL_API_USER") or "",
             api_password=Secret(get("DOTDIGITAL_API_PASSWORD") or ""),
@@ -248,6 +299,7 @@ class Settings:
             account=account,
             credentials_block=get("DOTSYNC_CREDENTIALS_BLOCK") or None,
             single_host=_flag("DOTSYNC_SINGLE_HOST", get("DOTSYNC_SINGLE_HOST")),
+            **automation,
         )
 
     def describe(self) -> dict[str, Any]:

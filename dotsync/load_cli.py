@@ -11,7 +11,8 @@ from dotsync.cli_support import ENTITY_CHOICE, echo_json, open_store, read_setti
 
 
 @click.command("load")
-@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "creditmemos"]))
+@click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "carts", "products",
+                                             "creditmemos"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--format", "platform", default=None,

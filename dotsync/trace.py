@@ -166,7 +166,7 @@ def trace(store: Store, settings: Settings, entity: str, key: str, *,
     """One record's story as a JSON-able dict; :class:`RecordNotFound` when neither the
     staging store nor the ledger nor the attempt log has it. With a Dotdigital
     ``client``, ``remote`` says what Dotdigital holds now."""
-    if entity not in schema.ENTITY_KEYS:
+    if entity not in schema.ENTITIES:  # carts and products: no step, no story yet
         raise ValueError(f"unknown entity {entity!r}: one of {', '.join(schema.ENTITIES)}")
     staged = store.read_staged(entity, [key])
     staged = None if staged.empty else staged

@@ -12,39 +12,61 @@ exactly once. A progress artifact follows the run in the Prefect UI.
 from __future__ import annotations
 
 import time
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from pydantic import Field
 
 from dotsync.progress import ProgressLine
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import Options, SyncEngine
+from flows.blocks import DotdigitalCredentials
 from flows.common import run_engine
 from tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_orders
 
 
 @flow(name="backfill", retries=1, retry_delay_seconds=30, persist_result=False)
 def backfill(
-    since: str | None = None,
+    since: date | datetime | None = None,
     include_certificates: bool = False,
-    chunk_rows: int = 50_000,
-    poll_interval: float = 5.0,
-    import_max_bytes: int = 48_000_000,
+    chunk_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000,
+    poll_interval: Annotated[float, Field(gt=0, le=300)] = 5.0,
+    import_max_bytes: Annotated[int, Field(ge=1_000, le=50_000_000)] = 48_000_000,
     dry_run: bool = False,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     preflight: bool = False,
-    allow_sends: int | None = None,
+    allow_sends: Annotated[int, Field(ge=0)] | None = None,
     account: str | None = None,
 ) -> Any:
-    """Load everything pending (or changed since ``since``, an ISO date) in bulk.
-
-    With ``include_certificates``, more pending certificates than
-    ``DOTSYNC_MAX_SENDS_PER_RUN`` (or than ``allow_sends``) sends none of them and
-    fails the run after the contacts and orders are loaded.
+    """Load everything pending (or changed since ``since``) in bulk.
 
     Imports are sized up to ``import_max_bytes`` (48 MB by default, under Dotdigital's
-    50 MB cap): a first load is large, and the fewer imports, the fewer calls.
+    50 MB cap): a first load is large, and the fewer imports, the fewer calls. The
+    parameters are typed so the UI's run form offers a date picker, bounds and a
+    block picker, with the descriptions below.
+
+    Args:
+        since: Only records updated since this date or time (UTC when no zone is
+            given); default: everything pending.
+        include_certificates: Also send pending certificates (exactly once). More of
+            them than DOTSYNC_MAX_SENDS_PER_RUN (or allow_sends) sends none and fails
+            the run after the contacts and orders are loaded.
+        chunk_rows: Staged rows read at a time.
+        poll_interval: Seconds between import status polls (Dotdigital advises
+            5-30 s).
+        import_max_bytes: Largest import body, in bytes (Dotdigital's cap is 50 MB).
+        dry_run: Read and validate everything; send nothing.
+        credentials_block: The DotdigitalCredentials block with the API user (a
+            block, or its name); default: DOTSYNC_CREDENTIALS_BLOCK, else
+            DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD.
+        preflight: Run every go-live check first and fail the run before any write
+            when one fails (deployed runs set it).
+        allow_sends: With include_certificates, let this run send up to this many
+            certificates instead of DOTSYNC_MAX_SENDS_PER_RUN.
+        account: An [accounts.NAME] of dotsync.toml (default: DOTSYNC_ACCOUNT, else
+            the single configuration).
     """
     options = Options(
         dry_run=dry_run,
@@ -57,7 +79,8 @@ def backfill(
     )
 
     def body(engine: SyncEngine) -> None:
-        job = Backfill(engine, since=since, chunk_rows=chunk_rows)
+        job = Backfill(engine, since=None if since is None else since.isoformat(),
+                       chunk_rows=chunk_rows)
         total = max(1, job.total_rows(include_certificates))
         artifact_id = create_progress_artifact(
             progress=0.0, key="dotsync-backfill-progress",

@@ -4,6 +4,7 @@ Run bookkeeping (``record_run``, ``last_run``) is the store's: :mod:`dotsync.sto
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from dotsync.store import Store
 from dotsync.store.runs import record_run
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
+from flows.blocks import DotdigitalCredentials
 from flows.events import emit_run_event, report_counts
 from flows.logs import bridge
 from tasks.report import publish_report
@@ -29,18 +31,24 @@ from tasks.sync_steps import connect
 from tasks.sync_steps import preflight as preflight_task
 
 
-def load_settings(credentials_block: str | None = None, account: str | None = None
-                  ) -> Settings:
+def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
+                  account: str | None = None) -> Settings:
     """Settings from the environment / dotsync.toml (for ``account``, an
     ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
-    a ``DotdigitalCredentials`` block when one is named (by the deployment's
+    a ``DotdigitalCredentials`` block: the block itself (a run form's block picker,
+    which Prefect loads before the flow starts), or one named by the deployment's
     ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment)."""
-    settings = Settings.from_env(account=account)
+    account's table or the environment; and the staging database URL from the
+    account's ``dotsync-database-url`` Secret block when it exists
+    (:mod:`flows.shared_config`)."""
+    from flows.shared_config import apply_shared_config
+
+    # The account's database URL from its Prefect Secret block, when there is one.
+    settings = apply_shared_config(Settings.from_env(account=account))
+    if isinstance(credentials_block, DotdigitalCredentials):
+        return credentials_block.apply(settings)
     name = credentials_block or settings.credentials_block
     if name:
-        from flows.blocks import DotdigitalCredentials
-
         settings = DotdigitalCredentials.load(name).apply(settings)
     return settings
 
@@ -78,7 +86,13 @@ def current_run_id() -> str:
 
 
 def make_client(settings: Settings, **overrides: Any) -> DotdigitalClient:
-    return DotdigitalClient.from_settings(settings, **overrides)
+    """The run's client, on the account's shared API budget (:mod:`flows.limits`) when
+    its Prefect limits exist: calls and imports in flight counted across workers."""
+    from flows.limits import outside_limits
+
+    shared, _holder, line = outside_limits(settings)
+    logging.getLogger("dotsync.limits").info(line)
+    return DotdigitalClient.from_settings(settings, **{**shared, **overrides})
 
 
 def run_engine(
@@ -86,7 +100,7 @@ def run_engine(
     options: Options,
     body: Callable[[SyncEngine], None],
     *,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     report_file: str | None = None,
     preflight: bool = False,
     account: str | None = None,

@@ -8,9 +8,9 @@ the sync consults before sending any ``subscribed`` status.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
@@ -20,18 +20,30 @@ from dotsync.dotdigital import errors as dd
 from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.consent import read_back
+from flows.blocks import DotdigitalCredentials
 from flows.common import current_run_id, load_settings, make_client, no_flow_retry
 from flows.events import emit_run_event
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)
-def consent(since: str | None = None, credentials_block: str | None = None,
+def consent(since: date | datetime | None = None,
+            credentials_block: DotdigitalCredentials | str | None = None,
             account: str | None = None) -> Any:
-    """Pull suppressions since the watermark (or ``since``, an ISO date)."""
+    """Pull suppressions since the watermark (or ``since``).
+
+    Args:
+        since: Read back from this date or time (UTC when no zone is given) instead
+            of the last watermark.
+        credentials_block: The DotdigitalCredentials block with the API user (a
+            block, or its name); default: DOTSYNC_CREDENTIALS_BLOCK, else
+            DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD.
+        account: An [accounts.NAME] of dotsync.toml (default: DOTSYNC_ACCOUNT, else
+            the single configuration).
+    """
     logger = get_run_logger()
     settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
-    start = None if not since else pd.Timestamp(since, tz="UTC").to_pydatetime()
+    start = _utc(since)
     try:
         with ledger_writer(store.engine, flow="consent", run_id=current_run_id(),
                            on_wait=logger.warning), make_client(settings) as client:
@@ -63,3 +75,12 @@ def consent(since: str | None = None, credentials_block: str | None = None,
     return Completed(message=summary, data={
         "since": result.since.isoformat(), "suppressed": result.suppressed,
         "unsubscribed": result.unsubscribed, "recorded": result.recorded})
+
+
+def _utc(since: datetime | date | None) -> datetime | None:
+    """``since`` as an aware UTC datetime (a date is its midnight, UTC)."""
+    if since is None:
+        return None
+    if not isinstance(since, datetime):
+        since = datetime.combine(since, time(), tzinfo=UTC)
+    return since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)

@@ -17,11 +17,13 @@ from pydantic import Field
 
 from dotsync import debuglog
 from dotsync.dotdigital import errors as dd
+from dotsync.progress import ProgressLine
 from dotsync.reconcile import ReconcileOptions, ReconcileResult
 from dotsync.reconcile import reconcile as run_reconcile
 from dotsync.reconcile import repair as queue_repairs
 from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
+from flows.blocks import DotdigitalCredentials
 from flows.common import current_run_id, load_settings, make_client, no_flow_retry
 from flows.events import emit_run_event
 
@@ -46,23 +48,34 @@ def reconcile(
     max_calls: Annotated[int, Field(ge=1, le=1_000_000)] = DEFAULT_MAX_CALLS,
     sample: Annotated[int, Field(ge=0, le=100_000)] = DEFAULT_SAMPLE,
     page_size: Annotated[int, Field(ge=1, le=1000)] = 1000,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     account: str | None = None,
 ) -> Any:
     """Compare the ledger with Dotdigital: missing, extra and different records.
 
-    ``full`` reads every contact and insight record back instead of those modified since
-    the last reconciliation plus a sample of ``sample`` older ones per entity;
-    ``max_calls`` bounds the API calls; ``repair`` queues the missing and different
-    records for the next sync (as the account ledger's one writer, waiting for a sync
-    that holds it). ``account`` is an ``[accounts.NAME]`` of ``dotsync.toml``. Returns
-    the report (``dotsync reconcile --json``).
+    Returns the report (``dotsync reconcile --json``).
+
+    Args:
+        full: Read every contact and insight record back, instead of those modified
+            since the last reconciliation plus a sample of older ones.
+        repair: Queue the missing and different records for the next sync (as the
+            account ledger's one writer, waiting for a sync that holds it).
+        max_calls: The most API calls the reconciliation may make.
+        sample: Older records read back per entity, at random (without full).
+        page_size: Records per page read back.
+        credentials_block: The DotdigitalCredentials block with the API user (a
+            block, or its name); default: DOTSYNC_CREDENTIALS_BLOCK, else
+            DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD.
+        account: An [accounts.NAME] of dotsync.toml (default: DOTSYNC_ACCOUNT, else
+            the single configuration).
     """
     logger = get_run_logger()
     settings = load_settings(credentials_block, account)
     store = Store(settings.database_url)
+    # Records checked, on the terminal (quiet when not a TTY, or with --json).
+    line = ProgressLine("reconcile: checked", unit="records")
     options = ReconcileOptions(full=full, sample=sample, max_calls=max_calls,
-                               page_size=page_size)
+                               page_size=page_size, on_progress=line.update)
     try:
         with make_client(settings) as client:
             result = run_reconcile(store, settings, client, options)
@@ -78,6 +91,7 @@ def reconcile(
     except dd.DotdigitalError as exc:
         return _failed(settings, f"reconciliation failed: {exc}")
     finally:
+        line.close()
         store.dispose()
     publish(result)
     summary = result.summary_line()

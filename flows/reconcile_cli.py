@@ -9,12 +9,14 @@ says so), 1 when it failed, 2 for a usage or configuration error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import click
 
 from dotsync.config import ConfigError, Settings
+from dotsync.progress import ENV as PROGRESS_ENV
 
 
 def _echo_json(payload: Any) -> None:
@@ -40,6 +42,8 @@ def reconcile_command(full: bool, repair: bool, as_json: bool, max_calls: int, s
         Settings.from_env()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if as_json:  # one JSON object on stdout, and no progress line on stderr
+        os.environ[PROGRESS_ENV] = "0"
     from flows.reconcile import reconcile
 
     state = reconcile(full=full, repair=repair, max_calls=max_calls, sample=sample,

@@ -12,40 +12,48 @@ person to check (``dotsync resend certificate ID``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed
 
-from dotsync.store import ENTITIES, Ledger, Store
-from dotsync.store.ledger import DERIVED_ENTITIES
+from dotsync.store import Ledger, Store
 from dotsync.store.writer import ledger_writer
+from flows.blocks import DotdigitalCredentials
 from flows.common import current_run_id, load_settings
 from flows.events import emit_run_event, report_counts
 from flows.sync import sync
 
-#: The ledger's entity names: the staged tables plus what dotsync derives from them.
-REPLAYABLE: tuple[str, ...] = (*ENTITIES, *DERIVED_ENTITIES)
+#: The ledger's entity names: the staged tables plus what dotsync derives from them
+#: (``ENTITIES`` and ``DERIVED_ENTITIES``, spelled out so the UI's run form offers them).
+LedgerEntity = Literal["customers", "orders", "certificates", "contacts", "confirmations",
+                       "erasures"]
+REPLAYABLE: tuple[str, ...] = get_args(LedgerEntity)
 
 
 @flow(name="replay", persist_result=False, validate_parameters=True)
 def replay(
-    entity: str | None = None,
+    entity: LedgerEntity | None = None,
     keys: list[str] | None = None,
     run_sync: bool = True,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     account: str | None = None,
 ) -> Any:
     """Queue ``rejected`` and ``failed`` records again and (``run_sync``) sync them now.
 
-    ``entity`` limits the replay to one ledger entity (customers, orders,
-    certificates, contacts, confirmations, erasures); ``keys`` to some record ids
-    (order ids, certificate ids, customer ids, or contact e-mails). Without both,
-    every rejected and failed record is queued. The sync subflow is a full run, so
-    it also sends whatever else is pending, exactly as the next scheduled run would.
-    ``credentials_block`` and ``account`` are passed on to the sync.
+    Without ``entity`` and ``keys``, every rejected and failed record is queued. The
+    sync subflow is a full run, so it also sends whatever else is pending, exactly as
+    the next scheduled run would. Returns (as the state's data)
+    ``{"queued": n, "sync": <the sync report> | None}``.
 
-    Returns (as the state's data) ``{"queued": n, "sync": <the sync report> | None}``.
+    Args:
+        entity: Limit the replay to one ledger entity (default: all of them).
+        keys: Limit the replay to some record ids: order ids, certificate ids,
+            customer ids, or contact e-mails.
+        run_sync: Sync the queued records now instead of with the next scheduled run.
+        credentials_block: The DotdigitalCredentials block with the API user (a
+            block, or its name), passed on to the sync.
+        account: An [accounts.NAME] of dotsync.toml, passed on to the sync.
     """
     logger = get_run_logger()
     if entity is not None and entity not in REPLAYABLE:

@@ -113,11 +113,12 @@ def backfill_command(since: str | None, include_certificates: bool, chunk_rows: 
              poll_interval: float, import_max_bytes: int, as_json: bool,
              allow_sends: int | None) -> None:
     """The bulk first load (or re-load) through the bulk import endpoints."""
+    start = None
     if since is not None:
         import pandas as pd
 
-        try:
-            pd.Timestamp(since)
+        try:  # handed over as a datetime: the flow's parameter is a date or a datetime
+            start = pd.Timestamp(since).to_pydatetime()
         except (ValueError, TypeError):
             raise click.UsageError(f"--since {since!r} is not an ISO 8601 date") from None
     _stop_if_credentials_refused(read_settings(), as_json)
@@ -125,7 +126,7 @@ def backfill_command(since: str | None, include_certificates: bool, chunk_rows: 
         os.environ[PROGRESS_ENV] = "0"
     from flows.backfill import backfill as backfill_flow
 
-    state = backfill_flow(since=since, include_certificates=include_certificates,
+    state = backfill_flow(since=start, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
                           import_max_bytes=import_max_bytes, allow_sends=allow_sends,
                           return_state=True)

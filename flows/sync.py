@@ -9,14 +9,16 @@ where it stopped. Rejected records never fail the run; a run that cannot work at
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 from prefect import flow
 from prefect.states import Failed
+from pydantic import Field
 
 from dotsync.config import Settings
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
+from flows.blocks import DotdigitalCredentials
 from flows.common import run_engine
 from tasks.sync_steps import (
     check_send_cap,
@@ -27,41 +29,58 @@ from tasks.sync_steps import (
     send_confirmations,
 )
 
-ALL_ENTITIES = ("contacts", "orders", "certificates")
+#: What a sync run can be limited to: the UI's run form offers these as choices.
+Entity = Literal["contacts", "orders", "certificates"]
+ALL_ENTITIES: tuple[str, ...] = get_args(Entity)
 
 
 @flow(name="sync", retries=1, retry_delay_seconds=5, persist_result=False)
 def sync(
-    entities: list[str] | None = None,
+    entities: list[Entity] | None = None,
     dry_run: bool = False,
-    bulk_threshold: int | None = None,
-    send_batch_size: int = 50,
-    import_max_bytes: int = 10_000_000,
-    poll_interval: float = 5.0,
+    bulk_threshold: Annotated[int, Field(ge=0)] | None = None,
+    send_batch_size: Annotated[int, Field(ge=1, le=1000)] = 50,
+    import_max_bytes: Annotated[int, Field(ge=1_000, le=50_000_000)] = 10_000_000,
+    poll_interval: Annotated[float, Field(gt=0, le=300)] = 5.0,
     report_file: str | None = None,
-    credentials_block: str | None = None,
+    credentials_block: DotdigitalCredentials | str | None = None,
     preflight: bool = False,
-    allow_sends: int | None = None,
+    allow_sends: Annotated[int, Field(ge=0)] | None = None,
     account: str | None = None,
 ) -> Any:
     """One run of the sync (SPEC §4 ``dotsync sync``).
 
-    ``entities`` limits the run to some of contacts, orders and certificates;
-    ``dry_run`` does everything up to the API calls and reports what would be sent.
-    Contacts and orders up to ``bulk_threshold`` (default: the
-    ``DOTSYNC_CONTACT_BULK_THRESHOLD`` setting) go as single calls, more as bulk
-    imports of at most ``import_max_bytes``. ``report_file`` also writes the Markdown
-    report there; ``credentials_block`` names a ``DotdigitalCredentials`` block;
-    ``preflight`` runs every go-live check first and fails the run before any write
-    when one fails (deployed runs set it). A run that would send more order
-    confirmations and certificates than ``DOTSYNC_MAX_SENDS_PER_RUN`` sends none and
-    fails; ``allow_sends`` lets this one run send up to that many instead.
-    ``account`` chooses an ``[accounts.NAME]`` of ``dotsync.toml`` (default:
-    ``DOTSYNC_ACCOUNT``, else the single configuration).
+    The parameters are typed so that Prefect validates a run's values before it
+    starts, and the UI's run form offers choices, bounds and a block picker; the
+    descriptions below are what the form shows.
+
+    Args:
+        entities: Limit the run to some of contacts, orders and certificates
+            (default: all three).
+        dry_run: Do everything up to the API calls and report what would be sent.
+        bulk_threshold: Contacts and orders up to this many go as single calls, more
+            as bulk imports (default: the DOTSYNC_CONTACT_BULK_THRESHOLD setting).
+        send_batch_size: Order confirmations and certificates per triggered-campaign
+            call.
+        import_max_bytes: Largest bulk import body, in bytes (Dotdigital's cap is
+            50 MB).
+        poll_interval: Seconds between import status polls (Dotdigital advises
+            5-30 s).
+        report_file: Also write the run's Markdown report to this path.
+        credentials_block: The DotdigitalCredentials block with the API user (a
+            block, or its name); default: DOTSYNC_CREDENTIALS_BLOCK, else
+            DOTDIGITAL_API_USER / DOTDIGITAL_API_PASSWORD.
+        preflight: Run every go-live check first and fail the run before any write
+            when one fails (deployed runs set it).
+        allow_sends: A run that would send more order confirmations and certificates
+            than DOTSYNC_MAX_SENDS_PER_RUN sends none and fails; this lets this one
+            run send up to this many instead.
+        account: An [accounts.NAME] of dotsync.toml (default: DOTSYNC_ACCOUNT, else
+            the single configuration).
     """
     chosen = tuple(entities or ALL_ENTITIES)
     unknown = sorted(set(chosen) - set(ALL_ENTITIES))
-    if unknown:
+    if unknown:  # Prefect refuses these first; kept for a call that skips validation
         return Failed(message=f"unknown entities {unknown}; use {', '.join(ALL_ENTITIES)}")
     options = Options(
         dry_run=dry_run,

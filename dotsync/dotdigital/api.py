@@ -20,8 +20,12 @@ from dotsync.dotdigital.models import (
     ContactDeleteReport,
     ContactImportReport,
     ContactUpsert,
+    EnrolmentFault,
     InsightCollection,
     InsightImportReport,
+    InsightRecordDeletes,
+    Program,
+    ProgramEnrolment,
     Suppression,
     TriggeredSend,
 )
@@ -82,6 +86,21 @@ class DotdigitalAPI(ImportStatusAPI, Protocol):
     def upsert_contact_insight(self, collection: str, key: str, json: Mapping[str, Any],
                                email: str, *, identifier: str = ...) -> None: ...
 
+    def upsert_account_insight(self, collection: str, key: str,
+                               json: Mapping[str, Any]) -> None: ...
+
+    def delete_account_insight(self, collection: str, key: str) -> None: ...
+
+    def delete_account_insight_records(self, collection: str, keys: Sequence[str]
+                                       ) -> InsightRecordDeletes: ...
+
+    def delete_contact_insight(self, collection: str, key: str, email: str, *,
+                               identifier: str = ...) -> None: ...
+
+    def delete_contact_insight_records(self, collection: str, keys: Sequence[str],
+                                       email: str, *, identifier: str = ...
+                                       ) -> InsightRecordDeletes: ...
+
     def list_insight_collections(self) -> list[InsightCollection]: ...
 
     def create_insight_collection(self, name: str, *,
@@ -96,3 +115,15 @@ class DotdigitalAPI(ImportStatusAPI, Protocol):
                                       ) -> list[BatchSendResult]: ...
 
     def list_campaigns(self, *, page_size: int = ...) -> list[Campaign]: ...
+
+    # programs (carts and order events)
+    def list_programs(self, *, page_size: int = ...) -> list[Program]: ...
+
+    def get_program(self, program_id: int) -> Program: ...
+
+    def enrol_contacts(self, program_id: int, contact_ids: Sequence[int]
+                       ) -> ProgramEnrolment: ...
+
+    def get_enrolment(self, enrolment_id: str) -> ProgramEnrolment: ...
+
+    def get_enrolment_faults(self, enrolment_id: str) -> list[EnrolmentFault]: ...

@@ -3,8 +3,9 @@
 The client is assembled from small modules, one concern each: :mod:`.wire` (JSON encoding,
 import bodies), :mod:`.redaction` (masking and scrubbing), :mod:`.retry` (the retry and
 rate-limit policy as pure functions), :mod:`.transport` (auth, httpx, one ``request()``)
-and the operation groups :mod:`.contacts`, :mod:`.insight`, :mod:`.campaigns` and
-:mod:`.account_data`. :class:`~.api.DotdigitalAPI` is the protocol callers depend on.
+and the operation groups :mod:`.contacts`, :mod:`.insight`, :mod:`.campaigns`,
+:mod:`.account_data` and :mod:`.programs`. :class:`~.api.DotdigitalAPI` is the protocol
+callers depend on.
 
 Plain synchronous httpx; no Prefect here, so the client works the same in a flow, a script,
 a test or the emulator's own checks.
@@ -50,9 +51,11 @@ from dotsync.dotdigital.hosts import DISCOVERY_URL, check_endpoint
 from dotsync.dotdigital.insight import InsightOperations
 from dotsync.dotdigital.models import CallStats
 from dotsync.dotdigital.pacing import Pacer
+from dotsync.dotdigital.programs import ProgramOperations
 from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.dotdigital.redaction import mask_path
 from dotsync.dotdigital.retry import IDEMPOTENT, SEND, SUBMIT, Kind, RetryPolicy
+from dotsync.dotdigital.slots import HeldImports, ImportSlots
 from dotsync.dotdigital.transport import Acquire, BasicAuth, Transport
 from dotsync.dotdigital.wire import (
     BODY_PART_BYTES,
@@ -91,14 +94,15 @@ _DEFAULT_POLICY = RetryPolicy()
 
 
 class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
-                       AccountDataOperations, ReadBackOperations):
+                       AccountDataOperations, ReadBackOperations, ProgramOperations):
     """A synchronous Dotdigital API client (see the module docstring for its guarantees).
 
     ``endpoint`` is the regional base URL (e.g. ``https://r2-api.dotdigital.com``); when
     ``None`` it is discovered on first use. ``transport`` lets tests and the emulator swap
     the HTTP transport. ``sleep``/``clock`` (epoch seconds) are injectable so waits can be
     tested on a fake clock; ``rng`` makes back-off jitter reproducible. ``acquire`` is an
-    outside limiter called before each request (see :class:`~.transport.Acquire`).
+    outside limiter called before each request (see :class:`~.transport.Acquire`);
+    ``import_slots`` an outside count of imports in flight (see :mod:`.slots`).
     """
 
     RATE_LIMIT_MARGIN: Final = _DEFAULT_POLICY.rate_limit_margin
@@ -124,6 +128,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
         rng: random.Random | None = None,
         user_agent: str = "dotsync (+https://github.com/dotsync)",
         acquire: Acquire | None = None,
+        import_slots: ImportSlots | None = None,
     ) -> None:
         secret = password if isinstance(password, Secret) else Secret(password or "")
         if not user:
@@ -152,6 +157,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
             pacer=Pacer(calls_per_minute, burst=burst, clock=clock, sleep=sleep),
             http=http, sleep=sleep, clock=clock, rng=rng or random.Random(), acquire=acquire,
         )
+        self._imports = HeldImports(import_slots)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -167,6 +173,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
         return cls(**kwargs)
 
     def close(self) -> None:
+        self._imports.release_all()
         self._transport.http.close()
 
     def __enter__(self) -> DotdigitalClient:

@@ -47,9 +47,13 @@ __all__ = [
     "ContactRef",
     "ContactUpsert",
     "DataField",
+    "EnrolmentFault",
     "InsightCollection",
     "InsightImportFailure",
     "InsightImportReport",
+    "InsightRecordDeletes",
+    "Program",
+    "ProgramEnrolment",
     "Suppression",
     "TriggeredSend",
 ]
@@ -253,3 +257,79 @@ class AddressBook:
         data = _dict(body)
         return cls(id=_int(data.get("id")) or 0, name=str(data.get("name") or ""),
                    visibility=_str(data.get("visibility")), contacts=_int(data.get("contacts")))
+
+
+#: ``programs.yaml``: what an enrolment's ``status`` can be; ``Finished`` is terminal.
+ENROLMENT_FINISHED = "Finished"
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A program from ``GET /v2/programs[/{id}]``; ``status`` is ``Draft``, ``Active``,
+    ``Deactivated`` or ``ReadOnly`` (only an ``Active`` one takes enrolments)."""
+
+    id: int
+    name: str
+    status: str | None = None
+    date_created: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "Active"
+
+    @classmethod
+    def from_json(cls, body: Any) -> Program:
+        data = _dict(body)
+        return cls(id=_int(data.get("id")) or 0, name=str(data.get("name") or ""),
+                   status=_str(data.get("status")),
+                   date_created=parse_datetime(data.get("dateCreated")))
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramEnrolment:
+    """``POST /v2/programs/enrolments`` (201) or ``GET …/enrolments/{id}``: enrolments
+    are processed asynchronously; ``status`` ``Processing`` then ``Finished``."""
+
+    id: str
+    program_id: int | None = None
+    status: str | None = None
+    date_created: datetime | None = None
+    contacts: tuple[int, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.status == ENROLMENT_FINISHED
+
+    @classmethod
+    def from_json(cls, body: Any) -> ProgramEnrolment:
+        data = _dict(body)
+        contacts = tuple(i for i in (_int(c) for c in _list(data.get("contacts")))
+                         if i is not None)
+        return cls(id=str(data.get("id") or ""), program_id=_int(data.get("programId")),
+                   status=_str(data.get("status")),
+                   date_created=parse_datetime(data.get("dateCreated")), contacts=contacts)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentFault:
+    """One row of ``GET /v2/programs/enrolments/{id}/report-faults`` (CSV ``Id, Email,
+    TelephoneNumber, Reason``): a contact that was not enrolled, and why."""
+
+    contact_id: int | None
+    email: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InsightRecordDeletes:
+    """The answer of a bulk ``deleteRecords`` call: the summary and the keys the
+    collection did not hold (``notFound``), which a caller may treat as deleted."""
+
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    not_found: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, body: Any) -> InsightRecordDeletes:
+        data = _dict(body)
+        return cls(summary=_dict(data.get("summary")),
+                   not_found=tuple(str(k) for k in _list(data.get("notFound"))))

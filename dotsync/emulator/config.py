@@ -63,7 +63,7 @@ def default_seed() -> dict[str, Any]:
 
 
 _SEED_KEYS = {"account", "campaigns", "generatedCampaigns", "suppressed", "collections",
-              "contacts", "dataFields", "addressBooks"}
+              "contacts", "dataFields", "addressBooks", "programs"}
 
 
 def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
@@ -94,6 +94,10 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
         if not isinstance(campaign, dict) or not isinstance(campaign.get("id"), int) \
                 or not campaign.get("name"):
             raise ValueError(f"seed campaigns[{i}]: needs an integer id and a name")
+    for i, program in enumerate(seed.get("programs") or []):
+        if not isinstance(program, dict) or not isinstance(program.get("id"), int) \
+                or not program.get("name"):
+            raise ValueError(f"seed programs[{i}]: needs an integer id and a name")
     for i, sup in enumerate(seed["suppressed"]):
         if not isinstance(sup, dict) or not sup.get("email"):
             raise ValueError(f"seed suppressed[{i}]: needs an email")

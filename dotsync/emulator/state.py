@@ -33,6 +33,7 @@ from typing import Any
 
 from dotsync.emulator.compact import Packed, pack, pack_json_bytes, paused_gc, unpack
 from dotsync.emulator.config import EmulatorConfig, Faults, load_seed
+from dotsync.emulator.programs import ProgramBook
 from dotsync.emulator.structure import AccountStructure
 from dotsync.emulator.validation import (
     EMAIL_TYPES,
@@ -211,7 +212,8 @@ class EmulatorState:
     :meth:`insight_records`, :meth:`sends`, :meth:`calls`, :meth:`imports`,
     :meth:`suppressions`, :meth:`campaigns`. Control: ``faults`` (a :class:`Faults`, change
     attributes or call :meth:`set_faults`), :meth:`complete_imports`, :meth:`reset`,
-    :meth:`add_campaign`, :meth:`add_suppression`, :meth:`close` (stops the import worker).
+    :meth:`add_campaign`, :meth:`add_program`, :meth:`add_suppression`, :meth:`close` (stops
+    the import worker); ``programs`` holds programs and enrolments (:mod:`.programs`).
     """
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -244,6 +246,8 @@ class EmulatorState:
             self._suppressions: dict[str, dict[str, Any]] = {}
             self._collections: dict[str, dict[str, Any]] = {}
             self._imports: dict[str, Import] = {}
+            #: The most imports of each kind ever active at once (:meth:`max_active_imports`).
+            self._max_active: dict[str, int] = {}
             self._sends: list[dict[str, Any]] = []
             self._calls: list[dict[str, Any]] = []
             self._campaigns: dict[int, dict[str, Any]] = {}
@@ -251,6 +255,7 @@ class EmulatorState:
             self._window_count = 0
             self.account = dict(seed.get("account") or {})
             self.structure = AccountStructure(seed.get("dataFields"), seed["addressBooks"])
+            self.programs = ProgramBook(seed.get("programs"))
             for campaign in seed["campaigns"]:
                 self.add_campaign(**campaign)
             for n in range(int(seed.get("generatedCampaigns") or 0)):
@@ -300,6 +305,11 @@ class EmulatorState:
                 "replyAction": "Unset", "replyToAddress": "", "isSplitTest": False,
                 "status": status,
             }
+
+    def add_program(self, id: int, name: str, status: str = "Active") -> None:
+        """Add (or replace) a program; only an ``Active`` one takes enrolments."""
+        with self.lock:
+            self.programs.add_program(id, name, status)
 
     def add_suppression(self, email: str, reason: str = "Unsubscribed",
                         date_removed: str | datetime | None = None) -> None:
@@ -364,6 +374,13 @@ class EmulatorState:
         with self.lock:
             return sum(1 for i in self._queue if i.kind == kind)
 
+    def max_active_imports(self, kind: str) -> int:
+        """The most imports of ``kind`` that were ever active at once since the last reset:
+        what a test of a shared limit on imports in flight (across runs and workers)
+        checks, since Dotdigital's own limit is only the outer bound."""
+        with self.lock:
+            return self._max_active.get(kind, 0)
+
     def submit(self, kind: str, payload: dict[str, Any] | list[Any],
                limit: int | None = None) -> str | None:
         """Queue an import and return its id; None when ``limit`` imports of ``kind`` are
@@ -388,6 +405,8 @@ class EmulatorState:
                                             and self.rng.random() < self.faults.fail_imports)
             self._imports[import_id] = imp
             self._queue.append(imp)
+            self._max_active[kind] = max(self._max_active.get(kind, 0),
+                                         self.active_imports(kind))
             if self.config.import_delay <= 0:
                 self.complete_imports()  # at once, in this call, as before
             else:
@@ -1006,6 +1025,25 @@ class EmulatorState:
                             "created": view["created"], "updated": view["updated"],
                             "ownerContactId": view["contactId"]})
             return out, ((page[-1][2] or 0, str(page[-1][0])) if more and page else None)
+
+    def delete_records(self, name: str, keys: list[str], contact_id: int | None
+                       ) -> tuple[list[str], list[str]]:
+        """The delete-records calls: remove the records ``keys`` of one owner (None: an
+        account-scoped collection); (deleted keys, keys not found)."""
+        with self.lock:
+            col = self._collections[name]
+            index = col.get(_BY_CONTACT)
+            deleted: list[str] = []
+            missing: list[str] = []
+            for key in keys:
+                rk = (contact_id, key)
+                if col["records"].pop(rk, None) is None:
+                    missing.append(key)
+                    continue
+                deleted.append(key)
+                if index is not None and contact_id is not None:
+                    index.get(contact_id, set()).discard(rk)
+            return deleted, missing
 
     # -- changes made "in Dotdigital" by someone else (tests of reconciliation) ----------
     def delete_insight(self, name: str, key: str) -> bool:

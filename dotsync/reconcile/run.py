@@ -55,6 +55,9 @@ class ReconcileOptions:
     entities: tuple[str, ...] = ENTITIES
     rng: random.Random = field(default_factory=random.Random)
     now: Callable[[], datetime] = _now
+    #: Told the records checked so far, before each API call and at the end (the
+    #: ``dotsync reconcile`` progress line).
+    on_progress: Callable[[int], None] | None = None
 
 
 def reconcile(store: Store, settings: Settings, client: Any,
@@ -74,7 +77,13 @@ def reconcile(store: Store, settings: Settings, client: Any,
     if since is None and not options.full:
         result.notes.append("first reconciliation: collection counts and a sample only; "
                             "from now on, records modified since are read back")
-    budget = CallBudget(client, options.max_calls)
+    on_progress = options.on_progress
+
+    def progress() -> None:
+        if on_progress is not None:
+            on_progress(sum(t.checked for t in result.tallies.values()))
+
+    budget = CallBudget(client, options.max_calls, on_take=progress)
     calls_before = dict(client.stats.calls)
     engine = SyncEngine(store, settings, None, options=Options(dry_run=True), flow="reconcile")
     run = _Run(engine, client, budget, options, since, result)
@@ -85,6 +94,7 @@ def reconcile(store: Store, settings: Settings, client: Any,
     except BudgetExhausted as exc:
         result.complete = False
         result.incomplete_reason = str(exc)
+    progress()
     result.api_calls = budget.used
     result.calls = {k: v - calls_before.get(k, 0) for k, v in client.stats.calls.items()
                     if v - calls_before.get(k, 0)}

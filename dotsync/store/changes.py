@@ -50,7 +50,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from dotsync.store import schema
+from dotsync.store import keys, schema
 from dotsync.store.frames import object_frame
 
 #: A registered window older than this is taken for one a dead process left behind.
@@ -62,44 +62,46 @@ readers = schema.change_readers
 # -- installing the triggers ------------------------------------------------------------
 
 
-def _sqlite_triggers(entity: str, key: str) -> list[str]:
+def _sqlite_triggers(entity: str) -> list[str]:
+    new, old = keys.trigger_sql(entity, "NEW"), keys.trigger_sql(entity, "OLD")
     stamp = "(SELECT stamp FROM dotsync_clock WHERE id = 1)"
     touch = (
         "UPDATE dotsync_clock SET stamp = stamp + 1 WHERE id = 1; "
         f"UPDATE dotsync_changes SET stamp = {stamp}, deleted = 0 "
-        f"WHERE entity = '{entity}' AND key = NEW.\"{key}\"; "
+        f"WHERE entity = '{entity}' AND key = {new}; "
         "INSERT INTO dotsync_changes (entity, key, stamp, deleted) "
-        f"SELECT '{entity}', NEW.\"{key}\", {stamp}, 0 WHERE NOT EXISTS "
-        f"(SELECT 1 FROM dotsync_changes WHERE entity = '{entity}' AND key = NEW.\"{key}\"); "
+        f"SELECT '{entity}', {new}, {stamp}, 0 WHERE NOT EXISTS "
+        f"(SELECT 1 FROM dotsync_changes WHERE entity = '{entity}' AND key = {new}); "
     )
     gone = ("UPDATE dotsync_changes SET deleted = 1 "
-            f"WHERE entity = '{entity}' AND key = OLD.\"{key}\"")
+            f"WHERE entity = '{entity}' AND key = {old}")
     # No INSERT OR REPLACE / upsert inside: a trigger's conflict policy is overridden by
     # the statement that fired it (an INSERT OR IGNORE would then skip the stamp).
     return [
         f"CREATE TRIGGER dotsync_stamp_{entity}_insert AFTER INSERT ON \"{entity}\" "
         f"BEGIN {touch} END",
         f"CREATE TRIGGER dotsync_stamp_{entity}_update AFTER UPDATE ON \"{entity}\" "
-        f"BEGIN {gone} AND OLD.\"{key}\" IS NOT NEW.\"{key}\"; {touch} END",
+        f"BEGIN {gone} AND ({old}) IS NOT ({new}); {touch} END",
         f"CREATE TRIGGER dotsync_stamp_{entity}_delete AFTER DELETE ON \"{entity}\" "
         f"BEGIN {gone}; END",
     ]
 
 
-def _postgres_triggers(entity: str, key: str, where: str) -> list[str]:
+def _postgres_triggers(entity: str, where: str) -> list[str]:
+    new, old = keys.trigger_sql(entity, "NEW"), keys.trigger_sql(entity, "OLD")
     changes = f'"{where}".dotsync_changes'
     function = f'"{where}".dotsync_stamp_{entity}'
     return [
         f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'INSERT' AND (TG_OP = 'DELETE' OR OLD."{key}" IS DISTINCT FROM NEW."{key}") THEN
-    UPDATE {changes} SET deleted = 1 WHERE entity = '{entity}' AND key = OLD."{key}";
+  IF TG_OP <> 'INSERT' AND (TG_OP = 'DELETE' OR ({old}) IS DISTINCT FROM ({new})) THEN
+    UPDATE {changes} SET deleted = 1 WHERE entity = '{entity}' AND key = {old};
   END IF;
   IF TG_OP = 'DELETE' THEN
     RETURN OLD;
   END IF;
   INSERT INTO {changes} (entity, key, stamp, deleted)
-  VALUES ('{entity}', NEW."{key}", pg_current_xact_id()::text::bigint, 0)
+  VALUES ('{entity}', {new}, pg_current_xact_id()::text::bigint, 0)
   ON CONFLICT (entity, key) DO UPDATE SET stamp = EXCLUDED.stamp, deleted = 0;
   RETURN NEW;
 END $$""",
@@ -118,15 +120,15 @@ def install(conn: sa.Connection) -> None:
     if dialect == "sqlite":
         conn.execute(sa.text("INSERT INTO dotsync_clock (id, stamp) SELECT 1, 0 "
                              "WHERE NOT EXISTS (SELECT 1 FROM dotsync_clock WHERE id = 1)"))
-        for entity, key in schema.ENTITY_KEYS.items():
+        for entity in schema.STAGED_ENTITIES:
             for kind in ("insert", "update", "delete"):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS dotsync_stamp_{entity}_{kind}")
-            for ddl in _sqlite_triggers(entity, key):
+            for ddl in _sqlite_triggers(entity):
                 conn.exec_driver_sql(ddl)
     elif dialect == "postgresql":
         where = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-        for entity, key in schema.ENTITY_KEYS.items():
-            for ddl in _postgres_triggers(entity, key, where):
+        for entity in schema.STAGED_ENTITIES:
+            for ddl in _postgres_triggers(entity, where):
                 conn.exec_driver_sql(ddl)
     else:  # pragma: no cover - dotsync supports SQLite and PostgreSQL
         raise NotImplementedError(f"change stamps need SQLite or PostgreSQL, not {dialect}")
@@ -137,20 +139,20 @@ def stamp_existing(conn: sa.Connection) -> None:
     mark exists yet, so the first run after the upgrade compares every row once), and
     note ledger rows whose staged row is gone as deleted (``dotsync status``)."""
     changes = schema.changes
-    for entity, key in schema.ENTITY_KEYS.items():
+    for entity in schema.STAGED_ENTITIES:
         table = schema.STAGING_TABLES[entity]
+        key = keys.expression(entity, table)
         known = sa.select(changes.c.key).where(changes.c.entity == entity)
         conn.execute(changes.insert().from_select(
             ["entity", "key", "stamp", "deleted"],
-            sa.select(sa.literal(entity), table.c[key], sa.literal(0), sa.literal(0))
-            .where(table.c[key].is_not(None)).where(table.c[key].not_in(known))))
+            sa.select(sa.literal(entity), key, sa.literal(0), sa.literal(0))
+            .where(key.is_not(None)).where(key.not_in(known))))
         ledger = schema.ledger
         conn.execute(changes.insert().from_select(
             ["entity", "key", "stamp", "deleted"],
             sa.select(sa.literal(entity), ledger.c.key, sa.literal(0), sa.literal(1))
             .where(ledger.c.entity == entity)
-            .where(ledger.c.key.not_in(sa.select(table.c[key]).where(
-                table.c[key].is_not(None))))
+            .where(ledger.c.key.not_in(sa.select(key).where(key.is_not(None))))
             .where(ledger.c.key.not_in(known))))
 
 
@@ -272,7 +274,7 @@ class ChangeFeed:
         most ``chunk_rows`` (a page at a time, by stamp then key: no scan, no long read)."""
         entity = window.entity
         table = schema.STAGING_TABLES[entity]
-        key = table.c[schema.ENTITY_KEYS[entity]]
+        key = keys.expression(entity, table)
         cols = list(schema.ENTITY_COLUMNS[entity])
         ch = schema.changes
         base = (sa.select(ch.c.stamp, ch.c.key, *[table.c[c] for c in cols])
@@ -299,7 +301,7 @@ class ChangeFeed:
         the window's :meth:`changed` does not return, a page at a time by key."""
         entity = window.entity
         table = schema.STAGING_TABLES[entity]
-        key = table.c[schema.ENTITY_KEYS[entity]]
+        key = keys.expression(entity, table)
         cols = list(schema.ENTITY_COLUMNS[entity])
         ch, led = schema.changes, schema.ledger
         in_window = sa.exists().where(ch.c.entity == entity, ch.c.key == led.c.key,

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dotsync.store import keys as keys_
 from dotsync.store import migrations, schema
 from dotsync.store.frames import object_frame, row_hashes
 
@@ -81,7 +82,7 @@ class Store:
     def read_staged(self, entity: str, keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Staged rows of ``entity`` (all of them, or those with ``keys``) as text."""
         table = schema.STAGING_TABLES[entity]
-        key_col = table.c[schema.ENTITY_KEYS[entity]]
+        key_col = keys_.expression(entity, table)
         cols = list(schema.ENTITY_COLUMNS[entity])
         rows: list[Sequence] = []
         with self.engine.connect() as conn:
@@ -133,10 +134,13 @@ class Store:
         """
         table = schema.STAGING_TABLES[entity]
         cols = list(schema.ENTITY_COLUMNS[entity])
-        if order_by is None or isinstance(order_by, str):
-            order = [table.c[order_by or schema.ENTITY_KEYS[entity]]]
+        key_cols = [table.c[k] for k in keys_.columns(entity)]
+        if order_by is None:
+            order = key_cols
+        elif isinstance(order_by, str):
+            order = [table.c[order_by]]
         else:
-            order = [order_by, table.c[schema.ENTITY_KEYS[entity]]]
+            order = [order_by, *key_cols]
         query = sa.select(*[table.c[c] for c in cols]).order_by(*order)
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
@@ -181,6 +185,8 @@ class Store:
         if not rows:
             return UpsertCounts()
         table = schema.STAGING_TABLES[entity]
+        if len(keys_.columns(entity)) != 1:
+            raise ValueError(f"upsert_rows takes one-column keys; use upsert_staged for {entity}")
         key = schema.ENTITY_KEYS[entity]
         cols = list(schema.ENTITY_COLUMNS[entity])
         at = cols.index(key)
@@ -227,28 +233,31 @@ class Store:
         if frame.empty:
             return UpsertCounts()
         table = schema.STAGING_TABLES[entity]
-        key = schema.ENTITY_KEYS[entity]
+        key_cols = keys_.columns(entity)
         cols = list(schema.ENTITY_COLUMNS[entity])
         frame = frame[cols]
-        existing = self.read_staged(entity, frame[key].tolist())
-        new_hashes = dict(zip(frame[key], row_hashes(frame, cols), strict=True))
-        old_hashes = dict(zip(existing[key], row_hashes(existing, cols), strict=True))
+        frame_keys = keys_.of_frame(entity, frame).tolist()
+        existing = self.read_staged(entity, frame_keys)
+        new_hashes = dict(zip(frame_keys, row_hashes(frame, cols), strict=True))
+        old_hashes = dict(zip(keys_.of_frame(entity, existing),
+                              row_hashes(existing, cols), strict=True))
         records = frame.to_dict("records")
-        inserts = [r for r in records if r[key] not in old_hashes]
-        updates = [
-            r for r in records if r[key] in old_hashes and old_hashes[r[key]] != new_hashes[r[key]]
-        ]
+        keyed = list(zip(frame_keys, records, strict=True))
+        inserts = [r for k, r in keyed if k not in old_hashes]
+        updates = [r for k, r in keyed if k in old_hashes and old_hashes[k] != new_hashes[k]]
         with self.engine.begin() as conn:
             for part in chunks(inserts, 5_000):
                 conn.execute(table.insert(), list(part))
             if updates:
+                # Matched on the key columns themselves (the primary key's index).
                 stmt = (
                     table.update()
-                    .where(table.c[key] == sa.bindparam("_key"))
-                    .values({c: sa.bindparam(c) for c in cols if c != key})
+                    .where(*[table.c[k] == sa.bindparam(f"_key_{k}") for k in key_cols])
+                    .values({c: sa.bindparam(c) for c in cols if c not in key_cols})
                 )
                 for part in chunks(updates, 5_000):
-                    conn.execute(stmt, [{**r, "_key": r[key]} for r in part])
+                    conn.execute(stmt, [{**r, **{f"_key_{k}": r[k] for k in key_cols}}
+                                        for r in part])
         return UpsertCounts(
             inserted=len(inserts),
             updated=len(updates),

@@ -30,6 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dotsync.store import attempts, schema
+from dotsync.store import keys as record_keys
 from dotsync.store.db import Store, chunks
 from dotsync.store.frames import object_frame
 from dotsync.store.ledger_sql import insert_missing, upsert
@@ -135,19 +136,19 @@ class Ledger:
         since they were last processed, and keys left ``pending`` or ``failed``. A
         certificate already sent (or in doubt) is never pending again, whatever changes.
         """
-        key = schema.ENTITY_KEYS[entity]
         if staged.empty:
             return pd.Series([], dtype=bool, index=staged.index)
+        staged_keys = record_keys.of_frame(entity, staged)  # products: store + sku
         # Look the keys up by key for a chunk; read the whole entity for a large table.
         if len(staged) > 200_000:
             ledger = self.frame(entity)
         else:
-            found = self.lookup(entity, staged[key].tolist(), ("state", "source_hash"))
+            found = self.lookup(entity, staged_keys.tolist(), ("state", "source_hash"))
             ledger = pd.DataFrame({
                 "key": pd.Series(list(found), dtype=object),
                 "state": pd.Series([v[0] for v in found.values()], dtype=object),
                 "source_hash": pd.Series([v[1] for v in found.values()], dtype=object)})
-        merged = pd.DataFrame({"key": staged[key].to_numpy(), "h": source_hashes.to_numpy()})
+        merged = pd.DataFrame({"key": staged_keys.to_numpy(), "h": source_hashes.to_numpy()})
         merged = merged.merge(
             ledger[["key", "state", "source_hash"]], on="key", how="left", sort=False
         )

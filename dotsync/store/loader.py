@@ -23,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from dotsync.store import keys as record_keys
 from dotsync.store import schema
 from dotsync.store.db import Store, UpsertCounts
 from dotsync.store.frames import as_text
@@ -188,7 +189,9 @@ def load_file(store: Store, entity: str, path: str | Path,
     ``on_progress`` is told the rows read so far after each chunk.
     """
     if entity not in schema.ENTITY_COLUMNS:
-        raise LoadError(f"unknown entity {entity!r}; use customers, orders or certificates")
+        raise LoadError(f"unknown entity {entity!r}; use "
+                        f"{', '.join(schema.STAGED_ENTITIES[:-1])} or "
+                        f"{schema.STAGED_ENTITIES[-1]}")
     path = Path(path)
     try:
         opened = open_rows(path, chunk_rows=chunk_rows)
@@ -201,7 +204,7 @@ def load_file(store: Store, entity: str, path: str | Path,
         if unknown:
             opened.rows.close()  # type: ignore[attr-defined]
             raise LoadError(_unknown_columns(entity, unknown, allowed))
-    key = schema.ENTITY_KEYS[entity]
+    key = record_keys.columns(entity)
     report = LoadReport(entity=entity, path=str(path), kind=opened.kind)
     seen = _SeenKeys()
     for part in chunked(opened.rows, chunk_rows):
@@ -231,7 +234,7 @@ def _unknown_columns(entity: str, unknown: list[str], allowed: tuple[str, ...]) 
             f"{', '.join(repr(c) for c in unknown)} (allowed: {', '.join(allowed)})")
 
 
-def _chunk_records(part: list[Row], entity: str, key: str, allowed: tuple[str, ...],
+def _chunk_records(part: list[Row], entity: str, key: tuple[str, ...], allowed: tuple[str, ...],
                    allowed_set: frozenset[str], unit: str,
                    report: LoadReport) -> dict[str, dict[str, Any]]:
     """The loadable records of one chunk by key (the last of a repeated key wins);
@@ -240,13 +243,13 @@ def _chunk_records(part: list[Row], entity: str, key: str, allowed: tuple[str, .
     for row in part:
         record = row.record
         if row.problem is not None or record is None:
-            shown = as_text(record.get(key)) if record else None
+            shown = _shown_key(entity, record) if record else None
             report.problems.append(RowProblem(row.position, shown, None,
                                               row.problem or "unreadable", unit))
             continue
         unknown = [c for c in record if c not in allowed_set]
         if unknown:
-            shown = as_text(record.get(key)) if isinstance(record.get(key), str) else None
+            shown = _shown_key(entity, record)
             report.problems.append(RowProblem(
                 row.position, shown if shown and not _bad_text(shown) else None,
                 str(unknown[0]), _unknown_columns(entity, [str(c) for c in unknown], allowed),
@@ -255,23 +258,37 @@ def _chunk_records(part: list[Row], entity: str, key: str, allowed: tuple[str, .
         values = {c: as_text(record.get(c)) for c in allowed}
         bad = [(c, why) for c, v in values.items() if isinstance(v, str)
                and (why := _bad_text(v)) is not None]
-        key_value = values[key]
+        key_value = record_keys.of_values(entity, values)
         if bad:
             field_name, why = bad[0]
-            shown = None if any(c == key for c, _ in bad) else key_value
+            shown = None if any(c in key for c, _ in bad) else record_keys.display(key_value)
             report.problems.append(RowProblem(row.position, shown, field_name,
                                               f"{field_name} {why}", unit))
             continue
+        split = [c for c in key if len(key) > 1 and record_keys.SEPARATOR in (values[c] or "")]
+        if split:
+            report.problems.append(RowProblem(row.position, None, split[0], f"{split[0]} "
+                                              "holds the control character U+001F", unit))
+            continue
         if len(key_value or "") > MAX_KEY_LENGTH:
-            report.problems.append(RowProblem(row.position, None, key, f"{key} is longer "
+            name = " + ".join(key)
+            report.problems.append(RowProblem(row.position, None, key[0], f"{name} is longer "
                                               f"than {MAX_KEY_LENGTH} characters", unit))
             continue
-        if key_value is None or not key_value.strip():
-            report.problems.append(RowProblem(row.position, None, key, f"{key} is required",
-                                              unit))
+        if key_value is None:
+            missing = next(c for c in key if not (values[c] or "").strip())
+            report.problems.append(RowProblem(row.position, None, missing,
+                                              f"{missing} is required", unit))
             continue
         if key_value in kept:
             report.duplicates += 1
             del kept[key_value]  # keep file order: the last occurrence goes last
         kept[key_value] = values
     return kept
+
+
+def _shown_key(entity: str, record: dict[str, Any]) -> str | None:
+    """The record's key for a problem report, when it is plain text."""
+    values = {c: as_text(record.get(c)) for c in record_keys.columns(entity)}
+    shown = record_keys.display(record_keys.of_values(entity, values))
+    return shown if shown and not _bad_text(shown) else None

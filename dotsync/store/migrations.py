@@ -61,6 +61,17 @@ def _v6_attempts(conn: sa.Connection) -> None:
     schema.attempts.create(conn, checkfirst=True)
 
 
+def _v7_carts_and_products(conn: sa.Connection) -> None:
+    """Version 7: the ``carts`` and ``products`` staging tables (SPEC §1, issue 16),
+    with their indexes and change-stamping triggers. The tables are new and empty, so
+    no stamps are owed; the triggers of the other tables are re-created unchanged."""
+    for table in (schema.carts, schema.products):
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    changes.install(conn)
+
+
 #: Steps from version N-1 to N, keyed by N. Version 1 is the initial schema.
 STEPS: dict[int, Callable[[sa.Connection], None]] = {
     2: _v2_ledger_keys_as_text,
@@ -68,8 +79,9 @@ STEPS: dict[int, Callable[[sa.Connection], None]] = {
     4: _v4_warnings,
     5: _v5_change_stamps,
     6: _v6_attempts,
+    7: _v7_carts_and_products,
 }
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class SchemaTooNewError(RuntimeError):

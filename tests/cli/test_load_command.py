@@ -56,3 +56,22 @@ def test_a_header_only_csv_is_not_a_failure(runner, tmp_path):
     result = runner.invoke(main, ["load", "customers", "c.csv"])
     assert result.exit_code == 0, result.output
     assert "0 rows read" in result.output
+
+
+def test_carts_and_products_load_from_the_command_line(runner, tmp_path):
+    (tmp_path / "products.csv").write_text(
+        "sku,store,name,price,currency,status,updated_at\n"
+        "MUG,uk,Mug,4.50,GBP,enabled,2026-01-01\n"
+        "MUG,de,Tasse,5.00,EUR,enabled,2026-01-01\n"
+        "OLD,,Old,1,GBP,deleted,2026-01-01\n")
+    result = runner.invoke(main, ["load", "products", "products.csv"])
+    assert result.exit_code == 0, result.output
+    assert "3 rows read" in result.output and "2 inserted" in result.output
+    assert "rejected line 4: store is required" in result.output
+    (tmp_path / "carts.jsonl").write_text(json.dumps(
+        {"cart_id": "K1", "customer_email": "jo@example.com", "currency": "GBP",
+         "lines": [{"name": "Mug", "quantity": 1, "unit_price": 4.5}],
+         "updated_at": "2026-01-01T10:00:00Z"}) + "\n")
+    result = runner.invoke(main, ["load", "carts", "carts.jsonl", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 1

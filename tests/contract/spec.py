@@ -73,6 +73,10 @@ Quirks of the published specs that this helper tolerates (each one deliberate):
        {date}`` are NOT in any of the published files (only the address-book variant is);
        :class:`OperationNotInSpec` is raised for them. Callers that must cover them check
        :func:`has_operation` and test their shape separately.
+   10. ``programs.yaml`` declares two GET operations on one path shape:
+       ``/v2/programs/enrolments/{enrolmentId}`` and ``/v2/programs/enrolments/{status}``,
+       the latter's parameter an enum of statuses. A segment that is one of an enum path
+       parameter's values picks that operation; one that is not rules it out.
 
 Deliberately *not* tolerated, because a correct client must follow them:
     ``GET /v2/campaigns`` declares ``skip`` with ``minimum: 1`` (send no ``skip`` for the
@@ -342,12 +346,30 @@ def _candidates(method: str, path: str, specs: Specs) -> list[Operation]:
                 continue
             names = re.findall(r"\{([^}]+)\}", template)
             params = {n: unquote(v) for n, v in zip(names, m.groups(), strict=True)}
+            enum_fit = _enum_fit(definition, params)
+            if enum_fit is None:
+                continue
             op = Operation(spec.name, method.upper(), template, definition.get("operationId"),
                            params, definition, spec.uri)
-            found.append((literal, op))
-    # Literal segments beat parameters, earliest segment first (how servers route).
-    found.sort(key=lambda item: tuple(not lit for lit in item[0]))
+            found.append(((not enum_fit, *(not lit for lit in literal)), op))
+    # An enum path parameter that the segment matches first (quirk 10), then literal
+    # segments beat parameters, earliest segment first (how servers route).
+    found.sort(key=lambda item: item[0])
     return [op for _, op in found]
+
+
+def _enum_fit(definition: dict[str, Any], params: dict[str, str]) -> bool | None:
+    """True when a path parameter with an enum holds one of its values, None when one
+    holds a value outside it (quirk 10), False when no path parameter has an enum."""
+    fit = False
+    for param in definition.get("parameters", []):
+        enum = (param.get("schema") or {}).get("enum") if isinstance(param, dict) else None
+        if param.get("in") != "path" or not enum or param.get("name") not in params:
+            continue
+        if params[param["name"]] not in enum:
+            return None
+        fit = True
+    return fit
 
 
 def find_operation(method: str, url: str, *, directory: str | Path = SPEC_DIR) -> Operation:

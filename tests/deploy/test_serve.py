@@ -64,6 +64,11 @@ def test_serve_creates_the_three_deployments(served: Served) -> None:
     assert sync["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert sync["parameters"] == {"credentials_block": BLOCK_NAME, "preflight": True}
     assert sync["entrypoint"] == "flows.sync.sync"
+    form = sync["parameter_openapi_schema"]["properties"]  # what the UI's run form shows
+    assert {"type": "array", "items": {"type": "string", "enum": [
+        "contacts", "orders", "certificates"]}} in form["entities"]["anyOf"]
+    assert {"$ref": "#/definitions/DotdigitalCredentials"} in form["credentials_block"]["anyOf"]
+    assert form["entities"]["description"].startswith("Limit the run to some of")
     for name in ("backfill", "replay"):
         other = api(served, "GET", f"/deployments/name/{name}/{name}")
         assert other["schedules"] == []
@@ -130,10 +135,43 @@ def test_replay_deployment_queues_and_syncs_again(served: Served) -> None:
                    flow_runs={"parent_flow_run_id": {"any_": [str(flow_run.id)]}})
     assert [r["state_type"] for r in subflows] == ["COMPLETED"]
 
-    wrong = run_deployment("replay/replay", parameters={"entity": "invoices"},
-                           timeout=120, poll_interval=0.5)
-    assert wrong.state.is_failed()
-    assert "unknown entity 'invoices'" in wrong.state.message
+
+
+def test_a_replay_of_an_unknown_entity_is_refused_naming_the_choices(served: Served) -> None:
+    """``entity`` is typed: the server refuses the run before it exists, naming the
+    parameter, the value and the choices; a run created without the server's check
+    (``enforce_parameter_schema: false``) fails as it starts, for the same reason."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with pytest.raises(PrefectHTTPStatusError) as refused:
+        run_deployment("replay/replay", parameters={"entity": "invoices"},
+                       timeout=120, poll_interval=0.5)
+    message = str(refused.value)
+    assert "field 'entity'" in message and "'invoices' is not one of" in message
+    assert all(f"'{e}'" in message for e in ("customers", "orders", "certificates",
+                                               "contacts", "confirmations", "erasures"))
+    deployment = api(served, "GET", "/deployments/name/replay/replay")
+    runs = api(served, "POST", "/flow_runs/filter",
+               deployments={"id": {"any_": [deployment["id"]]}})
+    assert not [r for r in runs if r["parameters"].get("entity") == "invoices"]
+
+    # (a busy server may answer 503 for a moment: wait_for asks again)
+    unchecked = wait_for(lambda: api(
+        served, "POST", f"/deployments/{deployment['id']}/create_flow_run",
+        parameters={"entity": "invoices"}, enforce_parameter_schema=False),
+        60, "creating an unchecked replay run", served.proc, served.log, interval=1)
+
+    def ended() -> dict[str, Any] | None:
+        run = api(served, "GET", f"/flow_runs/{unchecked['id']}")
+        return run if run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED"} else None
+
+    run = wait_for(ended, 120, "the unchecked replay run", served.proc, served.log,
+                   interval=0.5)
+    assert run["state"]["type"] == "FAILED", run["state"]
+    assert "entity" in run["state"]["message"]
+    assert "'customers', 'orders', 'certificates', 'contacts', 'confirmations' or " \
+           "'erasures'" in run["state"]["message"]
 
 
 def test_sync_runs_of_the_deployment_never_overlap(served: Served) -> None:

@@ -118,6 +118,39 @@ def test_every_operation_answers_per_spec() -> None:
             type_="catalog")), 202)
         ok(api.put("/insightData/v3/account/Catalog/p2", json={"name": "Cap"}), 201)
         ok(api.get("/insightData/v3/collections"), 200)
+        ok(api.get("/insightData/v3/account"), 200)
+        ok(api.get("/insightData/v3/account/Catalog/p2"), 200)
+        ok(api.get("/insightData/v3/account/Catalog/none"), 404)
+        ok(api.delete("/insightData/v3/account/Catalog/p2"), 204)
+        ok(api.delete("/insightData/v3/account/Catalog/p2"), 404)
+        ok(api.request("DELETE", "/insightData/v3/accounts/Catalog/deleteRecords",
+                       json={"keys": ["p1", "gone"]}), 200)
+        ok(api.request("DELETE", "/insightData/v3/accounts/Catalog/deleteRecords",
+                       json={"keys": []}), 400)
+        ok(api.request("DELETE", f"/insightData/v3/contacts/email/{JO}/Purchases/deleteRecords",
+                       json={"keys": ["o1"]}), 200)
+        ok(api.delete(record), 204)
+        ok(api.delete(record), 404)
+
+        # programs and enrolments (programs.yaml); a new account has none, so add two
+        server.state.add_program(5, "Abandoned cart")
+        server.state.add_program(6, "Draft journey", "Draft")
+        jo_id = ok(api.get(f"/contacts/v3/email/{JO}"), 200).json()["contactId"]
+        ok(api.get("/v2/programs?select=10"), 200)
+        ok(api.get("/v2/programs/5"), 200)
+        ok(api.get("/v2/programs/99"), 404)
+        enrolment = ok(api.post("/v2/programs/enrolments",
+                                json={"programId": 5, "contacts": [jo_id]}), 201).json()
+        ok(api.post("/v2/programs/enrolments", json={"programId": 6, "contacts": [jo_id]}),
+           422)
+        ok(api.post("/v2/programs/enrolments", json={"programId": 99, "contacts": [jo_id]}),
+           404)
+        ok(api.post("/v2/programs/enrolments", json={"programId": 5, "contacts": []}), 400)
+        ok(api.get(f"/v2/programs/enrolments/{enrolment['id']}"), 200)
+        ok(api.get("/v2/programs/enrolments/Finished"), 200)
+        ok(api.get(f"/v2/programs/enrolments/{enrolment['id']}/report-faults"), 200)
+        ok(api.get("/v2/programs/enrolments/00000000-0000-0000-0000-000000000000"
+                   "/report-faults"), 404)
 
         send = {"toAddresses": [JO], "campaignId": 1001,
                 "personalizationValues": [{"name": "CODE", "value": "X"}]}

@@ -92,7 +92,7 @@ def test_a_version_5_store_gains_the_attempt_log(tmp_path) -> None:
                              "WHERE name = 'schema_version'"))
     engine.dispose()
     store = Store(url)
-    assert store.schema_version == migrations.SCHEMA_VERSION == 6
+    assert store.schema_version == migrations.SCHEMA_VERSION == 7
     Ledger(store).record("orders", [{"key": "O1", "state": "synced"}], run_id="r",
                          attempt=log.INSIGHT_PUT)
     assert [r["outcome"] for r in log.of_record(store, "orders", "O1")] == ["synced"]

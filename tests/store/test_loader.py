@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from dotsync.store import ENTITY_COLUMNS, Ledger, LoadError, load_file
+from dotsync.store.schema import KEY_COLUMNS
 from dotsync.store.status import pending_mask
 
 
@@ -191,7 +192,6 @@ def test_missing_file_is_a_clear_error(store, tmp_path):
 
 def test_every_spec_column_is_accepted(store, tmp_path):
     for entity, columns in ENTITY_COLUMNS.items():
-        path = write_csv(
-            tmp_path / f"{entity}.csv", list(columns), [["k1"] + [""] * (len(columns) - 1)]
-        )
+        row = ["k1" if c in KEY_COLUMNS[entity] else "" for c in columns]
+        path = write_csv(tmp_path / f"{entity}.csv", list(columns), [row])
         assert load_file(store, entity, path).counts.inserted == 1
