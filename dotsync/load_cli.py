@@ -12,7 +12,7 @@ from dotsync.cli_support import ENTITY_CHOICE, echo_json, open_store, read_setti
 
 @click.command("load")
 @click.argument("entity", type=click.Choice([*ENTITY_CHOICE.choices, "carts", "products",
-                                             "creditmemos"]))
+                                             "creditmemos", "shipments", "giftcardaccounts"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--format", "platform", default=None,
@@ -22,8 +22,8 @@ from dotsync.cli_support import ENTITY_CHOICE, echo_json, open_store, read_setti
               help="With --format: gift card link, e.g. 'https://shop.example/gift?c={code}'.")
 @click.option("--problems", "problems_file", default=None, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=str),
-              help="With --format: write every rejected object to FILE (JSON Lines); "
-              "the output shows the first 1,000 and counts the rest by reason.")
+              help="Write every rejected row or object to FILE (JSON Lines); the output "
+              "shows the first 1,000 and counts the rest by reason.")
 def load_command(entity: str, file: str, as_json: bool, platform: str | None,
          certificate_link: str | None, problems_file: str | None) -> None:
     """Upsert FILE (CSV, JSON Lines, a JSON array or Parquet) into the staging table ENTITY.
@@ -36,8 +36,6 @@ def load_command(entity: str, file: str, as_json: bool, platform: str | None,
     from dotsync.progress import ProgressLine
     from dotsync.store import LoadError, load_file
 
-    if problems_file is not None and platform is None:
-        raise click.UsageError("--problems goes with --format (a platform's payloads)")
     store = open_store(read_settings())
     line = ProgressLine(f"loading {entity}", unit="rows")
     line.enabled = line.enabled and not as_json
@@ -49,7 +47,13 @@ def load_command(entity: str, file: str, as_json: bool, platform: str | None,
                                         link_template=certificate_link,
                                         problems_file=problems_file)
         else:
-            report = load_file(store, entity, file, on_progress=line.update)
+            from dotsync.sources import STAGED_AS
+
+            if entity in STAGED_AS:
+                raise click.UsageError(f"{entity} are a platform's documents: load them "
+                                       "with --format adobe-commerce")
+            report = load_file(store, entity, file, on_progress=line.update,
+                               problems_file=problems_file)
     except LoadError as exc:
         raise click.UsageError(f"{file}: {exc}") from None
     finally:

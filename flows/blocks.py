@@ -24,7 +24,7 @@ from dotsync.sources.extract import SourceConfig
 
 #: What ``extract-source`` extracts from a platform when no entities are named.
 DEFAULT_ENTITIES = {
-    "adobe-commerce": ("customers", "orders", "creditmemos"),
+    "adobe-commerce": ("customers", "orders", "creditmemos", "shipments"),
     "commercetools": ("customers", "orders"),
     "shopify": ("customers", "orders"),
 }
