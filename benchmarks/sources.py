@@ -13,6 +13,12 @@ is the rate the busier of the two allows when each has a core of its own.
 
     python benchmarks/sources.py                 # 1,000,000 and 100,000 orders
     python benchmarks/sources.py --orders 200000  # quicker
+    python benchmarks/sources.py --platforms shopify --before main~3
+        # also load the small file with the dotsync of that git revision, alternating
+        # with this one (3 runs each), and print both rates: a before/after in one run
+
+The load average is printed with each figure: the machine is shared, so compare the
+rates per CPU second, and the before/after of one run rather than of two.
 """
 
 from __future__ import annotations
@@ -146,15 +152,50 @@ def child(platform: str, path: str, db: str) -> None:
     print(json.dumps({"rows": report.rows, "inserted": report.counts.inserted,
                       "problems": len(report.problems), "seconds": seconds, "cpu": cpu,
                       "busiest_cpu": max(writer_cpu, reader_cpu),
+                      "writer_cpu": writer_cpu, "reader_cpu": reader_cpu,
                       "peak_mb": rss_mb}))
 
 
-def measure(platform: str, path: Path, tmp: Path) -> dict:
+def measure(platform: str, path: Path, tmp: Path, code: Path | None = None) -> dict:
+    """Load ``path`` in a child process; ``code``: a directory holding another
+    version of the ``dotsync`` package to load with instead of this one."""
     db = tmp / f"{platform}-{path.stat().st_size}.db"
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
     out = subprocess.run([sys.executable, __file__, "--child", platform, str(path), str(db)],
-                         check=True, capture_output=True, text=True)
+                         check=True, capture_output=True, text=True, env=env)
     db.unlink(missing_ok=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["load_average"] = os.getloadavg()[0]
+    return result
+
+
+def checkout(rev: str, tmp: Path) -> Path:
+    """The ``dotsync`` package of git revision ``rev``, extracted under ``tmp``."""
+    root = Path(__file__).resolve().parent.parent
+    where = tmp / "before"
+    where.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "dotsync"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
+
+
+def compare(platform: str, path: Path, tmp: Path, before: Path, rounds: int = 3) -> None:
+    """Before/after on the same file, alternating so both see the same machine load."""
+    got: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(rounds):
+        got["before"].append(measure(platform, path, tmp, before))
+        got["after"].append(measure(platform, path, tmp))
+    for name, runs in got.items():
+        per_cpu = sorted(r["inserted"] / r["cpu"] for r in runs)
+        per_core = sorted(r["inserted"] / r["busiest_cpu"] for r in runs)
+        loads = ", ".join(f"{r['load_average']:.1f}" for r in runs)
+        print(f"  {name:>6}: {per_cpu[len(runs) // 2]:>8,.0f} orders per CPU second, "
+              f"{per_core[len(runs) // 2]:>8,.0f}/s with a core per process (median of "
+              f"{rounds}; reader {runs[-1]['reader_cpu']:.1f} s, writer "
+              f"{runs[-1]['writer_cpu']:.1f} s CPU in the last; load average {loads})")
 
 
 def baseline_file(platform: str, src: Path, dst: Path) -> None:
@@ -177,6 +218,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--platforms", default=",".join(PLATFORMS))
     parser.add_argument("--child", nargs=3, metavar=("PLATFORM", "FILE", "DB"))
+    parser.add_argument("--before", metavar="REV", default=None,
+                        help="compare with the dotsync of this git revision")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -184,13 +227,19 @@ def main() -> None:
     small = max(1, args.orders // 10)
     with tempfile.TemporaryDirectory(dir=os.environ.get("DOTSYNC_BENCH_TMP")) as tmpdir:
         tmp = Path(tmpdir)
-        print(f"file → staging (SQLite), {small:,} and {args.orders:,} orders per platform")
+        before = checkout(args.before, tmp) if args.before else None
+        print(f"file → staging (SQLite), {small:,} and {args.orders:,} orders per platform "
+              f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
         for platform in args.platforms.split(","):
             results = {}
             for n in (small, args.orders):
                 path = tmp / f"{platform}-{n}.json"
                 write_file(platform, n, path)
                 results[n] = measure(platform, path, tmp)
+                if n == small and before is not None:
+                    print(f"  {platform}, {n:,} orders: {args.before} (before) and this "
+                          "tree (after)")
+                    compare(platform, path, tmp, before)
                 if n == small:
                     base = tmp / f"{platform}-{n}.jsonl"
                     baseline_file(platform, path, base)
@@ -203,13 +252,15 @@ def main() -> None:
                       f"{r['seconds']:6.1f} s, {r['inserted'] / r['seconds']:>8,.0f} orders/s "
                       f"({r['inserted'] / r['cpu']:,.0f} per CPU second; "
                       f"{r['inserted'] / r['busiest_cpu']:,.0f}/s with a core per process), "
-                      f"peak {r['peak_mb']:.0f} MB, {r['problems']} problems")
+                      f"peak {r['peak_mb']:.0f} MB, {r['problems']} problems; "
+                      f"load average {r['load_average']:.1f}")
             b = results["baseline"]
-            growth = results[args.orders]["peak_mb"] / results[small]["peak_mb"] - 1
-            print(f"  {'':15} memory at {args.orders:,} vs {small:,}: {growth:+.0%} "
-                  f"(target within 20%); baseline `dotsync load` of the same {small:,} "
-                  f"orders already mapped (JSON Lines): {b['inserted'] / b['seconds']:,.0f} "
-                  f"rows/s, peak {b['peak_mb']:.0f} MB")
+            ratio = results[args.orders]["peak_mb"] / results[small]["peak_mb"]
+            print(f"  {'':15} peak memory {results[small]['peak_mb']:.0f} MB at {small:,}, "
+                  f"{results[args.orders]['peak_mb']:.0f} MB at {args.orders:,}: ratio "
+                  f"{ratio:.2f} ({ratio - 1:+.0%}; target within 20%); baseline "
+                  f"`dotsync load` of the same {small:,} orders already mapped (JSON "
+                  f"Lines): {b['inserted'] / b['seconds']:,.0f} rows/s, peak {b['peak_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ import yaml
 
 from deployments.sources import SOURCES_ENV, parse_sources
 
-ENTRYPOINT = "flows/extract.py:extract_source"
+#: A module path, found wherever the package is installed (prefect.yaml has no pull step).
+ENTRYPOINT = "flows.extract.extract_source"
 
 
 class _Dumper(yaml.SafeDumper):

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from dotsync.accounts import account_tables
-from dotsync.config import ConfigError, Settings
+from dotsync.config import ConfigError, Settings, config_path
 
 
 def _database(url: str) -> str:
@@ -25,7 +25,7 @@ def _database(url: str) -> str:
 
 def describe_accounts(toml_path: Path | None = None) -> list[dict[str, Any]]:
     """One entry per ``[accounts.NAME]``: its name, endpoint, API user, database, region."""
-    path = toml_path or Path.cwd() / "dotsync.toml"
+    path = toml_path or config_path()
     if not path.is_file():
         return []
     try:

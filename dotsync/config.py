@@ -1,7 +1,8 @@
 """dotsync's settings: one place that reads SPEC §3 configuration.
 
 Values come from the environment, else from an optional ``dotsync.toml`` in the
-working directory (same keys in lower case); the environment wins. A file may also
+working directory, or where ``DOTSYNC_CONFIG`` says (same keys in lower case); the
+environment wins. A file may also
 describe several Dotdigital accounts (``[accounts.NAME]`` tables, see
 :mod:`dotsync.accounts`), one of which a run chooses. The API
 password is held as a :class:`Secret` so that no ``repr``, log line or
@@ -26,6 +27,17 @@ from dotsync.automation_settings import (
     optional_id,
     parse_programs,
 )
+
+#: Where dotsync.toml is, when not in the working directory: a Prefect process worker
+#: starts each flow run in a temporary directory, so a worker names the file here.
+CONFIG_ENV = "DOTSYNC_CONFIG"
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``DOTSYNC_CONFIG`` when set, else ``./dotsync.toml``."""
+    env = os.environ if environ is None else environ
+    named = env.get(CONFIG_ENV, "").strip()
+    return Path(named) if named else Path.cwd() / "dotsync.toml"
 
 
 class ConfigError(ValueError):
@@ -216,7 +228,7 @@ class Settings:
         which wins over the file's top level (:mod:`dotsync.accounts` says why).
         """
         env = dict(os.environ if environ is None else environ)
-        path = Path(toml_path) if toml_path is not None else Path.cwd() / "dotsync.toml"
+        path = Path(toml_path) if toml_path is not None else config_path(env)
         file_values: dict[str, Any] = {}
         if path.is_file():
             try:

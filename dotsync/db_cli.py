@@ -19,12 +19,12 @@ T = TypeVar("T")
 def _on_store(work: Callable[[sa.Engine], T]) -> T:
     """Run ``work`` on an engine for the configured store; an unreachable database or
     a bad URL is a configuration error naming the variable, never echoing the URL."""
-    from dotsync.cli import _first_line, _settings
     from dotsync.cli_errors import ConfigurationError
+    from dotsync.cli_support import first_line, read_settings
     from dotsync.store.db import create_engine
     from dotsync.store.revisions import SchemaTooNewError
 
-    engine = create_engine(_settings().database_url)
+    engine = create_engine(read_settings().database_url)
     try:
         return work(engine)
     except SchemaTooNewError:
@@ -32,7 +32,7 @@ def _on_store(work: Callable[[sa.Engine], T]) -> T:
     except sa.exc.SQLAlchemyError as exc:
         raise ConfigurationError(
             f"cannot open the staging store (DOTSYNC_DATABASE_URL): {type(exc).__name__}: "
-            f"{_first_line(exc)}") from None
+            f"{first_line(exc)}") from None
     finally:
         engine.dispose()
 

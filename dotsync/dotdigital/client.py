@@ -55,6 +55,7 @@ from dotsync.dotdigital.programs import ProgramOperations
 from dotsync.dotdigital.readback import ReadBackOperations
 from dotsync.dotdigital.redaction import mask_path
 from dotsync.dotdigital.retry import IDEMPOTENT, SEND, SUBMIT, Kind, RetryPolicy
+from dotsync.dotdigital.slots import HeldImports, ImportSlots
 from dotsync.dotdigital.transport import Acquire, BasicAuth, Transport
 from dotsync.dotdigital.wire import (
     BODY_PART_BYTES,
@@ -100,7 +101,8 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
     ``None`` it is discovered on first use. ``transport`` lets tests and the emulator swap
     the HTTP transport. ``sleep``/``clock`` (epoch seconds) are injectable so waits can be
     tested on a fake clock; ``rng`` makes back-off jitter reproducible. ``acquire`` is an
-    outside limiter called before each request (see :class:`~.transport.Acquire`).
+    outside limiter called before each request (see :class:`~.transport.Acquire`);
+    ``import_slots`` an outside count of imports in flight (see :mod:`.slots`).
     """
 
     RATE_LIMIT_MARGIN: Final = _DEFAULT_POLICY.rate_limit_margin
@@ -126,6 +128,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
         rng: random.Random | None = None,
         user_agent: str = "dotsync (+https://github.com/dotsync)",
         acquire: Acquire | None = None,
+        import_slots: ImportSlots | None = None,
     ) -> None:
         secret = password if isinstance(password, Secret) else Secret(password or "")
         if not user:
@@ -154,6 +157,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
             pacer=Pacer(calls_per_minute, burst=burst, clock=clock, sleep=sleep),
             http=http, sleep=sleep, clock=clock, rng=rng or random.Random(), acquire=acquire,
         )
+        self._imports = HeldImports(import_slots)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -169,6 +173,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
         return cls(**kwargs)
 
     def close(self) -> None:
+        self._imports.release_all()
         self._transport.http.close()
 
     def __enter__(self) -> DotdigitalClient:

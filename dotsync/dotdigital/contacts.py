@@ -94,9 +94,13 @@ class ContactOperations(Resource):
                                contacts)
         if body is None:
             body = build_contact_import_body(contacts, merge_option)
-        response = self._call("import_contacts", "PUT", "/contacts/v3/import", body=body,
-                              kind=SUBMIT)
-        return self._import_id(response, "import_contacts", "importId")
+
+        def send() -> str:
+            response = self._call("import_contacts", "PUT", "/contacts/v3/import", body=body,
+                                  kind=SUBMIT)
+            return self._import_id(response, "import_contacts", "importId")
+
+        return self._imports.submit("contacts", send, "import_contacts")
 
     def get_contact_import(self, import_id: str, *, contacts: bool = True
                            ) -> ContactImportReport:
@@ -121,7 +125,10 @@ class ContactOperations(Resource):
                     f"get_contact_import: Dotdigital answered {response.status_code} with a "
                     "body that is not JSON", status=response.status_code,
                     operation="get_contact_import") from None
-        return ContactImportReport.from_json(body, import_id)
+        report = ContactImportReport.from_json(body, import_id)
+        if report.done:
+            self._imports.ended(import_id)
+        return report
 
     def delete_contacts(self, contacts: Sequence[Mapping[str, Any]]) -> str:
         """Bulk delete (``POST /contacts/v3/delete``, ≤ 5000); returns the ``deleteId``.

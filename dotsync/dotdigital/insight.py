@@ -44,16 +44,23 @@ class InsightOperations(Resource):
                             " which a contact-scoped collection requires"
                         )
             body = build_insight_import_body(collection, records, scope, type)
-        response = self._call("import_insight_data", "PUT", "/insightData/v3/import",
-                              body=body, kind=SUBMIT)
-        return self._import_id(response, "import_insight_data", "importId")
+
+        def send() -> str:
+            response = self._call("import_insight_data", "PUT", "/insightData/v3/import",
+                                  body=body, kind=SUBMIT)
+            return self._import_id(response, "import_insight_data", "importId")
+
+        return self._imports.submit("insight", send, "import_insight_data")
 
     def get_insight_import(self, import_id: str) -> InsightImportReport:
         """``GET /insightData/v3/import/{importId}``."""
         response = self._call("get_insight_import", "GET",
                               f"/insightData/v3/import/{seg(import_id)}")
-        return InsightImportReport.from_json(self._json(response, "get_insight_import"),
-                                             import_id)
+        report = InsightImportReport.from_json(self._json(response, "get_insight_import"),
+                                               import_id)
+        if report.done:
+            self._imports.ended(import_id)
+        return report
 
     def upsert_contact_insight(
         self,

@@ -11,6 +11,7 @@ import httpx
 
 from dotsync.dotdigital.errors import DotdigitalError
 from dotsync.dotdigital.retry import IDEMPOTENT, Kind
+from dotsync.dotdigital.slots import HeldImports
 from dotsync.dotdigital.transport import Transport, decode_json
 
 __all__ = ["Resource"]
@@ -20,6 +21,7 @@ class Resource:
     """Mixed into :class:`~.client.DotdigitalClient`, which sets ``_transport``."""
 
     _transport: Transport
+    _imports: HeldImports  # import slots held (:mod:`.slots`)
 
     def _call(
         self,

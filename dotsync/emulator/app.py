@@ -810,6 +810,13 @@ async def inspect_imports(request: Request) -> Response:
     return JSONResponse(_state(request).imports())
 
 
+async def inspect_max_active_imports(request: Request) -> Response:
+    """The most imports of each kind ever active at once, since the last reset."""
+    state = _state(request)
+    return JSONResponse({kind: state.max_active_imports(kind)
+                         for kind in ("contacts", "insight", "delete")})
+
+
 async def inspect_suppressions(request: Request) -> Response:
     return JSONResponse(_state(request).suppressions())
 
@@ -877,6 +884,7 @@ ROUTES = [
     Route("/_emulator/calls", inspect_calls, methods=["GET"]),
     Route("/_emulator/imports", inspect_imports, methods=["GET"]),
     Route("/_emulator/imports/complete", complete_imports, methods=["POST"]),
+    Route("/_emulator/imports/max-active", inspect_max_active_imports, methods=["GET"]),
     Route("/_emulator/suppressions", inspect_suppressions, methods=["GET"]),
     Route("/_emulator/campaigns", inspect_campaigns, methods=["GET"]),
     Route("/_emulator/faults", faults, methods=["GET", "POST"]),

@@ -22,7 +22,8 @@ PLATFORMS: dict[str, ModuleType] = {
 }
 #: Entities a file of each platform can be loaded as.
 ENTITIES: dict[str, tuple[str, ...]] = {
-    "adobe-commerce": ("customers", "orders", "certificates", "creditmemos"),
+    "adobe-commerce": ("customers", "orders", "certificates", "creditmemos", "shipments",
+                       "giftcardaccounts"),
     "commercetools": ("customers", "orders"),
     "shopify": ("customers", "orders", "certificates"),
 }
@@ -36,7 +37,23 @@ MISSING = {
     "commercetools refunds are read from the orders' payments",
     ("shopify", "creditmemos"): "credit memos are Adobe Commerce documents; Shopify "
     "refunds are read from each order's refunds",
+    ("commercetools", "shipments"): "shipments are Adobe Commerce documents; "
+    "commercetools orders carry their shipmentState",
+    ("shopify", "shipments"): "shipments are Adobe Commerce documents; Shopify orders "
+    "carry their fulfillments",
+    ("commercetools", "giftcardaccounts"): "commercetools has no gift cards",
+    ("shopify", "giftcardaccounts"): "gift card accounts are Adobe Commerce's; Shopify "
+    "gift cards load as certificates",
 }
+#: Platform documents that change rows of another staging table.
+STAGED_AS = {"creditmemos": "orders", "shipments": "orders",
+             "giftcardaccounts": "certificates"}
+
+
+def staging_entity(entity: str) -> str:
+    """The staging table a loaded entity writes (credit memos and shipments change
+    orders, gift card accounts change certificates)."""
+    return STAGED_AS.get(entity, entity)
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,12 @@ def mapper(platform: str, entity: str) -> Mapper:
     if platform == "adobe-commerce" and entity == "creditmemos":
         return Mapper(platform, entity, adobe_commerce.map_creditmemo,
                       adobe_commerce.creditmemo_id)
+    if platform == "adobe-commerce" and entity == "shipments":
+        return Mapper(platform, entity, adobe_commerce.map_shipment,
+                      adobe_commerce.shipment_id)
+    if platform == "adobe-commerce" and entity == "giftcardaccounts":
+        return Mapper(platform, entity, adobe_commerce.map_giftcardaccount,
+                      adobe_commerce.giftcardaccount_id)
     fn = getattr(module, {"customers": "map_customer", "orders": "map_order",
                           "certificates": "map_certificate"}[entity])
     return Mapper(platform, entity, fn, module.id_of)

@@ -1,13 +1,17 @@
 """Adobe Commerce (Magento 2) REST ``V1`` resources → staging rows.
 
 Resources: customers (``GET /V1/customers/search``), orders (``GET /V1/orders``),
-credit memos (``GET /V1/creditmemos``: they feed the orders' ``refunded``) and gift
-card items of orders (Adobe Commerce's ``giftcard`` product type) as certificates.
+credit memos (``GET /V1/creditmemos``: they feed the orders' ``refunded``), shipments
+(``GET /V1/shipments``: they feed the orders' ``status`` and fulfilment time), gift
+card items of orders (Adobe Commerce's ``giftcard`` product type) as certificates, and
+gift card accounts (``GET /V1/giftcardaccounts``: expiry and withdrawal of those
+certificates).
 Rules and reasons: ``docs/SOURCES.md``, section "Adobe Commerce".
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +22,7 @@ from dotsync.sources.base import (
     as_list,
     decimal,
     email,
+    exact_sum,
     get_path,
     iso_timestamp,
     money_text,
@@ -26,12 +31,13 @@ from dotsync.sources.base import (
     optional_timestamp,
     platform_id,
     required_id,
+    shown,
     text,
 )
 
 NAME = "adobe-commerce"
 ENVELOPES = {"customers": "items", "orders": "items", "certificates": "items",
-             "creditmemos": "items"}
+             "creditmemos": "items", "shipments": "items", "giftcardaccounts": "items"}
 SINGLE: dict[str, str] = {}
 #: Keys of a search result besides ``items`` (``SearchResultsInterface``).
 SEARCH_KEYS = frozenset({"items", "search_criteria", "total_count"})
@@ -133,7 +139,8 @@ def map_order(payload: Any) -> Row:
         "customer_id": customer_id,
         "customer_email": email(o.get("customer_email"))
         or email(get_path(o, "billing_address", "email")),
-        "status": text(o.get("status")) or text(o.get("state")) or "",
+        "status": _shipped_status(o) or text(o.get("status")) or text(o.get("state"))
+        or "",
         "currency": text(o.get("order_currency_code")),
         "total": money_text(decimal(o.get("grand_total"), "grand_total")),
         "subtotal": money_text(optional_decimal(o.get("subtotal"), "subtotal")),
@@ -151,6 +158,105 @@ def map_order(payload: Any) -> Row:
         # Not a staging column: lets credit memos (which name the entity_id) find it.
         "_entity_id": platform_id(o.get("entity_id")),
     }
+
+
+#: Lifecycle states of an order whose goods have not all left: ``complete``, ``closed``,
+#: ``canceled`` and ``holded`` keep the shop's own status.
+_OPEN_STATES = frozenset({"new", "processing"})
+_TRUE = (1, True, "1")
+
+
+def _shipped_status(o: Payload) -> str | None:
+    """``shipped`` / ``partially_shipped`` for an open order whose items say so.
+
+    Adobe Commerce moves an order to ``complete`` only once it is shipped *and*
+    invoiced, so a shipped order paid later (cash on delivery, invoice on account)
+    stays ``processing``; its items' ``qty_shipped`` tell that the goods left, as
+    Shopify's ``fulfillment_status`` and commercetools' ``shipmentState`` do. Virtual
+    items (nothing to ship) and the children of configurable products and bundles
+    (their parent line carries the quantity) are left out.
+    """
+    if text(o.get("state")) not in _OPEN_STATES:
+        return None
+    shipped_any = False
+    waiting = False
+    for i, item in enumerate(as_list(o.get("items"), "items")):
+        if not isinstance(item, dict) or item.get("parent_item_id") is not None \
+                or item.get("parent_item") is not None or item.get("is_virtual") in _TRUE:
+            continue
+        if item.get("qty_shipped") is None:
+            return None  # an export without shipping quantities says nothing
+        shipped = decimal(item.get("qty_shipped"), f"items[{i}].qty_shipped")
+        taken = [optional_decimal(item.get(k), f"items[{i}].{k}") or Decimal(0)
+                 for k in ("qty_canceled", "qty_refunded")]
+        left = exact_sum([decimal(item.get("qty_ordered"), f"items[{i}].qty_ordered"),
+                          *(q.copy_negate() for q in (shipped, *taken))])
+        shipped_any = shipped_any or shipped > 0
+        waiting = waiting or left > 0
+    if not shipped_any:
+        return None
+    return "partially_shipped" if waiting else "shipped"
+
+
+def map_shipment(payload: Any) -> dict[str, Any]:
+    """One ``ShipmentInterface`` → ``{shipment_id, order_ref, qty, shipped_at}``: how
+    many items left for which order (the order's ``entity_id``) and when; the loader
+    keeps each shipment once and sets the order's status from their sum."""
+    s = obj(payload, "an Adobe Commerce shipment")
+    if "order_id" not in s:
+        raise MappingError("order_id is missing: not a shipment")
+    items = [item for item in as_list(s.get("items"), "items") if isinstance(item, dict)]
+    if items:
+        qty = exact_sum([decimal(item.get("qty"), f"items[{i}].qty")
+                         for i, item in enumerate(items)])
+    else:
+        qty = decimal(s.get("total_qty"), "total_qty")
+    return {
+        "shipment_id": required_id(s.get("entity_id"), "entity_id"),
+        "order_ref": required_id(s.get("order_id"), "order_id"),
+        "qty": qty,
+        "shipped_at": iso_timestamp(s.get("created_at"), "created_at"),
+    }
+
+
+def shipment_id(payload: Payload) -> str | None:
+    return platform_id(payload.get("increment_id")) or platform_id(payload.get("entity_id"))
+
+
+def map_giftcardaccount(payload: Any) -> dict[str, Any]:
+    """One gift card account → ``{code, expires_at, enabled}``, applied by the loader
+    to the certificate staged with that code (from the order item that bought it).
+
+    An account names no recipient and no currency (the website's base currency), so
+    it never makes a certificate on its own; its ``balance``, ``state`` (available,
+    used, redeemed, expired) and ``is_redeemable`` have no place in a Dotdigital
+    certificate, which carries the value the card was issued with.
+    """
+    g = obj(payload, "an Adobe Commerce gift card account")
+    code = text(g.get("code"))
+    if code is None:
+        raise MappingError("code is missing: not a gift card account")
+    expires = text(g.get("date_expires"))
+    status = g.get("status")
+    if status not in (None, 0, 1, "0", "1", True, False):
+        raise MappingError(f"status {shown(status)} is neither 0 (disabled) nor 1 (enabled)")
+    return {
+        "account_id": giftcardaccount_id(g),
+        "code": code,
+        # A date: the card is valid through that day (UTC), as for Shopify's expires_on.
+        "expires_at": f"{expires[:10]}T23:59:59+00:00" if expires
+        and _DATE.fullmatch(expires[:10]) and len(expires) in (10, 19)
+        else optional_timestamp(expires, "date_expires"),
+        "enabled": status not in (0, "0", False),
+    }
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def giftcardaccount_id(payload: Payload) -> str | None:
+    return platform_id(payload.get("account_id")) or platform_id(payload.get("id")) \
+        or platform_id(payload.get("giftcardaccount_id"))
 
 
 def map_creditmemo(payload: Any) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from dotsync.sources import state
 from dotsync.sources.http import RetryingClient, SourceError
 from dotsync.sources.load import load_objects
 from dotsync.store.db import Store
-from dotsync.store.loader import LoadReport
+from dotsync.store.loader import KEEP_PROBLEMS, LoadReport
 
 PAGE_SIZE = 250
 #: The timestamp before any data (first run).
@@ -102,12 +102,20 @@ def _later(a: str | None, b: str | None) -> bool:
 
 
 class AdobeCommerceSource:
-    """``GET /rest/V1/{customers/search|orders|creditmemos}`` with ``searchCriteria``."""
+    """``GET /rest/V1/{customers/search|orders|creditmemos|shipments|giftcardaccounts}``
+    with ``searchCriteria``.
+
+    Gift card accounts have no modification time: every run reads them all (in id
+    order), and applying one that did not change changes nothing.
+    """
 
     sorted_by_time = True
     PATHS: ClassVar[dict[str, str]] = {
         "customers": "/rest/V1/customers/search", "orders": "/rest/V1/orders",
-        "certificates": "/rest/V1/orders", "creditmemos": "/rest/V1/creditmemos"}
+        "certificates": "/rest/V1/orders", "creditmemos": "/rest/V1/creditmemos",
+        "shipments": "/rest/V1/shipments", "giftcardaccounts": "/rest/V1/giftcardaccounts"}
+    #: Entities without ``updated_at``: read whole, sorted by this field.
+    UNTIMED: ClassVar[dict[str, str]] = {"giftcardaccounts": "account_id"}
 
     def __init__(self, config: SourceConfig, client: RetryingClient) -> None:
         self.config, self.client = config, client
@@ -124,6 +132,11 @@ class AdobeCommerceSource:
                 f"{f}[value]": _adobe_time(since or EPOCH),
                 f"{f}[condition_type]": "gteq",
                 "searchCriteria[sortOrders][0][field]": "updated_at",
+                "searchCriteria[sortOrders][0][direction]": "ASC",
+                "searchCriteria[pageSize]": str(size),
+                "searchCriteria[currentPage]": str(page),
+            } if entity not in self.UNTIMED else {
+                "searchCriteria[sortOrders][0][field]": self.UNTIMED[entity],
                 "searchCriteria[sortOrders][0][direction]": "ASC",
                 "searchCriteria[pageSize]": str(size),
                 "searchCriteria[currentPage]": str(page),
@@ -300,16 +313,11 @@ def extract(store: Store, config: SourceConfig, entity: str, *,
 
 
 def _merge(a: LoadReport | None, b: LoadReport) -> LoadReport:
+    """The pages' reports as one, its problem list bounded like a file load's."""
     if a is None:
-        return b
-    from dotsync.store.db import UpsertCounts
-
-    a.rows += b.rows
-    a.duplicates += b.duplicates
-    a.problems.extend(b.problems)
-    a.counts = UpsertCounts(a.counts.inserted + b.counts.inserted,
-                            a.counts.updated + b.counts.updated,
-                            a.counts.unchanged + b.counts.unchanged)
+        a = LoadReport(entity=b.entity, path=b.path, kind=b.kind,
+                       keep_problems=KEEP_PROBLEMS)
+    a.absorb(b)
     return a
 
 

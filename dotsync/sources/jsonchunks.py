@@ -103,12 +103,21 @@ def _level(buf: bytes, start: int, end: int) -> tuple[int, int]:
             - c(b"]", start, end), c(b'"', start, end))
 
 
+def _level_all(buf: bytes) -> tuple[int, int]:
+    """:func:`_level` of the whole of ``buf``, vectorised: five byte counts over a
+    megabyte cost a fifth of ``bytes.count``'s time this way."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    n = np.count_nonzero
+    return (int(n(a == _OPEN[0]) + n(a == _OPEN[1]) - n(a == _CLOSE[0]) - n(a == _CLOSE[1])),
+            int(n(a == _QUOTE)))
+
+
 def _guess(buf: bytes, mark: bytes, level_at_mark: int) -> int:
     """The last ``mark`` (``,`` or ``]``) after which the bracket count, walking back
     from the end, says the array's own level is ``level_at_mark``; -1 if none. Cheap
     (a few C counts per candidate) and usually right; a wrong guess fails to decode
     and the exact scan decides."""
-    level, quotes = _level(buf, 0, len(buf))
+    level, quotes = _level_all(buf)
     end = len(buf)
     p = buf.rfind(mark)
     while p >= 0:

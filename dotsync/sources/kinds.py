@@ -18,6 +18,7 @@ NAMES = {
     "creditmemos": "a credit memo",
     "invoices": "an invoice",
     "shipments": "a shipment",
+    "giftcardaccounts": "a gift card account",
     "order_items": "an order item",
     "carts": "a cart",
     "payments": "a payment",
@@ -63,7 +64,9 @@ def _adobe(o: Mapping[str, Any]) -> str | None:
     if "order_id" in o:
         if "adjustment" in o or "adjustment_positive" in o or "creditmemo_status" in o:
             return "creditmemos"
-        if "tracks" in o or "packages" in o:
+        # Keys only ShipmentInterface has among the order documents (REST schema).
+        if "tracks" in o or "packages" in o or "shipment_status" in o \
+                or "total_weight" in o or "shipping_label" in o or "customer_id" in o:
             return "shipments"
         if "item_id" in o or "qty_ordered" in o:
             return "order_items"
@@ -72,6 +75,9 @@ def _adobe(o: Mapping[str, Any]) -> str | None:
         return "orders"
     if "item_id" in o and "sku" in o:
         return "order_items"
+    if "code" in o and "balance" in o and ("account_id" in o or "is_redeemable" in o
+                                          or "date_expires" in o):
+        return "giftcardaccounts"
     if "email" in o and ("firstname" in o or "group_id" in o or "website_id" in o):
         return "customers"
     return None

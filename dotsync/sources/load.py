@@ -17,16 +17,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dotsync.sources import TITLES, check_entity, kinds, mapper, state
+from dotsync.sources import STAGED_AS, TITLES, check_entity, documents, kinds, mapper, state
 from dotsync.sources.base import Mapped, map_safely
 from dotsync.sources.files import FileKindError, bad_line_reason, iter_objects
 from dotsync.store import schema
 from dotsync.store.db import Store, UpsertCounts
-from dotsync.store.loader import MAX_KEY_LENGTH, LoadError, LoadReport, RowProblem
+from dotsync.store.loader import (
+    KEEP_PROBLEMS,
+    MAX_KEY_LENGTH,
+    LoadError,
+    LoadReport,
+    RowProblem,
+    problems_file_for,
+)
 from dotsync.store.loader import _bad_text as unstorable
 
 #: Characters the store cannot keep: NUL (PostgreSQL refuses it) and lone surrogates
@@ -36,10 +42,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 BATCH_ROWS = 10_000
 #: Files at least this big are read and mapped in a second process by default.
 PIPELINE_MIN_BYTES = 32 * 1024 * 1024
-#: Problems kept in the report (all of them are counted, and written to the
-#: problems file when there is one): a file of millions of bad objects must not
-#: fill the memory.
-KEEP_PROBLEMS = 1_000
+__all__ = ["KEEP_PROBLEMS", "load_objects", "load_platform_file", "mapped_batches"]
 
 
 def _describe(platform: str, entity: str) -> str:
@@ -56,10 +59,12 @@ class _Batch:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
         self.lines: dict[str, tuple[int, str | None]] = {}
-        self.refunds: list[tuple[str, str, Decimal, int, str | None]] = []
+        #: Documents that change staged rows (credit memos, shipments, gift card
+        #: accounts): ``(mapped, position, platform id)``.
+        self.documents: list[documents.Document] = []
 
     def __len__(self) -> int:
-        return len(self.rows) + len(self.refunds)
+        return len(self.rows) + len(self.documents)
 
 
 def load_platform_file(
@@ -94,31 +99,25 @@ def load_platform_file(
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 \
             and path.stat().st_size >= PIPELINE_MIN_BYTES else 1
-    staging = "orders" if entity == "creditmemos" else entity
+    staging = STAGED_AS.get(entity, entity)
     report = LoadReport(entity=staging, path=str(path), kind=platform,
                         keep_problems=KEEP_PROBLEMS if keep_problems is None
                         else keep_problems)
-    out = None
     try:
-        if problems_file is not None:
-            try:
-                out = report.problems_out = open(problems_file, "w", encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise LoadError(f"cannot write {problems_file}: "
-                                f"{exc.strerror or exc}") from None
-        if workers >= 2:
-            return _load_in_two_processes(store, platform, entity, path, report,
-                                          batch_rows=batch_rows, link_template=link_template)
-        form: dict[str, str] = {}
-        return load_objects(store, platform, entity,
-                            _file_objects(platform, entity, path, form),
-                            source=str(path), batch_rows=batch_rows,
-                            link_template=link_template, form=form, report=report)
+        with problems_file_for(report, problems_file):
+            if workers >= 2:
+                from dotsync.sources.pipeline import load_in_two_processes
+
+                return load_in_two_processes(store, platform, entity, path, report,
+                                              batch_rows=batch_rows,
+                                              link_template=link_template)
+            form: dict[str, str] = {}
+            return load_objects(store, platform, entity,
+                                _file_objects(platform, entity, path, form),
+                                source=str(path), batch_rows=batch_rows,
+                                link_template=link_template, form=form, report=report)
     except OSError as exc:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    finally:
-        if out is not None:
-            out.close()
 
 
 def _file_objects(platform: str, entity: str, path: Path,
@@ -145,7 +144,7 @@ def load_objects(
 ) -> LoadReport:
     """Map and upsert ``(position, object)`` pairs (from a file or an API page)."""
     check_entity(platform, entity)
-    staging = "orders" if entity == "creditmemos" else entity
+    staging = STAGED_AS.get(entity, entity)
     state.ensure(store.engine)
     if report is None:
         report = LoadReport(entity=staging, path=source, kind=platform,
@@ -172,24 +171,29 @@ def _write_counted(store: Store, platform: str, entity: str, batch: _Batch,
     counts[2] += got.unchanged
 
 
-def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
-                   report: LoadReport, *, batch_rows: int = BATCH_ROWS,
+#: One mapped object: ``(position, platform id, row or rows, problem)``; plain tuples
+#: so a batch of them crosses to the writing process cheaply.
+MappedObject = tuple[int, "str | None", Any, "str | None"]
+
+
+def mapped_objects(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
+                   report: LoadReport, *, chunk: int = BATCH_ROWS,
                    link_template: str | None = None,
-                   form: dict[str, str] | None = None) -> Iterator[_Batch]:
-    """Batches of mapped rows (at most ``batch_rows``); problems and the object count
-    go into ``report``. Pure: reads nothing but ``objects``, writes nothing.
-    ``form["unit"]`` (set by the file reader) names what a position counts."""
+                   form: dict[str, str] | None = None) -> Iterator[list[MappedObject]]:
+    """Each object mapped (or its problem), ``chunk`` at a time. Objects that are no
+    object at all or of the wrong kind go straight into ``report``, as does the
+    object count. ``form["unit"]`` (set by the file reader) names what a position
+    counts."""
     form = form if form is not None else {}
     m = mapper(platform, entity)
-    staging = "orders" if entity == "creditmemos" else entity
-    key = schema.ENTITY_KEYS[staging]
     expected = kinds.expected_kind(platform, entity)
     describe = _describe(platform, entity)
-    batch = _Batch()
     kwargs = {"link_template": link_template} if entity == "certificates" else {}
+    fn = (lambda p: m.fn(p, **kwargs)) if kwargs else m.fn
+    out: list[MappedObject] = []
 
-    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
-        report.add_problem(RowProblem(line, ident, field, reason,
+    def problem(line: int, ident: str | None, reason: str) -> None:
+        report.add_problem(RowProblem(line, ident, None, reason,
                                       form.get("unit", "element")))
 
     try:
@@ -208,83 +212,49 @@ def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]
                         f"{kinds.NAMES.get(found, found)}, not "
                         f"{kinds.NAMES.get(expected, expected)}")
                 continue
-            mapped = map_safely(lambda p: m.fn(p, **kwargs), payload, m.id_of)
-            _collect(mapped, position, entity, key, batch, report, problem, m.many)
-            if len(batch) >= batch_rows:
-                yield batch
-                batch = _Batch()
+            mapped = map_safely(fn, payload, m.id_of)
+            out.append((position, mapped.platform_id, mapped.row, mapped.problem))
+            if len(out) >= chunk:
+                yield out
+                out = []
     except FileKindError as exc:
         if report.rows == 0:
             raise LoadError(str(exc)) from None
         problem(report.rows + 1, None, f"reading stopped: {exc}")
+    if out:
+        yield out
+
+
+def collect(platform: str, entity: str, mapped: list[MappedObject], batch: _Batch,
+            report: LoadReport, unit: str) -> None:
+    """Check mapped rows (storable text, a key) into ``batch``; problems to ``report``."""
+    key = schema.ENTITY_KEYS[STAGED_AS.get(entity, entity)]
+    many = mapper(platform, entity).many
+
+    def problem(line: int, ident: str | None, reason: str, field: str | None = None) -> None:
+        report.add_problem(RowProblem(line, ident, field, reason, unit))
+
+    for position, ident, row, reason in mapped:
+        _collect(Mapped(ident, row=row, problem=reason), position, entity, key, batch,
+                 report, problem, many)
+
+
+def mapped_batches(platform: str, entity: str, objects: Iterable[tuple[int, Any]],
+                   report: LoadReport, *, batch_rows: int = BATCH_ROWS,
+                   link_template: str | None = None,
+                   form: dict[str, str] | None = None) -> Iterator[_Batch]:
+    """Batches of mapped rows (at most about ``batch_rows``); problems and the object
+    count go into ``report``. Pure: reads nothing but ``objects``, writes nothing."""
+    form = form if form is not None else {}
+    batch = _Batch()
+    for mapped in mapped_objects(platform, entity, objects, report, chunk=batch_rows,
+                                 link_template=link_template, form=form):
+        collect(platform, entity, mapped, batch, report, form.get("unit", "element"))
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = _Batch()
     if len(batch):
         yield batch
-
-
-def _produce(platform: str, entity: str, path: str, batch_rows: int,
-             link_template: str | None, queue: Any) -> None:
-    """The reading process of the two-process load: parse and map, hand batches over."""
-    report = LoadReport(entity=entity, path=path)
-    form: dict[str, str] = {}
-    try:
-        for batch in mapped_batches(platform, entity, _file_objects(platform, entity,
-                                                                    Path(path), form),
-                                    report, batch_rows=batch_rows,
-                                    link_template=link_template, form=form):
-            queue.put(("batch", (batch, form.get("unit", "element")),
-                       list(report.problems), report.rows))
-            # Handed over: the writing process counts and keeps them.
-            report.problems.clear()
-        queue.put(("done", None, list(report.problems), report.rows))
-    except LoadError as exc:
-        queue.put(("error", str(exc), [], report.rows))
-    except OSError as exc:
-        queue.put(("error", f"cannot read {path}: {exc.strerror or exc}", [], report.rows))
-    except BaseException as exc:  # reported to the writing process, never lost
-        queue.put(("error", f"reading failed: {type(exc).__name__}: {exc}", [],
-                   report.rows))
-
-
-def _load_in_two_processes(store: Store, platform: str, entity: str, path: Path,
-                           report: LoadReport, *, batch_rows: int,
-                           link_template: str | None) -> LoadReport:
-    """Read and map in a child process while this one writes: both cores busy, memory
-    still flat (at most two batches wait between the processes)."""
-    import multiprocessing
-    import queue as queue_module
-
-    state.ensure(store.engine)
-    counts = [0, 0, 0]
-    ctx = multiprocessing.get_context("spawn")
-    channel = ctx.Queue(maxsize=2)
-    child = ctx.Process(target=_produce, args=(platform, entity, str(path), batch_rows,
-                                               link_template, channel), daemon=True)
-    child.start()
-    try:
-        while True:
-            try:
-                kind, payload, problems, rows = channel.get(timeout=5)
-            except queue_module.Empty:
-                if not child.is_alive():
-                    raise LoadError("the reading process stopped without a word "
-                                    f"(exit code {child.exitcode})") from None
-                continue
-            for found in problems:
-                report.add_problem(found)
-            report.rows = rows
-            if kind == "error":
-                raise LoadError(payload)
-            if kind == "done":
-                break
-            batch, unit = payload
-            _write_counted(store, platform, entity, batch, report, counts, unit)
-    finally:
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
-    report.counts = UpsertCounts(*counts)
-    report.problems.sort(key=lambda p: p.line)
-    return report
 
 
 def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch,
@@ -292,10 +262,8 @@ def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch
     if mapped.problem is not None or mapped.row is None:
         problem(position, mapped.platform_id, mapped.problem or "nothing to map")
         return
-    if entity == "creditmemos":
-        r: Any = mapped.row
-        batch.refunds.append((r["refund_id"], r["order_ref"], r["amount"], position,
-                              mapped.platform_id))
+    if entity in STAGED_AS:
+        batch.documents.append((mapped.row, position, mapped.platform_id))  # type: ignore[arg-type]
         return
     rows = mapped.row if many else [mapped.row]
     for row in rows:  # type: ignore[union-attr]
@@ -321,8 +289,8 @@ def _collect(mapped: Mapped, position: int, entity: str, key: str, batch: _Batch
 
 def _write(store: Store, platform: str, entity: str, batch: _Batch,
            problem: Any) -> UpsertCounts:
-    if entity == "creditmemos":
-        return _write_refunds(store, platform, batch, problem)
+    if entity in STAGED_AS:
+        return documents.write(store, platform, entity, batch.documents, problem)
     staging = entity
     rows = batch.rows
     if entity == "orders":
@@ -375,21 +343,3 @@ def _fill_order_emails(store: Store, rows: dict[str, dict[str, Any]]) -> None:
     for r in rows.values():
         if not r.get("customer_email") and r.get("customer_id") in emails:
             r["customer_email"] = emails[r["customer_id"]]
-
-
-def _write_refunds(store: Store, platform: str, batch: _Batch, problem: Any) -> UpsertCounts:
-    """Credit memos: keep each, then set every touched order's ``refunded`` to the sum
-    of its credit memos."""
-    sums = state.record_refunds(store.engine, platform,
-                                [(r, o, a) for r, o, a, _, _ in batch.refunds])
-    order_keys = state.lookup_keys(store.engine, platform, "orders", sums)
-    for _, order_ref, _, line, ident in batch.refunds:
-        if order_ref not in order_keys:
-            problem(line, ident, f"its order (entity_id {order_ref}) is not staged: load "
-                    "the orders first, then the credit memos again", "order_id")
-    staged = store.read_staged("orders", order_keys.values())
-    if staged.empty:
-        return UpsertCounts()
-    by_key = {v: k for k, v in order_keys.items()}
-    staged["refunded"] = [format(sums[by_key[k]], "f") for k in staged["order_id"]]
-    return store.upsert_staged("orders", staged)

@@ -38,3 +38,5 @@ def lines_json(lines: list[dict[str, Any]]) -> str:
 
 _SEP = (",", ":")
 _enc = encode_basestring
+#: A string as JSON text (non-ASCII kept), for mappings that write ``lines`` directly.
+encode_text = encode_basestring

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from dotsync.sources.base import (
+    PLAIN_AMOUNT,
     MappingError,
     Payload,
     Row,
@@ -30,6 +31,7 @@ from dotsync.sources.base import (
     required_id,
     text,
 )
+from dotsync.sources.rows import encode_text
 
 NAME = "shopify"
 #: The key of each list endpoint's envelope, per staging entity.
@@ -118,16 +120,25 @@ def _amount(order: Payload, plain: str, currency: str) -> str | None:
     """An order amount in the presentment currency: ``<plain>_set.presentment_money``
     when Shopify sends it, else the plain field (which is in the shop currency, the
     same as presentment whenever the set is absent on older API versions)."""
-    money_set = order.get(f"{plain}_set")
-    money = money_set.get("presentment_money") if isinstance(money_set, dict) else None
-    if isinstance(money, dict) and money.get("amount") is not None:
-        found = money.get("currency_code")
-        if found is not None and found != currency:
-            raise MappingError(f"{plain}_set.presentment_money is in {found!r}, the "
-                               f"order in {currency!r}")
-        return amount_text(money.get("amount"), f"{plain}_set.presentment_money.amount")
+    money_set = order.get(_SET_KEYS.get(plain) or f"{plain}_set")
+    money = money_set.get("presentment_money") if type(money_set) is dict else None
+    if type(money) is dict:
+        amount = money.get("amount")
+        if amount is not None:
+            found = money.get("currency_code")
+            if found is not None and found != currency:
+                raise MappingError(f"{plain}_set.presentment_money is in {found!r}, the "
+                                   f"order in {currency!r}")
+            if type(amount) is str and PLAIN_AMOUNT.fullmatch(amount):
+                return amount  # the common case, as amount_text would keep it
+            return amount_text(amount, f"{plain}_set.presentment_money.amount")
     value = order.get(plain)
     return None if value is None else amount_text(value, plain)
+
+
+#: ``<amount>_set`` keys, spelled once rather than per order.
+_SET_KEYS = {k: f"{k}_set" for k in ("total_price", "subtotal_price", "total_tax",
+                                     "total_shipping_price", "total_discounts")}
 
 
 def _status(order: Payload) -> str:
@@ -167,38 +178,40 @@ def refunded_total(order: Payload) -> Decimal | None:
     return exact_sum(amounts)
 
 
-def _lines(order: Payload, currency: str) -> list[dict[str, Any]]:
-    lines = []
+def _lines(order: Payload, currency: str) -> str:
+    """``line_items`` as the ``lines`` JSON text (see :func:`rows.lines_json`), written
+    in one pass: it runs for every line of every order."""
+    parts = []
     for i, item in enumerate(as_list(order.get("line_items"), "line_items")):
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise MappingError(f"line_items[{i}] is not an object")
         price_set = item.get("price_set")
-        money = price_set.get("presentment_money") if isinstance(price_set, dict) else None
-        price = money.get("amount") if isinstance(money, dict) else None
-        unit = amount_text(price if price is not None else item.get("price"),
-                           f"line_items[{i}].price")
+        money = price_set.get("presentment_money") if type(price_set) is dict else None
+        price = money.get("amount") if type(money) is dict else None
+        if price is None:
+            price = item.get("price")
+        unit = price if type(price) is str and PLAIN_AMOUNT.fullmatch(price) \
+            else amount_text(price, f"line_items[{i}].price")
         quantity = item.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int | Decimal):
-            raise MappingError(f"line_items[{i}].quantity is not a number")
-        line: dict[str, Any] = {
-            "name": text(item.get("name")) or text(item.get("title")) or "",
-            "quantity": int(quantity) if quantity == int(quantity) else str(quantity),
-            "unit_price": unit,
-        }
+        if type(quantity) is not int:
+            if isinstance(quantity, bool) or not isinstance(quantity, int | Decimal):
+                raise MappingError(f"line_items[{i}].quantity is not a number")
+            quantity = int(quantity) if quantity == int(quantity) else str(quantity)
+        name = text(item.get("name")) or text(item.get("title")) or ""
+        out = f'{{"name":{encode_text(name)},"quantity":' + (
+            str(quantity) if type(quantity) is int else encode_text(quantity))
         sku = text(item.get("sku"))
         if sku:
-            line["sku"] = sku
+            out += f',"sku":{encode_text(sku)}'
         vendor = text(item.get("vendor"))
         if vendor:
-            line["categories"] = [vendor]
-        lines.append(line)
-    return lines
+            out += f',"categories":[{encode_text(vendor)}]'
+        parts.append(f'{out},"unit_price":{unit}}}')
+    return "[" + ",".join(parts) + "]"
 
 
 def map_order(payload: Any) -> Row:
     """One Shopify ``order`` → an ``orders`` row (see docs/SOURCES.md)."""
-    from dotsync.sources.rows import lines_json
-
     o = obj(payload, "a Shopify order")
     currency = text(o.get("presentment_currency")) or text(o.get("currency"))
     if currency is None:
@@ -232,7 +245,7 @@ def map_order(payload: Any) -> Row:
         "placed_at": iso_timestamp(o.get("processed_at") or o.get("created_at"),
                                    "processed_at"),
         "updated_at": iso_timestamp(o.get("updated_at"), "updated_at"),
-        "lines": lines_json(_lines(o, currency)),
+        "lines": _lines(o, currency),
         "store": None,
         "coupon_code": ",".join(codes) or None,
     }

@@ -8,6 +8,8 @@
 - ``source_refunds``: one row per refund document (an Adobe Commerce credit memo)
   with its amount; an order's ``refunded`` is their sum, so loading a credit memo
   twice counts it once.
+- ``source_shipments``: one row per shipment document (an Adobe Commerce shipment)
+  with the quantity that left and when; an order's shipped quantity is their sum.
 
 These tables are new (no earlier version had them): they are part of the store's
 schema, created with it (or by ``ensure`` for a store opened earlier), and need no
@@ -29,7 +31,8 @@ metadata = schema.metadata
 watermarks = schema.source_watermarks
 keys = schema.source_keys
 refunds = schema.source_refunds
-_TABLES = [watermarks, keys, refunds]
+shipments = schema.source_shipments
+_TABLES = [watermarks, keys, refunds, shipments]
 
 
 def ensure(engine: sa.Engine) -> None:
@@ -113,6 +116,28 @@ def refund_sums(engine: sa.Engine, source: str, order_refs: Iterable[str]) -> di
                     refunds.c.source == source, refunds.c.order_ref.in_(part))):
                 sums[order_ref] = EXACT.add(sums.get(order_ref, Decimal(0)), Decimal(amount))
     return sums
+
+
+def record_shipments(engine: sa.Engine, source: str,
+                     items: list[tuple[str, str, Decimal, str]]
+                     ) -> dict[str, tuple[Decimal, str]]:
+    """Store (shipment_id, order_ref, qty, shipped_at) rows; return each touched
+    order's shipped quantity and its latest shipment time."""
+    rows = [{"source": source, "shipment_id": s, "order_ref": o, "qty": format(q, "f"),
+             "shipped_at": t} for s, o, q, t in items]
+    orders = sorted({o for _, o, _, _ in items})
+    found: dict[str, tuple[Decimal, str]] = {}
+    with engine.begin() as conn:
+        _upsert(conn, shipments, rows, ["source", "shipment_id"])
+        for start in range(0, len(orders), 900):
+            part = orders[start:start + 900]
+            for order_ref, qty, at in conn.execute(
+                sa.select(shipments.c.order_ref, shipments.c.qty,
+                          shipments.c.shipped_at).where(
+                    shipments.c.source == source, shipments.c.order_ref.in_(part))):
+                total, latest = found.get(order_ref, (Decimal(0), ""))
+                found[order_ref] = (EXACT.add(total, Decimal(qty)), max(latest, at))
+    return found
 
 
 def get_watermark(engine: sa.Engine, source: str, entity: str) -> str | None:

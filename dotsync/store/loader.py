@@ -15,10 +15,11 @@ the file is counted once (by its first occurrence) and the last occurrence wins.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,11 +30,16 @@ from dotsync.store.db import Store, UpsertCounts
 from dotsync.store.frames import as_text
 from dotsync.store.readers import FORMATS, FileProblem, Row, chunked, open_rows
 
-__all__ = ["FORMATS", "MAX_KEY_LENGTH", "LoadError", "LoadReport", "RowProblem", "load_file"]
+__all__ = ["FORMATS", "KEEP_PROBLEMS", "MAX_KEY_LENGTH", "LoadError", "LoadReport",
+           "RowProblem", "load_file", "problems_file_for"]
 
 
 #: Longest record key dotsync keeps (the ledger's key column).
 MAX_KEY_LENGTH = 512
+#: Problems a load keeps in its report (all of them are counted, per reason too, and
+#: written to the problems file when there is one): a file of millions of bad rows
+#: must not fill the memory.
+KEEP_PROBLEMS = 1_000
 
 
 class LoadError(Exception):
@@ -78,15 +84,34 @@ class LoadReport:
 
     def add_problem(self, problem: RowProblem) -> None:
         """Count ``problem``, keep it if there is room, and write it out."""
-        reason = problem.reason if problem.reason in self.reasons \
-            or len(self.reasons) < MAX_REASONS else OTHER_REASONS
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        self._count(problem.reason, 1)
+        self._keep(problem)
+        if self.problems_out is not None:
+            self.problems_out.write(json.dumps(_problem_dict(problem)) + "\n")
+
+    def _count(self, reason: str, n: int) -> None:
+        if reason not in self.reasons and len(self.reasons) >= MAX_REASONS:
+            reason = OTHER_REASONS
+        self.reasons[reason] = self.reasons.get(reason, 0) + n
+
+    def _keep(self, problem: RowProblem) -> None:
         if self.keep_problems is None or len(self.problems) < self.keep_problems:
             self.problems.append(problem)
         else:
             self.problems_left_out += 1
-        if self.problems_out is not None:
-            self.problems_out.write(json.dumps(_problem_dict(problem)) + "\n")
+
+    def absorb(self, other: LoadReport) -> None:
+        """Add ``other``'s counts and problems to this report (one report for a load
+        made of several parts, such as the pages of an extraction), within this
+        report's bound. ``other`` wrote its problems out itself, if it had a file."""
+        self.rows += other.rows
+        self.duplicates += other.duplicates
+        self.counts = _add(self.counts, other.counts)
+        for problem in other.problems:
+            self._keep(problem)
+        self.problems_left_out += other.problems_left_out
+        for reason, count in other.reasons.items():
+            self._count(reason, count)
 
     @property
     def rejected(self) -> int:
@@ -180,13 +205,37 @@ class _SeenKeys:
             self._parts = [np.unique(np.concatenate(self._parts))]
 
 
+@contextmanager
+def problems_file_for(report: LoadReport, path: str | Path | None) -> Iterator[LoadReport]:
+    """``report`` writing every problem to ``path`` (JSON Lines) while in use, or as
+    it is for None; a path that cannot be written is a :class:`LoadError` naming it."""
+    if path is None:
+        yield report
+        return
+    try:
+        out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise LoadError(f"cannot write {path}: {exc.strerror or exc}") from None
+    report.problems_out = out
+    try:
+        yield report
+    finally:
+        report.problems_out = None
+        out.close()
+
+
 def load_file(store: Store, entity: str, path: str | Path,
               chunk_rows: int = 20_000,
-              on_progress: Callable[[int], None] | None = None) -> LoadReport:
+              on_progress: Callable[[int], None] | None = None, *,
+              keep_problems: int | Literal["default"] | None = "default",
+              problems_file: str | Path | None = None) -> LoadReport:
     """Upsert the rows of ``path`` into the staging table of ``entity``.
 
     The file is read as a stream and written ``chunk_rows`` rows at a time;
-    ``on_progress`` is told the rows read so far after each chunk.
+    ``on_progress`` is told the rows read so far after each chunk. The report keeps
+    the first ``keep_problems`` problems (default :data:`KEEP_PROBLEMS`; None: all)
+    and counts the others per reason; ``problems_file`` receives every one as JSON
+    Lines.
     """
     if entity not in schema.ENTITY_COLUMNS:
         raise LoadError(f"unknown entity {entity!r}; use "
@@ -204,8 +253,23 @@ def load_file(store: Store, entity: str, path: str | Path,
         if unknown:
             opened.rows.close()  # type: ignore[attr-defined]
             raise LoadError(_unknown_columns(entity, unknown, allowed))
+    report = LoadReport(entity=entity, path=str(path), kind=opened.kind,
+                        keep_problems=KEEP_PROBLEMS if keep_problems == "default"
+                        else keep_problems)
+    try:
+        with problems_file_for(report, problems_file):
+            return _load_rows(store, entity, opened, chunk_rows, on_progress, report)
+    finally:
+        close = getattr(opened.rows, "close", None)
+        if close is not None:
+            close()
+
+
+def _load_rows(store: Store, entity: str, opened: Any, chunk_rows: int,
+               on_progress: Callable[[int], None] | None, report: LoadReport) -> LoadReport:
+    allowed = schema.ENTITY_COLUMNS[entity]
+    allowed_set = frozenset(allowed)
     key = record_keys.columns(entity)
-    report = LoadReport(entity=entity, path=str(path), kind=opened.kind)
     seen = _SeenKeys()
     for part in chunked(opened.rows, chunk_rows):
         report.rows += len(part)
@@ -244,13 +308,13 @@ def _chunk_records(part: list[Row], entity: str, key: tuple[str, ...], allowed: 
         record = row.record
         if row.problem is not None or record is None:
             shown = _shown_key(entity, record) if record else None
-            report.problems.append(RowProblem(row.position, shown, None,
+            report.add_problem(RowProblem(row.position, shown, None,
                                               row.problem or "unreadable", unit))
             continue
         unknown = [c for c in record if c not in allowed_set]
         if unknown:
             shown = _shown_key(entity, record)
-            report.problems.append(RowProblem(
+            report.add_problem(RowProblem(
                 row.position, shown if shown and not _bad_text(shown) else None,
                 str(unknown[0]), _unknown_columns(entity, [str(c) for c in unknown], allowed),
                 unit))
@@ -262,23 +326,23 @@ def _chunk_records(part: list[Row], entity: str, key: tuple[str, ...], allowed: 
         if bad:
             field_name, why = bad[0]
             shown = None if any(c in key for c, _ in bad) else record_keys.display(key_value)
-            report.problems.append(RowProblem(row.position, shown, field_name,
+            report.add_problem(RowProblem(row.position, shown, field_name,
                                               f"{field_name} {why}", unit))
             continue
         split = [c for c in key if len(key) > 1 and record_keys.SEPARATOR in (values[c] or "")]
         if split:
-            report.problems.append(RowProblem(row.position, None, split[0], f"{split[0]} "
-                                              "holds the control character U+001F", unit))
+            report.add_problem(RowProblem(row.position, None, split[0], f"{split[0]} "
+                                          "holds the control character U+001F", unit))
             continue
         if len(key_value or "") > MAX_KEY_LENGTH:
             name = " + ".join(key)
-            report.problems.append(RowProblem(row.position, None, key[0], f"{name} is longer "
-                                              f"than {MAX_KEY_LENGTH} characters", unit))
+            report.add_problem(RowProblem(row.position, None, key[0], f"{name} is longer "
+                                          f"than {MAX_KEY_LENGTH} characters", unit))
             continue
         if key_value is None:
             missing = next(c for c in key if not (values[c] or "").strip())
-            report.problems.append(RowProblem(row.position, None, missing,
-                                              f"{missing} is required", unit))
+            report.add_problem(RowProblem(row.position, None, missing,
+                                          f"{missing} is required", unit))
             continue
         if key_value in kept:
             report.duplicates += 1

@@ -11,8 +11,9 @@ lock (:func:`revisions.lock`):
    the old steps N+1..7, as before; its rows stay where they are.
 2. Alembic then upgrades to head. Its first revision, the *baseline* (``0001``), is
    the version-7 schema: on a new database it creates every table, index and
-   trigger and stamps ``schema_version`` 7; on a database step 1 brought to 7 it has
-   nothing to do and Alembic records the baseline in ``alembic_version``.
+   trigger and stamps ``schema_version`` 7; on a database step 1 brought to 7 it only
+   creates the empty tables the old code created on every opening without a version
+   step (``create_all``), and Alembic records the baseline in ``alembic_version``.
 
 So an existing store from any old version upgrades in place, and a new one is built
 the same way. The version number stays 7 for good (:data:`SCHEMA_VERSION`); what

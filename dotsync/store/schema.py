@@ -337,3 +337,14 @@ source_refunds = sa.Table(
     sa.Column("amount", sa.Text, nullable=False),
     sa.Index("ix_source_refunds_order", "source", "order_ref"),
 )
+
+source_shipments = sa.Table(
+    "source_shipments",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("shipment_id", sa.Text, primary_key=True),
+    sa.Column("order_ref", sa.Text, nullable=False),
+    sa.Column("qty", sa.Text, nullable=False),
+    sa.Column("shipped_at", sa.Text, nullable=False),
+    sa.Index("ix_source_shipments_order", "source", "order_ref"),
+)

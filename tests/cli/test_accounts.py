@@ -129,3 +129,18 @@ def test_an_unknown_account_option_is_a_usage_error(toml):
     result = CliRunner().invoke(main, ["--account", "initech", "status"])
     assert result.exit_code == 2
     assert "no account named 'initech'" in result.output
+
+
+def test_dotsync_config_names_the_file_wherever_the_run_starts(toml, tmp_path, monkeypatch):
+    """A Prefect process worker starts each run in a temporary directory: the worker
+    names its dotsync.toml with DOTSYNC_CONFIG."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(ConfigError, match="no account named 'acme'"):
+        Settings.from_env(environ={}, account="acme")
+    acme = Settings.from_env(environ={"DOTSYNC_CONFIG": str(toml)}, account="acme")
+    assert acme.api_user == "apiuser-acme@apiconnector.com"
+    monkeypatch.setenv("DOTSYNC_CONFIG", str(toml))
+    listed = CliRunner().invoke(main, ["accounts", "list", "--json"])
+    assert [a["account"] for a in json.loads(listed.output)] == ["acme", "globex"]

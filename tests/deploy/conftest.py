@@ -144,9 +144,11 @@ class PrefectServer:
     proc: subprocess.Popen[bytes]
 
 
-def start_prefect_server(processes: Processes, name: str = "server") -> PrefectServer:
+def start_prefect_server(processes: Processes, name: str = "server",
+                        extra_env: dict[str, str] | None = None) -> PrefectServer:
     """``prefect server start`` on a free loopback port with its own PREFECT_HOME (~11 s;
-    up to minutes on a loaded machine, hence the generous wait)."""
+    up to minutes on a loaded machine, hence the generous wait). ``extra_env`` is added
+    to the server's environment only (e.g. its database URL)."""
     port = free_port()
     home = processes.folder / f"{name}-home"
     url = f"http://127.0.0.1:{port}"
@@ -171,7 +173,7 @@ def start_prefect_server(processes: Processes, name: str = "server") -> PrefectS
         name,
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
-        env,
+        {**env, **(extra_env or {})},
     )
     # Generous: on a busy 2-core machine a fresh server took over 90 s to answer.
     wait_for(lambda: httpx.get(f"{url}/api/health", timeout=10).status_code == 200,

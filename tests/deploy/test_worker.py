@@ -41,15 +41,16 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
     assert by_name["sync"]["parameters"] == {"preflight": True}
     for deployment in listed:
         assert deployment["work_pool_name"] == "dotsync"
-        assert deployment["pull_steps"] == [{
-            "prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
+        # No path of the deploying machine: the flows load from the installed package.
+        assert not deployment["pull_steps"]
+        assert deployment["entrypoint"] == f"flows.{deployment['name']}.{deployment['name']}"
         assert deployment["global_concurrency_limit"]["limit"] == 1
         assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert [s["schedule"]["interval"] for s in by_name["sync"]["schedules"]] == [900.0]
     assert by_name["backfill"]["schedules"] == by_name["replay"]["schedules"] == []
     assert [s["schedule"]["cron"] for s in by_name["reconcile"]["schedules"]] == ["30 3 * * *"]
 
-    # The worker runs elsewhere; the pull step takes each run to the project root.
+    # The worker runs elsewhere, in a folder of its own (no checkout, no dotsync.toml).
     # Credentials come from the environment here (no block): the fallback.
     folder = tmp_path / "worker"
     folder.mkdir()
@@ -58,8 +59,15 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
 
     seed = seed_with_fields(*DATA_FIELDS)  # the sample shop's account has its data fields
     with EmulatorServer(EmulatorConfig(import_delay=0.05, seed=seed)) as emulator:
-        database_url = staging_store(folder)
+        database_url = staging_store(tmp_path)
         env = dotsync_env(server, emulator, database_url, credentials=True)
+        # The staging database comes from Prefect (a Secret block), not the worker's
+        # environment: a worker on another host needs only PREFECT_API_URL for it.
+        del env["DOTSYNC_DATABASE_URL"]
+        from prefect.blocks.system import Secret
+
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            Secret(value=database_url).save("dotsync-database-url")
         worker = processes.start(
             "worker", [sys.executable, "-m", "prefect", "worker", "start", "--pool", "dotsync"],
             env, cwd=folder)
@@ -72,7 +80,6 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
                                       timeout=120, poll_interval=0.5)
         log = processes.log("worker")
         assert flow_run.state.is_completed(), f"{flow_run.state}\n{log[-4000:]}"
-        assert "set_working_directory" in log
         assert len(emulator.state.contacts()) >= 50
         assert len(emulator.state.insight_records("Purchases")) >= 100
         assert emulator.config.password not in log

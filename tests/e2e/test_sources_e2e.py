@@ -205,3 +205,46 @@ def test_the_extract_flow_fetches_a_shopify_source_then_syncs(env, bulk):
     assert state.is_completed(), state.message
     assert env.emulator.state.contact("steve.lastnameson@example.com") is not None
     assert float(_record(env, "450789469")["refunded_total"]) == 209.00
+
+
+def test_adobe_commerce_shipments_reach_dotdigital_as_shipped_at_their_time(env, bulk,
+                                                                              tmp_path):
+    order = json.loads((FIXTURES / "adobe-commerce/GET_V1_orders_id.response.json")
+                       .read_text())
+    second = {**order, "entity_id": 4, "increment_id": "000000004"}
+    orders = tmp_path / "orders.json"
+    orders.write_text(json.dumps({"items": [order, second], "total_count": 2}))
+    _load("--format", "adobe-commerce", "orders", str(orders))
+    _load("--format", "adobe-commerce", "shipments",
+          str(FIXTURES / "adobe-commerce/GET_V1_shipments.response.json"))
+    state = env.sync()
+    assert state.is_completed(), state.message
+    shipped = _record(env, "000000003")
+    assert shipped["order_status"] == "shipped"
+    assert shipped["fulfilled_date"].startswith("2017-08-21T22:54:11")  # the shipment's
+    waiting = _record(env, "000000004")  # no shipment: its own status, no fulfilment
+    assert waiting["order_status"] == "pending" and "fulfilled_date" not in waiting
+
+
+def test_adobe_commerce_gift_card_accounts_give_the_certificates_expiry(env, tmp_path):
+    order = json.loads((FIXTURES / "adobe-commerce/GET_V1_orders_id.response.json")
+                       .read_text())
+    order["items"] = [{
+        "item_id": 21, "product_type": "giftcard", "sku": "gift", "name": "Gift Card",
+        "qty_ordered": 1, "price": 100, "is_virtual": 1,
+        "product_option": {"extension_attributes": {"giftcard_item_option": {
+            "giftcard_amount": 100, "giftcard_recipient_email": "friend@example.com",
+            "giftcard_created_codes": ["GIFT-1234-ABCD"]}}}}]
+    orders = tmp_path / "orders.json"
+    orders.write_text(json.dumps({"items": [order], "total_count": 1}))
+    _load("--format", "adobe-commerce", "certificates", str(orders),
+          "--certificate-link", "https://shop.example/gift/{code}")
+    _load("--format", "adobe-commerce", "giftcardaccounts",
+          str(FIXTURES / "adobe-commerce/GET_V1_giftcardaccounts.response.json"))
+    state = env.sync()
+    assert state.is_completed(), state.message
+    sends = env.emulator.state.sends()
+    assert [s["toAddresses"] for s in sends] == [["friend@example.com"]]
+    values = sends[0]["personalizationValues"]
+    assert values["CERTIFICATE_CODE"] == "GIFT-1234-ABCD"
+    assert values["CERTIFICATE_EXPIRES"].startswith("2027-12-31")  # the account's date

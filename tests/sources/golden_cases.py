@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dotsync.sources import staging_entity
 from dotsync.sources.load import load_platform_file
 from dotsync.store import LoadError, Store
 from dotsync.store.schema import ENTITY_KEYS
@@ -37,7 +38,14 @@ CASES: list[tuple[str, str, str]] = [
     ("shopify", "orders", "shopify/order-custom-items.json"),
     ("shopify", "certificates", "shopify/gift-card-created.json"),
     ("shopify", "certificates", "shopify/gift-cards.json"),
+    ("adobe-commerce", "shipments", "adobe-commerce/GET_V1_shipments.response.json"),
+    ("adobe-commerce", "giftcardaccounts",
+     "adobe-commerce/GET_V1_giftcardaccounts.response.json"),
 ]
+#: What a case loads first: documents change rows staged from other payloads.
+BEFORE: dict[str, list[tuple[str, str]]] = {
+    "shipments": [("orders", "adobe-commerce/GET_V1_orders_id.response.json")],
+}
 
 
 def golden_path(platform: str, entity: str, fixture: str) -> Path:
@@ -49,12 +57,15 @@ def run_case(platform: str, entity: str, fixture: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/golden.db")
         try:
+            for entity_before, fixture_before in BEFORE.get(entity, []):
+                load_platform_file(store, platform, entity_before, FIXTURES / fixture_before)
             try:
                 report = load_platform_file(store, platform, entity, FIXTURES / fixture,
                                             link_template="https://shop.example/gift/{code}")
             except LoadError as exc:
                 return {"refused": str(exc)}
-            staged = store.read_staged(entity).sort_values(ENTITY_KEYS[entity])
+            staging = staging_entity(entity)
+            staged = store.read_staged(staging).sort_values(ENTITY_KEYS[staging])
             rows = staged.to_dict("records")
         finally:
             store.dispose()

@@ -113,3 +113,10 @@ def test_a_file_broken_midway_names_the_last_good_element(tmp_path):
         for pos, _ in iter_objects(path, {"orders": "orders"}, {}, "orders", "orders"):
             seen.append(pos)
     assert seen == list(range(1, 51))
+
+
+@given(st.binary(max_size=300) | st.text(alphabet='{}[]",\\ab', max_size=300).map(str.encode))
+def test_the_vectorised_level_count_equals_the_plain_one(buf):
+    from dotsync.sources.jsonchunks import _level, _level_all
+
+    assert _level_all(buf) == _level(buf, 0, len(buf))

@@ -265,6 +265,8 @@ _json = st.recursive(
         "discount_amount", "updated_at", "lastModifiedAt", "created_at", "code",
         "email_marketing_consent", "state", "amount", "name", "qty_ordered", "value",
         "product_option", "addresses", "orderNumber", "total_price", "currency",
+        "order_id", "qty", "qty_shipped", "qty_canceled", "is_virtual", "total_qty",
+        "tracks", "balance", "date_expires", "status", "account_id",
     ]) | st.text(max_size=5), children, max_size=6),
     max_leaves=25)
 
@@ -272,6 +274,7 @@ _json = st.recursive(
 @pytest.mark.parametrize("platform_entity", [
     ("adobe-commerce", "customers"), ("adobe-commerce", "orders"),
     ("adobe-commerce", "certificates"), ("adobe-commerce", "creditmemos"),
+    ("adobe-commerce", "shipments"), ("adobe-commerce", "giftcardaccounts"),
     ("commercetools", "customers"), ("commercetools", "orders"),
     ("shopify", "customers"), ("shopify", "orders"), ("shopify", "certificates"),
 ])

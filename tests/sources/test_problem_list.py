@@ -59,5 +59,34 @@ def test_the_command_shows_the_first_ones_counts_by_reason_and_writes_all(
     assert len(out.read_text().splitlines()) == 10
     assert f"... and 7 more (all 10 are in {out})" in result.output
     assert "5  total_price is missing" in result.output
+    # A plain load takes --problems too (tests/store/test_loader_problem_list.py); this
+    # file of Shopify payloads is no plain orders file, and says so.
     refused = CliRunner().invoke(main, ["load", "orders", str(path), "--problems", str(out)])
-    assert refused.exit_code == 2 and "--format" in refused.output
+    assert refused.exit_code == 2 and "orders" in refused.output
+
+
+def test_two_processes_give_the_same_report_as_one(tmp_path):
+    """The reading process hands mapped objects over in small batches and the writer
+    checks and gathers them: counts, duplicates and problems are those of one process."""
+    from dotsync.store import Store
+
+    data = _orders(30, 9)
+    data["orders"] += data["orders"][:4]  # keys seen again, across handovers
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps(data, indent=1))
+    reports = []
+    for workers in (1, 2):
+        store = Store(f"sqlite:///{tmp_path / f'w{workers}.db'}")
+        try:
+            reports.append(load_platform_file(store, "shopify", "orders", path,
+                                              workers=workers, batch_rows=5))
+            staged = store.read_staged("orders").sort_values("order_id")
+            reports[-1].staged = staged.to_dict("records")
+        finally:
+            store.dispose()
+    one, two = reports
+    assert (two.rows, two.duplicates, two.counts) == (one.rows, one.duplicates, one.counts)
+    assert two.counts.inserted == 30 and two.rows == 43
+    assert [(p.line, p.key, p.reason) for p in two.problems] == \
+        [(p.line, p.key, p.reason) for p in one.problems]
+    assert two.staged == one.staged

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from dotsync.cli import main
+from deployments.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,11 +48,12 @@ def test_the_entrypoint_is_the_extract_flow_and_takes_the_parameters(tmp_path):
     result, out = _generate(tmp_path, "commercetools:ct")
     assert result.exit_code == 0, result.output
     (deployment,) = yaml.safe_load(out.read_text())["deployments"]
-    path, name = deployment["entrypoint"].split(":")
-    assert (REPO / path).is_file()
+    from prefect.flows import load_flow_from_entrypoint
+
     from flows.extract import extract_source
 
-    assert extract_source.fn.__name__ == name
+    # A module path: what a worker on any host with the package installed can load.
+    assert load_flow_from_entrypoint(deployment["entrypoint"]) is extract_source
     inspect.signature(extract_source.fn).bind(**deployment["parameters"])
 
 

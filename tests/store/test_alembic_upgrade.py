@@ -198,3 +198,17 @@ def test_opening_a_store_at_head_does_not_load_alembic(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_version_7_store_gains_the_tables_added_without_a_version_step(url):
+    store = Store(url)
+    stage(store, "customers", [{"customer_id": "C1", "email": "jo@example.com"}])
+    with store.engine.begin() as conn:  # as the old code left a store at version 7
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+        conn.execute(sa.text("DROP TABLE source_shipments"))
+    store.dispose()
+    again = Store(url)
+    assert "source_shipments" in sa.inspect(again.engine).get_table_names()
+    assert again.read_staged("customers")["customer_id"].tolist() == ["C1"]
+    assert _revision(again) == revisions.head()
+    again.dispose()

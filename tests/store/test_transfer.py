@@ -63,6 +63,9 @@ def fill(store: Store, customers: int = 30) -> None:
             source="shop", entity="orders", platform_id="17", key="000000017"))
         conn.execute(schema.source_refunds.insert().values(
             source="shop", refund_id="cm-1", order_ref="000000017", amount="12.50"))
+        conn.execute(schema.source_shipments.insert().values(
+            source="shop", shipment_id="s-1", order_ref="17", qty="2",
+            shipped_at="2024-06-01T12:00:00+00:00"))
 
 
 @pytest.mark.parametrize("pair", DIRECTIONS)
@@ -83,7 +86,7 @@ def test_every_table_is_copied_and_verified(request, pair):
     assert stamped == 30
     assert by_name["customers"].copied == 30 and by_name["ledger"].copied == 27
     assert by_name["dotsync_meta"].copied == 1  # the watermark, not the schema version
-    for table in ("source_watermarks", "source_keys", "source_refunds"):
+    for table in ("source_watermarks", "source_keys", "source_refunds", "source_shipments"):
         assert by_name[table].copied == 1, table
     with target.engine.connect() as conn:
         assert conn.execute(sa.select(schema.source_refunds.c.amount)).scalar_one() == "12.50"

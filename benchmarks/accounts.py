@@ -1,0 +1,200 @@
+"""Benchmark: many accounts on one worker and on two, each under its own API budget.
+
+    python benchmarks/accounts.py [--accounts 20] [--customers 10000] [--orders 20000]
+                                  [--certificates 2000] [--calls-per-minute 600]
+                                  [--worker-limit 5] [--import-delay 2] [--latency 0.01]
+
+For one worker, then for two (everything fresh each time):
+
+1. a Prefect server of its own (``prefect server start``, SQLite in a temporary home);
+2. one emulator per account (in this process), enforcing the account's calls per
+   minute with 429s as Dotdigital does, imports taking ``--import-delay`` seconds;
+3. each account's staging store (SQLite, absolute path) loaded with the sample shop at
+   the given size; ``dotsync accounts sync-limits`` for the accounts' shared budgets;
+   a ``sync-NAME`` deployment per account from ``prefect.yaml``'s sync (module
+   entrypoint, no pull step) on a process pool;
+4. the workers (``prefect worker start --limit WORKER_LIMIT``: how many runs a host
+   takes at once), every account's sync triggered together, the wall time until the
+   last one ends.
+
+Printed: total wall time for each, the highest calls any account made in a 60-second
+window against its limit (the shared rate limit must keep it at or under), and the
+ratio two workers / one worker (target <= 0.6 when the accounts' limits, not the CPU,
+are what binds: each run waits on its own account's budget, so a second host runs
+twice the accounts at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import yaml  # noqa: E402
+
+from dotsync.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
+from dotsync.emulator.structure import seed_with_fields  # noqa: E402
+from dotsync.samples import DATA_FIELDS, generate  # noqa: E402
+from dotsync.store import Store, load_file  # noqa: E402
+from tests.deploy.conftest import (  # noqa: E402
+    Processes,
+    run_cli,
+    start_prefect_server,
+    wait_for,
+)
+
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def _deployment_file(folder: Path, accounts: list[str]) -> Path:
+    project = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    sync = next(d for d in project["deployments"] if d["name"] == "sync")
+    out = {k: v for k, v in project.items() if k not in ("deployments", "definitions")}
+    out["deployments"] = [{
+        **sync, "name": f"sync-{a}", "schedules": [], "tags": ["dotsync", f"account:{a}"],
+        "parameters": {"account": a, "preflight": False, "poll_interval": 0.5}}
+        for a in accounts]
+    path = folder / "prefect.accounts.yaml"
+    path.write_text(yaml.safe_dump(out, sort_keys=False))
+    return path
+
+
+def _toml(folder: Path, emulators: dict[str, EmulatorServer], cpm: int) -> Path:
+    lines = ['dotsync_default_region = "GB"', 'dotsync_certificate_campaign_id = "1001"',
+             f"dotsync_calls_per_minute = {cpm}"]
+    for name, e in emulators.items():
+        lines += [f"[accounts.{name}]",
+                  f'dotsync_database_url = "sqlite:///{folder / name}.db"',
+                  f'dotdigital_api_endpoint = "{e.url}"',
+                  f'dotdigital_api_user = "{e.config.user}"',
+                  f'dotdigital_api_password = "{e.config.password}"']
+    path = folder / "dotsync.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _busiest_minute(times: list[float]) -> int:
+    """The most calls in any 60-second window."""
+    times = sorted(times)
+    return max((bisect.bisect_right(times, t + 60.0) - i for i, t in enumerate(times)),
+               default=0)
+
+
+def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
+    names = [f"a{i:02d}" for i in range(args.accounts)]
+    sample = generate(customers=args.customers, orders=args.orders,
+                      certificates=args.certificates)
+    with ExitStack() as stack:
+        if args.keep:
+            folder = Path(tempfile.mkdtemp(prefix="dotsync-accounts-"))
+            print(f"{workers} worker(s): logs kept in {folder}")
+        else:
+            folder = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="dotsync-accounts-")))
+        processes = Processes(folder)
+        stack.callback(processes.stop_all)
+        emulators = {n: stack.enter_context(EmulatorServer(EmulatorConfig(
+            user=f"apiuser-{n}@apiconnector.com", password=secrets.token_hex(8),
+            import_delay=args.import_delay, latency=args.latency,
+            rate_limit_per_minute=args.calls_per_minute,
+            seed=seed_with_fields(*DATA_FIELDS)))) for n in names}
+        toml = _toml(folder, emulators, args.calls_per_minute)
+        files = sample.write(folder / "samples")
+        started = time.perf_counter()
+        for n in names:
+            store = Store(f"sqlite:///{folder / n}.db")
+            for entity, path in files.items():
+                load_file(store, entity, path)
+            store.dispose()
+        staged = time.perf_counter() - started
+
+        server = start_prefect_server(processes, f"server-{workers}")
+        env = {**server.env, "DOTSYNC_CONFIG": str(toml), "DOTSYNC_PROGRESS": "0"}
+        limits = subprocess.run([str(Path(sys.executable).parent / "dotsync"), "accounts",
+                                 "sync-limits"], env=env, cwd=folder, capture_output=True,
+                                text=True, timeout=300)
+        if limits.returncode != 0:
+            raise SystemExit(limits.stdout + limits.stderr)
+        run_cli(server, "work-pool", "create", "dotsync", "--type", "process")
+        run_cli(server, "deploy", "--all", "--prefect-file",
+                str(_deployment_file(folder, names)), timeout=600)
+        for w in range(workers):
+            home = folder / f"host-{w}"
+            home.mkdir()
+            proc = processes.start(
+                f"worker-{w}", [sys.executable, "-m", "prefect", "worker", "start",
+                                "--pool", "dotsync", "--limit", str(args.worker_limit)],
+                {**env, "PREFECT_HOME": str(home / "prefect-home")}, cwd=home)
+            wait_for(lambda w=w: "started" in processes.log(f"worker-{w}"), 240,
+                     f"worker {w}", proc, lambda w=w: processes.log(f"worker-{w}"))
+
+        from prefect.deployments import run_deployment
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        started = time.perf_counter()
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            ids = [str(run_deployment(f"sync/sync-{n}", timeout=0).id) for n in names]
+        states: dict[str, str] = {}
+        while True:
+            found = httpx.post(f"{server.api_url}/flow_runs/filter",
+                               json={"flow_runs": {"id": {"any_": ids}}}, timeout=30).json()
+            states = {r["id"]: r["state_type"] for r in found}
+            if len(states) == len(ids) and set(states.values()) <= TERMINAL:
+                break
+            time.sleep(1)
+        wall = time.perf_counter() - started
+        busiest = {n: _busiest_minute([c["time"] for c in e.state.calls()
+                                       if not c["path"].startswith("/_emulator")])
+                   for n, e in emulators.items()}
+        refused = sum(1 for e in emulators.values() for c in e.state.calls()
+                      if c.get("status") == 429)
+        return {"workers": workers, "wall": wall, "staged": staged,
+                "states": sorted(set(states.values())), "busiest": max(busiest.values()),
+                "calls": sum(len(e.state.calls()) for e in emulators.values()),
+                "refused_429": refused}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--certificates", type=int, default=2_000)
+    parser.add_argument("--calls-per-minute", type=int, default=600)
+    parser.add_argument("--worker-limit", type=int, default=5,
+                        help="runs one worker (one host) takes at once")
+    parser.add_argument("--import-delay", type=float, default=2.0)
+    parser.add_argument("--latency", type=float, default=0.01)
+    parser.add_argument("--workers", default="1,2",
+                        help="the worker counts to run, e.g. 2 (the ratio needs 1,2)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's folder (processes' logs, stores)")
+    args = parser.parse_args()
+    print(f"{args.accounts} accounts x ({args.customers} customers, {args.orders} orders, "
+          f"{args.certificates} certificates); limit {args.calls_per_minute} calls/min "
+          f"per account; {args.worker_limit} runs per worker")
+    results = [scenario(args, int(w)) for w in args.workers.split(",")]
+    for r in results:
+        print(f"{r['workers']} worker(s): {r['wall']:.1f} s for every account's sync "
+              f"(runs {', '.join(r['states'])}); {r['calls']} API calls, "
+              f"{r['refused_429']} refused with 429; busiest account minute "
+              f"{r['busiest']} calls (limit {args.calls_per_minute}); staging took "
+              f"{r['staged']:.1f} s")
+    if len(results) == 2 and (results[0]["workers"], results[1]["workers"]) == (1, 2):
+        ratio = results[1]["wall"] / results[0]["wall"]
+        print(f"two workers / one worker: {ratio:.2f} (target <= 0.6)")
+
+
+if __name__ == "__main__":
+    main()
