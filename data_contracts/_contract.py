@@ -17,19 +17,14 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from data_contracts import _values
+from data_contracts import _timestamps, _values
 from data_contracts._display import show
+from data_contracts._pandera import Template, validate_frame
+from data_contracts._values import is_none as is_none  # the contracts import it from here
 from data_contracts.jsonfields import Problems, Warned
 from data_contracts.optional import PERSONAL_FIELDS, is_optional
 from data_contracts.result import ContractError, ContractResult, Rejects
 from dotsync.masking import mask_phone, mask_text
-
-#: pandera's own names for its built-in failures -> our check names.
-_PANDERA_CHECKS = {"not_nullable": "required", "field_uniqueness": "unique"}
-#: Report "required" before anything else pandera found on the same cell.
-_PRIORITY = {"not_nullable": 0}
-
-Template = Callable[[str, Any, int], str]
 
 
 def _kind(value: Any) -> str:
@@ -207,7 +202,7 @@ class Run:
         return values
 
     def timestamp(self, name: str) -> pd.Series:
-        values, bad = _values.timestamps(self.raw[name])
+        values, bad = _timestamps.timestamps(self.raw[name])
         self.report_mask(bad, name, "iso8601",
                          lambda v: f"{name} {show(v)} is not an ISO 8601 timestamp")
         self.typed[name] = values
@@ -317,35 +312,7 @@ class Run:
         A failure on a cell whose value was already refused while parsing is dropped (a
         timestamp that could not be read is null in ``frame``; one reject is enough).
         """
-        try:
-            schema.validate(frame, lazy=True, inplace=True)
-        except pa.errors.SchemaErrors as err:
-            cases = err.failure_cases
-        else:
-            return
-        if cases["index"].isna().any():
-            bad = cases[cases["index"].isna()]
-            raise RuntimeError(
-                f"{self.entity}: schema failed on whole columns (a contract bug): "
-                f"{bad[['column', 'check']].to_dict('records')}"
-            )
-        groups = sorted(
-            cases.groupby(["column", "check"], sort=False),
-            key=lambda item: _PRIORITY.get(str(item[0][1]), 9),
-        )
-        for (column, check), group in groups:
-            name = str(column)
-            error = _PANDERA_CHECKS.get(str(check), str(check))
-            ours = (names or {}).get(error, error)
-            pos = group["index"].to_numpy(dtype=np.int64)
-            pos = np.unique(pos[~self.flagged(name)[pos]])
-            if ours == "unique":  # a missing key is reported as required, not as repeated
-                pos = pos[~is_none(np.asarray(self.typed[name], dtype=object)[pos])]
-            if pos.size == 0:
-                continue
-            template = templates.get(error) or _default_template(ours)
-            raw = self.raw[name]
-            self.report(pos, name, ours, raw[pos], [template(name, raw[i], int(i)) for i in pos])
+        validate_frame(self, schema, frame, templates, names)
 
     # -- result ------------------------------------------------------------------------
 
@@ -390,19 +357,3 @@ def _masked_reason(reason: str, value: Any, masked: str) -> str:
             if len(text) >= 3:
                 reason = reason.replace(text, masked)
     return reason
-
-
-def _default_template(check: str) -> Template:
-    def reason(name: str, value: Any, _pos: int) -> str:
-        if check == "required":
-            return f"{name} is required"
-        if check == "unique":
-            return f"{name} {show(value)} appears more than once in this batch"
-        return f"{name} {show(value)} fails {check}"
-
-    return reason
-
-
-def is_none(values: np.ndarray) -> np.ndarray:
-    """Elementwise ``value is None`` for an object array."""
-    return np.equal(values, None)

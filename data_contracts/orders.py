@@ -14,7 +14,7 @@ from data_contracts._contract import Run, is_none
 from data_contracts._display import show
 from data_contracts._values import without_gc
 from data_contracts.currencies import CURRENCY_CODES
-from data_contracts.jsonfields import parse_lines
+from data_contracts.orderlines import parse_lines
 from data_contracts.result import ContractResult
 from dotsync.store.schema import ENTITY_COLUMNS
 

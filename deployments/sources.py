@@ -1,8 +1,10 @@
 """Platform credentials as Prefect blocks, and a scheduled deployment per source.
 
-Each block keeps its secret in a ``SecretStr`` field: Prefect stores it encrypted and
-shows ``**********``; only :meth:`to_config` reads the clear value, straight into a
-:class:`dotsync.config.Secret` (which masks it again), and nothing logs it.
+The block classes live in :mod:`flows.blocks` (the ``extract-source`` flow loads them)
+and are re-exported here. Each block keeps its secret in a ``SecretStr`` field: Prefect
+stores it encrypted and shows ``**********``; only :meth:`to_config` reads the clear
+value, straight into a :class:`dotsync.config.Secret` (which masks it again), and nothing
+logs it.
 
 Register the block types once per Prefect server::
 
@@ -20,84 +22,18 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
-
-from dotsync.config import Secret
-from dotsync.sources.extract import SourceConfig
+from flows.blocks import (
+    BLOCKS,
+    DEFAULT_ENTITIES,
+    AdobeCommerceCredentials,
+    CommercetoolsCredentials,
+    ShopifyCredentials,
+)
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 SOURCES_ENV = "DOTSYNC_SOURCES"
-DEFAULT_ENTITIES = {
-    "adobe-commerce": ("customers", "orders", "creditmemos", "shipments"),
-    "commercetools": ("customers", "orders"),
-    "shopify": ("customers", "orders"),
-}
-
-
-class AdobeCommerceCredentials(Block):
-    """An Adobe Commerce integration: base URL and its access token (kept secret)."""
-
-    _block_type_name = "Adobe Commerce Credentials"
-    _block_type_slug = "adobe-commerce-credentials"
-    _description = "Adobe Commerce REST API: store URL and integration access token."
-
-    base_url: str = Field(..., description="The store's base URL, e.g. https://shop.example")
-    access_token: SecretStr = Field(..., description="Integration access token (secret).")
-
-    def to_config(self, name: str, entities: tuple[str, ...]) -> SourceConfig:
-        return SourceConfig(name=name, platform="adobe-commerce", base_url=self.base_url,
-                            token=Secret(self.access_token.get_secret_value()),
-                            entities=entities)
-
-
-class CommercetoolsCredentials(Block):
-    """A commercetools API client (OAuth2 client credentials; the secret kept secret)."""
-
-    _block_type_name = "commercetools Credentials"
-    _block_type_slug = "commercetools-credentials"
-    _description = "commercetools API client: project, regions, client id and secret."
-
-    project_key: str = Field(...)
-    api_url: str = Field(..., description="e.g. https://api.europe-west1.gcp.commercetools.com")
-    auth_url: str = Field(..., description="e.g. https://auth.europe-west1.gcp.commercetools.com")
-    client_id: str = Field(...)
-    client_secret: SecretStr = Field(..., description="The API client's secret.")
-    scope: str | None = Field(default=None, description="e.g. view_orders:PROJECT "
-                              "view_customers:PROJECT")
-
-    def to_config(self, name: str, entities: tuple[str, ...]) -> SourceConfig:
-        return SourceConfig(name=name, platform="commercetools", base_url=self.api_url,
-                            auth_url=self.auth_url, project_key=self.project_key,
-                            client_id=self.client_id,
-                            client_secret=Secret(self.client_secret.get_secret_value()),
-                            scope=self.scope, entities=entities)
-
-
-class ShopifyCredentials(Block):
-    """A Shopify custom app's Admin API access token (kept secret)."""
-
-    _block_type_name = "Shopify Credentials"
-    _block_type_slug = "shopify-credentials"
-    _description = "Shopify Admin API: shop URL, API version and access token."
-
-    shop_url: str = Field(..., description="e.g. https://my-shop.myshopify.com")
-    access_token: SecretStr = Field(..., description="Admin API access token (shpat_…).")
-    api_version: str = Field(default="2024-04")
-
-    def to_config(self, name: str, entities: tuple[str, ...]) -> SourceConfig:
-        return SourceConfig(name=name, platform="shopify", base_url=self.shop_url,
-                            token=Secret(self.access_token.get_secret_value()),
-                            api_version=self.api_version, entities=entities)
-
-
-BLOCKS: dict[str, type[Block]] = {
-    "adobe-commerce": AdobeCommerceCredentials,
-    "commercetools": CommercetoolsCredentials,
-    "shopify": ShopifyCredentials,
-}
 
 
 def parse_sources(text: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -142,4 +78,5 @@ def source_deployments(schedule: dict[str, Any], common: dict[str, Any],
     return out
 
 
-__all__ = ["BLOCKS", "parse_sources", "source_deployments", "timedelta"]
+__all__ = ["BLOCKS", "DEFAULT_ENTITIES", "AdobeCommerceCredentials", "CommercetoolsCredentials",
+           "ShopifyCredentials", "parse_sources", "source_deployments", "timedelta"]

@@ -40,15 +40,15 @@ def migrate_command(target_url: str, force: bool, chunk_rows: int, as_json: bool
     verification fail (and names the table). Afterwards point DOTSYNC_DATABASE_URL at
     the new database; nothing already sent is sent again.
     """
-    from dotsync.cli import _settings, _store
+    from dotsync.cli_support import open_store, read_settings
     from dotsync.store import Store
     from dotsync.store.transfer import TransferError, copy_store
 
-    settings = _settings()
+    settings = read_settings()
     if _same_database(settings.database_url, target_url):
         raise click.UsageError("--to names the staging store itself (DOTSYNC_DATABASE_URL); "
                                "name another database")
-    source = _store(settings)
+    source = open_store(settings)
     try:
         target = Store(target_url)
     except Exception as exc:

@@ -19,11 +19,11 @@ from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import Field
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync.progress import ProgressLine
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.steps import options as defaults
+from flows.blocks import DotdigitalCredentials
 from flows.common import run_engine
 from tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_orders
 

@@ -1,31 +1,29 @@
-"""What every dotsync flow needs: settings, the store, a client, and run bookkeeping."""
+"""What every dotsync flow needs: settings, the store, a client, and one way to finish a run.
+
+Run bookkeeping (``record_run``, ``last_run``) is the store's: :mod:`dotsync.store.runs`."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync import debuglog
 from dotsync.config import ConfigError, Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.errors import AuthenticationError
 from dotsync.progress import ProgressLine
 from dotsync.store import Store
-from dotsync.store.schema import runs
+from dotsync.store.runs import record_run
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
-from dotsync.sync.report import RunReport
+from flows.blocks import DotdigitalCredentials
 from flows.events import emit_run_event, report_counts
 from flows.logs import bridge
 from tasks.report import publish_report
@@ -95,30 +93,6 @@ def make_client(settings: Settings, **overrides: Any) -> DotdigitalClient:
     shared, _holder, line = outside_limits(settings)
     logging.getLogger("dotsync.limits").info(line)
     return DotdigitalClient.from_settings(settings, **{**shared, **overrides})
-
-
-def record_run(store: Store, report: RunReport) -> None:
-    """Keep the run's outcome and report in the store (``dotsync status`` reads it)."""
-    values = {
-        "flow": report.flow,
-        "started_at": report.started_at,
-        "finished_at": report.finished_at or datetime.now(UTC),
-        "status": report.status,
-        "summary": json.dumps(report.as_dict(), default=str),
-    }
-    with store.engine.begin() as conn:
-        done = conn.execute(runs.update().where(runs.c.run_id == report.run_id).values(values))
-        if done.rowcount == 0:
-            conn.execute(runs.insert().values(run_id=report.run_id, **values))
-
-
-def last_run(store: Store, flow: str | None = None) -> dict[str, Any] | None:
-    query = sa.select(runs.c.summary).order_by(runs.c.started_at.desc()).limit(1)
-    if flow:
-        query = query.where(runs.c.flow == flow)
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    return json.loads(row[0]) if row and row[0] else None
 
 
 def run_engine(

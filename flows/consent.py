@@ -15,12 +15,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync import debuglog
 from dotsync.dotdigital import errors as dd
 from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.consent import read_back
+from flows.blocks import DotdigitalCredentials
 from flows.common import current_run_id, load_settings, make_client, no_flow_retry
 from flows.events import emit_run_event
 

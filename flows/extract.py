@@ -1,6 +1,6 @@
 """The ``extract-source`` flow: one platform source's changes into the store, then sync.
 
-Credentials come from the source's Prefect block (``deployments.sources``); the
+Credentials come from the source's Prefect block (:mod:`flows.blocks`); the
 flow passes only names and entity lists as parameters, never a secret.
 """
 
@@ -27,7 +27,7 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
     ``certificate_link`` is the gift card link template (``…{code}``) for
     ``certificates``, which Adobe Commerce and Shopify do not give.
     """
-    from deployments.sources import BLOCKS, DEFAULT_ENTITIES
+    from flows.blocks import BLOCKS, DEFAULT_ENTITIES
 
     if platform not in BLOCKS:
         return Failed(message=f"unknown platform {platform!r}; use {', '.join(BLOCKS)}")

@@ -15,7 +15,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 from pydantic import Field
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync import debuglog
 from dotsync.dotdigital import errors as dd
 from dotsync.progress import ProgressLine
@@ -24,6 +23,7 @@ from dotsync.reconcile import reconcile as run_reconcile
 from dotsync.reconcile import repair as queue_repairs
 from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
+from flows.blocks import DotdigitalCredentials
 from flows.common import current_run_id, load_settings, make_client, no_flow_retry
 from flows.events import emit_run_event
 

@@ -1,9 +1,9 @@
 """``dotsync reconcile``: run the ``reconcile`` flow from the command line.
 
-Kept beside the flow (the plain ``dotsync`` package does not import flows): ``dotsync.cli``
-registers it. Exit status as SPEC §4: 0 when the reconciliation ran (whatever it found,
-and also when the call budget stopped it: it says so), 1 when it failed, 2 for a usage
-or configuration error.
+Kept beside the flow (the plain ``dotsync`` package does not import flows):
+:mod:`deployments.cli` adds it to the ``dotsync`` group. Exit status as SPEC §4: 0 when
+the reconciliation ran (whatever it found, and also when the call budget stopped it: it
+says so), 1 when it failed, 2 for a usage or configuration error.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from typing import Any, Literal, get_args
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync.store import Ledger, Store
 from dotsync.store.writer import ledger_writer
+from flows.blocks import DotdigitalCredentials
 from flows.common import current_run_id, load_settings
 from flows.events import emit_run_event, report_counts
 from flows.sync import sync

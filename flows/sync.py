@@ -15,12 +15,12 @@ from prefect import flow
 from prefect.states import Failed
 from pydantic import Field
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync.config import Settings
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.registry import SyncRun, run_steps
 from dotsync.sync.steps import options as defaults
+from flows.blocks import DotdigitalCredentials
 from flows.common import run_engine
 from tasks.sync_steps import run_as_task
 

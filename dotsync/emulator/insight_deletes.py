@@ -51,6 +51,16 @@ def _collection(request: Request, name: str, scope: str) -> Response | None:
     return None
 
 
+def _target(request: Request, name: str, scope: str
+            ) -> tuple[int | None, Response | None]:
+    """The collection checked, then the owning contact: (owner, None) or the answer
+    to give instead (both delete endpoints answer the same way)."""
+    bad = _collection(request, name, scope)
+    if bad is not None:
+        return None, bad
+    return _owner(request)
+
+
 def _owner(request: Request) -> tuple[int | None, Response | None]:
     """The contact of a contact-scoped path (its id), or the answer to give."""
     app = _app()
@@ -73,10 +83,7 @@ async def delete_record(request: Request) -> Response:
     name, key = p["collectionName"], p["recordId"]
     scope = "contact" if "identifier" in p else "account"
     with state.lock:
-        bad = _collection(request, name, scope)
-        if bad is not None:
-            return bad
-        owner, bad = _owner(request)
+        owner, bad = _target(request, name, scope)
         if bad is not None:
             return bad
         deleted, _ = state.delete_records(name, [key], owner)
@@ -103,10 +110,7 @@ async def delete_records(request: Request) -> Response:
                       "The request is invalid",
                       [("keys", f"1 to {MAX_KEYS} record keys, as text")])
     with state.lock:
-        bad = _collection(request, name, scope)
-        if bad is not None:
-            return bad
-        owner, bad = _owner(request)
+        owner, bad = _target(request, name, scope)
         if bad is not None:
             return bad
         deleted, missing = state.delete_records(name, list(dict.fromkeys(keys)), owner)

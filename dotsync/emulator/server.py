@@ -43,9 +43,20 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(app, lifespan="off", log_level=log_level, access_log=False,
-                          proxy_headers=False, server_header=False, date_header=True,
-                          timeout_graceful_shutdown=2, timeout_keep_alive=5)
+    """uvicorn's settings, loaded: its protocol and loop modules are imported here.
+
+    Loaded at once so that nothing is left to import between announcing the URL and
+    serving (or stopping): uvicorn otherwise imports h11, its protocol modules and, for
+    ``ws="auto"``, the websockets package (about 70 modules) only once ``run`` starts,
+    and under load a stop request that came meanwhile waited for all of them. The
+    emulator has no WebSocket endpoint, so ``ws="none"``.
+    """
+    config = uvicorn.Config(app, lifespan="off", log_level=log_level, access_log=False,
+                            proxy_headers=False, server_header=False, date_header=True,
+                            timeout_graceful_shutdown=2, timeout_keep_alive=5, ws="none")
+    config.load()
+    config.get_loop_factory()  # imports uvicorn's loop module now, not inside run()
+    return config
 
 
 class _QuickStopServer(uvicorn.Server):
@@ -165,12 +176,15 @@ def serve(port: int = 0, user: str = DEFAULT_USER, password: str = DEFAULT_PASSW
     sock = _bind(config.host, port)
     try:
         with _stop_requests() as stop:
+            logging.getLogger("uvicorn.error").setLevel(log_level.upper())
+            # Everything that imports or builds is done before the URL is announced: a
+            # caller that reads the URL and stops at once waits only for uvicorn's own
+            # start and stop, not for module imports (slow under load).
+            server = _QuickStopServer(_uvicorn_config(app, log_level))
+            server.stop_requested = stop
             url = f"http://{config.host}:{sock.getsockname()[1]}"
             if announce is not None:
                 announce(url)  # the socket already listens: clients may connect now
-            logging.getLogger("uvicorn.error").setLevel(log_level.upper())
-            server = _QuickStopServer(_uvicorn_config(app, log_level))
-            server.stop_requested = stop
             if not stop.is_set():
                 server.run(sockets=[sock])
     except KeyboardInterrupt:

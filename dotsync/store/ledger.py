@@ -33,6 +33,7 @@ from dotsync.store import attempts, schema
 from dotsync.store import keys as record_keys
 from dotsync.store.db import Store, chunks
 from dotsync.store.frames import object_frame
+from dotsync.store.ledger_sql import insert_missing, upsert
 
 STATES: tuple[str, ...] = ("pending", "synced", "rejected", "failed", "in_doubt")
 #: Entities the ledger tracks beyond the staged ones.
@@ -60,22 +61,10 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "sent_at",
 )
 _WRITABLE = frozenset(LEDGER_COLUMNS) - {"key", "first_seen_at", "updated_at", "attempts"}
-#: Writable columns holding timestamps (stored as text on SQLite).
-_TIME_COLUMNS = frozenset({"sent_at"})
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _db_time(value: Any, dialect: str) -> Any:
-    """Datetimes as the text SQLAlchemy's SQLite DATETIME stores (UTC, no offset), so
-    rows written here read back like any other; other values unchanged."""
-    if dialect == "sqlite" and isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
 
 
 class Ledger:
@@ -186,7 +175,7 @@ class Ledger:
         stamp = now()
         with self.store.engine.begin() as conn:
             for part in chunks(list(dict.fromkeys(keys)), 2_000):
-                self._insert_missing(conn, entity, list(part), stamp)
+                insert_missing(conn, entity, list(part), stamp)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """``{entity: {state: n}}`` over the whole ledger (entities with rows only).
@@ -289,95 +278,13 @@ class Ledger:
         with self.store.engine.begin() as conn:
             for fields, items in groups.items():
                 for part in chunks(items, 5_000):
-                    self._upsert(conn, entity, fields, part, stamp, count_attempt,
-                                 protect_sent, run_id)
+                    upsert(conn, entity, fields, part, stamp, count_attempt, protect_sent,
+                           run_id)
             if attempt is not None:
                 for items in groups.values():
                     attempts.write(conn, entity, items, operation=attempt, run_id=run_id,
                                    at=stamp)
         return total
-
-    def _upsert(
-        self,
-        conn: sa.Connection,
-        entity: str,
-        fields: tuple[str, ...],
-        items: Sequence[Mapping[str, Any]],
-        stamp: datetime,
-        count_attempt: bool,
-        protect_sent: bool = False,
-        run_id: str | None = None,
-    ) -> None:
-        dialect = conn.dialect.name
-        extra: tuple[Any, ...] = ()
-        columns_set = fields
-        if run_id is not None and "run_id" not in fields:
-            columns_set = (*fields, "run_id")
-            extra = (run_id,)
-        if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - portable, slower
-            self._upsert_portable(conn, entity, columns_set, [
-                {**item, **dict(zip(columns_set[len(fields):], extra, strict=True))}
-                for item in items], stamp, count_attempt)
-            return
-        # One INSERT ... ON CONFLICT per batch, run by the driver's executemany with
-        # positional rows: both databases speak it, and it skips SQLAlchemy's per-row
-        # parameter processing, which dominated large backfills.
-        columns = ["entity", "key", *columns_set, "first_seen_at", "updated_at", "attempts"]
-        sets = [f'"{f}" = excluded."{f}"' for f in columns_set]
-        sets.append('"updated_at" = excluded."updated_at"')
-        if count_attempt:
-            sets.append('"attempts" = ledger."attempts" + 1')
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sql = (
-            f"INSERT INTO ledger ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))}) "
-            f'ON CONFLICT ("entity", "key") DO UPDATE SET {", ".join(sets)}'
-            + (""" WHERE ledger."state" NOT IN ('synced', 'in_doubt')""" if protect_sent
-               else "")
-        )
-        when = _db_time(stamp, dialect)
-        tail = (*extra, when, when, 1 if count_attempt else 0)
-        times = [i for i, f in enumerate(fields) if f in _TIME_COLUMNS]
-        params: list[tuple[Any, ...]] = []
-        converted: dict[Any, Any] = {}  # a batch's rows mostly share one timestamp
-        for item in items:
-            values = [item[f] for f in fields]
-            for i in times:
-                value = values[i]
-                if value not in converted:
-                    converted[value] = _db_time(value, dialect)
-                values[i] = converted[value]
-            params.append((entity, item["key"], *values, *tail))
-        conn.exec_driver_sql(sql, params)
-
-    def _upsert_portable(
-        self,
-        conn: sa.Connection,
-        entity: str,
-        fields: tuple[str, ...],
-        items: list[dict[str, Any]],
-        stamp: datetime,
-        count_attempt: bool,
-    ) -> None:
-        t = self.table
-        for item in items:
-            values = {f: item[f] for f in fields}
-            values["updated_at"] = stamp
-            if count_attempt:
-                values["attempts"] = t.c.attempts + 1
-            done = conn.execute(
-                t.update().where(t.c.entity == entity, t.c.key == item["key"]).values(values)
-            )
-            if done.rowcount == 0:
-                conn.execute(
-                    t.insert().values(
-                        entity=entity,
-                        key=item["key"],
-                        first_seen_at=stamp,
-                        attempts=1 if count_attempt else 0,
-                        **{k: v for k, v in values.items() if k != "attempts"},
-                    )
-                )
 
     def claim(
         self, entity: str, keys: Sequence[str], *, run_id: str, detail: str | None = None
@@ -402,7 +309,7 @@ class Ledger:
                 )
             fresh = [k for k in unique if k not in existing]
             for part in chunks(fresh, 2_000):
-                self._insert_missing(conn, entity, list(part), stamp)
+                insert_missing(conn, entity, list(part), stamp)
             for part in chunks(unique, 900):
                 result = conn.execute(
                     t.update()
@@ -431,36 +338,6 @@ class Ledger:
                 for k in unique if k in claimed], operation=attempts.CAMPAIGN_CLAIM,
                 run_id=run_id, at=stamp)
         return claimed
-
-    def _insert_missing(
-        self, conn: sa.Connection, entity: str, keys: list[str], stamp: datetime
-    ) -> None:
-        t = self.table
-        params = [
-            {
-                "entity": entity,
-                "key": k,
-                "state": "pending",
-                "attempts": 0,
-                "first_seen_at": stamp,
-                "updated_at": stamp,
-            }
-            for k in keys
-        ]
-        dialect = conn.dialect.name
-        if dialect in {"postgresql", "sqlite"}:
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            conn.execute(insert(t).on_conflict_do_nothing(), params)
-        else:  # pragma: no cover
-            for p in params:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(t.insert().values(**p))
-                except sa.exc.IntegrityError:
-                    pass
 
     def forget(self, entity: str, keys: Sequence[str]) -> int:
         """Delete ledger rows: after an erasure, no e-mail may stay behind as a key."""

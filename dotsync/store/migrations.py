@@ -1,9 +1,26 @@
-"""Schema versions of the store, so a later dotsync can upgrade an existing database.
+"""Creating and upgrading the store's schema: the old version table, then Alembic.
 
-A new database is created from the current table definitions and stamped with
-:data:`SCHEMA_VERSION`. An older one is brought forward by running, in order, each
-step in :data:`STEPS` above its stamped version. A change to ``schema.py`` therefore
-comes with a step here that makes the same change to an existing database.
+Until version 7 the schema was versioned by hand: ``dotsync_meta.schema_version``
+and one step per version in :data:`STEPS`. From then on every change is an Alembic
+revision (``dotsync/store/alembic/versions/``, run by :mod:`dotsync.store.revisions`;
+``docs/ARCHITECTURE.md`` says how to add one). :func:`migrate`, run by every
+``Store()`` and by ``dotsync db upgrade``, joins the two in one transaction, under a
+lock (:func:`revisions.lock`):
+
+1. A database the old code stamped at version N (any of 1..7) is brought forward by
+   the old steps N+1..7, as before; its rows stay where they are.
+2. Alembic then upgrades to head. Its first revision, the *baseline* (``0001``), is
+   the version-7 schema: on a new database it creates every table, index and
+   trigger and stamps ``schema_version`` 7; on a database step 1 brought to 7 it only
+   creates the empty tables the old code created on every opening without a version
+   step (``create_all``), and Alembic records the baseline in ``alembic_version``.
+
+So an existing store from any old version upgrades in place, and a new one is built
+the same way. The version number stays 7 for good (:data:`SCHEMA_VERSION`); what
+changes from now on is the Alembic revision. The baseline and the old steps build
+tables from today's definitions in ``schema.py``, so a later revision must be
+idempotent (create with ``checkfirst``, add a column only if it is missing), as every
+old step was.
 """
 
 from __future__ import annotations
@@ -12,7 +29,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from dotsync.store import changes, schema
+from dotsync.store import changes, revisions, schema
+from dotsync.store.revisions import SchemaTooNewError
 
 
 def _v2_ledger_keys_as_text(conn: sa.Connection) -> None:
@@ -84,10 +102,6 @@ STEPS: dict[int, Callable[[sa.Connection], None]] = {
 SCHEMA_VERSION = 7
 
 
-class SchemaTooNewError(RuntimeError):
-    """The database was written by a newer dotsync; refusing to guess its layout."""
-
-
 def current_version(conn: sa.Connection) -> int | None:
     """The stamped version, or None for a database dotsync has never touched."""
     if not sa.inspect(conn).has_table(schema.meta.name):
@@ -108,23 +122,38 @@ def _stamp(conn: sa.Connection, version: int) -> None:
         conn.execute(schema.meta.insert().values(name="schema_version", value=str(version)))
 
 
+def create_at_baseline(conn: sa.Connection) -> None:
+    """A new store at version 7: every table, the change-stamping triggers, the stamp
+    (Alembic's baseline revision)."""
+    schema.metadata.create_all(conn, checkfirst=True)
+    changes.install(conn)
+    _stamp(conn, SCHEMA_VERSION)
+
+
+def _bring_forward(conn: sa.Connection, version: int) -> None:
+    """Run the old steps above ``version`` (a store the old code created)."""
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"the staging store is at schema version {version}, newer than this "
+            f"dotsync understands ({SCHEMA_VERSION}); upgrade dotsync"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        STEPS[step](conn)
+        _stamp(conn, step)
+    # Tables added since (with no data to carry) are created here too.
+    schema.metadata.create_all(conn, checkfirst=True)
+
+
 def migrate(engine: sa.Engine) -> int:
-    """Create or upgrade the schema; returns the version the database is now at."""
+    """Create or upgrade the schema to Alembic's head (see the module's docstring);
+    returns the old-style version the database is now at (always
+    :data:`SCHEMA_VERSION`)."""
     with engine.begin() as conn:
+        revisions.lock(conn)
         version = current_version(conn)
-        if version is None:
-            schema.metadata.create_all(conn, checkfirst=True)
-            changes.install(conn)
-            _stamp(conn, SCHEMA_VERSION)
-            return SCHEMA_VERSION
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNewError(
-                f"the staging store is at schema version {version}, newer than this "
-                f"dotsync understands ({SCHEMA_VERSION}); upgrade dotsync"
-            )
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            STEPS[step](conn)
-            _stamp(conn, step)
-        # Tables added since (with no data to carry) are created here too.
-        schema.metadata.create_all(conn, checkfirst=True)
+        if version is not None:
+            _bring_forward(conn, version)
+        revisions.upgrade(conn)
         return SCHEMA_VERSION

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from prefect.states import Completed, Failed
 
-from dotsync.cli import main
+from deployments.cli import main
 
 
 @pytest.fixture

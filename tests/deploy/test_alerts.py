@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from dotsync.cli import main
+from deployments.cli import main
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Store
 from tests.deploy.conftest import wait_for

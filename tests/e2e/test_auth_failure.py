@@ -14,7 +14,7 @@ import logging
 import pytest
 from click.testing import CliRunner
 
-from dotsync.cli import main
+from deployments.cli import main
 from tests.e2e.helpers import certificate, customer, order, stage
 
 pytestmark = pytest.mark.e2e

@@ -100,7 +100,7 @@ def test_the_command_sizes_imports_by_its_import_max_bytes(env):
 
     from click.testing import CliRunner
 
-    from dotsync.cli import main
+    from deployments.cli import main
 
     stage_shop(env.store, customers=40, orders=80, certificates=0)
     runner = CliRunner()

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from dotsync.cli import main
+from deployments.cli import main
 from tests.e2e.helpers import customer, order, stage
 
 

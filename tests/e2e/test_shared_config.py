@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dotsync.store import Store
-from flows.common import last_run
+from dotsync.store.runs import last_run
 from tests.e2e.helpers import customer, stage, states
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from deployments.cli import main
 from deployments.crash_detection import NAME as CRASH_AUTOMATION
-from dotsync.cli import main
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from flows.limits import AccountLimits, SharedLimits, prefect_client, sync_limits
 from tests.e2e.helpers import customer, order, stage, states

@@ -160,7 +160,7 @@ def test_certificates_are_sent_once_across_reruns_and_flow_retries(env, monkeypa
 def test_a_send_whose_answer_is_lost_stays_in_doubt_until_resent_deliberately(env):
     from click.testing import CliRunner
 
-    from dotsync.cli import main
+    from deployments.cli import main
 
     stage(env.store, "certificates", [certificate(1, "r1@example.com")])
     env.emulator.state.faults.script.append(

@@ -129,6 +129,30 @@ def test_sigint_stops_it_cleanly() -> None:
         assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
 
 
+def test_nothing_is_left_to_import_once_the_url_is_announced() -> None:
+    """Between the URL line and serving, nothing is imported: a caller that reads the URL
+    and stops at once (as the SIGINT test does) waits for uvicorn's start and stop only.
+    uvicorn used to import h11, its protocol modules and websockets (about 70 modules)
+    there, which under load made that stop take longer than the test's bound."""
+    code = ("import os, signal, sys\n"
+            "from dotsync.emulator import server as s\n"
+            "seen = {}\n"
+            "def announce(url):\n"
+            "    seen['announced'] = set(sys.modules)\n"
+            "serving = s._QuickStopServer.main_loop\n"
+            "async def main_loop(self):\n"
+            "    seen['serving'] = set(sys.modules)\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    await serving(self)\n"
+            "s._QuickStopServer.main_loop = main_loop\n"
+            "s.serve(announce=announce)\n"
+            "print(sorted(seen['serving'] - seen['announced']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 #: Moments before uvicorn listens for signals itself: right after the URL is printed (a
 #: caller that reads the URL line and stops at once), and while asyncio builds the loop.
 _EARLY_STOPS = {

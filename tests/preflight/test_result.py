@@ -7,7 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-import dotsync.preflight as preflight_module
+import dotsync.preflight.runner as preflight_module
 from dotsync.preflight import (
     CHECK_NAMES,
     Check,

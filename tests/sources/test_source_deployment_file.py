@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from dotsync.cli import main
+from deployments.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 

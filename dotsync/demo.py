@@ -3,6 +3,11 @@
 Everything lives in one folder (default ``./dotsync-demo``): the sample files, a
 fresh SQLite staging store and the run report as Markdown. The emulator runs in
 this process on a free loopback port and stops with the demo.
+
+Plain Python: the sync itself is handed in (``run_sync``), so the command on the
+Prefect side runs it as a Prefect flow while this module imports no Prefect. What the
+demo does around it (the sample files, the emulator, the environment it patches for
+the run's duration) is no flow's business either.
 """
 
 from __future__ import annotations
@@ -50,12 +55,18 @@ def _preflight(url: str) -> Any:
 def run_demo(
     folder: str | Path,
     *,
+    run_sync: Callable[[Path], dict[str, Any]],
     as_json: bool = False,
     echo: Callable[[str], None] = print,
     print_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    from flows.sync import sync
+    """Sample data, the emulator, the go-live checks and one sync; returns its report.
 
+    ``run_sync(report_file)`` runs one sync with the demo's environment in place (the
+    emulator's URL and credentials, the demo store), writes the Markdown report to
+    ``report_file`` and returns the run's report as a dict; it raises ``SystemExit``
+    with a message when the run failed.
+    """
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "dotsync.db"
@@ -97,11 +108,7 @@ def run_demo(
                 "report can show how each bad record is handled.\n")
             say("running the sync flow through Prefect (a local, temporary Prefect server "
                 "starts first: ~10 s)...")
-            state = sync(poll_interval=0.2, bulk_threshold=50,
-                         report_file=str(folder / "report.md"), return_state=True)
-            if state.is_failed():
-                raise SystemExit(f"dotsync demo: the run failed: {state.message}")
-            result: dict[str, Any] = state.result()
+            result = run_sync(folder / "report.md")
             result["preflight"] = preflight.as_dict()
             contacts_in_emulator = len(server.state.contacts())
     report_path = folder / "report.md"

@@ -1,0 +1,44 @@
+"""``dotsync accounts sync-limits``: each account's shared API budget on the Prefect server.
+
+It talks to a Prefect server and installs an automation, so it lives on the Prefect side
+and is added to the ``accounts`` group by :mod:`deployments.cli`; the plain
+``dotsync accounts`` (listing) stays in :mod:`dotsync.accounts_cli`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from dotsync.accounts_cli import describe_accounts
+from dotsync.config import ConfigError, Settings
+
+
+@click.command(name="sync-limits")
+def sync_limits_command() -> None:
+    """Create or resize each account's shared API budget on the Prefect server.
+
+    Three global concurrency limits per account NAME (``default`` without
+    [accounts.NAME] tables): dotsync-calls-NAME (a rate limit of the account's
+    DOTSYNC_CALLS_PER_MINUTE, else Dotdigital's lowest tier, 35), and
+    dotsync-contact-imports-NAME (25) / dotsync-insight-imports-NAME (5) in flight.
+    Also installs the automation that marks a run whose heartbeats stopped
+    Crashed after three missed heartbeats (deployments/crash_detection.py), so a dead
+    worker's run does not hold the account up: run it with the workers'
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY (Prefect's default: 180 s). Idempotent: run it
+    again after changing a setting.
+    """
+    # Prefect is imported when the command runs, so `dotsync --help` stays quick.
+    from deployments.crash_detection import NAME, default_within, install_crash_detection
+    from flows.limits import AccountLimits, prefect_client, sync_limits
+
+    try:
+        names: list[str | None] = [a["account"] for a in describe_accounts()] or [None]
+        wanted = [AccountLimits.of(Settings.from_env(account=name)) for name in names]
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    with prefect_client() as client:
+        for name, what in sync_limits(client, wanted):
+            click.echo(f"{name}: {what}")
+        within = default_within()
+        click.echo(f"automation {NAME!r}: {install_crash_detection(client, within)} "
+                   f"(Crashed after {within.total_seconds():g} s without a heartbeat)")
