@@ -27,7 +27,7 @@ from data_contracts._contract import Run, is_none
 from data_contracts._display import show
 from data_contracts._values import distinct_map, without_gc
 from data_contracts.currencies import CURRENCY_CODES
-from data_contracts.jsonfields import parse_lines
+from data_contracts.orderlines import parse_lines
 from data_contracts.orders import _emails_of_customers
 from data_contracts.result import ContractResult
 from data_contracts.urls import https_url_problem
