@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from dotsync.masking import mask_email
-from dotsync.preflight.results import _STORE_FIX, Check, _listing, _plural, _skipped
+from dotsync.preflight.results import (
+    _STORE_FIX,
+    Check,
+    _found,
+    _listing,
+    _plural,
+    _skipped,
+)
 from dotsync.preflight.staged import StoreUnreadable, _add_counts, _clean, _hashes, _split_addresses
 
 if TYPE_CHECKING:
@@ -148,10 +155,9 @@ def check_certificate_recipients(ctx: _Context) -> Check:
                                                 for a, n in certs.test_inboxes.most_common()))
     fix = ("stage each certificate with its real recipient_email (the address the buyer"
            " entered); remove test certificates before going live")
-    if errors:
-        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
-    if warnings:
-        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    found = _found(name, errors, warnings, fix)
+    if found is not None:
+        return found
     return Check(name, ok=True, detail=f"{_plural(total, 'certificate')} to"
                  f" {_plural(len(counts), 'distinct address', 'distinct addresses')}")
 
@@ -194,9 +200,8 @@ def check_certificate_links(ctx: _Context) -> Check:
                         + ", ".join(repr(m) for m in certs.sample_markers) + ")")
     fix = ("stage each certificate with its own https:// redemption link (with its code in"
            " the link, so no two certificates share one); no sample or template links")
-    if errors:
-        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
-    if warnings:
-        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    found = _found(name, errors, warnings, fix)
+    if found is not None:
+        return found
     return Check(name, ok=True, detail=f"{_plural(int(certs.links.sum()), 'certificate')},"
                  " each with its own https link")

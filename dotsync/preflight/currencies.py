@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from data_contracts.currencies import CURRENCY_CODES
-from dotsync.preflight.results import _STORE_FIX, Check, _listing, _plural, _skipped
+from dotsync.preflight.results import (
+    _STORE_FIX,
+    Check,
+    _found,
+    _listing,
+    _plural,
+    _skipped,
+)
 from dotsync.preflight.staged import StoreUnreadable
 
 if TYPE_CHECKING:
@@ -102,10 +109,9 @@ def check_order_currencies(ctx: _Context) -> Check:
         warnings += _default_currency_warnings(only, count, countries)
     fix = ("stage each order's real ISO 4217 currency (the one the customer paid in);"
            " there is no default currency")
-    if errors:
-        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
-    if warnings:
-        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    found = _found(name, errors, warnings, fix)
+    if found is not None:
+        return found
     shown = _listing(f"{c} ({n:,})" for c, n in valid.items())
     return Check(name, ok=True, detail=f"{_plural(int(valid.sum()), 'order')}: {shown}")
 

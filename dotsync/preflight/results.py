@@ -166,6 +166,16 @@ def _skipped(name: str, reason: str, fix: str = "") -> Check:
                  skipped=True)
 
 
+def _found(name: str, errors: list[str], warnings: list[str], fix: str) -> Check | None:
+    """The check's verdict when it found something: errors fail it (the warnings said
+    too), warnings alone make it a warning; None when it found nothing."""
+    if errors:
+        return Check(name, ok=False, detail="; ".join(errors + warnings), fix=fix)
+    if warnings:
+        return Check(name, ok=False, severity="warning", detail="; ".join(warnings), fix=fix)
+    return None
+
+
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
