@@ -174,6 +174,13 @@ def sync_certificates(engine: SyncEngine, changes: Changes, valid: pd.DataFrame)
     changes.done("certificates")
 
 
+def sync_products(engine: SyncEngine, changes: Changes) -> None:
+    """Changed products into their stores' catalogues (imports and record deletes),
+    then move the products' mark."""
+    engine.products.sync(changes.pending("products"))
+    changes.done("products")
+
+
 def all_pending(changes: Changes, entity: str) -> pd.DataFrame:
     """Every pending row of ``entity`` in one frame (memory follows the changes; the
     steps above use the chunks instead). Moves no mark."""

@@ -42,6 +42,7 @@ from dotsync.sync.steps.errors import CredentialsRefused, RunFailed
 from dotsync.sync.steps.items import ContactItem, OrderRow
 from dotsync.sync.steps.options import Options
 from dotsync.sync.steps.orders import Orders
+from dotsync.sync.steps.products import Products
 from dotsync.sync.steps.send_cap import check
 from dotsync.sync.transactional import SendPlan, confirmations_enabled_at, enable_confirmations
 
@@ -70,6 +71,7 @@ class SyncEngine:
         self.orders = Orders(self.ctx, self.contacts)
         self.confirmations = Confirmations(self.ctx, self.orders)
         self.certificates = Certificates(self.ctx)
+        self.products = Products(self.ctx)
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
 
     # -- the context, as the flows read it ------------------------------------------

@@ -23,11 +23,12 @@ from dotsync.sync.changed import (
     sync_certificates,
     sync_contacts,
     sync_orders,
+    sync_products,
 )
 from dotsync.sync.engine import SyncEngine
 
 #: The entities a run may be limited to (``dotsync sync --entities``).
-ENTITIES = ("contacts", "orders", "certificates")
+ENTITIES = ("contacts", "orders", "certificates", "products")
 
 
 class SyncRun:
@@ -83,6 +84,10 @@ def _certificates(engine: SyncEngine, run: SyncRun) -> None:
         sync_certificates(engine, run.changes, run.valid_certificates)
 
 
+def _products(engine: SyncEngine, run: SyncRun) -> None:
+    sync_products(engine, run.changes)
+
+
 #: Every step of the sync by name, in the order they are declared (and run).
 SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-contacts", _contacts, entity="contacts",
@@ -103,6 +108,9 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("send-certificates", _certificates,
          needs=("prepare-certificates", "check-send-cap"), entity="certificates",
          doc="The prepared certificates, exactly once."),
+    Step("push-products", _products, entity="products",
+         doc="Changed products into their stores' catalogue collections: enabled ones "
+             "imported, disabled and deleted ones removed. Needs no contact."),
 )}
 
 

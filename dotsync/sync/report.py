@@ -17,7 +17,7 @@ from typing import Any
 from dotsync.masking import mask_email
 
 #: Entities reported, in the order they are processed.
-REPORTED = ("contacts", "orders", "confirmations", "certificates")
+REPORTED = ("contacts", "orders", "confirmations", "certificates", "products")
 #: Client operations that change something in Dotdigital (the rest read or poll).
 WRITE_PREFIXES = ("upsert", "create", "import", "send", "delete")
 #: Table rows kept in artifacts; the full list is in ``dotsync rejects``.
