@@ -18,6 +18,7 @@ from dotsync.preflight.campaigns import (
     check_example_campaign_ids,
     check_order_campaign,
 )
+from dotsync.preflight.catalog import check_catalog_collections
 from dotsync.preflight.certificates import check_certificate_links, check_certificate_recipients
 from dotsync.preflight.context import _Context
 from dotsync.preflight.currencies import check_order_currencies
@@ -40,6 +41,7 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("certificate_links", check_certificate_links),
     ("order_currencies", check_order_currencies),
     ("store_location", check_store_location),
+    ("catalog_collections", check_catalog_collections),
 )
 assert tuple(n for n, _ in _CHECKS) == CHECK_NAMES
 

@@ -86,7 +86,7 @@ class KeyPart(sa.sql.functions.FunctionElement[str]):
 
 @compiles(KeyPart, "sqlite")
 def _key_part_sqlite(element: KeyPart, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    column = compiler.process(next(iter(element.clauses)), **kw)
     if element.parts != 2:
         raise NotImplementedError("only two-part keys are joined by part")
     cut = f"instr({column}, char(31))"
@@ -97,7 +97,7 @@ def _key_part_sqlite(element: KeyPart, compiler: Any, **kw: Any) -> str:
 
 @compiles(KeyPart)
 def _key_part_default(element: KeyPart, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    column = compiler.process(next(iter(element.clauses)), **kw)
     return f"split_part({column}, chr(31), {int(element.index)})"
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dotsync.dotdigital import errors as dd
+from dotsync.store import Store, schema
 from dotsync.store import keys as record_keys
-from dotsync.store import schema
 from dotsync.sync import payloads
 from dotsync.sync.catalog_plan import (
     CATALOG_SCOPE,
@@ -41,6 +41,13 @@ from dotsync.sync.steps.outcome import Outcome
 from dotsync.sync.steps.records import describe, records
 
 ENTITY = "products"
+
+
+def staged_stores(store: Store) -> list[str]:
+    """Every store with staged products (one pass over the primary key's first column)."""
+    table = schema.STAGING_TABLES[ENTITY]
+    with store.engine.connect() as conn:
+        return sorted(str(s) for (s,) in conn.execute(sa.select(table.c.store).distinct()))
 
 
 def store_collections(stores: Iterable[str], override: str | None
@@ -89,11 +96,8 @@ class Products:
         """Every staged store's collection, decided once a run over all the stores (so a
         clash between two stores is seen whichever of them changed)."""
         if self._names is None:
-            table = schema.STAGING_TABLES[ENTITY]
-            with self.ctx.store.engine.connect() as conn:
-                stores = [str(s) for (s,) in conn.execute(sa.select(table.c.store).distinct())]
             self._names, self._name_problems = store_collections(
-                stores, self.ctx.settings.catalog_collection)
+                staged_stores(self.ctx.store), self.ctx.settings.catalog_collection)
         return self._names, self._name_problems
 
     def ready(self, collection: str) -> str | None:
