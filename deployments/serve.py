@@ -19,6 +19,9 @@ deployments:
     hourly: who unsubscribed or was suppressed in Dotdigital.
 ``reconcile``
     daily at 03:30 UTC: does Dotdigital still hold what the ledger says was sent?
+``catalog``
+    hourly: the sync flow limited to products (the stores' catalogues); the ``sync``
+    deployment leaves products to it.
 
 Each deployment has a concurrency limit of 1 with the ``ENQUEUE`` strategy: a run
 that would overlap a running one of the same deployment waits for it instead of
@@ -46,6 +49,18 @@ TAGS = ["dotsync"]
 CONSENT_INTERVAL_MINUTES = 60
 #: Daily, at a quiet hour (UTC): a reconciliation reads back, it does not write.
 RECONCILE_CRON = "30 3 * * *"
+CATALOG_INTERVAL_MINUTES = 60
+#: Entities loaded by a deployment of their own (the sync flow limited to them, on its
+#: own schedule); the ``sync`` deployment runs the others.
+OWN_DEPLOYMENTS: dict[str, str] = {"products": "catalog"}
+
+
+def sync_deployment_entities() -> list[str]:
+    """What the scheduled ``sync`` deployment runs: every entity without a deployment
+    of its own."""
+    from dotsync.sync.registry import ENTITIES
+
+    return [e for e in ENTITIES if e not in OWN_DEPLOYMENTS]
 
 
 def build_deployments(
@@ -54,7 +69,8 @@ def build_deployments(
     credentials_block: str | None = None,
     account: str | None = None,
 ) -> list[RunnerDeployment]:
-    """The five deployments (sync, backfill, replay, consent, reconcile), for :func:`prefect.serve`.
+    """The six deployments (sync, backfill, replay, consent, reconcile, catalog), for
+    :func:`prefect.serve`.
 
     ``cron`` wins over ``interval_minutes`` when both are given. The entrypoints are
     module paths (``flows.sync.sync``), so the runs find the flows wherever the
@@ -99,13 +115,15 @@ def build_deployments(
     def one_at_a_time() -> ConcurrencyLimitConfig:
         return ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE")
 
+    scheduled_sync = {**gated, "parameters": {
+        **gated["parameters"], "entities": sync_deployment_entities()}}
     return [
         sync.to_deployment(
             f"sync{suffix}",
             **schedule,
             concurrency_limit=one_at_a_time(),
             description="Pending staged records into Dotdigital, on a schedule.",
-            **gated,
+            **scheduled_sync,
         ),
         backfill.to_deployment(
             f"backfill{suffix}",
@@ -134,6 +152,13 @@ def build_deployments(
             description="Compare the ledger with Dotdigital (missing, extra, different "
             "records), daily; run with repair=true to queue them for the next sync.",
             **common,
+        ),
+        sync.to_deployment(
+            f"catalog{suffix}",
+            interval=timedelta(minutes=CATALOG_INTERVAL_MINUTES),
+            concurrency_limit=one_at_a_time(),
+            description="Changed products into the stores' catalogue collections, hourly.",
+            **{**gated, "parameters": {**gated["parameters"], "entities": ["products"]}},
         ),
         # One extract-then-sync deployment per platform source in DOTSYNC_SOURCES.
         *_source_deployments(schedule, gated),

@@ -186,3 +186,32 @@ def test_60000_products_go_in_bulk_imports_not_single_calls(account):
     uk, de = catalogue(server, "catalog_uk"), catalogue(server, "catalog_de")
     assert len(uk) + len(de) == 60_000 - 60
     assert "SKU00007" not in uk and "SKU00007" not in de and "SKU00001" in uk
+
+
+def test_the_sync_flow_and_command_load_the_catalogue_when_products_are_staged(env):
+    """The Prefect flow runs the products step by default; ``--entities`` chooses it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from deployments.cli import main
+
+    stage(env.store, "products", [product("MUG")])
+    state = env.sync()
+    assert state.is_completed(), state.message
+    assert state.result()["products"]["sent"] == 1
+    assert catalogue(env.emulator, "catalog_uk")["MUG"]["price_minor"] == 1050
+
+    stage(env.store, "products", [product("MUG", price="11.00")])
+    assert env.sync(entities=["contacts"]).is_completed()  # products left for later
+    assert catalogue(env.emulator, "catalog_uk")["MUG"]["price_minor"] == 1050
+    dry = env.sync(entities=["products"], dry_run=True)
+    assert dry.result()["products"]["sent"] == 1
+    assert catalogue(env.emulator, "catalog_uk")["MUG"]["price_minor"] == 1050
+
+    result = CliRunner().invoke(main, ["sync", "--entities", "products", "--json",
+                                       "--poll-interval", "0.02"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["products"]["sent"] == 1
+    assert catalogue(env.emulator, "catalog_uk")["MUG"]["price_minor"] == 1100
