@@ -189,7 +189,8 @@ class Ledger:
         query = sa.select(sa.func.count()).select_from(t).where(
             t.c.entity == sa.bindparam("e"), t.c.state == sa.bindparam("s"))
         with self.store.engine.connect() as conn:
-            for entity in (*schema.ENTITIES, *DERIVED_ENTITIES):
+            # Products (the catalogue) are synced by a step of their own.
+            for entity in (*schema.ENTITIES, "products", *DERIVED_ENTITIES):
                 found = {s: int(conn.execute(query, {"e": entity, "s": s}).scalar_one())
                          for s in STATES}
                 if any(found.values()):

@@ -215,3 +215,18 @@ def test_the_sync_flow_and_command_load_the_catalogue_when_products_are_staged(e
     report = json.loads(result.output[result.output.index("{"):])
     assert report["products"]["sent"] == 1
     assert catalogue(env.emulator, "catalog_uk")["MUG"]["price_minor"] == 1100
+
+
+def test_status_and_rejects_show_products_by_store_and_sku(account):
+    from dotsync.store.status import rejects, status
+
+    _server, store = account
+    assert "products" not in status(store)["entities"]  # nothing staged: not listed
+    stage(store, "products", [product("GOOD"), product("NEG", price="-1")])
+    assert status(store)["entities"]["products"]["pending"] == 2
+    sync(store)
+    counted = status(store)["entities"]["products"]
+    assert (counted["staged"], counted["synced"], counted["rejected"], counted["pending"]) \
+        == (2, 1, 1, 0)
+    listed = rejects(store, "products")
+    assert [(r["id"], r["field"]) for r in listed] == [("uk / NEG", "price")]
