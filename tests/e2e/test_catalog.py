@@ -230,3 +230,45 @@ def test_status_and_rejects_show_products_by_store_and_sku(account):
         == (2, 1, 1, 0)
     listed = rejects(store, "products")
     assert [(r["id"], r["field"]) for r in listed] == [("uk / NEG", "price")]
+
+
+def test_every_naughty_string_in_every_product_column_ends_synced_or_rejected_by_field(
+        account):
+    """Hostile input (tests/data/blns.json) in each product column: each record ends
+    ``synced`` (its name arriving unchanged) or ``rejected`` naming that column, and the
+    good products of the same run all go."""
+    import json
+    from pathlib import Path
+
+    from dotsync.store import Ledger
+
+    server, store = account
+    blns = json.loads((Path(__file__).parents[1] / "data" / "blns.json").read_text("utf-8"))
+    rows, cases = [product(f"GOOD{i}") for i in range(5)], {}
+    for column in ("sku", "store", "name", "url", "categories", "currency", "status",
+                   "price"):
+        # Every tenth string as a store: each valid one makes a collection of its own.
+        for n, value in enumerate(blns[::10] if column == "store" else blns):
+            if column in ("sku", "store") and (not value.strip() or SEPARATOR in value
+                                               or "\x00" in value):
+                continue  # the loader refuses these key values before any run
+            row = product(f"{column}-{n}")
+            row[column] = value
+            if key(row["store"], row["sku"]) in cases:
+                continue  # the list repeats a few strings
+            rows.append(row)
+            cases[key(row["store"], row["sku"])] = (column, value)
+    stage(store, "products", rows)
+    sync(store)
+    ledger = Ledger(store).frame("products").set_index("key")
+    for i in range(5):
+        assert ledger.loc[key("uk", f"GOOD{i}"), "state"] == "synced"
+    for k, (column, value) in cases.items():
+        state, field = ledger.loc[k, "state"], ledger.loc[k, "error_field"]
+        assert state in ("synced", "rejected"), (column, value, state)
+        if state == "rejected":
+            assert column in str(field), (column, value, field,
+                                          ledger.loc[k, "error_message"])
+        elif column == "name":
+            sku = k.split(SEPARATOR)[1]
+            assert catalogue(server, "catalog_uk")[sku]["name"] == value.strip()
