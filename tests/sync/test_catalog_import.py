@@ -22,19 +22,21 @@ _records = st.lists(
     max_size=60)
 
 
-def _run(pairs: list[tuple[str, dict[str, Any]]], max_bytes: int
-         ) -> tuple[list[Any], list[tuple[Any, int]]]:
+def _run(pairs: list[tuple[str, dict[str, Any]]], max_bytes: int,
+         budget: int | None = None) -> tuple[list[Any], list[tuple[Any, int]]]:
     oversize: list[tuple[Any, int]] = []
     chunks = list(collection_chunks(iter(pairs), max_bytes,
-                                    lambda p, n: oversize.append((p, n))))
+                                    lambda p, n: oversize.append((p, n)),
+                                    max_open_bytes=budget))
     return chunks, oversize
 
 
 @settings(max_examples=150, deadline=None)
-@given(pairs=_records, max_bytes=st.integers(300, 4_000))
+@given(pairs=_records, max_bytes=st.integers(300, 4_000),
+       budget=st.one_of(st.none(), st.integers(0, 8_000)))
 def test_every_record_lands_once_in_its_own_collections_body_under_the_cap(
-        pairs, max_bytes) -> None:
-    chunks, oversize = _run(pairs, max_bytes)
+        pairs, max_bytes, budget) -> None:
+    chunks, oversize = _run(pairs, max_bytes, budget)
     seen: dict[str, list[Any]] = {}
     for chunk in chunks:
         assert len(chunk.body) <= max_bytes
@@ -69,3 +71,26 @@ def test_a_record_too_large_for_any_body_is_handed_back_and_the_rest_go(max_byte
     chunks, oversize = _run([small, big, small], max_bytes)
     assert [p for p, _ in oversize] == [big]
     assert sum(len(c) for c in chunks) == 2
+
+
+def test_many_stores_never_hold_more_than_the_open_budget() -> None:
+    """Twenty stores interleaved: the fullest body goes early whenever the open bodies
+    together pass the budget, so memory does not grow with the number of stores."""
+    record = {"key": "K", "json": {"name": "x" * 80}}
+    pairs = [(f"catalog_s{i % 20}", record) for i in range(5_000)]
+    consumed = 0
+
+    def stream():
+        nonlocal consumed
+        for pair in pairs:
+            consumed += 1
+            yield pair
+
+    budget, size = 30_000, len(json.dumps(record, separators=(",", ":"))) + 1
+    emitted = 0
+    for chunk in collection_chunks(stream(), 20_000, lambda p, n: None,
+                                   max_open_bytes=budget):
+        emitted += len(chunk)
+        # What was read and not yet handed out fits in the budget (plus one record).
+        assert (consumed - emitted) * size <= budget + size
+    assert emitted == len(pairs)

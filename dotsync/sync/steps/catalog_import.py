@@ -72,13 +72,23 @@ class _Body:
         return CollectionChunk(collection, self.body, self.offsets, self.prefix)
 
 
+#: Import bodies a run may hold open at once, in units of the import cap: a shop with
+#: many stores fills smaller imports rather than holding one body per store in memory.
+OPEN_BODIES = 3
+
+
 def collection_chunks(payloads: Iterable[tuple[str, Mapping[str, Any]]], max_bytes: int,
-                      on_oversize: Callable[[Any, int], None]) -> Iterator[CollectionChunk]:
+                      on_oversize: Callable[[Any, int], None], *,
+                      max_open_bytes: int | None = None) -> Iterator[CollectionChunk]:
     """``(collection, record)`` pairs as import bodies of at most ``max_bytes``, one
     collection each, in each collection's order; a body goes as soon as it is full,
-    the partly filled ones when the stream ends. A record that fits in no body is
-    handed to ``on_oversize`` (and reaches no chunk)."""
+    the partly filled ones when the stream ends. While the open bodies hold more than
+    ``max_open_bytes`` together (default :data:`OPEN_BODIES` imports' worth), the
+    fullest goes early, so memory stays bounded whatever the number of stores. A record
+    that fits in no body is handed to ``on_oversize`` (and reaches no chunk)."""
+    budget = OPEN_BODIES * max_bytes if max_open_bytes is None else max_open_bytes
     open_bodies: dict[str, _Body] = {}
+    held = 0  # bytes of the records in the open bodies
     for pair in payloads:
         collection, record = pair
         body = open_bodies.get(collection)
@@ -89,12 +99,21 @@ def collection_chunks(payloads: Iterable[tuple[str, Mapping[str, Any]]], max_byt
             on_oversize(pair, len(encoded))
             continue
         if body.offsets and len(body.body) + 1 + len(encoded) + 2 > max_bytes:
+            held -= len(body.body) - len(body.prefix)
             yield body.finish(collection)
             body = open_bodies[collection] = _Body(collection)
+        before = len(body.body)
         if body.offsets:
             body.body += b","
         body.offsets.append(len(body.body))
         body.body += encoded
+        held += len(body.body) - before
+        while held > budget:
+            fullest = max(open_bodies, key=lambda name: len(open_bodies[name].body))
+            full = open_bodies.pop(fullest)
+            held -= len(full.body) - len(full.prefix)
+            if full.offsets:
+                yield full.finish(fullest)
     for collection, body in open_bodies.items():
         if body.offsets:
             yield body.finish(collection)
