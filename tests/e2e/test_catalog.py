@@ -38,8 +38,10 @@ def product(sku: str, store: str = "uk", **over: Any) -> dict[str, Any]:
     return row
 
 
-@pytest.fixture
-def account(tmp_path, monkeypatch):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def account(request, tmp_path, monkeypatch):
+    """An empty emulator account and a fresh store (SQLite, and PostgreSQL when
+    DOTSYNC_TEST_POSTGRES_URL names one)."""
     with EmulatorServer(EmulatorConfig(import_delay=0.02, random_seed=7)) as server:
         for key, value in {
             "DOTDIGITAL_API_ENDPOINT": server.url,
@@ -51,6 +53,9 @@ def account(tmp_path, monkeypatch):
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("DOTSYNC_CATALOG_COLLECTION", raising=False)
         monkeypatch.delenv("DOTSYNC_ORDER_CAMPAIGN", raising=False)
+        if request.param == "postgres":
+            yield server, request.getfixturevalue("postgres_store")
+            return
         store = Store(f"sqlite:///{tmp_path / 'catalog.db'}")
         yield server, store
         store.dispose()
