@@ -1,7 +1,8 @@
 """One writer per account's ledger across processes (issue 17): ``sync``, ``backfill``
 and ``replay`` of one account started together, each in a process of its own (as
 separate workers would run them), take turns on the ledger; a sync of another account
-runs meanwhile.
+runs meanwhile. Each account's store is SQLite (the lock is a ``flock``) or, with
+``DOTSYNC_TEST_POSTGRES_URL``, a PostgreSQL database of its own (an advisory lock).
 
 No timing decides the verdict. Each process traces the real lock
 (:mod:`tests.e2e.writer_trace`): ``acquire`` written after the lock is taken,
@@ -151,11 +152,41 @@ def _waiting(runs: Runs, holder: str) -> bool:
                if label != holder and runs.procs[label].poll() is None)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Each account's staging database: SQLite files (the lock is a ``flock``), or
+    PostgreSQL databases of their own (an advisory lock), dropped afterwards."""
+    if request.param == "sqlite":
+        yield {a: f"sqlite:///{tmp_path / a}.db" for a in ("one", "two")}
+        return
+    import secrets
+
+    import sqlalchemy as sa
+
+    from tests.conftest import _postgres_or_skip
+
+    base = sa.make_url(_postgres_or_skip())
+    names = {a: f"dotsync_writer_{a}_{secrets.token_hex(4)}" for a in ("one", "two")}
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {a: base.set(database=n).render_as_string(hide_password=False)
+               for a, n in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[tuple[Path, dict[str, EmulatorServer]]]:
+def accounts(tmp_path: Path, urls: dict[str, str]
+             ) -> Iterator[tuple[Path, dict[str, EmulatorServer]]]:
     """Two accounts, each an emulator account with no insight collection (only the
-    sample shop's data fields, which its customers carry) and a SQLite store of its
-    own with the sample shop (with its deliberate mistakes: rejects for replay)."""
+    sample shop's data fields, which its customers carry) and a store of its own with
+    the sample shop (with its deliberate mistakes: rejects for replay)."""
     with ExitStack() as stack:
         emulators = {a: stack.enter_context(EmulatorServer(EmulatorConfig(
             user=f"apiuser-{a}@apiconnector.com", password=f"pw-{a}-7f3c",
@@ -164,11 +195,11 @@ def accounts(tmp_path: Path) -> Iterator[tuple[Path, dict[str, EmulatorServer]]]
         lines = ['dotsync_default_region = "GB"', 'dotsync_certificate_campaign_id = "1001"']
         sample = generate(customers=40, orders=80, certificates=8)
         for a, e in emulators.items():
-            store = Store(f"sqlite:///{tmp_path / a}.db")
+            store = Store(urls[a])
             for entity, path in sample.write(tmp_path / f"samples-{a}").items():
                 load_file(store, entity, path)
             store.dispose()
-            lines += [f"[accounts.{a}]", f'dotsync_database_url = "sqlite:///{tmp_path / a}.db"',
+            lines += [f"[accounts.{a}]", f'dotsync_database_url = "{urls[a]}"',
                       f'dotdigital_api_endpoint = "{e.url}"',
                       f'dotdigital_api_user = "{e.config.user}"',
                       f'dotdigital_api_password = "{e.config.password}"']
@@ -179,7 +210,7 @@ def accounts(tmp_path: Path) -> Iterator[tuple[Path, dict[str, EmulatorServer]]]
 
 @pytest.mark.timeout(1800)
 def test_one_account_s_sync_backfill_and_replay_in_separate_processes_take_turns(
-        prefect_backend: None, tmp_path: Path,
+        prefect_backend: None, tmp_path: Path, urls: dict[str, str],
         accounts: tuple[Path, dict[str, EmulatorServer]]) -> None:
     from prefect.settings import PREFECT_API_URL
 
@@ -242,7 +273,7 @@ def test_one_account_s_sync_backfill_and_replay_in_separate_processes_take_turns
         + runs.log("one-replay")
 
     for a, emulator in emulators.items():
-        store = Store(f"sqlite:///{tmp_path / a}.db")
+        store = Store(urls[a])
         ledger = Ledger(store)
         for entity in ("customers", "orders", "certificates"):
             left = set(ledger.states(entity).values()) - {"synced", "rejected"}
