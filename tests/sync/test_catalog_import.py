@@ -94,3 +94,34 @@ def test_many_stores_never_hold_more_than_the_open_budget() -> None:
         # What was read and not yet handed out fits in the budget (plus one record).
         assert (consumed - emitted) * size <= budget + size
     assert emitted == len(pairs)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(_names, st.text(min_size=1, max_size=20),
+                               st.one_of(st.none(), st.text(max_size=64)),
+                               st.text(max_size=64)), min_size=1, max_size=40))
+def test_what_is_kept_per_record_comes_back_exactly_per_collection(
+        rows: list[tuple[str, str, str | None, str]]) -> None:
+    """The compact per-collection bookkeeping gives each record's settle fields back
+    unchanged (keys carry U+001F, hashes may be missing), in each collection's order,
+    and the record just read is the one forgotten."""
+    from dotsync.sync.steps.catalog_import import PRODUCT_SETTLE_FIELDS, CatalogImport
+
+    importer = CatalogImport(None)  # type: ignore[arg-type]
+    items = [{"key": f"store\x1f{sku}", "collection": name, "_hash": source,
+              "_payload_hash": payload, "_payload": {"key": sku, "json": {}}}
+             for name, sku, source, payload in rows]
+    for item in items:
+        importer.remember(item)
+    last = items[-1]
+    assert importer.forget(importer.payload(last)) == importer.pack(last)
+
+    class _Chunk(list[Any]):
+        collection = ""
+
+    for name in {i["collection"] for i in items[:-1]}:
+        mine = [i for i in items[:-1] if i["collection"] == name]
+        chunk = _Chunk([None] * len(mine))
+        chunk.collection = name
+        taken = importer.take(chunk)
+        assert taken == [tuple(i[k] for k in PRODUCT_SETTLE_FIELDS) for i in mine]

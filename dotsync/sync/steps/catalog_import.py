@@ -17,11 +17,14 @@ which is what was wanted, so it settles like a deleted one.
 
 from __future__ import annotations
 
+import tempfile
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
@@ -57,19 +60,41 @@ class CollectionChunk(SerializedChunk):
 
 
 class _Body:
-    """One collection's import body as it fills."""
+    """One collection's import body as it fills, spooled to a temporary file.
+
+    A run loading several stores keeps one body open per store until it is full; held
+    in memory, three stores at the 48 MB default were 150 MB of bytes whose size grew
+    with the load up to that cap. On disk they cost nothing until the body is sent,
+    when it is read back once into the single buffer the client sends.
+    """
 
     def __init__(self, collection: str) -> None:
         envelope = build_insight_import_body(collection, [], CATALOG_SCOPE, CATALOG_TYPE)
         self.empty = dumps(envelope)
         self.prefix = self.empty[:-2]  # up to and including the list's "["
-        self.body = bytearray(self.prefix)
+        self.file = tempfile.TemporaryFile(prefix="dotsync-catalog-")  # noqa: SIM115
+        self.file.write(self.prefix)
+        self.size = len(self.prefix)
         self.offsets: array[int] = array("Q")
 
+    def append(self, data: bytes) -> None:
+        self.file.write(data)
+        self.size += len(data)
+
+    def discard(self) -> None:
+        self.file.close()
+
     def finish(self, collection: str) -> CollectionChunk:
-        self.offsets.append(len(self.body) + 1)  # where a next record would start
-        self.body += b"]}"
-        return CollectionChunk(collection, self.body, self.offsets, self.prefix)
+        self.offsets.append(self.size + 1)  # where a next record would start
+        self.append(b"]}")
+        body = bytearray(self.size)
+        self.file.seek(0)
+        read = self.file.readinto(body)
+        self.file.close()
+        if read != self.size:
+            raise OSError(f"the spooled import body of {collection!r} was cut short "
+                          f"({read} of {self.size} bytes)")
+        return CollectionChunk(collection, body, self.offsets, self.prefix)
 
 
 #: Import bodies a run may hold open at once, in units of the import cap: a shop with
@@ -98,25 +123,34 @@ def collection_chunks(payloads: Iterable[tuple[str, Mapping[str, Any]]], max_byt
         if len(body.empty) + len(encoded) > max_bytes:
             on_oversize(pair, len(encoded))
             continue
-        if body.offsets and len(body.body) + 1 + len(encoded) + 2 > max_bytes:
-            held -= len(body.body) - len(body.prefix)
+        if body.offsets and body.size + 1 + len(encoded) + 2 > max_bytes:
+            held -= body.size - len(body.prefix)
             yield body.finish(collection)
             body = open_bodies[collection] = _Body(collection)
-        before = len(body.body)
+        before = body.size
         if body.offsets:
-            body.body += b","
-        body.offsets.append(len(body.body))
-        body.body += encoded
-        held += len(body.body) - before
+            body.append(b",")
+        body.offsets.append(body.size)
+        body.append(encoded)
+        held += body.size - before
         while held > budget:
-            fullest = max(open_bodies, key=lambda name: len(open_bodies[name].body))
+            fullest = max(open_bodies, key=lambda name: open_bodies[name].size)
             full = open_bodies.pop(fullest)
-            held -= len(full.body) - len(full.prefix)
+            held -= full.size - len(full.prefix)
             if full.offsets:
                 yield full.finish(fullest)
-    for collection, body in open_bodies.items():
-        if body.offsets:
-            yield body.finish(collection)
+            else:
+                full.discard()
+    try:
+        for collection in list(open_bodies):
+            body = open_bodies.pop(collection)
+            if body.offsets:
+                yield body.finish(collection)
+            else:
+                body.discard()
+    finally:
+        for body in open_bodies.values():
+            body.discard()
 
 
 def settle_products(ctx: RunContext, outcomes: Sequence[Settled], *,
@@ -161,7 +195,11 @@ class CatalogImport(BulkImport[dict[str, Any], None]):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        self._queues: dict[str, deque[tuple[Any, ...]]] = {}
+        #: Per collection, what settling each record of its open body needs, one small
+        #: JSON array of (key, source hash, payload hash) a record: the open bodies
+        #: hold hundreds of thousands of records, and tuples of strings were ~370
+        #: bytes each against ~130 here (the collection is the queue's own).
+        self._queues: dict[str, deque[bytes]] = {}
 
     def pack(self, item: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(item[k] for k in PRODUCT_SETTLE_FIELDS)
@@ -170,14 +208,21 @@ class CatalogImport(BulkImport[dict[str, Any], None]):
         return (item["collection"], item["_payload"])
 
     def remember(self, item: dict[str, Any]) -> None:
-        self._queues.setdefault(item["collection"], deque()).append(self.pack(item))
+        self._queues.setdefault(item["collection"], deque()).append(
+            dumps([item["key"], item["_hash"], item["_payload_hash"]]))
+
+    @staticmethod
+    def _unpacked(collection: str, packed: bytes) -> tuple[Any, ...]:
+        key, source_hash, payload_hash = orjson.loads(packed)
+        return (key, collection, source_hash, payload_hash)
 
     def forget(self, payload: Any) -> tuple[Any, ...]:
-        return self._queues[payload[0]].pop()
+        return self._unpacked(payload[0], self._queues[payload[0]].pop())
 
     def take(self, chunk: Sequence[Any]) -> list[tuple[Any, ...]]:
-        queue = self._queues[chunk.collection]  # type: ignore[attr-defined]
-        return [queue.popleft() for _ in range(len(chunk))]
+        collection = chunk.collection  # type: ignore[attr-defined]
+        queue = self._queues[collection]
+        return [self._unpacked(collection, queue.popleft()) for _ in range(len(chunk))]
 
     def chunks(self, payloads: Iterator[Any],
                on_oversize: Callable[[Any, int], None]) -> Iterable[Sequence[Any]]:
