@@ -5,6 +5,9 @@ A product is keyed by ``store`` and ``sku``. ``status`` is ``enabled``, ``disabl
 and an ISO 4217 ``currency``: it goes into the store's catalogue. A disabled or deleted
 one needs only its key: it is removed from the catalogue, so a shop whose export
 carries nothing but the SKU and the status of a withdrawn product still gets it out.
+Status is how a product leaves: a row deleted from the staging table is not seen by
+the change feed (finding it would mean comparing the whole table with the ledger each
+run), so its catalogue record stays until the product is loaded with ``deleted``.
 
 ``sale_price`` (≥ 0), ``url`` and ``image_url`` (``https://``), ``categories`` (a JSON
 list of text) and ``stock`` (a number) are optional: a problem there is a warning and
