@@ -88,8 +88,9 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 
 @click.command("replay")
 @click.option("--entity", type=click.Choice(
-    ["customers", "contacts", "orders", "confirmations", "certificates"]))
-@click.option("--ids", default=None, help="Comma-separated record ids (default: all).")
+    ["customers", "contacts", "orders", "confirmations", "certificates", "products"]))
+@click.option("--ids", default=None, help="Comma-separated record ids (default: all); a "
+              "product as `store / sku`, as status and rejects show it.")
 def replay_command(entity: str | None, ids: str | None) -> None:
     """Queue rejected and failed records again for the next run.
 
@@ -99,9 +100,14 @@ def replay_command(entity: str | None, ids: str | None) -> None:
     import uuid
 
     from dotsync.store import Ledger
+    from dotsync.store import keys as record_keys
     from dotsync.store.writer import ledger_writer
 
     keys = [k.strip() for k in ids.split(",") if k.strip()] if ids else None
+    if keys is not None and entity is not None:
+        keys = [record_keys.of_shown(entity, k) for k in keys]
+    elif keys is not None:  # a product's id names its store; other ids have no " / "
+        keys = [*keys, *(record_keys.of_shown("products", k) for k in keys if " / " in k)]
     store = open_store(read_settings())
     with ledger_writer(store.engine, flow="replay (command line)", run_id=uuid.uuid4().hex,
                        on_wait=lambda line: click.echo(f"dotsync: {line}", err=True)):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from dotsync.config import Settings
 from dotsync.masking import mask_email, mask_phone, mask_text
 from dotsync.store import Store, attempts, schema
+from dotsync.store import keys as record_keys
 from dotsync.store.ledger import LEDGER_COLUMNS, WAITING_PREFIX
 from dotsync.store.status import source_hashes
 
@@ -31,9 +32,15 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "orders": {"customer_email": mask_email},
     # The code and the link redeem the gift: as good as money.
     "certificates": {"recipient_email": mask_email, "code": mask_text, "link": mask_text},
+    # A product names no person.
+    "products": {},
 }
 _EMAIL_COLUMN = {"customers": "email", "orders": "customer_email",
                  "certificates": "recipient_email"}
+
+
+#: The entities a trace tells: the synced ones and the catalogue's products.
+TRACED: tuple[str, ...] = (*schema.ENTITIES, "products")
 
 
 class RecordNotFound(LookupError):
@@ -96,6 +103,10 @@ def _contract(entity: str, staged: pd.DataFrame, settings: Settings, store: Stor
             emails = dict(zip(found["customer_id"], found["email"], strict=True))
         result = dc.validate_orders(frame, strict=settings.strict_fields,
                                     customer_emails=emails)
+    elif entity == "products":
+        from data_contracts.products import validate_products
+
+        result = validate_products(frame, strict=settings.strict_fields)
     else:
         result = dc.validate_certificates(frame, settings.certificate_campaign_id,
                                           settings.strict_fields)
@@ -113,6 +124,8 @@ def _contract(entity: str, staged: pd.DataFrame, settings: Settings, store: Stor
 
 def _contact_email(entity: str, row: dict[str, Any] | None, store: Store) -> str | None:
     if row is None:
+        return None
+    if entity not in _EMAIL_COLUMN:  # a product has no contact
         return None
     email = row.get(_EMAIL_COLUMN[entity])
     if entity == "orders" and not (isinstance(email, str) and email.strip()):
@@ -166,15 +179,17 @@ def trace(store: Store, settings: Settings, entity: str, key: str, *,
     """One record's story as a JSON-able dict; :class:`RecordNotFound` when neither the
     staging store nor the ledger nor the attempt log has it. With a Dotdigital
     ``client``, ``remote`` says what Dotdigital holds now."""
-    if entity not in schema.ENTITIES:  # carts and products: no step, no story yet
-        raise ValueError(f"unknown entity {entity!r}: one of {', '.join(schema.ENTITIES)}")
+    if entity not in TRACED:  # carts: no story yet
+        raise ValueError(f"unknown entity {entity!r}: one of {', '.join(TRACED)}")
+    key = record_keys.of_shown(entity, key)  # a product as shown: ``store / sku``
     staged = store.read_staged(entity, [key])
     staged = None if staged.empty else staged
     row = None if staged is None else staged.iloc[0].to_dict()
     ledger = _ledger_row(store, entity, key)
     log = attempts.of_record(store, entity, key)
     if row is None and ledger is None and not log:
-        raise RecordNotFound(f"no {entity} record {key!r} in the staging store or the ledger")
+        raise RecordNotFound(f"no {entity} record {record_keys.display(key)!r} in the staging "
+                             "store or the ledger")
     email = _contact_email(entity, row, store)
     contact = _ledger_row(store, "contacts", email) if email else None
     # A guest's contact attempts are logged under its e-mail.
@@ -187,7 +202,7 @@ def trace(store: Store, settings: Settings, entity: str, key: str, *,
                      f"{'not yet in Dotdigital' if contact is None else contact['state']}")
     out: dict[str, Any] = {
         "entity": entity,
-        "id": key,
+        "id": record_keys.display(key),
         "state": state,
         "waits_for": waits_for,
         "staged": None if row is None else _masked_row(entity, row, show_personal),

@@ -39,6 +39,16 @@ def display(key: str | None) -> str | None:
     return None if key is None else key.replace(SEPARATOR, " / ")
 
 
+def of_shown(entity: str, text: str) -> str:
+    """A key as people type it back (``uk / SKU-1``, as :func:`display` shows it) as its
+    text key; a key already holding the separator, or of a one-column entity, is kept.
+    The first ``" / "`` splits, so a store name must not itself hold one."""
+    names = columns(entity)
+    if len(names) == 1 or SEPARATOR in text or " / " not in text:
+        return text
+    return SEPARATOR.join(text.split(" / ", len(names) - 1))
+
+
 def split(entity: str, key: str) -> dict[str, str]:
     """The key columns' values of a text key."""
     names = columns(entity)

@@ -358,7 +358,7 @@ class Ledger:
         one ``INSERT ... SELECT`` over the same rows before they change."""
         t = self.table
         condition = t.c.state.in_(["rejected", "failed"]) & t.c.entity.in_(
-            [entity] if entity else [*schema.ENTITIES, *DERIVED_ENTITIES])
+            [entity] if entity else [*schema.ENTITIES, *DERIVED_ENTITIES, "products"])
         total = 0
         stamp = now()
         with self.store.engine.begin() as conn:
