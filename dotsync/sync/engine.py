@@ -34,6 +34,7 @@ from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.api import DotdigitalAPI
 from dotsync.store import Ledger, Store, attempts
 from dotsync.sync.report import RunReport
+from dotsync.sync.steps.carts import Carts
 from dotsync.sync.steps.certificates import CertificatePlan, Certificates
 from dotsync.sync.steps.confirmations import Confirmations
 from dotsync.sync.steps.contacts import Contacts
@@ -70,6 +71,7 @@ class SyncEngine:
         self.orders = Orders(self.ctx, self.contacts)
         self.confirmations = Confirmations(self.ctx, self.orders)
         self.certificates = Certificates(self.ctx)
+        self.carts = Carts(self.ctx)
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
 
     # -- the context, as the flows read it ------------------------------------------

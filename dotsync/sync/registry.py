@@ -20,6 +20,7 @@ import pandas as pd
 from dotsync.sync.changed import (
     Changes,
     prepare_certificates,
+    sync_carts,
     sync_certificates,
     sync_contacts,
     sync_orders,
@@ -27,7 +28,7 @@ from dotsync.sync.changed import (
 from dotsync.sync.engine import SyncEngine
 
 #: The entities a run may be limited to (``dotsync sync --entities``).
-ENTITIES = ("contacts", "orders", "certificates")
+ENTITIES = ("contacts", "orders", "certificates", "carts")
 
 
 class SyncRun:
@@ -83,6 +84,10 @@ def _certificates(engine: SyncEngine, run: SyncRun) -> None:
         sync_certificates(engine, run.changes, run.valid_certificates)
 
 
+def _carts(engine: SyncEngine, run: SyncRun) -> None:
+    sync_carts(engine, run.changes)
+
+
 #: Every step of the sync by name, in the order they are declared (and run).
 SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-contacts", _contacts, entity="contacts",
@@ -103,6 +108,9 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("send-certificates", _certificates,
          needs=("prepare-certificates", "check-send-cap"), entity="certificates",
          doc="The prepared certificates, exactly once."),
+    Step("push-carts", _carts, needs=("push-contacts", "push-orders"), entity="carts",
+         doc="Changed carts as CartInsight records, after their contacts and the orders "
+             "that may have converted them; idle carts enrolled, exactly once."),
 )}
 
 

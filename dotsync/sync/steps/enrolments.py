@@ -1,0 +1,289 @@
+"""Program enrolment, exactly once: resolve, claim, enrol, settle, read back.
+
+Cart enrolments and order-event enrolments (``DOTSYNC_PROGRAMS``) both start a journey
+that e-mails the customer, so both go this one way, as :mod:`.exactly_once` does for
+triggered campaigns:
+
+1. **resolve** each contact once a run (``GET /contacts/v3/email/{email}``): the
+   enrolment call takes Dotdigital's contact ids, and the same answer says whether the
+   contact may receive marketing there (e-mail status ``subscribed``); one that may
+   not is never enrolled, whatever the staged consent says;
+2. **claim** the batch's ledger keys (``in_doubt``, committed) before the call;
+3. **enrol** at most 25 contacts a call (``programs.yaml``: ``maxItems: 25``); the
+   call is of kind ``send``, so an answer lost after the request may have arrived is
+   :class:`~dotsync.dotdigital.errors.SendOutcomeUnknown` and its claims stay
+   ``in_doubt``: never enrolled again automatically (``dotsync resend`` does it,
+   deliberately);
+4. **settle**: ``synced`` with the enrolment id (``dotdigital_ref``) and the moment;
+5. **read back** the enrolment (asynchronous: ``Processing`` then ``Finished``) and its
+   fault report (``…/report-faults``): a contact Dotdigital did not enrol is settled
+   ``rejected`` with the report's reason. One still processing when the run stops is
+   read back by the next run (``error_code`` :data:`PROCESSING`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from dotsync import failpoints
+from dotsync.dotdigital import errors as dd
+from dotsync.dotdigital.models import ProgramEnrolment
+from dotsync.masking import mask_email
+from dotsync.store import attempts, schema
+from dotsync.sync.carts_plan import enrolment_batches
+from dotsync.sync.steps.context import RunContext
+from dotsync.sync.steps.outcome import Outcome
+from dotsync.sync.steps.records import describe
+
+#: ``error_code`` of an enrolment made whose outcome Dotdigital has not finished.
+PROCESSING = "enrolment_processing"
+#: Waiting for the contact to exist in Dotdigital (``dotsync rejects --waiting``).
+NO_CONTACT = "waiting_for_contact"
+#: Dotdigital says the contact may not receive marketing.
+NOT_MARKETABLE = "no_marketing_consent"
+#: How long one run waits for its enrolments to finish before leaving the rest to the
+#: next run's read-back.
+READ_BACK_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Enrol:
+    """One enrolment owed: its ledger key, the contact and the program."""
+
+    key: str
+    email: str
+    program_id: int
+    source_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """What Dotdigital holds about a contact that enrolment needs."""
+
+    contact_id: int
+    marketable: bool
+
+
+def resolve_contacts(ctx: RunContext, emails: Iterable[str],
+                     known: dict[str, Contact | None]) -> None:
+    """Fill ``known`` with each e-mail's Dotdigital contact (None: none there)."""
+    for email in dict.fromkeys(emails):
+        if email in known:
+            continue
+        try:
+            found = ctx.api.get_contact("email", email)
+        except dd.NotFoundError:
+            known[email] = None
+            continue
+        raw = found.get("contactId")
+        channels = found.get("channelProperties") or {}
+        status = (channels.get("email") or {}).get("status")
+        known[email] = (Contact(int(raw), status == "subscribed")
+                        if isinstance(raw, int) or str(raw).isdigit() else None)
+
+
+def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
+               contacts: dict[str, Contact | None] | None = None) -> list[str]:
+    """Enrol each ``owed`` contact once per key; returns the keys enrolled this run."""
+    known = {} if contacts is None else contacts
+    resolve_contacts(ctx, (o.email for o in owed), known)
+    waiting, refused, ready = [], [], []
+    for item in owed:
+        contact = known.get(item.email)
+        if contact is None:
+            waiting.append(item)
+        elif not contact.marketable:
+            refused.append(item)
+        else:
+            ready.append(item)
+    _record(ctx, entity, waiting, "pending", NO_CONTACT,
+            "contact {email} is not in Dotdigital yet; enrolled once it is")
+    _record(ctx, entity, refused, "rejected", NOT_MARKETABLE,
+            "contact {email} may not receive marketing in Dotdigital; not enrolled")
+    done: list[str] = []
+    made: list[tuple[ProgramEnrolment, list[Enrol]]] = []
+    by_program: dict[int, list[Enrol]] = {}
+    for item in ready:
+        by_program.setdefault(item.program_id, []).append(item)
+    for program_id, items in by_program.items():
+        by_contact: dict[int, list[Enrol]] = {}
+        for item in items:
+            by_contact.setdefault(_id(known, item.email), []).append(item)
+        for batch in enrolment_batches(by_contact):
+            keys = [i.key for cid in batch for i in by_contact[cid]]
+            claimed = ctx.ledger.claim(entity, keys, run_id=ctx.run_id)
+            failpoints.hit("after_enrol_claim")
+            ctx.report.counts[entity].skipped += len(keys) - len(claimed)
+            mine = [i for cid in batch for i in by_contact[cid] if i.key in claimed]
+            if not mine:
+                continue
+            enrolment = _enrol(ctx, entity, program_id, mine, known)
+            if enrolment is not None:
+                made.append((enrolment, mine))
+                done += [i.key for i in mine]
+    read_back(ctx, entity, [(e.id, {_id(known, i.email): [i.key] for i in items})
+                            for e, items in made])
+    return done
+
+
+def _id(known: Mapping[str, Contact | None], email: str) -> int:
+    contact = known[email]
+    assert contact is not None
+    return contact.contact_id
+
+
+def _enrol(ctx: RunContext, entity: str, program_id: int, batch: list[Enrol],
+           known: Mapping[str, Contact | None]) -> ProgramEnrolment | None:
+    ids = list(dict.fromkeys(_id(known, i.email) for i in batch))
+    try:
+        enrolment = ctx.api.enrol_contacts(program_id, ids)
+    except dd.SendOutcomeUnknown as exc:
+        settle(ctx, entity, batch, Outcome(
+            "in_doubt", "SendOutcomeUnknown",
+            "the connection dropped after the enrolment was sent; the contact may or may "
+            f"not be enrolled ({describe(exc)}); never repeated automatically"))
+        return None
+    except dd.AuthenticationError:
+        settle(ctx, entity, batch, Outcome(
+            "failed", "AuthenticationError", "credentials refused; nobody was enrolled"))
+        raise
+    except dd.DotdigitalError as exc:
+        settle(ctx, entity, batch, Outcome(
+            "failed" if exc.transient else "rejected",
+            exc.error_code or type(exc).__name__,
+            f"program {program_id}: {describe(exc)}"))
+        return None
+    # Anything else propagates and leaves the claims in doubt, which is what we want.
+    failpoints.hit("after_enrol")
+    settle(ctx, entity, batch, Outcome("synced", PROCESSING,
+                                       f"enrolment {enrolment.id} into program {program_id}"
+                                       " submitted; its outcome is read back",
+                                       reference=enrolment.id),
+           detail={"program": program_id, "enrolment": enrolment.id,
+                   "status": enrolment.status or "Processing"},
+           contacts=known)
+    return enrolment
+
+
+def settle(ctx: RunContext, entity: str, batch: Sequence[Enrol], outcome: Outcome, *,
+           detail: Mapping[str, Any] | None = None,
+           contacts: Mapping[str, Contact | None] | None = None) -> None:
+    """Write one outcome for each enrolment of ``batch`` to the ledger and the report.
+
+    ``sent_at`` (also of one in doubt: when it may have been made) is the run's clock,
+    the one the re-enrolment window is measured on."""
+    now = ctx.options.now().to_pydatetime()
+    rows = []
+    for item in batch:
+        row: dict[str, Any] = {"key": item.key, "state": outcome.state,
+                               "error_code": outcome.code, "error_message": outcome.message}
+        if outcome.reference is not None:
+            row["dotdigital_ref"] = f"enrolment {outcome.reference}"
+        if item.source_hash is not None:
+            row["source_hash"] = item.source_hash
+        if detail is not None:
+            contact = (contacts or {}).get(item.email)
+            row["detail"] = json.dumps({**detail, "contact": contact.contact_id
+                                        if contact else None}, sort_keys=True)
+        if outcome.final:
+            ctx.settled.setdefault(entity, set()).add(item.key)
+        if outcome.state in ("synced", "in_doubt"):
+            row["sent_at"] = now
+        if outcome.state != "synced":
+            ctx.report.problem(entity, item.key, outcome.state, outcome.message or "",
+                               email=item.email, code=outcome.code)
+        ctx.tally(entity, outcome.state)
+        rows.append(row)
+    ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT)
+
+
+def _record(ctx: RunContext, entity: str, items: Sequence[Enrol], state: str, code: str,
+            message: str) -> None:
+    """Enrolments not made, with why (never over a record sent or in doubt)."""
+    if not items:
+        return
+    ctx.count_skips(entity, [(i.key, code) for i in items])
+    ctx.ledger.record(entity, [
+        {"key": i.key, "state": state, "error_code": code,
+         "error_message": message.format(email=mask_email(i.email)),
+         **({"source_hash": i.source_hash} if i.source_hash else {})}
+        for i in items], run_id=ctx.run_id, protect_sent=True)
+
+
+# -- reading enrolments back --------------------------------------------------------------
+
+#: (enrolment id, {contact id: ledger keys enrolled by it}).
+Made = tuple[str, dict[int, list[str]]]
+
+
+def unfinished(ctx: RunContext, entity: str) -> list[Made]:
+    """Enrolments earlier runs made whose outcome was not read back yet."""
+    t = schema.ledger
+    out: dict[str, dict[int, list[str]]] = {}
+    with ctx.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.key, t.c.detail).where(
+            t.c.entity == entity, t.c.state == "synced", t.c.error_code == PROCESSING))
+        for key, detail in rows:
+            try:
+                data = json.loads(detail or "{}")
+            except ValueError:
+                continue
+            if data.get("enrolment") and data.get("contact") is not None:
+                out.setdefault(str(data["enrolment"]), {}).setdefault(
+                    int(data["contact"]), []).append(str(key))
+    return list(out.items())
+
+
+def read_back(ctx: RunContext, entity: str, made: Sequence[Made], *,
+              sleep: Callable[[float], None] = time.sleep,
+              budget: float = READ_BACK_SECONDS) -> None:
+    """Wait (up to ``budget`` seconds) for each enrolment to finish, then settle its
+    contacts: ``synced`` (enrolled) or ``rejected`` with the fault report's reason."""
+    deadline = time.monotonic() + budget
+    waiting = list(made)
+    while waiting:
+        still: list[Made] = []
+        for enrolment_id, keys in waiting:
+            try:
+                status = ctx.api.get_enrolment(enrolment_id)
+                if not status.finished:
+                    still.append((enrolment_id, keys))
+                    continue
+                faults = ctx.api.get_enrolment_faults(enrolment_id)
+            except dd.AuthenticationError:
+                raise
+            except dd.DotdigitalError as exc:
+                ctx.report.notes.append(f"enrolment {enrolment_id}: read back later "
+                                        f"({describe(exc)})")
+                continue
+            _settle_read_back(ctx, entity, enrolment_id, keys,
+                              {f.contact_id: f.reason for f in faults})
+        if not still or time.monotonic() >= deadline:
+            break
+        waiting = still
+        sleep(max(0.01, ctx.options.poll_interval))
+
+
+def _settle_read_back(ctx: RunContext, entity: str, enrolment_id: str,
+                      keys: Mapping[int, list[str]], faults: Mapping[int | None, str]) -> None:
+    rows = []
+    for contact_id, contact_keys in keys.items():
+        reason = faults.get(contact_id)
+        for key in contact_keys:
+            if reason is None:
+                rows.append({"key": key, "state": "synced", "error_code": None,
+                             "error_message": None})
+            else:
+                rows.append({"key": key, "state": "rejected", "error_code": "enrolment_fault",
+                             "error_message": f"enrolment {enrolment_id}: Dotdigital did not "
+                                              f"enrol the contact ({reason})"})
+                ctx.report.problem(entity, key, "rejected", rows[-1]["error_message"],
+                                   code="enrolment_fault")
+    if rows:
+        ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT_READ)
