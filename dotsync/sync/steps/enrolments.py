@@ -81,11 +81,10 @@ def resolve_contacts(ctx: RunContext, emails: Iterable[str],
         except dd.NotFoundError:
             known[email] = None
             continue
-        raw = found.get("contactId")
+        raw = str(found.get("contactId") or "")
         channels = found.get("channelProperties") or {}
         status = (channels.get("email") or {}).get("status")
-        known[email] = (Contact(int(raw), status == "subscribed")
-                        if isinstance(raw, int) or str(raw).isdigit() else None)
+        known[email] = Contact(int(raw), status == "subscribed") if raw.isdigit() else None
 
 
 def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
@@ -280,10 +279,10 @@ def _settle_read_back(ctx: RunContext, entity: str, enrolment_id: str,
                 rows.append({"key": key, "state": "synced", "error_code": None,
                              "error_message": None})
             else:
+                message = (f"enrolment {enrolment_id}: Dotdigital did not enrol the contact"
+                           f" ({reason})")
                 rows.append({"key": key, "state": "rejected", "error_code": "enrolment_fault",
-                             "error_message": f"enrolment {enrolment_id}: Dotdigital did not "
-                                              f"enrol the contact ({reason})"})
-                ctx.report.problem(entity, key, "rejected", rows[-1]["error_message"],
-                                   code="enrolment_fault")
+                             "error_message": message})
+                ctx.report.problem(entity, key, "rejected", message, code="enrolment_fault")
     if rows:
         ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT_READ)
