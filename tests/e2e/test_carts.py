@@ -230,3 +230,23 @@ def test_two_overlapping_runs_never_enrol_twice(store, emulator) -> None:
     assert not errors
     assert started.is_set()
     assert enrolled(emulator) == {f"customer{i}@example.com": 1 for i in range(6)}
+
+
+def test_status_rejects_and_trace_tell_a_carts_story(store, emulator) -> None:
+    from dotsync.store.status import rejects, status
+    from dotsync.trace import trace
+
+    stage(store, "customers", [customer(1)])
+    stage(store, "carts", [cart(1, "customer1@example.com"),
+                           cart(2, "customer1@example.com", currency="XXQ")])
+    run(store, emulator, LATER)
+    entities = status(store)["entities"]
+    assert entities["carts"]["staged"] == 2
+    assert entities["carts"]["synced"] == 1 and entities["carts"]["rejected"] == 1
+    assert entities[LEDGER_ENTITY]["synced"] == 1
+    problem = next(r for r in rejects(store, "carts") if r["id"] == "K2")
+    assert "currency" in problem["field"]
+    story = trace(store, settings_for(emulator, store.url), "carts", "K1")
+    assert story["state"] == "synced"
+    assert story["enrolment"]["ledger"]["state"] == "synced"
+    assert story["staged"]["customer_email"] != "customer1@example.com", "masked"
