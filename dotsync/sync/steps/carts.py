@@ -251,6 +251,11 @@ class Carts:
         for d in decisions:
             if d.enrol:
                 owed.append(Enrol(d.cart_id, d.email, program_id))
+                # Due now, written before any claim: a run that dies before this cart's
+                # batch is claimed leaves it for the next run's due carts to find.
+                waits.append({"key": d.cart_id, "state": "pending", "error_code": "due",
+                              "error_message": "idle: to be enrolled",
+                              "detail": json.dumps({"due": now.isoformat()})})
             elif d.reason in _NEVER:
                 never.append(d.cart_id)
             elif d.reason != carts_plan.ALREADY_ENROLLED:
