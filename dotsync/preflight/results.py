@@ -27,6 +27,7 @@ CHECK_NAMES: tuple[str, ...] = (
     "certificate_links",
     "order_currencies",
     "store_location",
+    "programs",
 )
 
 

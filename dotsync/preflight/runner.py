@@ -23,6 +23,7 @@ from dotsync.preflight.context import _Context
 from dotsync.preflight.currencies import check_order_currencies
 from dotsync.preflight.data_fields import check_data_fields
 from dotsync.preflight.insight import check_insight_collection, check_send_history
+from dotsync.preflight.programs import check_programs
 from dotsync.preflight.results import CHECK_NAMES, Check, PreflightResult, _first_line
 from dotsync.store import Store
 
@@ -40,6 +41,7 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("certificate_links", check_certificate_links),
     ("order_currencies", check_order_currencies),
     ("store_location", check_store_location),
+    ("programs", check_programs),
 )
 assert tuple(n for n, _ in _CHECKS) == CHECK_NAMES
 

@@ -167,13 +167,14 @@ class SyncEngine:
     def preflight(self) -> Any:
         """The go-live checks (``dotsync preflight``), failing the run before any write.
 
-        A scheduled sync checks only the staged records it is about to read (changed
-        since the last run, or to retry); a backfill checks every row it may send."""
+        A scheduled sync (or carts run) checks only the staged records it is about to read
+        (changed since the last run, or to retry); a backfill checks every row it may
+        send."""
         from dotsync.preflight import run_preflight
 
         # Preflight's read-only checks use the client itself, beyond the protocol.
         result = run_preflight(self.settings, self.store, cast(Any, self.client),
-                               changed_only=self.report.flow == "sync",
+                               changed_only=self.report.flow in ("sync", "carts"),
                                deployed=self.options.deployed)
         for check_ in result.checks:
             if check_.status != "pass":

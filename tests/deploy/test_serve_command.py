@@ -32,7 +32,7 @@ def test_interval_defaults_to_15_minutes_and_is_configurable(
 
 
 def test_the_deployments_built() -> None:
-    sync, backfill, replay, consent, reconcile = build_deployments(interval_minutes=5)
+    sync, backfill, replay, consent, reconcile, carts = build_deployments(interval_minutes=5)
 
     assert [d.name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
     assert [d.flow_name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
@@ -43,7 +43,11 @@ def test_the_deployments_built() -> None:
     assert reconcile.name == "reconcile" and reconcile.flow_name == "reconcile"
     assert [s.schedule.cron for s in reconcile.schedules] == ["30 3 * * *"]  # daily
     assert reconcile.parameters == {}
-    for deployment in (sync, backfill, replay, consent, reconcile):
+    assert carts.name == "carts" and carts.flow_name == "carts"
+    assert [s.schedule.interval for s in carts.schedules] == [timedelta(minutes=5)]
+    assert carts.parameters == {"preflight": True}
+    assert carts.entrypoint == "flows.carts.carts"
+    for deployment in (sync, backfill, replay, consent, reconcile, carts):
         assert deployment.concurrency_limit == 1
         assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
     # Deployed sync and backfill runs pass the go-live checks before any write.
@@ -76,7 +80,8 @@ def test_serve_refuses_a_block_that_does_not_exist(prefect_server: PrefectServer
 def test_each_account_gets_its_own_named_tagged_deployments() -> None:
     deployments = build_deployments(interval_minutes=15, account="acme")
     assert [d.name for d in deployments] == [
-        "sync-acme", "backfill-acme", "replay-acme", "consent-acme", "reconcile-acme"]
+        "sync-acme", "backfill-acme", "replay-acme", "consent-acme", "reconcile-acme",
+        "carts-acme"]
     for deployment in deployments:
         assert "account:acme" in deployment.tags and "dotsync" in deployment.tags
         assert deployment.parameters["account"] == "acme"
