@@ -250,3 +250,52 @@ def test_status_rejects_and_trace_tell_a_carts_story(store, emulator) -> None:
     assert story["state"] == "synced"
     assert story["enrolment"]["ledger"]["state"] == "synced"
     assert story["staged"]["customer_email"] != "customer1@example.com", "masked"
+
+
+def test_an_enrolment_still_processing_is_read_back_by_the_next_run(store, tmp_path) -> None:
+    with EmulatorServer(EmulatorConfig(random_seed=5, import_delay=0.3)) as slow:
+        slow.state.add_program(PROGRAM, "Abandoned cart")
+        stage(store, "customers", [customer(1)])
+        stage(store, "carts", [cart(1, "customer1@example.com")])
+        run(store, slow, LATER)
+        row = Ledger(store).frame(LEDGER_ENTITY).set_index("key").loc["K1"]
+        assert (row["state"], row["error_code"]) == ("synced", "enrolment_processing")
+        slow.state.programs.complete_all()
+        run(store, slow, LATER)
+        row = Ledger(store).frame(LEDGER_ENTITY).set_index("key").loc["K1"]
+        assert (row["state"], row["error_code"]) == ("synced", None)
+        assert enrolment_calls(slow) == 1
+
+
+def test_a_contact_the_fault_report_names_is_settled_rejected_with_its_reason(
+        store, emulator) -> None:
+    stage(store, "customers", [customer(1), customer(2)])
+    stage(store, "carts", [cart(1, "customer1@example.com"), cart(2, "customer2@example.com")])
+    run(store, emulator, SOON)
+    # Suppressed between the contact's read and the enrolment: Dotdigital's report says so.
+    failpoints.hooks["after_enrol_claim"] = lambda: emulator.state.add_suppression(
+        "customer2@example.com", "HardBounced")
+    try:
+        run(store, emulator, LATER)
+    finally:
+        failpoints.hooks.pop("after_enrol_claim", None)
+    rows = Ledger(store).frame(LEDGER_ENTITY).set_index("key")
+    assert (rows.loc["K1", "state"], rows.loc["K1", "error_code"]) == ("synced", None)
+    assert (rows.loc["K2", "state"], rows.loc["K2", "error_code"]) == ("rejected",
+                                                                        "enrolment_fault")
+    assert "Suppressed" in rows.loc["K2", "error_message"]
+    run(store, emulator, NEXT_DAY)
+    assert enrolment_calls(emulator) == 1, "a fault is not retried by the next run"
+
+
+def test_many_contacts_are_resolved_by_listing_not_one_call_each(store, emulator,
+                                                                 monkeypatch) -> None:
+    from dotsync.sync.steps import enrolments
+
+    monkeypatch.setattr(enrolments, "BULK_RESOLVE", 3)
+    stage(store, "customers", [customer(i) for i in range(8)])
+    stage(store, "carts", [cart(i, f"customer{i}@example.com") for i in range(8)])
+    report = run(store, emulator, LATER)
+    assert len(enrolled(emulator)) == 8
+    assert report.api_calls.get("contacts_modified_since") == 1
+    assert "get_contact" not in report.api_calls
