@@ -42,6 +42,7 @@ from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.errors import CredentialsRefused, RunFailed
 from dotsync.sync.steps.items import ContactItem, OrderRow
 from dotsync.sync.steps.options import Options
+from dotsync.sync.steps.order_programs import OrderPrograms
 from dotsync.sync.steps.orders import Orders
 from dotsync.sync.steps.send_cap import check
 from dotsync.sync.transactional import SendPlan, confirmations_enabled_at, enable_confirmations
@@ -72,6 +73,7 @@ class SyncEngine:
         self.confirmations = Confirmations(self.ctx, self.orders)
         self.certificates = Certificates(self.ctx)
         self.carts = Carts(self.ctx)
+        self.order_programs = OrderPrograms(self.ctx, self.orders)
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
 
     # -- the context, as the flows read it ------------------------------------------

@@ -84,6 +84,10 @@ def _certificates(engine: SyncEngine, run: SyncRun) -> None:
         sync_certificates(engine, run.changes, run.valid_certificates)
 
 
+def _order_programs(engine: SyncEngine, run: SyncRun) -> None:
+    engine.order_programs.enrol()
+
+
 def _carts(engine: SyncEngine, run: SyncRun) -> None:
     sync_carts(engine, run.changes)
 
@@ -108,6 +112,9 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("send-certificates", _certificates,
          needs=("prepare-certificates", "check-send-cap"), entity="certificates",
          doc="The prepared certificates, exactly once."),
+    Step("enrol-order-events", _order_programs, needs=("push-orders",), entity="orders",
+         doc="The programs (DOTSYNC_PROGRAMS) the orders sent this run start, once per "
+             "event and order."),
     Step("push-carts", _carts, needs=("push-contacts", "push-orders"), entity="carts",
          doc="Changed carts as CartInsight records, after their contacts and the orders "
              "that may have converted them; idle carts enrolled, exactly once."),

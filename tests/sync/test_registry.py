@@ -34,7 +34,8 @@ def test_contacts_first_the_cap_before_any_send_confirmations_after_orders() -> 
 
 @pytest.mark.parametrize("chosen, expected", [
     (["contacts"], ["push-contacts", "check-send-cap"]),
-    (["orders"], ["push-orders", "check-send-cap", "send-order-confirmations"]),
+    (["orders"], ["push-orders", "check-send-cap", "send-order-confirmations",
+                 "enrol-order-events"]),
     (["certificates"], ["prepare-certificates", "check-send-cap", "send-certificates"]),
     (["carts"], ["check-send-cap", "push-carts"]),
 ])

@@ -71,7 +71,7 @@ def _norm(value: Any) -> str | None:
     return value.strip().lower() if isinstance(value, str) and value.strip() else None
 
 
-def _rows(ctx: RunContext, table: sa.Table, columns: Sequence[str], emails: Sequence[str],
+def rows_of(ctx: RunContext, table: sa.Table, columns: Sequence[str], emails: Sequence[str],
           email_of_id: Mapping[str, str]) -> list[tuple[Any, ...]]:
     """Rows of ``table`` whose ``customer_email`` is one of ``emails`` (as stored, or
     trimmed and lower-cased) or whose ``customer_id`` is one of ``email_of_id``."""
@@ -88,7 +88,7 @@ def _rows(ctx: RunContext, table: sa.Table, columns: Sequence[str], emails: Sequ
     return out
 
 
-def _email(row_email: Any, customer_id: Any, email_of_id: Mapping[str, str]) -> str | None:
+def email_of(row_email: Any, customer_id: Any, email_of_id: Mapping[str, str]) -> str | None:
     return _norm(row_email) or email_of_id.get(str(customer_id))
 
 
@@ -96,10 +96,10 @@ def orders_placed(ctx: RunContext, emails: Sequence[str],
                   email_of_id: Mapping[str, str]) -> dict[str, list[datetime]]:
     """When each contact's staged orders were placed."""
     out: dict[str, list[datetime]] = {}
-    rows = _rows(ctx, schema.orders, ("order_id", "customer_email", "customer_id",
+    rows = rows_of(ctx, schema.orders, ("order_id", "customer_email", "customer_id",
                                       "placed_at"), emails, email_of_id)
     for _oid, email, cid, placed in {r[0]: r for r in rows}.values():
-        who = _email(email, cid, email_of_id)
+        who = email_of(email, cid, email_of_id)
         try:
             when = parse_time(placed)
         except ValueError:
@@ -112,11 +112,11 @@ def orders_placed(ctx: RunContext, emails: Sequence[str],
 def carts_of(ctx: RunContext, emails: Sequence[str],
              email_of_id: Mapping[str, str]) -> dict[str, str]:
     """``{cart id: contact e-mail}`` of every staged cart of these contacts."""
-    rows = _rows(ctx, schema.carts, ("cart_id", "customer_email", "customer_id"), emails,
+    rows = rows_of(ctx, schema.carts, ("cart_id", "customer_email", "customer_id"), emails,
                  email_of_id)
     out: dict[str, str] = {}
     for cart_id, email, cid in rows:
-        who = _email(email, cid, email_of_id)
+        who = email_of(email, cid, email_of_id)
         if who is not None:
             out[str(cart_id)] = who
     return out

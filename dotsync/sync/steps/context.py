@@ -84,6 +84,9 @@ class RunContext:
         #: Contacts whose orders this run sent (not kept by a backfill, which sends
         #: millions): the carts step checks their carts for a conversion.
         self.ordered_emails: set[str] = set() if flow != "backfill" else Forgetful()
+        #: The orders this run sent (not kept by a backfill): the events they raise may
+        #: start a program (``DOTSYNC_PROGRAMS``).
+        self.synced_order_ids: set[str] = set() if flow != "backfill" else Forgetful()
         self._staged_customers: pd.DataFrame | None = None
 
     @property

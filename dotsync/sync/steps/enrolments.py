@@ -48,8 +48,10 @@ NO_CONTACT = "waiting_for_contact"
 #: Dotdigital says the contact may not receive marketing.
 NOT_MARKETABLE = "no_marketing_consent"
 #: More contacts than this to resolve in a run are found by listing the account's
-#: contacts (5,000 a call) rather than one call each.
-BULK_RESOLVE = 200
+#: contacts (5,000 a call) rather than one call each, when the listing is shorter.
+BULK_RESOLVE = 25
+#: Contacts per page of a listing (``GET /contacts/v3``: ``limit`` at most 5,000).
+LISTING_PAGE = 5000
 #: "Modified since" for a listing of every contact.
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
 #: Dotdigital's answer for a fault report asked before the enrolment finished.
@@ -79,13 +81,13 @@ def resolve_contacts(ctx: RunContext, emails: Iterable[str],
     """Fill ``known`` with each e-mail's Dotdigital contact (None: none there).
 
     A few are read one by one (``GET /contacts/v3/email/{email}``); more than
-    :data:`BULK_RESOLVE` by paging through the account's contacts (``GET /contacts/v3``,
-    5,000 a call, stopping once every one is found): 100,000 contacts cost 20 calls
-    instead of 100,000."""
+    :data:`BULK_RESOLVE`, when that is fewer calls, by paging through the account's
+    contacts (``GET /contacts/v3``, 5,000 a call, stopping once every one is found):
+    100,000 contacts cost 20 calls instead of 100,000."""
     missing = [e for e in dict.fromkeys(emails) if e not in known]
-    if len(missing) > BULK_RESOLVE:
+    if len(missing) > BULK_RESOLVE and len(missing) > _listing_calls(ctx):
         wanted = set(missing)
-        for found in ctx.api.contacts_modified_since(EVER, limit=5000):
+        for found in ctx.api.contacts_modified_since(EVER, limit=LISTING_PAGE):
             email = str((found.get("identifiers") or {}).get("email") or "").strip().lower()
             if email in wanted:
                 known[email] = _contact(found)
@@ -100,6 +102,16 @@ def resolve_contacts(ctx: RunContext, emails: Iterable[str],
             known[email] = _contact(ctx.api.get_contact("email", email))
         except dd.NotFoundError:
             known[email] = None
+
+
+def _listing_calls(ctx: RunContext) -> int:
+    """The calls a listing of the account's contacts takes, as far as the ledger knows
+    them (one indexed count)."""
+    t = schema.ledger
+    with ctx.store.engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+            t.c.entity == "contacts", t.c.state == "synced")).scalar_one()
+    return int(n) // LISTING_PAGE + 1
 
 
 def _contact(found: Mapping[str, Any]) -> Contact | None:
