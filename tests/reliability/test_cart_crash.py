@@ -48,6 +48,13 @@ def _stage(store: Store) -> None:
 
 
 def _enrolled(emulator: EmulatorServer) -> dict[str, int]:
+    # Enrolments are processed asynchronously; the emulator settles one when it is read.
+    # One nobody reads (its run died) is still processed, as Dotdigital would.
+    state = emulator.state
+    with state.lock:
+        state.programs.complete_all()
+        for enrolment in state.programs.enrolments.values():
+            state.programs.settle(state, enrolment)
     by_id = {c["contactId"]: c["identifiers"]["email"] for c in emulator.state.contacts()}
     return {by_id[i]: n for i, n in emulator.state.programs.enrolled(PROGRAM).items()}
 

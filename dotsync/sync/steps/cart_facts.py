@@ -25,6 +25,9 @@ from dotsync.sync.carts_plan import parse_time
 from dotsync.sync.consent import suppressed_at
 from dotsync.sync.steps.context import RunContext
 
+#: Values per statement of a look-up that scans (under SQLite's 32,766 variables).
+SCAN_VALUES = 10_000
+
 
 @dataclass
 class CartFacts:
@@ -37,8 +40,15 @@ class CartFacts:
     last_enrolment: dict[str, datetime] = field(default_factory=dict)
 
 
-def gather(ctx: RunContext, emails: Iterable[str]) -> CartFacts:
-    """The facts of the contacts behind ``emails`` (normalised)."""
+#: The ledger entity of each contact's last cart enrolment (key: the contact's e-mail,
+#: ``sent_at``: when): the re-enrolment window spans a contact's carts, and this finds
+#: it by key instead of searching the contact's carts.
+CONTACT_WINDOWS = "cart_contacts"
+
+
+def gather(ctx: RunContext, emails: Iterable[str], cart_ids: Iterable[str] = ()
+           ) -> CartFacts:
+    """The facts of the contacts behind ``emails`` (normalised) and of ``cart_ids``."""
     wanted = sorted({e for e in emails if e})
     facts = CartFacts()
     if not wanted:
@@ -57,14 +67,24 @@ def gather(ctx: RunContext, emails: Iterable[str]) -> CartFacts:
                         and e not in suppressed for e in wanted}
     email_of_id = {cid: e for e, ids in ids_of.items() for cid in ids}
     facts.orders_placed = orders_placed(ctx, wanted, email_of_id)
-    cart_emails = carts_of(ctx, wanted, email_of_id)
-    entries = ctx.ledger.frame(carts_plan.LEDGER_ENTITY, list(cart_emails))
-    enrolled, last = carts_plan.enrolment_history(
-        [{"key": k, "state": s, "sent_at": sent, "updated_at": upd}
-         for k, s, sent, upd in zip(entries["key"], entries["state"], entries["sent_at"],
-                                    entries["updated_at"], strict=True)], cart_emails)
-    facts.enrolled_carts, facts.last_enrolment = enrolled, last
+    facts.enrolled_carts = {k for k, s in ctx.ledger.states(carts_plan.LEDGER_ENTITY,
+                                                             list(cart_ids)).items()
+                            if s in carts_plan.ENROLLED_STATES}
+    for email, (sent_at,) in ctx.ledger.lookup(CONTACT_WINDOWS, wanted,
+                                               ("sent_at",)).items():
+        when = parse_time(sent_at)
+        if when is not None:
+            facts.last_enrolment[email] = when
     return facts
+
+
+def mark_windows(ctx: RunContext, emails: Iterable[str], now: datetime) -> None:
+    """Each contact's re-enrolment window starts now: written just before its batch is
+    claimed, so no crash can let a second cart of the contact in within the window
+    (at worst a contact whose claim never happened waits the window once)."""
+    rows = [{"key": e, "state": "synced", "sent_at": now} for e in dict.fromkeys(emails)]
+    if rows:
+        ctx.ledger.record(CONTACT_WINDOWS, rows, run_id=ctx.run_id)
 
 
 def _norm(value: Any) -> str | None:
@@ -77,14 +97,16 @@ def rows_of(ctx: RunContext, table: sa.Table, columns: Sequence[str], emails: Se
     trimmed and lower-cased) or whose ``customer_id`` is one of ``email_of_id``."""
     cols = [table.c[c] for c in columns]
     out: list[tuple[Any, ...]] = []
+    ids = sorted(email_of_id)
+    # The columns are not indexed by their normalised form: each statement is one scan
+    # of the table, so each carries as many values as a statement may (not 900).
     with ctx.store.engine.connect() as conn:
-        for part in chunks(list(emails), 900):
+        for start in range(0, max(len(emails), len(ids)), SCAN_VALUES):
+            some_emails = list(emails[start:start + SCAN_VALUES])
+            some_ids = ids[start:start + SCAN_VALUES]
             out += [tuple(r) for r in conn.execute(sa.select(*cols).where(
-                table.c.customer_email.in_(part)
-                | sa.func.lower(sa.func.trim(table.c.customer_email)).in_(part)))]
-        for part in chunks(sorted(email_of_id), 900):
-            out += [tuple(r) for r in conn.execute(
-                sa.select(*cols).where(table.c.customer_id.in_(part)))]
+                sa.func.lower(sa.func.trim(table.c.customer_email)).in_(some_emails)
+                | table.c.customer_id.in_(some_ids)))]
     return out
 
 

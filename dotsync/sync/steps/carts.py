@@ -172,7 +172,8 @@ class Carts:
         if valid.empty:
             return
         rows = records(valid)
-        facts = cart_facts.gather(self.ctx, [r["customer_email"] for r in rows])
+        facts = cart_facts.gather(self.ctx, [r["customer_email"] for r in rows],
+                                  [str(r["cart_id"]) for r in rows])
         sent = self.send(rows, facts)
         if self.enrolling:
             self.decide(rows, facts, sent)
@@ -264,7 +265,8 @@ class Carts:
         if waits:
             ctx.ledger.record(ENROLMENTS, waits, run_id=ctx.run_id, protect_sent=True)
         if owed:
-            enrol_once(ctx, ENROLMENTS, owed, self.contacts)
+            enrol_once(ctx, ENROLMENTS, owed, self.contacts,
+                       before_claim=lambda emails: cart_facts.mark_windows(ctx, emails, now))
 
     def _wait(self, d: EnrolmentDecision, cart: Cart, now: datetime,
               facts: CartFacts) -> dict[str, Any]:
@@ -303,7 +305,8 @@ class Carts:
             if valid.empty:
                 continue
             rows = records(valid)
-            facts = cart_facts.gather(ctx, [r["customer_email"] for r in rows])
+            facts = cart_facts.gather(ctx, [r["customer_email"] for r in rows],
+                                      [str(r["cart_id"]) for r in rows])
             states = ctx.ledger.states(ENTITY, [str(r["cart_id"]) for r in rows])
             self.decide(rows, facts, {k for k, s in states.items() if s == "synced"})
 

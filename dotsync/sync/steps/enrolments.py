@@ -24,7 +24,7 @@ triggered campaigns:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,8 +122,10 @@ def _contact(found: Mapping[str, Any]) -> Contact | None:
 
 
 def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
-               contacts: dict[str, Contact | None] | None = None) -> list[str]:
-    """Enrol each ``owed`` contact once per key; returns the keys enrolled this run."""
+               contacts: dict[str, Contact | None] | None = None,
+               before_claim: Callable[[list[str]], None] | None = None) -> list[str]:
+    """Enrol each ``owed`` contact once per key; returns the keys enrolled this run.
+    ``before_claim`` is handed each batch's e-mails just before the batch is claimed."""
     known = {} if contacts is None else contacts
     resolve_contacts(ctx, (o.email for o in owed), known)
     waiting, refused, ready = [], [], []
@@ -150,6 +152,8 @@ def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
             by_contact.setdefault(_id(known, item.email), []).append(item)
         for batch in enrolment_batches(by_contact):
             keys = [i.key for cid in batch for i in by_contact[cid]]
+            if before_claim is not None:
+                before_claim([by_contact[cid][0].email for cid in batch])
             claimed = ctx.ledger.claim(entity, keys, run_id=ctx.run_id)
             failpoints.hit("after_enrol_claim")
             ctx.report.counts[entity].skipped += len(keys) - len(claimed)
