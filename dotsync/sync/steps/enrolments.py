@@ -52,6 +52,8 @@ NOT_MARKETABLE = "no_marketing_consent"
 BULK_RESOLVE = 25
 #: Contacts per page of a listing (``GET /contacts/v3``: ``limit`` at most 5,000).
 LISTING_PAGE = 5000
+#: Contacts a listing keeps for the rest of the run beyond those it was asked for.
+LISTING_KEPT = 500_000
 #: "Modified since" for a listing of every contact.
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
 #: Dotdigital's answer for a fault report asked before the enrolment finished.
@@ -89,8 +91,10 @@ def resolve_contacts(ctx: RunContext, emails: Iterable[str],
         wanted = set(missing)
         for found in ctx.api.contacts_modified_since(EVER, limit=LISTING_PAGE):
             email = str((found.get("identifiers") or {}).get("email") or "").strip().lower()
-            if email in wanted:
+            if email in wanted or len(known) < LISTING_KEPT:
+                # Kept for the run's later batches too: one listing, not one per batch.
                 known[email] = _contact(found)
+            if email in wanted:
                 wanted.discard(email)
                 if not wanted:
                     break
