@@ -154,11 +154,12 @@ def consent_command(since: str | None, as_json: bool) -> None:
 
 
 @click.command("resend")
-@click.argument("kind", type=click.Choice(["certificate"]))
+@click.argument("kind", type=click.Choice(["certificate", "cart"]))
 @click.argument("record_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def resend_command(kind: str, record_id: str, as_json: bool) -> None:
-    """Deliberately send a certificate again (the only way it is ever re-sent)."""
+    """Deliberately send a certificate again, or enrol a cart's contact into the cart
+    program again (the only ways either is ever repeated)."""
     from dotsync.dotdigital import DotdigitalClient
     from dotsync.sync.engine import CredentialsRefused, RunFailed, SyncEngine
     from flows.common import load_settings
@@ -170,7 +171,10 @@ def resend_command(kind: str, record_id: str, as_json: bool) -> None:
         with DotdigitalClient.from_settings(settings) as client:
             engine = SyncEngine(store, settings, client, flow="resend")
             engine.connect()
-            engine.resend_certificate(record_id)
+            if kind == "cart":
+                engine.carts.resend(record_id)
+            else:
+                engine.resend_certificate(record_id)
     except CredentialsRefused as exc:  # as every command: one line, exit 1
         from dotsync import debuglog
 
@@ -180,14 +184,15 @@ def resend_command(kind: str, record_id: str, as_json: bool) -> None:
     except (RunFailed, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     report = engine.finish()
-    counts = report.counts["certificates"]
+    counts = report.counts["certificates" if kind == "certificate" else "cart_enrolments"]
+    done = "sent again" if kind == "certificate" else "enrolled again"
     if as_json:
         echo_json(report.as_dict())
     elif counts.sent:
-        click.echo(f"certificate {record_id} sent again.")
+        click.echo(f"{kind} {record_id} {done}.")
     else:
         for p in report.problems:
-            click.echo(f"certificate {record_id}: {p.state}: {p.reason}", err=True)
+            click.echo(f"{kind} {record_id}: {p.state}: {p.reason}", err=True)
     if not counts.sent:
         sys.exit(1)
 

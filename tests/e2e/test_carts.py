@@ -299,3 +299,26 @@ def test_many_contacts_are_resolved_by_listing_not_one_call_each(store, emulator
     assert len(enrolled(emulator)) == 8
     assert report.api_calls.get("contacts_modified_since") == 1
     assert "get_contact" not in report.api_calls
+
+
+def test_an_in_doubt_enrolment_is_only_repeated_by_resend(store, emulator) -> None:
+    stage(store, "customers", [customer(1)])
+    stage(store, "carts", [cart(1, "customer1@example.com")])
+    run(store, emulator, SOON)
+    emulator.state.set_faults(script=[{"kind": "drop_before", "method": "POST",
+                                       "path": "/v2/programs/enrolments"}])
+    config = settings_for(emulator, store.url, cart_program_id=PROGRAM)
+    with make_client(config, max_retries=0) as client:
+        engine = SyncEngine(store, config, client,
+                            options=sync_options(now=lambda: LATER, poll_interval=0.01))
+        run_sync(engine, ("carts",))
+    assert Ledger(store).states(LEDGER_ENTITY) == {"K1": "in_doubt"}
+    assert enrolled(emulator) == {}
+    run(store, emulator, NEXT_DAY)
+    assert enrolled(emulator) == {}, "in doubt: never repeated by a run"
+    with make_client(config) as client:
+        engine = SyncEngine(store, config, client, flow="resend",
+                            options=sync_options(now=lambda: NEXT_DAY))
+        engine.carts.resend("K1")
+    assert enrolled(emulator) == {"customer1@example.com": 1}
+    assert Ledger(store).states(LEDGER_ENTITY) == {"K1": "synced"}

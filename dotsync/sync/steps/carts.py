@@ -330,3 +330,37 @@ class Carts:
                                                          .confirmations_chunk])
             staged["_hash"] = source_hashes(ENTITY, staged)
             self.push(staged)
+
+    def resend(self, cart_id: str) -> None:
+        """Deliberately enrol a cart's contact again (``dotsync resend cart ID``): the
+        way out of an enrolment left ``in_doubt``. The cart must still be one that
+        enrols (not empty, not converted, its contact marketable); the re-enrolment
+        window is the operator's call, so it is not applied."""
+        from dotsync.sync.steps.errors import RunFailed
+
+        ctx = self.ctx
+        program_id = ctx.settings.cart_program_id
+        if program_id is None:
+            raise RunFailed("DOTSYNC_CART_PROGRAM_ID is not set: there is no cart program")
+        staged = ctx.store.read_staged(ENTITY, [cart_id])
+        if staged.empty:
+            raise RunFailed(f"no staged cart {cart_id!r}")
+        valid = self.validate(staged.assign(_hash=source_hashes(ENTITY, staged)),
+                              record=False)
+        if valid.empty:
+            raise RunFailed(f"cart {cart_id!r} is invalid (dotsync trace carts {cart_id})")
+        row = records(valid)[0]
+        cart = carts_plan.cart_from_row(row)
+        facts = cart_facts.gather(ctx, [cart.email], [cart.cart_id])
+        why = (carts_plan.EMPTY if cart.empty else carts_plan.CONVERTED
+               if carts_plan.is_converted(cart, facts.orders_placed) else
+               carts_plan.NO_CONSENT if not facts.marketable.get(cart.email) else None)
+        if why is not None:
+            raise RunFailed(f"cart {cart_id!r} does not enrol: {why}")
+        ctx.ledger.record(ENROLMENTS, [{
+            "key": cart_id, "state": "pending", "error_code": None,
+            "error_message": "resend requested", "detail": None}],
+            run_id=ctx.run_id, attempt=attempts.RESEND)
+        now = self.now()
+        enrol_once(ctx, ENROLMENTS, [Enrol(cart_id, cart.email, program_id)], self.contacts,
+                   before_claim=lambda emails: cart_facts.mark_windows(ctx, emails, now))
