@@ -21,6 +21,7 @@ from dotsync.cli_support import echo_json, open_store, print_summary, read_setti
 from dotsync.config import Settings
 from dotsync.progress import ENV as PROGRESS_ENV
 from dotsync.store.runs import last_run
+from dotsync.sync.entities import ENTITIES
 
 
 def _stop_if_credentials_refused(settings: Settings, as_json: bool) -> None:
@@ -56,8 +57,9 @@ def _finish_run(state: Any, as_json: bool) -> None:
 
 
 @click.command("sync")
-@click.option("--entities", default="contacts,orders,certificates", show_default=True,
-              help="Comma-separated: contacts, orders, certificates.")
+@click.option("--entities", default=",".join(ENTITIES), show_default=True,
+              help=f"Comma-separated: {', '.join(ENTITIES)} (carts only when the carts "
+                   "table has rows).")
 @click.option("--dry-run", is_flag=True, help="Validate and report what would be sent; send "
               "nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -74,7 +76,7 @@ def sync_command(entities: str, dry_run: bool, as_json: bool, poll_interval: flo
          allow_sends: int | None, assume_before: str | None) -> None:
     """One run of the sync flow (a Prefect flow run)."""
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
-    unknown = sorted(set(chosen) - {"contacts", "orders", "certificates"})
+    unknown = sorted(set(chosen) - set(ENTITIES))
     if unknown:
         raise click.UsageError(f"unknown entities: {', '.join(unknown)}")
     settings = read_settings()

@@ -26,9 +26,10 @@ from dotsync.sync.changed import (
     sync_orders,
 )
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.entities import ENTITIES
 
-#: The entities a run may be limited to (``dotsync sync --entities``).
-ENTITIES = ("contacts", "orders", "certificates", "carts")
+#: The entities a run may be limited to: :data:`dotsync.sync.entities.ENTITIES`.
+__all__ = ["ENTITIES", "SYNC_STEPS", "Step", "SyncRun", "check_order", "plan", "run_steps"]
 
 
 class SyncRun:
