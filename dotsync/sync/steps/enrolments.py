@@ -94,10 +94,9 @@ def resolve_contacts(ctx: RunContext, emails: Iterable[str],
             if email in wanted or len(known) < LISTING_KEPT:
                 # Kept for the run's later batches too: one listing, not one per batch.
                 known[email] = _contact(found)
-            if email in wanted:
-                wanted.discard(email)
-                if not wanted:
-                    break
+            wanted.discard(email)
+            if not wanted and len(known) >= LISTING_KEPT:
+                break  # (below the cap the listing goes on: later batches need it)
         for email in wanted:
             known[email] = None
         return
