@@ -37,7 +37,8 @@ def status_command(as_json: bool) -> None:
 @click.command("rejects")
 @click.option(
     "--entity",
-    type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates"]),
+    type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates",
+                       "carts", "cart_enrolments", "program_enrolments"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--warnings", "show_warnings", is_flag=True,
@@ -88,7 +89,8 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 
 @click.command("replay")
 @click.option("--entity", type=click.Choice(
-    ["customers", "contacts", "orders", "confirmations", "certificates", "products"]))
+    ["customers", "contacts", "orders", "confirmations", "certificates", "carts",
+     "cart_enrolments", "program_enrolments", "products"]))
 @click.option("--ids", default=None, help="Comma-separated record ids (default: all); a "
               "product as `store / sku`, as status and rejects show it.")
 def replay_command(entity: str | None, ids: str | None) -> None:
@@ -104,9 +106,9 @@ def replay_command(entity: str | None, ids: str | None) -> None:
     from dotsync.store.writer import ledger_writer
 
     keys = [k.strip() for k in ids.split(",") if k.strip()] if ids else None
-    if keys is not None and entity is not None:
+    if keys is not None and entity == "products":
         keys = [record_keys.of_shown(entity, k) for k in keys]
-    elif keys is not None:  # a product's id names its store; other ids have no " / "
+    elif keys is not None and entity is None:  # a product id as shown: store / sku
         keys = [*keys, *(record_keys.of_shown("products", k) for k in keys if " / " in k)]
     store = open_store(read_settings())
     with ledger_writer(store.engine, flow="replay (command line)", run_id=uuid.uuid4().hex,
