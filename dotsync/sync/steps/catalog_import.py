@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.wire import SerializedChunk, build_insight_import_body, dumps
@@ -195,11 +193,7 @@ class CatalogImport(BulkImport[dict[str, Any], None]):
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
-        #: Per collection, what settling each record of its open body needs, one small
-        #: JSON array of (key, source hash, payload hash) a record: the open bodies
-        #: hold hundreds of thousands of records, and tuples of strings were ~370
-        #: bytes each against ~130 here (the collection is the queue's own).
-        self._queues: dict[str, deque[bytes]] = {}
+        self._queues: dict[str, deque[tuple[Any, ...]]] = {}
 
     def pack(self, item: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(item[k] for k in PRODUCT_SETTLE_FIELDS)
@@ -208,21 +202,14 @@ class CatalogImport(BulkImport[dict[str, Any], None]):
         return (item["collection"], item["_payload"])
 
     def remember(self, item: dict[str, Any]) -> None:
-        self._queues.setdefault(item["collection"], deque()).append(
-            dumps([item["key"], item["_hash"], item["_payload_hash"]]))
-
-    @staticmethod
-    def _unpacked(collection: str, packed: bytes) -> tuple[Any, ...]:
-        key, source_hash, payload_hash = orjson.loads(packed)
-        return (key, collection, source_hash, payload_hash)
+        self._queues.setdefault(item["collection"], deque()).append(self.pack(item))
 
     def forget(self, payload: Any) -> tuple[Any, ...]:
-        return self._unpacked(payload[0], self._queues[payload[0]].pop())
+        return self._queues[payload[0]].pop()
 
     def take(self, chunk: Sequence[Any]) -> list[tuple[Any, ...]]:
-        collection = chunk.collection  # type: ignore[attr-defined]
-        queue = self._queues[collection]
-        return [self._unpacked(collection, queue.popleft()) for _ in range(len(chunk))]
+        queue = self._queues[chunk.collection]  # type: ignore[attr-defined]
+        return [queue.popleft() for _ in range(len(chunk))]
 
     def chunks(self, payloads: Iterator[Any],
                on_oversize: Callable[[Any, int], None]) -> Iterable[Sequence[Any]]:
