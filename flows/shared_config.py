@@ -15,7 +15,6 @@ otherwise keep a ledger of its own (and send gift certificates again).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from dotsync.config import Settings
@@ -48,4 +47,4 @@ def apply_shared_config(settings: Settings) -> Settings:
     if not url:
         return settings
     logger.info("staging database from the Prefect Secret block %r", name)
-    return dataclasses.replace(settings, database_url=url)
+    return settings.model_copy(update={"database_url": url})
