@@ -184,3 +184,19 @@ def test_an_error_while_followed_from_another_wait_is_raised_by_finish() -> None
     with pytest.raises(dd.AuthenticationError):
         flight.finish()
     assert flight.broken and ctx.in_flight == []
+
+
+def test_an_import_that_ended_badly_is_settled_by_finish_not_from_another_wait() -> None:
+    """Its records settle ``failed``: that belongs to the step that owns them (which
+    is retried for its own transient failures), not to the step that happened to wait."""
+    ctx = fake_context(poll_interval=0.01)
+    first = FakeImport(["RejectedByWatchdog"], ctx=ctx)
+    polls: list[str] = []
+    status = first.status
+    first.status = lambda import_id: polls.append(import_id) or status(import_id)  # type: ignore[method-assign]
+    flight = first.start(records(1))
+    FakeImport(["Finished"], ctx=ctx).run(records(1))  # its wait polls the first
+    assert polls == ["import-1"]  # seen to end badly, from the second's wait
+    assert first.settled == []
+    assert flight.finish() == []
+    assert [(key, outcome.state) for key, outcome in first.settled] == [("r0", "failed")]

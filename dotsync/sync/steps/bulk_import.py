@@ -11,6 +11,7 @@ means for it.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -28,6 +29,9 @@ from dotsync.sync.steps.records import describe, error_code
 T = TypeVar("T")  # a record as the step hands it over
 X = TypeVar("X")  # what settling an import hands back (e.g. the records to retry)
 
+#: What a paused pipeline yields when it waits to be driven by :meth:`InFlight.finish`.
+FOREGROUND = math.inf
+
 #: A record (as :meth:`BulkImport.unpack` rebuilt it) with its outcome.
 Settled = tuple[dict[str, Any], Outcome]
 
@@ -42,6 +46,8 @@ class BulkImport(ABC, Generic[T, X]):
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+        #: Followed from another pipeline's wait (:meth:`InFlight.step_until`).
+        self.in_background = False
 
     # -- what differs ---------------------------------------------------------------
 
@@ -106,11 +112,14 @@ class BulkImport(ABC, Generic[T, X]):
         """Read and submit every record of ``items`` (settling the imports that end
         meanwhile) and return with the last imports still in flight: the caller may work
         on something else while they run, then :meth:`InFlight.finish` settles them."""
-        return InFlight(self._pipeline(items), self.ctx)
+        return InFlight(self._pipeline(items), self.ctx, self)
 
     def _pipeline(self, items: Iterable[T]) -> Generator[float | None, None, list[X]]:
         """The pipeline. It never sleeps: it yields until when it would (a clock time),
-        and None once, when every record has been submitted."""
+        None once, when every record has been submitted, and :data:`FOREGROUND` while
+        followed in the background with an import that ended badly: its records are
+        settled ``failed`` only by :meth:`InFlight.finish`, in the step that owns them
+        (a step is retried for its own transient failures, not another's)."""
         options = self.ctx.options
         # Records in the order they were serialised; chunks keep that order, so each
         # chunk takes its records from the front.
@@ -148,6 +157,8 @@ class BulkImport(ABC, Generic[T, X]):
             if isinstance(done.error, dd.AuthenticationError):
                 raise done.error
             ended = self.ended_badly(done)
+            while ended is not None and self.in_background:
+                yield FOREGROUND
             failures = self.failures(done.report) if ended is None else {}
             for batch in done.chunk.batches(options.settle_batch):
                 rows = [self.unpack(row) for row in batch]
@@ -181,9 +192,10 @@ class InFlight(Generic[X]):
     """
 
     def __init__(self, pipeline: Generator[float | None, None, list[X]],
-                 ctx: RunContext) -> None:
+                 ctx: RunContext, owner: BulkImport[Any, X]) -> None:
         self._pipeline = pipeline
         self._ctx = ctx
+        self._owner = owner
         self._result: list[X] | None = None
         #: When the pipeline next wants to run (a clock time); None: at once.
         self._due: float | None = None
@@ -224,7 +236,7 @@ class InFlight(Generic[X]):
         self._busy = True
         try:
             while self._result is None:
-                if self._due is not None:
+                if self._due is not None and self._due != FOREGROUND:
                     self._ctx.wait_until(self._due, busy=self)
                 if self._advance() and until_drained:
                     return
@@ -238,6 +250,7 @@ class InFlight(Generic[X]):
         if self._busy or self.broken or self._result is not None:
             return
         self._busy = True
+        self._owner.in_background = True
         try:
             while self._result is None and (self._due is None or self._due <= deadline):
                 remaining = (self._due or 0.0) - time.monotonic()
@@ -248,6 +261,7 @@ class InFlight(Generic[X]):
             self._error = exc
         finally:
             self._busy = False
+            self._owner.in_background = False
 
     def finish(self) -> list[X]:
         """Wait for the imports still in flight and settle them; returns what
