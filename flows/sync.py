@@ -4,8 +4,9 @@ extract pending → validate → contacts submitted → orders of existing conta
 the contact imports run) → contacts settled → orders of new contacts → order
 confirmations → certificates → report (the steps of ``dotsync.sync.registry``). Each
 step is one task working on a batch; every outcome is written to the ledger as soon
-as it is known, so a retried task or flow run resumes where it stopped. Rejected records never fail the run; a run that cannot work at all
-(credentials, host, region, configuration) ends ``Failed`` with one clear message.
+as it is known, so a retried task or flow run resumes where it stopped. Rejected
+records never fail the run; a run that cannot work at all (credentials, host,
+region, configuration) ends ``Failed`` with one clear message.
 """
 
 from __future__ import annotations

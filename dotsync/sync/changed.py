@@ -205,7 +205,7 @@ def sync_orders_of_existing_contacts(engine: SyncEngine, changes: Changes) -> bo
 
 def sync_orders_left(engine: SyncEngine, changes: Changes, left: bool) -> None:
     """After this run's contacts settled: the orders :func:`sync_orders_of_existing_contacts`
-    left (their contact new in this run, a guest, or refused as missing), read again
+    left (their contact new in this run, or a guest's), read again
     from the same window; then the orders' mark moves. Without an earlier pass (a run
     without contacts' overlap, a dry run) this is the whole orders step."""
     if "orders" not in changes.windows:

@@ -58,6 +58,7 @@ def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
         del pending
         if valid.empty:
             continue
+        gate = None
         if push_guests is None:
             gate = engine.ctx.contact_gate(valid["customer_email"])
             exists = [isinstance(e, str) and bool(e) and e in gate and gate[e] is None
@@ -68,7 +69,7 @@ def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
                 valid = valid[exists]
         else:
             push_guests(engine, valid["customer_email"].tolist())
-        rows = deque(engine.orders.prepare(valid))
+        rows = deque(engine.orders.prepare(valid, gate))
         del valid
         while rows:
             yield rows.popleft()
