@@ -171,7 +171,8 @@ def start_contacts(engine: SyncEngine, changes: Changes) -> ContactsSubmitted:
     few, bulk imports when many) up to the point where every contact is submitted, and
     the erasures they asked for; the imports still in flight are settled by the
     result's :meth:`~ContactsSubmitted.settle`."""
-    pushing = engine.contacts.start(contact_items(engine, changes.pending("customers")))
+    pushing = engine.push_contacts(contact_items(engine, changes.pending("customers")),
+                                   settle=False)
     engine.contacts.erasures.erase()
     return ContactsSubmitted(pushing, changes)
 
