@@ -35,6 +35,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("sku", "store", "updated_at")
 STATUSES: tuple[str, ...] = ("enabled", "disabled", "deleted")
 
 _TEXT = object
+#: The largest price or stock a catalogue record carries: its minor units (up to three
+#: decimals) stay exact integers in JSON (below 2**53), which Dotdigital's numbers need
+#: (``JsonNumberValueTooLarge`` in the insight spec's import failures).
+MAX_NUMBER = 9_000_000_000_000
 _UTC = pd.DatetimeTZDtype("us", "UTC")
 
 
@@ -88,14 +92,18 @@ def validate_products(df: pd.DataFrame, strict: Collection[str] = ()) -> Contrac
     ``status`` (lower case), ``updated_at`` (UTC). Rejects are keyed ``store / sku``."""
     run = Run(df, PRODUCT_COLUMNS, REQUIRED_COLUMNS, "sku", "products", strict)
     store = run.text("store", strip=False)
+    # Keyed by the store as given, even one the checks refuse (control characters), so
+    # every problem of a record names the same "store / sku" as its staged row.
     run.report_keys = np.array(
         [f"{st} / {k}" if isinstance(st, str) else k
-         for st, k in zip(store.tolist(), run.report_keys.tolist(), strict=True)],
+         for st, k in zip(run.raw["store"].tolist(), run.report_keys.tolist(), strict=True)],
         dtype=object)
     run.text("name")
-    run.decimal("price")
-    run.decimal("sale_price")
-    run.decimal("stock")
+    for name in ("price", "sale_price", "stock"):
+        values = run.decimal(name)
+        too_large = np.abs(np.nan_to_num(values)) > MAX_NUMBER
+        run.report_mask(too_large, name, "too_large",
+                        lambda v, n=name: f"{n} {show(v)} is larger than {MAX_NUMBER:,}")
     run.uppered("currency")
     check_url(run, "url")
     check_url(run, "image_url")

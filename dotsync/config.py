@@ -221,16 +221,22 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         toml_path: str | Path | None = None,
         account: str | None = None,
+        document: Mapping[str, Any] | None = None,
     ) -> Settings:
         """Settings for ``account`` (default: ``DOTSYNC_ACCOUNT``, else none).
 
         For a chosen account, its ``[accounts.NAME]`` table wins over the environment,
         which wins over the file's top level (:mod:`dotsync.accounts` says why).
+        ``document``, when given, stands in for the file (the same shape, already
+        parsed): configuration kept elsewhere than on this host, such as the Prefect
+        Variables a deployed run reads, so every worker runs with the same settings.
         """
         env = dict(os.environ if environ is None else environ)
         path = Path(toml_path) if toml_path is not None else config_path(env)
         file_values: dict[str, Any] = {}
-        if path.is_file():
+        if document is not None:
+            file_values = dict(document)
+        elif path.is_file():
             try:
                 file_values = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

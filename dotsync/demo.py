@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dotsync.emulator import EmulatorConfig, EmulatorServer
-from dotsync.samples import generate
+from dotsync.samples import catalogue, generate, write_products
 from dotsync.store import Store, load_file
 
 
@@ -75,6 +75,7 @@ def run_demo(
     say = (lambda _text: None) if as_json else echo
 
     paths = generate().write(folder / "data")
+    paths["products"] = write_products(catalogue(), folder / "data")
     store = Store(url)
     for entity, path in paths.items():
         report = load_file(store, entity, path)
@@ -111,6 +112,8 @@ def run_demo(
             result = run_sync(folder / "report.md")
             result["preflight"] = preflight.as_dict()
             contacts_in_emulator = len(server.state.contacts())
+            catalogues = {name: len(c["records"]) for name, c in server.state.insight().items()
+                          if c["type"] == "catalog"}
     report_path = folder / "report.md"
     (folder / "report.json").write_text(json.dumps(result, indent=2, default=str),
                                         encoding="utf-8")
@@ -120,6 +123,9 @@ def run_demo(
     if print_summary is not None:
         print_summary(result)
     echo(f"\nThe emulator now holds {contacts_in_emulator} contacts.")
+    if catalogues:
+        echo("Catalogues (one account-scoped collection per store): " + ", ".join(
+            f"{name} {n} products" for name, n in sorted(catalogues.items())))
     echo(f"Run report: {report_path} (and in the Prefect UI: Artifacts, key "
          "'dotsync-sync-report', when you run against a Prefect server).")
     echo("Try `dotsync status` / `dotsync rejects` / `dotsync rejects --warnings` with "

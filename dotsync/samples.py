@@ -193,3 +193,36 @@ def generate(
         certs[1]["link"] = certs[1]["link"].replace("https://", "http://")  # not https
         certs[2]["amount"] = 0                                               # not > 0
     return SampleData(custs, ords, certs)
+
+
+def catalogue(stores: tuple[str, ...] = ("uk-web", "eu-web"),
+              now: datetime | None = None) -> list[dict[str, Any]]:
+    """The sample shop's products, per store (SPEC §1 ``products``): the catalogue the
+    demo loads, with a withdrawn product and one deliberate mistake."""
+    now = now or datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    currency = {"uk-web": "GBP", "eu-web": "EUR", "us-web": "USD"}
+    rows: list[dict[str, Any]] = []
+    for store in stores:
+        for sku, name, price, cats in PRODUCTS:
+            rows.append({
+                "sku": sku, "store": store, "name": name, "price": price,
+                "sale_price": round(price * 0.8, 2) if sku == "MUG-01" else None,
+                "currency": currency.get(store, "GBP"),
+                "url": f"https://shop.example.com/{store}/p/{sku.lower()}",
+                "image_url": f"https://cdn.shop.example.com/{sku.lower()}.jpg",
+                "categories": cats, "stock": len(name) % 7, "status": "enabled",
+                "updated_at": _iso(now - timedelta(days=len(sku)))})
+    rows[-1]["status"] = "disabled"                  # withdrawn: stays out of the catalogue
+    if len(rows) > 4:
+        rows[4]["price"] = -22.5                     # deliberate mistake: a negative price
+    return rows
+
+
+def write_products(rows: list[dict[str, Any]], folder: str | Path) -> Path:
+    """The products as JSON Lines (``dotsync load products``)."""
+    path = Path(folder) / "products.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path

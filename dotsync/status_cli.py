@@ -37,7 +37,8 @@ def status_command(as_json: bool) -> None:
 @click.command("rejects")
 @click.option(
     "--entity",
-    type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates"]),
+    type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates",
+                       "carts", "cart_enrolments", "program_enrolments"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--warnings", "show_warnings", is_flag=True,
@@ -88,12 +89,23 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 
 @click.command("replay")
 @click.option("--entity", type=click.Choice(
-    ["customers", "contacts", "orders", "confirmations", "certificates"]))
+    ["customers", "contacts", "orders", "confirmations", "certificates", "carts",
+     "cart_enrolments", "program_enrolments"]))
 @click.option("--ids", default=None, help="Comma-separated record ids (default: all).")
 def replay_command(entity: str | None, ids: str | None) -> None:
-    """Queue rejected and failed records again for the next run."""
+    """Queue rejected and failed records again for the next run.
+
+    As the account ledger's one writer (:mod:`dotsync.store.writer`): a sync or backfill
+    of the account settling those rows meanwhile could otherwise have its outcome
+    overwritten, so the command waits for it, and says so."""
+    import uuid
+
     from dotsync.store import Ledger
+    from dotsync.store.writer import ledger_writer
 
     keys = [k.strip() for k in ids.split(",") if k.strip()] if ids else None
-    count = Ledger(open_store(read_settings())).replay(entity, keys)
+    store = open_store(read_settings())
+    with ledger_writer(store.engine, flow="replay (command line)", run_id=uuid.uuid4().hex,
+                       on_wait=lambda line: click.echo(f"dotsync: {line}", err=True)):
+        count = Ledger(store).replay(entity, keys)
     click.echo(f"{count} records queued again; they go out with the next `dotsync sync`.")

@@ -34,17 +34,19 @@ from tasks.sync_steps import preflight as preflight_task
 def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
                   account: str | None = None) -> Settings:
     """Settings from the environment / dotsync.toml (for ``account``, an
-    ``[accounts.NAME]`` of the file, when given), with the API credentials taken from
-    a ``DotdigitalCredentials`` block: the block itself (a run form's block picker,
-    which Prefect loads before the flow starts), or one named by the deployment's
-    ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK`` in the
-    account's table or the environment; and the staging database URL from the
+    ``[accounts.NAME]`` of the file, when given; the Prefect Variables
+    ``dotsync-settings[-NAME]`` instead of the file when they exist), with the API
+    credentials taken from a ``DotdigitalCredentials`` block: the block itself (a run
+    form's block picker, which Prefect loads before the flow starts), or one named by
+    the deployment's ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK``
+    in the account's table or the environment; and the staging database URL from the
     account's ``dotsync-database-url`` Secret block when it exists
     (:mod:`flows.shared_config`)."""
-    from flows.shared_config import apply_shared_config
+    from flows.shared_config import shared_settings
 
-    # The account's database URL from its Prefect Secret block, when there is one.
-    settings = apply_shared_config(Settings.from_env(account=account))
+    # The Prefect Variables' settings and the account's database URL from its Secret
+    # block, when they exist.
+    settings = shared_settings(account)
     if isinstance(credentials_block, DotdigitalCredentials):
         return credentials_block.apply(settings)
     name = credentials_block or settings.credentials_block

@@ -11,9 +11,9 @@ from typing import Any
 from prefect import flow
 from prefect.states import Failed
 
-from dotsync.config import Settings
 from dotsync.sources import ENTITIES
 from dotsync.sources.http import SourceAuthError
+from flows.shared_config import shared_settings
 from tasks.extract import extract_entity
 
 
@@ -36,7 +36,7 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
     if unknown:
         return Failed(message=f"{platform} has no {unknown}; use {', '.join(ENTITIES[platform])}")
     config = BLOCKS[platform].load(block_name).to_config(block_name, chosen)
-    url = Settings.from_env(account=account).database_url
+    url = shared_settings(account).database_url
     summaries = []
     for entity in chosen:  # customers first: orders and gift cards refer to them
         try:

@@ -17,18 +17,18 @@ from prefect import flow
 from prefect.states import Failed
 from pydantic import Field
 
-from dotsync.config import Settings
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.registry import SyncRun, run_steps
 from dotsync.sync.steps import options as defaults
 from flows.blocks import DotdigitalCredentials
 from flows.common import run_engine
+from flows.shared_config import shared_settings
 from tasks.sync_steps import run_as_task
 
 #: What a sync run can be limited to: the UI's run form offers these as choices (the
 #: registry's ENTITIES, spelled as a Literal for the form; a test keeps them equal).
-Entity = Literal["contacts", "orders", "certificates"]
+Entity = Literal["contacts", "orders", "certificates", "carts", "products"]
 ALL_ENTITIES: tuple[str, ...] = get_args(Entity)
 
 
@@ -54,8 +54,9 @@ def sync(
     descriptions below are what the form shows.
 
     Args:
-        entities: Limit the run to some of contacts, orders and certificates
-            (default: all three).
+        entities: Limit the run to some of contacts, orders, certificates, carts and
+            products (default: all of them; carts and products only when their tables
+            have rows).
         dry_run: Do everything up to the API calls and report what would be sent.
         bulk_threshold: Contacts and orders up to this many go as single calls, more
             as bulk imports (default: the DOTSYNC_CONTACT_BULK_THRESHOLD setting).
@@ -83,7 +84,7 @@ def sync(
         return Failed(message=f"unknown entities {unknown}; use {', '.join(ALL_ENTITIES)}")
     options = Options(
         dry_run=dry_run,
-        bulk_threshold=Settings.from_env(account=account).contact_bulk_threshold
+        bulk_threshold=shared_settings(account).contact_bulk_threshold
         if bulk_threshold is None else bulk_threshold,
         send_batch_size=send_batch_size,
         import_max_bytes=import_max_bytes,

@@ -27,6 +27,8 @@ CHECK_NAMES: tuple[str, ...] = (
     "certificate_links",
     "order_currencies",
     "store_location",
+    "catalog_collections",
+    "programs",
 )
 
 

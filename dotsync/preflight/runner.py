@@ -18,11 +18,13 @@ from dotsync.preflight.campaigns import (
     check_example_campaign_ids,
     check_order_campaign,
 )
+from dotsync.preflight.catalog import check_catalog_collections
 from dotsync.preflight.certificates import check_certificate_links, check_certificate_recipients
 from dotsync.preflight.context import _Context
 from dotsync.preflight.currencies import check_order_currencies
 from dotsync.preflight.data_fields import check_data_fields
 from dotsync.preflight.insight import check_insight_collection, check_send_history
+from dotsync.preflight.programs import check_programs
 from dotsync.preflight.results import CHECK_NAMES, Check, PreflightResult, _first_line
 from dotsync.store import Store
 
@@ -40,6 +42,8 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("certificate_links", check_certificate_links),
     ("order_currencies", check_order_currencies),
     ("store_location", check_store_location),
+    ("catalog_collections", check_catalog_collections),
+    ("programs", check_programs),
 )
 assert tuple(n for n, _ in _CHECKS) == CHECK_NAMES
 

@@ -274,11 +274,10 @@ class ChangeFeed:
         most ``chunk_rows`` (a page at a time, by stamp then key: no scan, no long read)."""
         entity = window.entity
         table = schema.STAGING_TABLES[entity]
-        key = keys.expression(entity, table)
         cols = list(schema.ENTITY_COLUMNS[entity])
         ch = schema.changes
         base = (sa.select(ch.c.stamp, ch.c.key, *[table.c[c] for c in cols])
-                .select_from(ch.join(table, key == ch.c.key))
+                .select_from(ch.join(table, keys.join_on(entity, table, ch.c.key)))
                 .where(ch.c.entity == entity, ch.c.deleted == 0,
                        ch.c.stamp >= window.low, ch.c.stamp < window.high)
                 .order_by(ch.c.stamp, ch.c.key).limit(chunk_rows))
@@ -301,14 +300,13 @@ class ChangeFeed:
         the window's :meth:`changed` does not return, a page at a time by key."""
         entity = window.entity
         table = schema.STAGING_TABLES[entity]
-        key = keys.expression(entity, table)
         cols = list(schema.ENTITY_COLUMNS[entity])
         ch, led = schema.changes, schema.ledger
         in_window = sa.exists().where(ch.c.entity == entity, ch.c.key == led.c.key,
                                       ch.c.stamp >= window.low, ch.c.stamp < window.high)
         for state in states:
             base = (sa.select(led.c.key, *[table.c[c] for c in cols])
-                    .select_from(led.join(table, key == led.c.key))
+                    .select_from(led.join(table, keys.join_on(entity, table, led.c.key)))
                     .where(led.c.entity == entity, led.c.state == state, ~in_window)
                     .order_by(led.c.key).limit(chunk_rows))
             after: str | None = None

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from dotsync.store import schema
 
@@ -66,6 +67,48 @@ def expression(entity: str, table: sa.Table | None = None) -> sa.ColumnElement[A
     for name in names[1:]:
         expr = expr + SEPARATOR + table.c[name]
     return expr
+
+
+class KeyPart(sa.sql.functions.FunctionElement[str]):
+    """Part ``index`` (1-based) of a text key held in a column, as SQL: joins a text key
+    back onto an entity's own key columns, so the join uses the primary key (neither
+    SQLite nor PostgreSQL matches a join on the joined text to its expression index,
+    and a join that scans the products table for every changed product never ends)."""
+
+    type = sa.Text()
+    inherit_cache = True
+    name = "key_part"
+
+    def __init__(self, column: sa.ColumnElement[Any], index: int, parts: int) -> None:
+        self.index, self.parts = index, parts
+        super().__init__(column)
+
+
+@compiles(KeyPart, "sqlite")
+def _key_part_sqlite(element: KeyPart, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    if element.parts != 2:
+        raise NotImplementedError("only two-part keys are joined by part")
+    cut = f"instr({column}, char(31))"
+    if element.index == 1:
+        return f"substr({column}, 1, {cut} - 1)"
+    return f"substr({column}, {cut} + 1)"
+
+
+@compiles(KeyPart)
+def _key_part_default(element: KeyPart, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"split_part({column}, chr(31), {int(element.index)})"
+
+
+def join_on(entity: str, table: sa.Table, key: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """The condition joining a column of text keys (``key``) to ``entity``'s staged
+    ``table``, on the table's key columns."""
+    names = columns(entity)
+    if len(names) == 1:
+        return table.c[names[0]] == key
+    return sa.and_(*[table.c[name] == KeyPart(key, i, len(names))
+                     for i, name in enumerate(names, start=1)])
 
 
 def trigger_sql(entity: str, row: str) -> str:

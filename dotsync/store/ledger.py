@@ -37,12 +37,14 @@ from dotsync.store.ledger_sql import insert_missing, upsert
 
 STATES: tuple[str, ...] = ("pending", "synced", "rejected", "failed", "in_doubt")
 #: Entities the ledger tracks beyond the staged ones.
-DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures")
+DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures",
+                                      "cart_enrolments", "program_enrolments")
 #: A ``pending`` record whose ``error_code`` starts with this waits for something (its
 #: ``error_message`` says what); ``dotsync rejects`` lists it as ``waiting``.
 WAITING_PREFIX = "waiting"
 #: Entities whose send must never repeat.
-EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations"})
+EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations", "cart_enrolments",
+                                          "program_enrolments"})
 
 LEDGER_COLUMNS: tuple[str, ...] = (
     "key",
@@ -189,7 +191,8 @@ class Ledger:
         query = sa.select(sa.func.count()).select_from(t).where(
             t.c.entity == sa.bindparam("e"), t.c.state == sa.bindparam("s"))
         with self.store.engine.connect() as conn:
-            for entity in (*schema.ENTITIES, *DERIVED_ENTITIES):
+            # Products (the catalogue) are synced by a step of their own.
+            for entity in (*schema.ENTITIES, "products", *DERIVED_ENTITIES):
                 found = {s: int(conn.execute(query, {"e": entity, "s": s}).scalar_one())
                          for s in STATES}
                 if any(found.values()):

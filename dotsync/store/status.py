@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from dotsync.store import keys as record_keys
 from dotsync.store import schema
 from dotsync.store import warnings as field_warnings
 from dotsync.store.changes import NO_END, ChangeFeed, Window
@@ -39,7 +40,7 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
     feed = ChangeFeed(store.engine)
     ledger_counts = ledger.counts()
     out: dict[str, Any] = {"entities": {}, "in_doubt": []}
-    for entity in schema.ENTITIES:
+    for entity in _counted(store, ledger_counts):
         known = dict.fromkeys(STATES, 0)
         known.update(ledger_counts.get(entity, {}))
         for state, n in _gone(store, entity).items():
@@ -49,11 +50,11 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
                         safe=0, reader_id="")
         for staged in feed.changed(window, chunk_rows):
             mask = pending_mask(ledger, entity, staged)
-            keys = staged[schema.ENTITY_KEYS[entity]].tolist()
+            keys = record_keys.of_frame(entity, staged).tolist()
             for state in ledger.states(entity, keys).values():
                 known[state] -= 1
             counts["pending"] += int(mask.sum())
-            settled = staged.loc[~mask, schema.ENTITY_KEYS[entity]].tolist()
+            settled = record_keys.of_frame(entity, staged.loc[~mask]).tolist()
             for state in ledger.states(entity, settled).values():
                 counts[state] += 1
         # Every other staged record is in the ledger as its last run left it.
@@ -72,6 +73,17 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
     # Records sent with a field left out (SPEC §1), per entity: `rejects --warnings`.
     out["warnings"] = field_warnings.counts(store)
     return out
+
+
+def _counted(store: Store, ledger_counts: dict[str, Any]) -> list[str]:
+    """The entities ``status`` counts: the synced ones, and the products (the catalogue)
+    once any are staged or in the ledger."""
+    out = list(schema.ENTITIES)
+    if "products" not in ledger_counts:
+        with store.engine.connect() as conn:
+            if not conn.execute(sa.select(sa.exists().select_from(schema.products))).scalar():
+                return out
+    return [*out, "products"]
 
 
 def _gone(store: Store, entity: str) -> dict[str, int]:
@@ -106,7 +118,7 @@ def rejects(store: Store, entity: str | None = None) -> list[dict[str, Any]]:
     return [
         {
             "entity": r.entity,
-            "id": r.key,
+            "id": record_keys.display(r.key),
             "state": "waiting" if r.state == "pending" else r.state,
             "field": r.error_field,
             "code": r.error_code,

@@ -19,11 +19,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Final
 
 from data_contracts.currencies import minor_units
 
-CATALOG_SCOPE = "account"
+CATALOG_SCOPE: Final = "account"
 CATALOG_TYPE = "catalog"
 #: The insight spec's ``collectionName`` schema.
 COLLECTION_NAME = re.compile(r"^[-A-Za-z_][-A-Za-z0-9_]{1,255}$")

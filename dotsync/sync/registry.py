@@ -31,15 +31,18 @@ from dotsync.sync.changed import (
     ContactsSubmitted,
     prepare_certificates,
     start_contacts,
+    sync_carts,
     sync_certificates,
     sync_contacts,
     sync_orders_left,
     sync_orders_of_existing_contacts,
+    sync_products,
 )
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.entities import ENTITIES
 
-#: The entities a run may be limited to (``dotsync sync --entities``).
-ENTITIES = ("contacts", "orders", "certificates")
+#: The entities a run may be limited to: :data:`dotsync.sync.entities.ENTITIES`.
+__all__ = ["ENTITIES", "SYNC_STEPS", "Step", "SyncRun", "check_order", "plan", "run_steps"]
 
 
 class SyncRun:
@@ -117,6 +120,18 @@ def _certificates(engine: SyncEngine, run: SyncRun) -> None:
         sync_certificates(engine, run.changes, run.valid_certificates)
 
 
+def _products(engine: SyncEngine, run: SyncRun) -> None:
+    sync_products(engine, run.changes)
+
+
+def _order_programs(engine: SyncEngine, run: SyncRun) -> None:
+    engine.order_programs.enrol()
+
+
+def _carts(engine: SyncEngine, run: SyncRun) -> None:
+    sync_carts(engine, run.changes)
+
+
 #: Every step of the sync by name, in the order they are declared (and run).
 SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-contacts", _contacts, entity="contacts",
@@ -147,6 +162,17 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("send-certificates", _certificates,
          needs=("prepare-certificates", "check-send-cap"), entity="certificates",
          doc="The prepared certificates, exactly once."),
+    Step("push-products", _products, entity="products",
+         doc="Changed products into their stores' catalogue collections: enabled ones "
+             "imported, disabled and deleted ones removed. Needs no contact."),
+    Step("enrol-order-events", _order_programs, needs=("push-orders-of-new-contacts",),
+         entity="orders",
+         doc="The programs (DOTSYNC_PROGRAMS) the orders sent this run start, once per "
+             "event and order."),
+    Step("push-carts", _carts, needs=("settle-contacts", "push-orders-of-new-contacts"),
+         entity="carts",
+         doc="Changed carts as CartInsight records, after their contacts and the orders "
+             "that may have converted them; idle carts enrolled, exactly once."),
 )}
 
 

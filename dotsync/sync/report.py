@@ -10,6 +10,7 @@ source data is escaped before it is put into Markdown, so a product name such as
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from dotsync.masking import mask_email
 
 #: Entities reported, in the order they are processed.
-REPORTED = ("contacts", "orders", "confirmations", "certificates")
+REPORTED = ("contacts", "orders", "confirmations", "certificates", "products")
 #: Client operations that change something in Dotdigital (the rest read or poll).
 WRITE_PREFIXES = ("upsert", "create", "import", "send", "delete")
 #: Table rows kept in artifacts; the full list is in ``dotsync rejects``.
@@ -106,7 +107,8 @@ class RunReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     counts: dict[str, EntityCounts] = field(
-        default_factory=lambda: {e: EntityCounts() for e in REPORTED}
+        # Other entities (carts, enrolments) appear once a run counts one of them.
+        default_factory=lambda: defaultdict(EntityCounts, {e: EntityCounts() for e in REPORTED})
     )
     problems: list[Problem] = field(default_factory=list)
     #: Warnings by (entity, key): a record validated twice in a run (its contact pushed

@@ -144,3 +144,21 @@ def test_dotsync_config_names_the_file_wherever_the_run_starts(toml, tmp_path, m
     monkeypatch.setenv("DOTSYNC_CONFIG", str(toml))
     listed = CliRunner().invoke(main, ["accounts", "list", "--json"])
     assert [a["account"] for a in json.loads(listed.output)] == ["acme", "globex"]
+
+
+def test_a_document_stands_in_for_the_file_with_the_same_precedence(toml, monkeypatch):
+    """Settings kept elsewhere (the Prefect Variables of deployed runs) are read as the
+    file would be: the file on this host is not read, the account's table still wins
+    over the environment, which still wins over the shared keys."""
+    monkeypatch.setenv("DOTSYNC_DEFAULT_REGION", "US")
+    monkeypatch.setenv("DOTSYNC_INSIGHT_COLLECTION", "FromEnv")
+    document = {"dotsync_insight_collection": "Shared", "dotsync_default_region": "GB",
+                "accounts": {"acme": {"dotsync_database_url": "sqlite:////srv/acme.db",
+                                      "dotsync_default_region": "IE"}}}
+    settings = Settings.from_env(account="acme", document=document)
+    assert settings.database_url == "sqlite:////srv/acme.db"  # not the file's
+    assert settings.default_region == "IE"  # the table over the environment
+    assert settings.insight_collection == "FromEnv"  # the environment over shared keys
+    assert settings.api_user == ""  # the file's user for acme was not read
+    with pytest.raises(ConfigError, match="no account named 'globex'"):
+        Settings.from_env(account="globex", document=document)

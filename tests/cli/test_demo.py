@@ -41,3 +41,31 @@ def test_the_demo_runs_the_sync_it_is_given_inside_its_environment(
     assert saved["run_id"] == "demo"
     assert any(line.startswith("loaded ") for line in lines)
     assert any("report.md" in line for line in lines)
+
+
+def test_the_demo_loads_a_catalogue_per_store(tmp_path: Path) -> None:
+    """With the sync run in plain Python: the sample products land in one catalogue per
+    store, the withdrawn one and the one with a negative price left out."""
+    from dotsync.config import Settings
+    from dotsync.dotdigital import DotdigitalClient
+    from dotsync.store import Store
+    from dotsync.sync.engine import Options, SyncEngine
+    from dotsync.sync.run import run_sync
+
+    def plain_sync(report_file: Path) -> dict[str, Any]:
+        settings = Settings.from_env()
+        store = Store(settings.database_url)
+        with DotdigitalClient.from_settings(settings) as client:
+            engine = SyncEngine(store, settings, client, options=Options(poll_interval=0.05))
+            report = run_sync(engine, ["products"])
+        store.dispose()
+        report_file.write_text(report.to_markdown(), encoding="utf-8")
+        return report.as_dict()
+
+    lines: list[str] = []
+    result = run_demo(tmp_path / "demo", run_sync=plain_sync, echo=lines.append)
+    assert any(line == "loaded 12 products from " + line.split(" from ")[-1]
+               for line in lines if "products" in line)
+    assert result["products"]["sent"] == 11 and result["products"]["rejected"] == 1
+    assert any(line.startswith("Catalogues") and "catalog_eu-web 5 products" in line
+               and "catalog_uk-web 5 products" in line for line in lines), lines

@@ -66,3 +66,50 @@ def test_bad_configuration_exits_2_naming_the_setting(runner, monkeypatch):
     result = runner.invoke(main, ["status"])
     assert result.exit_code == 2
     assert "DOTSYNC_CERTIFICATE_CAMPAIGN_ID" in result.output
+
+
+def test_replay_waits_for_the_account_s_ledger_writer_and_says_so(runner, tmp_path,
+                                                                  monkeypatch):
+    """``dotsync replay`` is one of the ledger's writers (issue 17): while a run of the
+    account holds the ledger, the command queues nothing and says why; once the run is
+    done, it queues. The test holds the real lock itself and learns that the command is
+    waiting from the lock's own first refusal, so no timing decides the outcome."""
+    import threading
+
+    from dotsync.store import writer
+
+    store = Store(f"sqlite:///{tmp_path / 'cli.db'}")
+    ledger = Ledger(store)
+    ledger.record("orders", [{"key": "o1", "state": "rejected", "error_message": "bad"}])
+    refused = threading.Event()
+    real = writer._holder_for
+
+    def observed(engine):
+        holder = real(engine)
+        try_acquire = holder.try_acquire
+
+        def attempt():
+            got = try_acquire()
+            if not got:
+                refused.set()
+            return got
+
+        holder.try_acquire = attempt
+        return holder
+
+    result = {}
+    with writer.ledger_writer(store.engine, flow="sync", run_id="run-42"):
+        monkeypatch.setattr(writer, "_holder_for", observed)
+        thread = threading.Thread(target=lambda: result.update(
+            out=runner.invoke(main, ["replay"])))
+        thread.start()
+        assert refused.wait(120), "the command never tried the ledger lock"
+        assert ledger.states("orders") == {"o1": "rejected"}  # nothing queued meanwhile
+    thread.join(120)
+    assert not thread.is_alive()
+    out = result["out"]
+    assert out.exit_code == 0, out.output
+    assert "waiting for the ledger: sync run run-42" in out.output
+    assert "1 records queued again" in out.output
+    assert ledger.states("orders") == {"o1": "pending"}
+    store.dispose()

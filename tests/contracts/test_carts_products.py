@@ -129,6 +129,8 @@ def test_a_withdrawn_product_needs_only_its_key() -> None:
         ({"name": "  "}, "name", "required", "enabled product"),
         ({"currency": "XYZ1"}, "currency", "iso4217", "ISO 4217"),
         ({"store": None}, "store", None, None),
+        # Minor units past 2**53 are no exact JSON number (the catalogue sends them).
+        ({"price": "1e30"}, "price", "too_large", "larger than 9,000,000,000,000"),
     ],
 )
 def test_product_rejects_name_field_and_reason(overrides, field, check, words) -> None:
@@ -152,10 +154,17 @@ def test_the_same_sku_in_two_stores_is_two_products_but_not_twice_in_one() -> No
     ("overrides", "field"),
     [({"categories": '["ok", 3]'}, "categories"), ({"categories": "{"}, "categories"),
      ({"image_url": "ftp://x/y.png"}, "image_url"), ({"sale_price": "-2"}, "sale_price"),
-     ({"stock": "many"}, "stock")],
+     ({"stock": "many"}, "stock"), ({"sale_price": "9000000000001"}, "sale_price"),
+     ({"stock": "-1e20"}, "stock")],
 )
 def test_optional_product_fields_warn(overrides, field) -> None:
     result = validate_products(frame([product(**overrides)]))
     assert rejects_of(result) == []
     assert result.warnings["field"].tolist() == [field]
     assert result.warnings["key"].tolist() == ["uk / MUG"]
+
+
+def test_a_store_the_checks_refuse_still_keys_its_problems_by_the_staged_store() -> None:
+    """Every problem of a record names the "store / sku" of its staged row."""
+    result = validate_products(frame([product(store="uk\x85", price="-1")]))
+    assert {k for k, _, _ in rejects_of(result)} == {"uk\x85 / MUG"}

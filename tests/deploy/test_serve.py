@@ -62,11 +62,12 @@ def test_serve_creates_the_three_deployments(served: Served) -> None:
     assert all(s["active"] for s in sync["schedules"])
     assert sync["global_concurrency_limit"]["limit"] == 1
     assert sync["concurrency_options"]["collision_strategy"] == "ENQUEUE"
-    assert sync["parameters"] == {"credentials_block": BLOCK_NAME, "preflight": True}
+    assert sync["parameters"] == {"credentials_block": BLOCK_NAME, "preflight": True,
+                                  "entities": ["contacts", "orders", "certificates"]}
     assert sync["entrypoint"] == "flows.sync.sync"
     form = sync["parameter_openapi_schema"]["properties"]  # what the UI's run form shows
     assert {"type": "array", "items": {"type": "string", "enum": [
-        "contacts", "orders", "certificates"]}} in form["entities"]["anyOf"]
+        "contacts", "orders", "certificates", "products"]}} in form["entities"]["anyOf"]
     assert {"$ref": "#/definitions/DotdigitalCredentials"} in form["credentials_block"]["anyOf"]
     assert form["entities"]["description"].startswith("Limit the run to some of")
     for name in ("backfill", "replay"):

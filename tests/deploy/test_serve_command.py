@@ -12,6 +12,9 @@ from tests.deploy.conftest import PrefectServer
 
 pytestmark = pytest.mark.e2e
 
+#: What the scheduled sync deployment runs: everything but the catalogue's products.
+SYNCED = ["contacts", "orders", "certificates"]
+
 
 def _params(args: list[str]) -> dict:
     return serve_command.make_context("serve", args).params
@@ -32,7 +35,8 @@ def test_interval_defaults_to_15_minutes_and_is_configurable(
 
 
 def test_the_deployments_built() -> None:
-    sync, backfill, replay, consent, reconcile = build_deployments(interval_minutes=5)
+    sync, backfill, replay, consent, reconcile, catalog, carts = build_deployments(
+        interval_minutes=5)
 
     assert [d.name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
     assert [d.flow_name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
@@ -43,11 +47,20 @@ def test_the_deployments_built() -> None:
     assert reconcile.name == "reconcile" and reconcile.flow_name == "reconcile"
     assert [s.schedule.cron for s in reconcile.schedules] == ["30 3 * * *"]  # daily
     assert reconcile.parameters == {}
-    for deployment in (sync, backfill, replay, consent, reconcile):
+    # The catalogue: the sync flow limited to products, hourly; the sync leaves them to it.
+    assert catalog.name == "catalog" and catalog.flow_name == "sync"
+    assert [s.schedule.interval for s in catalog.schedules] == [timedelta(minutes=60)]
+    assert catalog.parameters == {"preflight": True, "entities": ["products"]}
+    assert carts.name == "carts" and carts.flow_name == "carts"
+    assert [s.schedule.interval for s in carts.schedules] == [timedelta(minutes=5)]
+    assert carts.parameters == {"preflight": True}
+    assert carts.entrypoint == "flows.carts.carts"
+    for deployment in (sync, backfill, replay, consent, reconcile, catalog, carts):
         assert deployment.concurrency_limit == 1
         assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
     # Deployed sync and backfill runs pass the go-live checks before any write.
-    assert sync.parameters == backfill.parameters == {"preflight": True}
+    assert sync.parameters == {"preflight": True, "entities": SYNCED}
+    assert backfill.parameters == {"preflight": True}
     assert replay.parameters == consent.parameters == {}
     assert sync.entrypoint == "flows.sync.sync"  # found wherever serve was started
 
@@ -55,7 +68,8 @@ def test_the_deployments_built() -> None:
     assert default_sync.schedules[0].schedule.interval == timedelta(minutes=15)
     cron_sync = build_deployments(cron="*/10 * * * *", credentials_block="dd")[0]
     assert cron_sync.schedules[0].schedule.cron == "*/10 * * * *"
-    assert cron_sync.parameters == {"credentials_block": "dd", "preflight": True}
+    assert cron_sync.parameters == {"credentials_block": "dd", "preflight": True,
+                                    "entities": SYNCED}
 
 
 def test_serve_needs_a_prefect_server() -> None:
@@ -76,11 +90,13 @@ def test_serve_refuses_a_block_that_does_not_exist(prefect_server: PrefectServer
 def test_each_account_gets_its_own_named_tagged_deployments() -> None:
     deployments = build_deployments(interval_minutes=15, account="acme")
     assert [d.name for d in deployments] == [
-        "sync-acme", "backfill-acme", "replay-acme", "consent-acme", "reconcile-acme"]
+        "sync-acme", "backfill-acme", "replay-acme", "consent-acme", "reconcile-acme",
+        "catalog-acme", "carts-acme"]
     for deployment in deployments:
         assert "account:acme" in deployment.tags and "dotsync" in deployment.tags
         assert deployment.parameters["account"] == "acme"
-    assert deployments[0].parameters == {"preflight": True, "account": "acme"}
+    assert deployments[0].parameters == {"preflight": True, "account": "acme",
+                                         "entities": SYNCED}
 
 
 def test_serve_checks_the_accounts_it_is_asked_for(tmp_path, monkeypatch) -> None:

@@ -33,22 +33,29 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
     server = start_prefect_server(processes, "worker-server")
     run_cli(server, "work-pool", "create", "dotsync", "--type", "process")
     deployed = run_cli(server, "deploy", "--all", cwd=REPO)
-    assert deployed.stdout.count("successfully created") == 5, deployed.stdout
+    assert deployed.stdout.count("successfully created") == 6, deployed.stdout
 
     listed = httpx.post(f"{server.api_url}/deployments/filter", json={}, timeout=10).json()
     by_name = {d["name"]: d for d in listed}
-    assert set(by_name) == {"sync", "backfill", "replay", "consent", "reconcile"}
-    assert by_name["sync"]["parameters"] == {"preflight": True}
+    assert set(by_name) == {"sync", "backfill", "replay", "consent", "reconcile", "catalog",
+                            "carts"}
+    assert by_name["sync"]["parameters"] == {
+        "preflight": True, "entities": ["contacts", "orders", "certificates"]}
+    assert by_name["catalog"]["parameters"] == {"preflight": True, "entities": ["products"]}
+    assert [s["schedule"]["interval"] for s in by_name["catalog"]["schedules"]] == [3600.0]
     for deployment in listed:
         assert deployment["work_pool_name"] == "dotsync"
         # No path of the deploying machine: the flows load from the installed package.
         assert not deployment["pull_steps"]
-        assert deployment["entrypoint"] == f"flows.{deployment['name']}.{deployment['name']}"
+        flow = "sync" if deployment["name"] == "catalog" else deployment["name"]
+        assert deployment["entrypoint"] == f"flows.{flow}.{flow}"
         assert deployment["global_concurrency_limit"]["limit"] == 1
         assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert [s["schedule"]["interval"] for s in by_name["sync"]["schedules"]] == [900.0]
     assert by_name["backfill"]["schedules"] == by_name["replay"]["schedules"] == []
     assert [s["schedule"]["cron"] for s in by_name["reconcile"]["schedules"]] == ["30 3 * * *"]
+    assert [s["schedule"]["interval"] for s in by_name["carts"]["schedules"]] == [300.0]
+    assert by_name["carts"]["parameters"] == {"preflight": True}
 
     # The worker runs elsewhere, in a folder of its own (no checkout, no dotsync.toml).
     # Credentials come from the environment here (no block): the fallback.

@@ -49,7 +49,11 @@ def choices(flow: Any, name: str) -> list[dict[str, Any]]:
 def test_sync_entities_are_a_list_of_choices() -> None:
     arrays = [c for c in choices(sync, "entities") if c.get("type") == "array"]
     assert arrays == [{"type": "array", "items": {"type": "string", "enum": list(ALL_ENTITIES)}}]
-    assert ALL_ENTITIES == ("contacts", "orders", "certificates")
+    from dotsync.sync import registry
+
+    assert ALL_ENTITIES == registry.ENTITIES  # the form offers what the registry runs
+    assert "products" in ALL_ENTITIES
+    assert "carts" in ALL_ENTITIES
 
 
 def test_replay_entity_is_one_of_the_ledger_entities() -> None:
@@ -129,11 +133,11 @@ def test_a_bad_entity_is_refused_naming_the_parameter_and_the_choices() -> None:
     with pytest.raises(ValidationError) as server:
         validate({"entities": ["contacts", "invoices"]}, schema(sync), raise_on_error=True)
     assert "entities" in str(server.value) and "'invoices'" in str(server.value)
-    assert "is not one of ['contacts', 'orders', 'certificates']" in str(server.value)
+    assert f"is not one of {list(ALL_ENTITIES)}" in str(server.value)
     with pytest.raises(ParameterTypeError) as local:
         sync.validate_parameters({"entities": ["contacts", "invoices"]})
     assert "entities" in str(local.value)
-    assert "'contacts', 'orders' or 'certificates'" in str(local.value)
+    assert "'contacts', 'orders', 'certificates', 'carts' or 'products'" in str(local.value)
 
     with pytest.raises(ValidationError) as server:
         validate({"entity": "invoices"}, schema(replay), raise_on_error=True)

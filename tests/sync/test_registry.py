@@ -41,7 +41,8 @@ def test_orders_of_existing_contacts_overlap_the_contact_imports_and_the_rest_wa
     assert order.index("push-contacts") < order.index("push-orders") < settled
     assert SYNC_STEPS["push-orders"].needs == ("push-contacts",)
     for later in ("push-orders-of-new-contacts", "prepare-certificates",
-                  "send-order-confirmations", "send-certificates"):
+                  "send-order-confirmations", "send-certificates", "enrol-order-events",
+                  "push-carts"):
         assert order.index(later) > settled, later
     assert "settle-contacts" in SYNC_STEPS["push-orders-of-new-contacts"].needs
 
@@ -49,8 +50,9 @@ def test_orders_of_existing_contacts_overlap_the_contact_imports_and_the_rest_wa
 @pytest.mark.parametrize("chosen, expected", [
     (["contacts"], ["push-contacts", "settle-contacts", "check-send-cap"]),
     (["orders"], ["push-orders", "push-orders-of-new-contacts", "check-send-cap",
-                  "send-order-confirmations"]),
+                  "send-order-confirmations", "enrol-order-events"]),
     (["certificates"], ["prepare-certificates", "check-send-cap", "send-certificates"]),
+    (["carts"], ["check-send-cap", "push-carts"]),
 ])
 def test_a_run_limited_to_some_entities_runs_only_their_steps_and_the_cap(
         chosen: list[str], expected: list[str]) -> None:
@@ -59,7 +61,7 @@ def test_a_run_limited_to_some_entities_runs_only_their_steps_and_the_cap(
 
 def test_an_unknown_entity_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown entities"):
-        plan(["carts"])
+        plan(["baskets"])
 
 
 def test_a_step_declared_before_what_it_needs_is_refused() -> None:
@@ -68,7 +70,13 @@ def test_a_step_declared_before_what_it_needs_is_refused() -> None:
     with pytest.raises(ValueError, match="declared before"):
         check_order(swapped)
     with pytest.raises(ValueError, match="not declared"):
-        check_order([dataclasses.replace(steps[0], needs=("push-carts",))])
+        check_order([dataclasses.replace(steps[0], needs=("push-wishlists",))])
+
+
+def test_carts_come_after_the_contacts_and_the_orders_that_convert_them() -> None:
+    order = names(plan())
+    assert order.index("push-contacts") < order.index("push-carts")
+    assert order.index("push-orders") < order.index("push-carts")
 
 
 def test_the_runner_runs_the_declared_steps_in_order_and_closes_the_windows(

@@ -99,6 +99,23 @@ class BulkImport(ABC, Generic[T, X]):
                         rows: list[dict[str, Any]]) -> list[X]:
         """Settle a slice of a successful import's records; returns what to retry."""
 
+    # -- which records a chunk holds ------------------------------------------------
+    # Records are kept in the order they were serialised; chunks keep that order, so
+    # each chunk takes its records from the front. A kind of import whose chunks
+    # interleave (one per collection) keeps one such queue per chunk target instead.
+
+    def remember(self, item: T) -> None:
+        """Keep what settling ``item`` needs, as it is handed to the chunker."""
+        self._order.append(self.pack(item))
+
+    def forget(self, payload: Any) -> tuple[Any, ...]:
+        """What was kept of ``payload``, the record just read, which reaches no chunk."""
+        return self._order.pop()
+
+    def take(self, chunk: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """What was kept of the records of ``chunk``, just submitted."""
+        return [self._order.popleft() for _ in range(len(chunk))]
+
     # -- the pipeline ---------------------------------------------------------------
 
     def run(self, items: Iterable[T]) -> list[X]:
@@ -121,19 +138,17 @@ class BulkImport(ABC, Generic[T, X]):
         settled ``failed`` only by :meth:`InFlight.finish`, in the step that owns them
         (a step is retried for its own transient failures, not another's)."""
         options = self.ctx.options
-        # Records in the order they were serialised; chunks keep that order, so each
-        # chunk takes its records from the front.
-        order: deque[tuple[Any, ...]] = deque()
+        self._order: deque[tuple[Any, ...]] = deque()
 
         def stream() -> Iterator[Any]:
             for item in items:
                 payload = self.payload(item)
-                order.append(self.pack(item))
+                self.remember(item)
                 yield payload
 
-        def oversize(_payload: Any, size: int) -> None:
+        def oversize(payload: Any, size: int) -> None:
             # The one just read: it never reaches a chunk.
-            row = self.unpack(dict(zip(self.fields, order.pop(), strict=True)))
+            row = self.unpack(dict(zip(self.fields, self.forget(payload), strict=True)))
             self.settle([(row, self.too_large(size))])
 
         out: list[X] = []
@@ -143,7 +158,7 @@ class BulkImport(ABC, Generic[T, X]):
             status=self.status,
             max_in_flight=self.in_flight(),
             poll_interval=options.poll_interval,
-            keep=lambda chunk: Kept(self.fields, [order.popleft() for _ in range(len(chunk))]),
+            keep=lambda chunk: Kept(self.fields, self.take(chunk)),
             max_records_in_flight=options.records_in_flight,
             pausable=True,
         ):

@@ -23,6 +23,7 @@ from dotsync.config import Settings
 from dotsync.dotdigital.api import DotdigitalAPI
 from dotsync.masking import mask_email
 from dotsync.store import Ledger, Store
+from dotsync.store import keys as record_keys
 from dotsync.store import warnings as field_warnings
 from dotsync.store.ledger import EXACTLY_ONCE
 from dotsync.store.loader import MAX_KEY_LENGTH
@@ -33,12 +34,14 @@ from dotsync.sync.steps.records import norm_email
 from dotsync.sync.transactional import SendPlan
 
 #: The report's name for each staged entity.
-ENTITY_OF_STEP = {"customers": "contacts", "orders": "orders", "certificates": "certificates"}
+ENTITY_OF_STEP = {"customers": "contacts", "orders": "orders", "certificates": "certificates",
+                  "products": "products", "carts": "carts"}
 #: The column holding the e-mail of each staged entity's contact.
 EMAIL_COLUMN = {"customers": "email", "orders": "customer_email",
-                "certificates": "recipient_email"}
+                "certificates": "recipient_email", "carts": "customer_email"}
 #: The entities whose settled keys a run remembers.
-SETTLED_ENTITIES = ("contacts", "orders", "confirmations", "certificates")
+SETTLED_ENTITIES = ("contacts", "orders", "confirmations", "certificates", "products",
+                    "carts", "cart_enrolments", "program_enrolments")
 
 
 class Forgetful(set):  # type: ignore[type-arg]
@@ -83,6 +86,12 @@ class RunContext:
         #: Bulk imports submitted and not all settled (``bulk_import.InFlight``): one
         #: pipeline's wait for its poll follows the others meanwhile.
         self.in_flight: list[Any] = []
+        #: Contacts whose orders this run sent (not kept by a backfill, which sends
+        #: millions): the carts step checks their carts for a conversion.
+        self.ordered_emails: set[str] = set() if flow != "backfill" else Forgetful()
+        #: The orders this run sent (not kept by a backfill): the events they raise may
+        #: start a program (``DOTSYNC_PROGRAMS``).
+        self.synced_order_ids: set[str] = set() if flow != "backfill" else Forgetful()
         self._staged_customers: pd.DataFrame | None = None
 
     @property
@@ -140,8 +149,9 @@ class RunContext:
         """Write contract rejects to the ledger (one reason per record) and the report."""
         if rejects.empty:
             return set()
-        key_col = ENTITY_KEYS[entity]
-        by_key = pending.drop_duplicates(key_col).set_index(key_col)
+        # The ledger's text key (products: store and sku joined) of every pending row.
+        by_key = pending.assign(_text_key=record_keys.of_frame(entity, pending).to_numpy())
+        by_key = by_key.drop_duplicates("_text_key").set_index("_text_key")
         rows: list[dict[str, Any]] = []
         keys: set[str] = set()
         for key, group in rejects.groupby("key", sort=False):
@@ -161,7 +171,8 @@ class RunContext:
                 norm = email.strip().lower()
                 self.contact_reasons.setdefault(
                     norm, f"contact {mask_email(norm)} rejected: {first['check']} {reason}")
-            self.report.problem(ENTITY_OF_STEP[entity], key, "rejected", reason,
+            self.report.problem(ENTITY_OF_STEP[entity], record_keys.display(key) or key,
+                                "rejected", reason,
                                 field=fields, email=email, code=str(first["check"]))
         if count:
             self.report.counts[ENTITY_OF_STEP[entity]].rejected += len(rows)
@@ -172,14 +183,15 @@ class RunContext:
 
     def reject_long_keys(self, entity: str, pending: pd.DataFrame) -> pd.DataFrame:
         """Keys longer than dotsync keeps (512 characters) are rejected, not sent."""
-        key = ENTITY_KEYS[entity]
-        long = pending[key].map(lambda k: isinstance(k, str) and len(k) > MAX_KEY_LENGTH)
+        text = record_keys.of_frame(entity, pending)
+        long = text.map(lambda k: isinstance(k, str) and len(k) > MAX_KEY_LENGTH)
         if not long.any():
             return pending
+        key = " + ".join(record_keys.columns(entity))
         rejects = pd.DataFrame({
-            "key": pending.loc[long, key].tolist(), "field": key, "check": "max_length",
+            "key": text[long].tolist(), "field": key, "check": "max_length",
             "reason": f"{key} is longer than {MAX_KEY_LENGTH} characters"})
-        self.record_rejects(entity, pending, rejects, EMAIL_COLUMN[entity])
+        self.record_rejects(entity, pending, rejects, EMAIL_COLUMN.get(entity))
         return pending.loc[~long]
 
     def record_warnings(self, entity: str, validated: Iterable[str],
