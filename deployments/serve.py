@@ -22,6 +22,8 @@ deployments:
 ``catalog``
     hourly: the sync flow limited to products (the stores' catalogues); the ``sync``
     deployment leaves products to it.
+``carts``
+    every 5 minutes: changed carts, and idle carts enrolled into the cart program.
 
 Each deployment has a concurrency limit of 1 with the ``ENQUEUE`` strategy: a run
 that would overlap a running one of the same deployment waits for it instead of
@@ -49,10 +51,12 @@ TAGS = ["dotsync"]
 CONSENT_INTERVAL_MINUTES = 60
 #: Daily, at a quiet hour (UTC): a reconciliation reads back, it does not write.
 RECONCILE_CRON = "30 3 * * *"
+#: The carts deployment: an idle cart enrols its contact within 5 minutes of its time.
+CARTS_INTERVAL_MINUTES = 5
 CATALOG_INTERVAL_MINUTES = 60
 #: Entities loaded by a deployment of their own (the sync flow limited to them, on its
 #: own schedule); the ``sync`` deployment runs the others.
-OWN_DEPLOYMENTS: dict[str, str] = {"products": "catalog"}
+OWN_DEPLOYMENTS: dict[str, str] = {"products": "catalog", "carts": "carts"}
 
 
 def sync_deployment_entities() -> list[str]:
@@ -69,8 +73,8 @@ def build_deployments(
     credentials_block: str | None = None,
     account: str | None = None,
 ) -> list[RunnerDeployment]:
-    """The six deployments (sync, backfill, replay, consent, reconcile, catalog), for
-    :func:`prefect.serve`.
+    """The seven deployments (sync, backfill, replay, consent, reconcile, catalog,
+    carts), for :func:`prefect.serve`.
 
     ``cron`` wins over ``interval_minutes`` when both are given. The entrypoints are
     module paths (``flows.sync.sync``), so the runs find the flows wherever the
@@ -87,6 +91,7 @@ def build_deployments(
     from prefect.deployments.runner import EntrypointType
 
     from flows.backfill import backfill
+    from flows.carts import carts
     from flows.consent import consent
     from flows.reconcile import reconcile
     from flows.replay import replay
@@ -159,6 +164,14 @@ def build_deployments(
             concurrency_limit=one_at_a_time(),
             description="Changed products into the stores' catalogue collections, hourly.",
             **{**gated, "parameters": {**gated["parameters"], "entities": ["products"]}},
+        ),
+        carts.to_deployment(
+            f"carts{suffix}",
+            interval=timedelta(minutes=CARTS_INTERVAL_MINUTES),
+            concurrency_limit=one_at_a_time(),
+            description="Changed carts into Dotdigital, and idle carts enrolled into the "
+            "cart program, every 5 minutes.",
+            **gated,
         ),
         # One extract-then-sync deployment per platform source in DOTSYNC_SOURCES.
         *_source_deployments(schedule, gated),
@@ -285,8 +298,8 @@ def serve_command(
     whose = "" if chosen == [None] else f" for {', '.join(str(a) for a in chosen)}"
     sources = [d.name for d in deployments if d.name.startswith("extract-")]
     also = f", and {', '.join(sources)}" if sources else ""
-    click.echo(f"dotsync: serving sync ({every}), backfill, replay, consent and "
-               f"reconcile{whose}{also}", err=True)
+    click.echo(f"dotsync: serving sync ({every}), backfill, replay, consent, reconcile "
+               f"and carts{whose}{also}", err=True)
     serve(*deployments, limit=limit)
 
 

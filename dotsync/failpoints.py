@@ -28,6 +28,8 @@ POINTS = (
     "after_change_read",    # a chunk of changed records read; nothing of it processed
     "before_mark",          # a step settled what it read; its change mark not yet moved
     "after_mark",           # the change mark moved
+    "after_enrol_claim",    # a program enrolment claimed (in doubt), not yet made
+    "after_enrol",          # Dotdigital accepted an enrolment; outcome not yet recorded
 )
 
 #: Callables a test runs at a point (``hooks["after_change_read"] = commit_a_change``):

@@ -37,7 +37,8 @@ def status_command(as_json: bool) -> None:
 @click.command("rejects")
 @click.option(
     "--entity",
-    type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates"]),
+    type=click.Choice(["customers", "contacts", "orders", "confirmations", "certificates",
+                       "carts", "cart_enrolments", "program_enrolments"]),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--warnings", "show_warnings", is_flag=True,
@@ -88,7 +89,8 @@ def _print_warnings(entity: str | None, as_json: bool) -> None:
 
 @click.command("replay")
 @click.option("--entity", type=click.Choice(
-    ["customers", "contacts", "orders", "confirmations", "certificates"]))
+    ["customers", "contacts", "orders", "confirmations", "certificates", "carts",
+     "cart_enrolments", "program_enrolments"]))
 @click.option("--ids", default=None, help="Comma-separated record ids (default: all).")
 def replay_command(entity: str | None, ids: str | None) -> None:
     """Queue rejected and failed records again for the next run.

@@ -29,11 +29,13 @@ PERSONAL_COLUMNS: dict[str, dict[str, Any]] = {
                   "mobile_number": mask_phone, "data_fields": mask_text,
                   "consent_ip": mask_text, "consent_user_agent": mask_text},
     "orders": {"customer_email": mask_email},
+    # The recovery link opens the customer's basket.
+    "carts": {"customer_email": mask_email, "url": mask_text},
     # The code and the link redeem the gift: as good as money.
     "certificates": {"recipient_email": mask_email, "code": mask_text, "link": mask_text},
 }
 _EMAIL_COLUMN = {"customers": "email", "orders": "customer_email",
-                 "certificates": "recipient_email"}
+                 "certificates": "recipient_email", "carts": "customer_email"}
 
 
 class RecordNotFound(LookupError):
@@ -88,14 +90,20 @@ def _contract(entity: str, staged: pd.DataFrame, settings: Settings, store: Stor
     frame = staged[list(schema.ENTITY_COLUMNS[entity])]
     if entity == "customers":
         result = dc.validate_customers(frame, settings.default_region, settings.strict_fields)
-    elif entity == "orders":
+    elif entity in ("orders", "carts"):
         ids = [i for i in frame["customer_id"].tolist() if isinstance(i, str) and i.strip()]
         emails: dict[str, Any] = {}
         if ids:
             found = store.read_staged("customers", ids)
             emails = dict(zip(found["customer_id"], found["email"], strict=True))
-        result = dc.validate_orders(frame, strict=settings.strict_fields,
+        if entity == "carts":
+            from data_contracts.carts import validate_carts
+
+            result = validate_carts(frame, strict=settings.strict_fields,
                                     customer_emails=emails)
+        else:
+            result = dc.validate_orders(frame, strict=settings.strict_fields,
+                                        customer_emails=emails)
     else:
         result = dc.validate_certificates(frame, settings.certificate_campaign_id,
                                           settings.strict_fields)
@@ -115,7 +123,7 @@ def _contact_email(entity: str, row: dict[str, Any] | None, store: Store) -> str
     if row is None:
         return None
     email = row.get(_EMAIL_COLUMN[entity])
-    if entity == "orders" and not (isinstance(email, str) and email.strip()):
+    if entity in ("orders", "carts") and not (isinstance(email, str) and email.strip()):
         cid = row.get("customer_id")
         if isinstance(cid, str) and cid.strip():
             found = store.read_staged("customers", [cid])
@@ -166,7 +174,7 @@ def trace(store: Store, settings: Settings, entity: str, key: str, *,
     """One record's story as a JSON-able dict; :class:`RecordNotFound` when neither the
     staging store nor the ledger nor the attempt log has it. With a Dotdigital
     ``client``, ``remote`` says what Dotdigital holds now."""
-    if entity not in schema.ENTITIES:  # carts and products: no step, no story yet
+    if entity not in schema.ENTITIES:  # products: no step, no story yet
         raise ValueError(f"unknown entity {entity!r}: one of {', '.join(schema.ENTITIES)}")
     staged = store.read_staged(entity, [key])
     staged = None if staged.empty else staged
@@ -200,13 +208,17 @@ def trace(store: Store, settings: Settings, entity: str, key: str, *,
             "attempts": [_attempt(a, show_personal) for a in contact_log]},
         "attempts": [_attempt(a, show_personal) for a in log],
     }
-    if entity == "orders":
-        confirmation = _ledger_row(store, "confirmations", key)
-        if confirmation is not None:
-            out["confirmation"] = {
-                "ledger": _public_ledger(confirmation, show_personal),
+    # What followed from the record, exactly once: its confirmation, its enrolment.
+    follow = {"orders": ("confirmation", "confirmations"),
+              "carts": ("enrolment", "cart_enrolments")}.get(entity)
+    if follow is not None:
+        name, kind = follow
+        then = _ledger_row(store, kind, key)
+        if then is not None:
+            out[name] = {
+                "ledger": _public_ledger(then, show_personal),
                 "attempts": [_attempt(a, show_personal)
-                             for a in attempts.of_record(store, "confirmations", key)]}
+                             for a in attempts.of_record(store, kind, key)]}
     if client is not None:
         from dotsync.trace_remote import remote
 

@@ -17,7 +17,7 @@ from dotsync.dotdigital import errors as dd
 
 
 @click.command("trace")
-@click.argument("entity", type=click.Choice(["customers", "orders", "certificates"]))
+@click.argument("entity", type=click.Choice(["customers", "orders", "certificates", "carts"]))
 @click.argument("record_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--show-personal", is_flag=True,

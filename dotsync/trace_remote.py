@@ -67,8 +67,9 @@ def remote(client: Any, settings: Settings, story: dict[str, Any], email: str | 
             out["contact"] = {"found": False, "note": "the record names no e-mail"}
             return out
         out["contact"] = _contact(client, email, show_personal)
-        if entity == "orders":
-            out["insight_record"] = (_insight(client, settings.insight_collection, key, email)
+        if entity in ("orders", "carts"):
+            collection = settings.insight_collection if entity == "orders" else "CartInsight"
+            out["insight_record"] = (_insight(client, collection, key, email)
                                      if out["contact"]["found"] else {"found": False})
         elif entity == "certificates":
             campaign = (story.get("staged") or {}).get("campaign_id") or \

@@ -26,8 +26,8 @@ from flows.sync import sync
 
 #: The ledger's entity names: the staged tables plus what dotsync derives from them
 #: (``ENTITIES`` and ``DERIVED_ENTITIES``, spelled out so the UI's run form offers them).
-LedgerEntity = Literal["customers", "orders", "certificates", "contacts", "confirmations",
-                       "erasures"]
+LedgerEntity = Literal["customers", "orders", "certificates", "carts", "contacts",
+                       "confirmations", "erasures", "cart_enrolments", "program_enrolments"]
 REPLAYABLE: tuple[str, ...] = get_args(LedgerEntity)
 
 

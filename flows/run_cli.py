@@ -21,7 +21,7 @@ from dotsync.cli_support import echo_json, open_store, print_summary, read_setti
 from dotsync.config import Settings
 from dotsync.progress import ENV as PROGRESS_ENV
 from dotsync.store.runs import last_run
-from dotsync.sync.registry import ENTITIES as SYNC_ENTITIES
+from dotsync.sync.entities import ENTITIES
 
 
 def _stop_if_credentials_refused(settings: Settings, as_json: bool) -> None:
@@ -57,9 +57,9 @@ def _finish_run(state: Any, as_json: bool) -> None:
 
 
 @click.command("sync")
-@click.option("--entities", default=",".join(SYNC_ENTITIES), show_default=True,
-              help="Comma-separated: " + ", ".join(SYNC_ENTITIES) + " (an entity with "
-                   "nothing staged costs no call).")
+@click.option("--entities", default=",".join(ENTITIES), show_default=True,
+              help=f"Comma-separated: {', '.join(ENTITIES)} (an entity with nothing "
+                   "staged costs no call).")
 @click.option("--dry-run", is_flag=True, help="Validate and report what would be sent; send "
               "nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -76,7 +76,7 @@ def sync_command(entities: str, dry_run: bool, as_json: bool, poll_interval: flo
          allow_sends: int | None, assume_before: str | None) -> None:
     """One run of the sync flow (a Prefect flow run)."""
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
-    unknown = sorted(set(chosen) - set(SYNC_ENTITIES))
+    unknown = sorted(set(chosen) - set(ENTITIES))
     if unknown:
         raise click.UsageError(f"unknown entities: {', '.join(unknown)}")
     settings = read_settings()
@@ -156,11 +156,12 @@ def consent_command(since: str | None, as_json: bool) -> None:
 
 
 @click.command("resend")
-@click.argument("kind", type=click.Choice(["certificate"]))
+@click.argument("kind", type=click.Choice(["certificate", "cart"]))
 @click.argument("record_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def resend_command(kind: str, record_id: str, as_json: bool) -> None:
-    """Deliberately send a certificate again (the only way it is ever re-sent)."""
+    """Deliberately send a certificate again, or enrol a cart's contact into the cart
+    program again (the only ways either is ever repeated)."""
     from dotsync.dotdigital import DotdigitalClient
     from dotsync.sync.engine import CredentialsRefused, RunFailed, SyncEngine
     from flows.common import load_settings
@@ -172,7 +173,10 @@ def resend_command(kind: str, record_id: str, as_json: bool) -> None:
         with DotdigitalClient.from_settings(settings) as client:
             engine = SyncEngine(store, settings, client, flow="resend")
             engine.connect()
-            engine.resend_certificate(record_id)
+            if kind == "cart":
+                engine.carts.resend(record_id)
+            else:
+                engine.resend_certificate(record_id)
     except CredentialsRefused as exc:  # as every command: one line, exit 1
         from dotsync import debuglog
 
@@ -182,14 +186,15 @@ def resend_command(kind: str, record_id: str, as_json: bool) -> None:
     except (RunFailed, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     report = engine.finish()
-    counts = report.counts["certificates"]
+    counts = report.counts["certificates" if kind == "certificate" else "cart_enrolments"]
+    done = "sent again" if kind == "certificate" else "enrolled again"
     if as_json:
         echo_json(report.as_dict())
     elif counts.sent:
-        click.echo(f"certificate {record_id} sent again.")
+        click.echo(f"{kind} {record_id} {done}.")
     else:
         for p in report.problems:
-            click.echo(f"certificate {record_id}: {p.state}: {p.reason}", err=True)
+            click.echo(f"{kind} {record_id}: {p.state}: {p.reason}", err=True)
     if not counts.sent:
         sys.exit(1)
 

@@ -26,7 +26,7 @@ from tasks.sync_steps import run_as_task
 
 #: What a sync run can be limited to: the UI's run form offers these as choices (the
 #: registry's ENTITIES, spelled as a Literal for the form; a test keeps them equal).
-Entity = Literal["contacts", "orders", "certificates", "products"]
+Entity = Literal["contacts", "orders", "certificates", "carts", "products"]
 ALL_ENTITIES: tuple[str, ...] = get_args(Entity)
 
 
@@ -52,8 +52,9 @@ def sync(
     descriptions below are what the form shows.
 
     Args:
-        entities: Limit the run to some of contacts, orders, certificates and
-            products (default: all of them).
+        entities: Limit the run to some of contacts, orders, certificates, carts and
+            products (default: all of them; carts and products only when their tables
+            have rows).
         dry_run: Do everything up to the API calls and report what would be sent.
         bulk_threshold: Contacts and orders up to this many go as single calls, more
             as bulk imports (default: the DOTSYNC_CONTACT_BULK_THRESHOLD setting).

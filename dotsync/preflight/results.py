@@ -28,6 +28,7 @@ CHECK_NAMES: tuple[str, ...] = (
     "order_currencies",
     "store_location",
     "catalog_collections",
+    "programs",
 )
 
 

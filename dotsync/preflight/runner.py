@@ -24,6 +24,7 @@ from dotsync.preflight.context import _Context
 from dotsync.preflight.currencies import check_order_currencies
 from dotsync.preflight.data_fields import check_data_fields
 from dotsync.preflight.insight import check_insight_collection, check_send_history
+from dotsync.preflight.programs import check_programs
 from dotsync.preflight.results import CHECK_NAMES, Check, PreflightResult, _first_line
 from dotsync.store import Store
 
@@ -42,6 +43,7 @@ _CHECKS: tuple[tuple[str, Callable[[_Context], Check]], ...] = (
     ("order_currencies", check_order_currencies),
     ("store_location", check_store_location),
     ("catalog_collections", check_catalog_collections),
+    ("programs", check_programs),
 )
 assert tuple(n for n, _ in _CHECKS) == CHECK_NAMES
 

@@ -32,6 +32,8 @@ CAMPAIGN_SEND = "campaign send"
 CAMPAIGN_CLAIM = "send claimed"
 REPLAY = "replay"
 RESEND = "resend requested"
+ENROLMENT = "program enrolment"
+ENROLMENT_READ = "enrolment read back"
 
 #: Default of ``DOTSYNC_ATTEMPT_RETENTION_DAYS``.
 DEFAULT_RETENTION_DAYS = 90

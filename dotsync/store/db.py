@@ -169,6 +169,13 @@ class Store:
         with self.engine.connect() as conn:
             return [v for (v,) in conn.execute(query)]
 
+    def has_staged(self, entity: str) -> bool:
+        """Whether ``entity``'s table holds a row (one indexed probe, not a count)."""
+        table = schema.STAGING_TABLES[entity]
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)
+                                ).first() is not None
+
     def count_staged(self, entity: str) -> int:
         table = schema.STAGING_TABLES[entity]
         with self.engine.connect() as conn:

@@ -37,12 +37,14 @@ from dotsync.store.ledger_sql import insert_missing, upsert
 
 STATES: tuple[str, ...] = ("pending", "synced", "rejected", "failed", "in_doubt")
 #: Entities the ledger tracks beyond the staged ones.
-DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures")
+DERIVED_ENTITIES: tuple[str, ...] = ("contacts", "confirmations", "erasures",
+                                      "cart_enrolments", "program_enrolments")
 #: A ``pending`` record whose ``error_code`` starts with this waits for something (its
 #: ``error_message`` says what); ``dotsync rejects`` lists it as ``waiting``.
 WAITING_PREFIX = "waiting"
 #: Entities whose send must never repeat.
-EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations"})
+EXACTLY_ONCE: frozenset[str] = frozenset({"certificates", "confirmations", "cart_enrolments",
+                                          "program_enrolments"})
 
 LEDGER_COLUMNS: tuple[str, ...] = (
     "key",

@@ -116,10 +116,10 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "products": ("store", "sku"),
 }
 #: The entities the sync's steps process today (and ``dotsync status`` counts).
-ENTITIES: tuple[str, ...] = ("customers", "orders", "certificates")
+ENTITIES: tuple[str, ...] = ("customers", "orders", "certificates", "carts")
 #: Staged entities whose steps are still to come (issue 16): they are loaded and
 #: change-stamped like the others, not synced yet.
-LATER_ENTITIES: tuple[str, ...] = ("carts", "products")
+LATER_ENTITIES: tuple[str, ...] = ("products",)
 #: Every staging table.
 STAGED_ENTITIES: tuple[str, ...] = (*ENTITIES, *LATER_ENTITIES)
 

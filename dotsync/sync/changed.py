@@ -181,6 +181,19 @@ def sync_products(engine: SyncEngine, changes: Changes) -> None:
     changes.done("products")
 
 
+def sync_carts(engine: SyncEngine, changes: Changes) -> None:
+    """Pending carts, chunk by chunk (sent as CartInsight records, their enrolments
+    decided); then the carts an order of this run converted, earlier enrolments read
+    back and the carts whose idle time came. A store with no carts costs one query."""
+    if not engine.store.has_staged("carts"):
+        return
+    for pending in changes.pending("carts"):
+        engine.carts.push(pending)
+    engine.carts.recheck_converted()
+    engine.carts.enrol_due()
+    changes.done("carts")
+
+
 def all_pending(changes: Changes, entity: str) -> pd.DataFrame:
     """Every pending row of ``entity`` in one frame (memory follows the changes; the
     steps above use the chunks instead). Moves no mark."""

@@ -34,6 +34,7 @@ from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.api import DotdigitalAPI
 from dotsync.store import Ledger, Store, attempts
 from dotsync.sync.report import RunReport
+from dotsync.sync.steps.carts import Carts
 from dotsync.sync.steps.certificates import CertificatePlan, Certificates
 from dotsync.sync.steps.confirmations import Confirmations
 from dotsync.sync.steps.contacts import Contacts
@@ -41,6 +42,7 @@ from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.errors import CredentialsRefused, RunFailed
 from dotsync.sync.steps.items import ContactItem, OrderRow
 from dotsync.sync.steps.options import Options
+from dotsync.sync.steps.order_programs import OrderPrograms
 from dotsync.sync.steps.orders import Orders
 from dotsync.sync.steps.products import Products
 from dotsync.sync.steps.send_cap import check
@@ -72,6 +74,8 @@ class SyncEngine:
         self.confirmations = Confirmations(self.ctx, self.orders)
         self.certificates = Certificates(self.ctx)
         self.products = Products(self.ctx)
+        self.carts = Carts(self.ctx)
+        self.order_programs = OrderPrograms(self.ctx, self.orders)
         self._calls_at_start: dict[str, int] = dict(self._stats_calls()) if client else {}
 
     # -- the context, as the flows read it ------------------------------------------
@@ -167,13 +171,14 @@ class SyncEngine:
     def preflight(self) -> Any:
         """The go-live checks (``dotsync preflight``), failing the run before any write.
 
-        A scheduled sync checks only the staged records it is about to read (changed
-        since the last run, or to retry); a backfill checks every row it may send."""
+        A scheduled sync (or carts run) checks only the staged records it is about to read
+        (changed since the last run, or to retry); a backfill checks every row it may
+        send."""
         from dotsync.preflight import run_preflight
 
         # Preflight's read-only checks use the client itself, beyond the protocol.
         result = run_preflight(self.settings, self.store, cast(Any, self.client),
-                               changed_only=self.report.flow == "sync",
+                               changed_only=self.report.flow in ("sync", "carts"),
                                deployed=self.options.deployed)
         for check_ in result.checks:
             if check_.status != "pass":

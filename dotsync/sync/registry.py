@@ -20,15 +20,17 @@ import pandas as pd
 from dotsync.sync.changed import (
     Changes,
     prepare_certificates,
+    sync_carts,
     sync_certificates,
     sync_contacts,
     sync_orders,
     sync_products,
 )
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.entities import ENTITIES
 
-#: The entities a run may be limited to (``dotsync sync --entities``).
-ENTITIES = ("contacts", "orders", "certificates", "products")
+#: The entities a run may be limited to: :data:`dotsync.sync.entities.ENTITIES`.
+__all__ = ["ENTITIES", "SYNC_STEPS", "Step", "SyncRun", "check_order", "plan", "run_steps"]
 
 
 class SyncRun:
@@ -88,6 +90,14 @@ def _products(engine: SyncEngine, run: SyncRun) -> None:
     sync_products(engine, run.changes)
 
 
+def _order_programs(engine: SyncEngine, run: SyncRun) -> None:
+    engine.order_programs.enrol()
+
+
+def _carts(engine: SyncEngine, run: SyncRun) -> None:
+    sync_carts(engine, run.changes)
+
+
 #: Every step of the sync by name, in the order they are declared (and run).
 SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-contacts", _contacts, entity="contacts",
@@ -111,6 +121,12 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-products", _products, entity="products",
          doc="Changed products into their stores' catalogue collections: enabled ones "
              "imported, disabled and deleted ones removed. Needs no contact."),
+    Step("enrol-order-events", _order_programs, needs=("push-orders",), entity="orders",
+         doc="The programs (DOTSYNC_PROGRAMS) the orders sent this run start, once per "
+             "event and order."),
+    Step("push-carts", _carts, needs=("push-contacts", "push-orders"), entity="carts",
+         doc="Changed carts as CartInsight records, after their contacts and the orders "
+             "that may have converted them; idle carts enrolled, exactly once."),
 )}
 
 

@@ -10,6 +10,7 @@ source data is escaped before it is put into Markdown, so a product name such as
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,7 +107,8 @@ class RunReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     counts: dict[str, EntityCounts] = field(
-        default_factory=lambda: {e: EntityCounts() for e in REPORTED}
+        # Other entities (carts, enrolments) appear once a run counts one of them.
+        default_factory=lambda: defaultdict(EntityCounts, {e: EntityCounts() for e in REPORTED})
     )
     problems: list[Problem] = field(default_factory=list)
     #: Warnings by (entity, key): a record validated twice in a run (its contact pushed

@@ -35,7 +35,8 @@ def test_interval_defaults_to_15_minutes_and_is_configurable(
 
 
 def test_the_deployments_built() -> None:
-    sync, backfill, replay, consent, reconcile, catalog = build_deployments(interval_minutes=5)
+    sync, backfill, replay, consent, reconcile, catalog, carts = build_deployments(
+        interval_minutes=5)
 
     assert [d.name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
     assert [d.flow_name for d in (sync, backfill, replay)] == ["sync", "backfill", "replay"]
@@ -50,7 +51,11 @@ def test_the_deployments_built() -> None:
     assert catalog.name == "catalog" and catalog.flow_name == "sync"
     assert [s.schedule.interval for s in catalog.schedules] == [timedelta(minutes=60)]
     assert catalog.parameters == {"preflight": True, "entities": ["products"]}
-    for deployment in (sync, backfill, replay, consent, reconcile, catalog):
+    assert carts.name == "carts" and carts.flow_name == "carts"
+    assert [s.schedule.interval for s in carts.schedules] == [timedelta(minutes=5)]
+    assert carts.parameters == {"preflight": True}
+    assert carts.entrypoint == "flows.carts.carts"
+    for deployment in (sync, backfill, replay, consent, reconcile, catalog, carts):
         assert deployment.concurrency_limit == 1
         assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
     # Deployed sync and backfill runs pass the go-live checks before any write.
@@ -86,7 +91,7 @@ def test_each_account_gets_its_own_named_tagged_deployments() -> None:
     deployments = build_deployments(interval_minutes=15, account="acme")
     assert [d.name for d in deployments] == [
         "sync-acme", "backfill-acme", "replay-acme", "consent-acme", "reconcile-acme",
-        "catalog-acme"]
+        "catalog-acme", "carts-acme"]
     for deployment in deployments:
         assert "account:acme" in deployment.tags and "dotsync" in deployment.tags
         assert deployment.parameters["account"] == "acme"

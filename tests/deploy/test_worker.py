@@ -37,7 +37,8 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
 
     listed = httpx.post(f"{server.api_url}/deployments/filter", json={}, timeout=10).json()
     by_name = {d["name"]: d for d in listed}
-    assert set(by_name) == {"sync", "backfill", "replay", "consent", "reconcile", "catalog"}
+    assert set(by_name) == {"sync", "backfill", "replay", "consent", "reconcile", "catalog",
+                            "carts"}
     assert by_name["sync"]["parameters"] == {
         "preflight": True, "entities": ["contacts", "orders", "certificates"]}
     assert by_name["catalog"]["parameters"] == {"preflight": True, "entities": ["products"]}
@@ -53,6 +54,8 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
     assert [s["schedule"]["interval"] for s in by_name["sync"]["schedules"]] == [900.0]
     assert by_name["backfill"]["schedules"] == by_name["replay"]["schedules"] == []
     assert [s["schedule"]["cron"] for s in by_name["reconcile"]["schedules"]] == ["30 3 * * *"]
+    assert [s["schedule"]["interval"] for s in by_name["carts"]["schedules"]] == [300.0]
+    assert by_name["carts"]["parameters"] == {"preflight": True}
 
     # The worker runs elsewhere, in a folder of its own (no checkout, no dotsync.toml).
     # Credentials come from the environment here (no block): the fallback.

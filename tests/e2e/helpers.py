@@ -48,6 +48,15 @@ def certificate(i: int, email: str, **over: Any) -> dict[str, Any]:
     return row
 
 
+def cart(i: int, email: str, **over: Any) -> dict[str, Any]:
+    row = {"cart_id": f"K{i}", "customer_email": email, "currency": "GBP",
+           "subtotal": "24.00", "total": "24.00", "url": f"https://shop.example.com/c/{i}",
+           "created_at": "2026-10-05T09:00:00Z", "updated_at": "2026-10-05T09:30:00Z",
+           "lines": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": 12.0}]}
+    row.update(over)
+    return row
+
+
 def write_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in calls if c["method"] in WRITE_METHODS and c["status"] < 500
             and not c["path"].startswith("/_emulator")]

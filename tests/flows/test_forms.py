@@ -53,6 +53,7 @@ def test_sync_entities_are_a_list_of_choices() -> None:
 
     assert ALL_ENTITIES == registry.ENTITIES  # the form offers what the registry runs
     assert "products" in ALL_ENTITIES
+    assert "carts" in ALL_ENTITIES
 
 
 def test_replay_entity_is_one_of_the_ledger_entities() -> None:
@@ -136,7 +137,7 @@ def test_a_bad_entity_is_refused_naming_the_parameter_and_the_choices() -> None:
     with pytest.raises(ParameterTypeError) as local:
         sync.validate_parameters({"entities": ["contacts", "invoices"]})
     assert "entities" in str(local.value)
-    assert "'contacts', 'orders', 'certificates' or 'products'" in str(local.value)
+    assert "'contacts', 'orders', 'certificates', 'carts' or 'products'" in str(local.value)
 
     with pytest.raises(ValidationError) as server:
         validate({"entity": "invoices"}, schema(replay), raise_on_error=True)

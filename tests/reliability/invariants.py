@@ -36,6 +36,8 @@ FINAL = {
     "customers": {"synced", "rejected"},
     "orders": {"synced", "rejected"},
     "certificates": {"synced", "rejected", "in_doubt"},
+    # A cart not sent (empty, no consent) is settled "synced" with error code not_sent.
+    "carts": {"synced", "rejected"},
 }
 #: Ledger entities whose send must never repeat, and the personalisation value naming it.
 EXACTLY_ONCE = {"certificates": "CERTIFICATE_CODE", "confirmations": "ORDER_ID"}
@@ -238,7 +240,8 @@ def check_invariants(store: Store, emulator: EmulatorServer, *,
         frame, rows = frames[entity], staged[entity]
         key_col = ENTITY_KEYS[entity]
         hashes = source_hashes(entity, rows) if not rows.empty else pd.Series(dtype=object)
-        email_col = {"orders": "customer_email", "certificates": "recipient_email"}.get(entity)
+        email_col = {"orders": "customer_email", "certificates": "recipient_email",
+                     "carts": "customer_email"}.get(entity)
         found.states[entity] = Counter()
         found.waiting[entity] = []
         for i, key in enumerate(rows[key_col]):

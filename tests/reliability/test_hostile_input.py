@@ -33,7 +33,7 @@ from dotsync.store import ENTITY_COLUMNS, ENTITY_KEYS, Ledger, Store
 from dotsync.store import warnings as field_warnings
 from dotsync.store.schema import ENTITIES
 from dotsync.sync.report import RunReport
-from tests.e2e.helpers import certificate, customer, order, stage
+from tests.e2e.helpers import cart, certificate, customer, order, stage
 from tests.reliability.harness import REPO, converge, settings_for, sync_once
 from tests.reliability.invariants import check_invariants
 
@@ -41,7 +41,7 @@ BLNS: list[str] = json.loads((REPO / "tests" / "data" / "blns.json").read_text("
 #: Strings that read as timestamps of year -1 or 0 (once accepted, and a crash).
 YEAR_ZERO = ("-1", "-0", "-1/2")
 GOOD = 6
-#: The entities the sync sends (carts and products are staged, not synced yet).
+#: The entities the sync sends (products are staged, not synced yet).
 SYNCED_COLUMNS = {e: ENTITY_COLUMNS[e] for e in ENTITIES}
 
 
@@ -63,6 +63,7 @@ def _good_rows() -> dict[str, list[dict[str, Any]]]:
                    for i in range(GOOD)],
         "certificates": [certificate(i, f"good{i}@example.com", certificate_id=f"good-G{i}",
                                      code=f"GOODCODE{i}") for i in range(GOOD)],
+        "carts": [cart(i, f"good{i}@example.com", cart_id=f"good-K{i}") for i in range(GOOD)],
     }
 
 
@@ -77,10 +78,11 @@ def _naughty_rows() -> tuple[dict[str, list[dict[str, Any]]], list[Case]]:
         "certificates": lambda n: certificate(n, f"good{n % GOOD}@example.com",
                                               certificate_id=f"row-G{n:05d}",
                                               code=f"ROWCODE{n}"),
+        "carts": lambda n: cart(n, f"good{n % GOOD}@example.com", cart_id=f"row-K{n:05d}"),
     }
     n = 0
     for entity, columns in SYNCED_COLUMNS.items():
-        extra = ("line_name", "line_sku") if entity == "orders" else ()
+        extra = ("line_name", "line_sku") if entity in ("orders", "carts") else ()
         for column in (*columns, *extra):
             for value in BLNS:
                 n += 1
@@ -212,6 +214,7 @@ def test_every_naughty_string_in_every_text_column(emulator: EmulatorServer, sto
                               good["orders"] + naughty["orders"]),
         "certificates": write_csv(tmp_path / "certificates.csv", "certificates",
                                   good["certificates"] + naughty["certificates"]),
+        "carts": write_jsonl(tmp_path / "carts.jsonl", "carts", good["carts"] + naughty["carts"]),
     }
     for entity, path in files.items():
         loaded = load(store_url, entity, path)
@@ -239,6 +242,7 @@ def test_every_naughty_string_in_every_text_column(emulator: EmulatorServer, sto
         warned.setdefault((w.entity, w.key), set()).add(str(w.field))
     contacts = {c["identifiers"].get("email"): c for c in emulator.state.contacts()}
     records = {r["key"]: r["json"] for r in emulator.state.insight_records("Purchases")}
+    records.update({r["key"]: r["json"] for r in emulator.state.insight_records("CartInsight")})
     sends = {s["personalizationValues"].get("CERTIFICATE_CODE"): s
              for s in emulator.state.sends()}
     wrong: list[str] = []
@@ -317,6 +321,17 @@ def _arrived(case: Case, contacts: dict[Any, Any], records: dict[str, Any],
         if case.column == "status":
             return record.get("order_status")
         return _SKIP
+    if case.entity == "carts":
+        record = records.get(case.key)
+        if record is None:
+            return None
+        if case.column == "line_name":
+            return record["lineItems"][0]["name"]
+        if case.column == "line_sku":
+            return record["lineItems"][0].get("sku")
+        if case.column == "url":
+            return record.get("cartUrl")
+        return _SKIP
     if case.column == "code":
         return case.value if case.value.strip() in sends else None
     return _SKIP
@@ -370,6 +385,7 @@ def test_oversized_values(emulator: EmulatorServer, sqlite_store: Store,
     stored = emulator.state.contact("customer3@example.com")
     assert stored is not None and stored["dataFields"]["STORE"] == "S" * 100_000
     records = {r["key"]: r["json"] for r in emulator.state.insight_records("Purchases")}
+    records.update({r["key"]: r["json"] for r in emulator.state.insight_records("CartInsight")})
     assert len(records["O1"]["products"]) == 2000
     assert records["O3"]["coupon_code"] == "C" * 50_000
     assert _state(sqlite_store, "orders", "O2")[0] in ("synced", "rejected")
@@ -477,6 +493,7 @@ def test_formula_and_markup_injection_in_names(emulator: EmulatorServer, sqlite_
                                    for i, name in enumerate(FORMULAS)])
     report = _sync_and_check(sqlite_store, emulator, sqlite_url)
     records = {r["key"]: r["json"] for r in emulator.state.insight_records("Purchases")}
+    records.update({r["key"]: r["json"] for r in emulator.state.insight_records("CartInsight")})
     for i, name in enumerate(FORMULAS):
         stored = emulator.state.contact(f"customer{i}@example.com")
         assert stored is not None and stored["dataFields"]["FIRSTNAME"] == name[:50]

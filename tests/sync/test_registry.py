@@ -34,8 +34,10 @@ def test_contacts_first_the_cap_before_any_send_confirmations_after_orders() -> 
 
 @pytest.mark.parametrize("chosen, expected", [
     (["contacts"], ["push-contacts", "check-send-cap"]),
-    (["orders"], ["push-orders", "check-send-cap", "send-order-confirmations"]),
+    (["orders"], ["push-orders", "check-send-cap", "send-order-confirmations",
+                 "enrol-order-events"]),
     (["certificates"], ["prepare-certificates", "check-send-cap", "send-certificates"]),
+    (["carts"], ["check-send-cap", "push-carts"]),
 ])
 def test_a_run_limited_to_some_entities_runs_only_their_steps_and_the_cap(
         chosen: list[str], expected: list[str]) -> None:
@@ -44,7 +46,7 @@ def test_a_run_limited_to_some_entities_runs_only_their_steps_and_the_cap(
 
 def test_an_unknown_entity_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown entities"):
-        plan(["carts"])
+        plan(["baskets"])
 
 
 def test_a_step_declared_before_what_it_needs_is_refused() -> None:
@@ -53,7 +55,13 @@ def test_a_step_declared_before_what_it_needs_is_refused() -> None:
     with pytest.raises(ValueError, match="declared before"):
         check_order(swapped)
     with pytest.raises(ValueError, match="not declared"):
-        check_order([dataclasses.replace(steps[0], needs=("push-carts",))])
+        check_order([dataclasses.replace(steps[0], needs=("push-wishlists",))])
+
+
+def test_carts_come_after_the_contacts_and_the_orders_that_convert_them() -> None:
+    order = names(plan())
+    assert order.index("push-contacts") < order.index("push-carts")
+    assert order.index("push-orders") < order.index("push-carts")
 
 
 def test_the_runner_runs_the_declared_steps_in_order_and_closes_the_windows(

@@ -34,12 +34,13 @@ from dotsync.sync.transactional import SendPlan
 
 #: The report's name for each staged entity.
 ENTITY_OF_STEP = {"customers": "contacts", "orders": "orders", "certificates": "certificates",
-                  "products": "products"}
+                  "products": "products", "carts": "carts"}
 #: The column holding the e-mail of each staged entity's contact.
 EMAIL_COLUMN = {"customers": "email", "orders": "customer_email",
-                "certificates": "recipient_email"}
+                "certificates": "recipient_email", "carts": "customer_email"}
 #: The entities whose settled keys a run remembers.
-SETTLED_ENTITIES = ("contacts", "orders", "confirmations", "certificates", "products")
+SETTLED_ENTITIES = ("contacts", "orders", "confirmations", "certificates", "products",
+                    "carts", "cart_enrolments", "program_enrolments")
 
 
 class Forgetful(set):  # type: ignore[type-arg]
@@ -81,6 +82,12 @@ class RunContext:
         #: Keys whose outcome this run is final; a retried task skips them.
         self.settled: dict[str, set[str]] = {
             e: set() if options.track_settled else Forgetful() for e in SETTLED_ENTITIES}
+        #: Contacts whose orders this run sent (not kept by a backfill, which sends
+        #: millions): the carts step checks their carts for a conversion.
+        self.ordered_emails: set[str] = set() if flow != "backfill" else Forgetful()
+        #: The orders this run sent (not kept by a backfill): the events they raise may
+        #: start a program (``DOTSYNC_PROGRAMS``).
+        self.synced_order_ids: set[str] = set() if flow != "backfill" else Forgetful()
         self._staged_customers: pd.DataFrame | None = None
 
     @property

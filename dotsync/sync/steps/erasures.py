@@ -74,6 +74,8 @@ class Erasures:
         counts.erased += len(done)
         counts.failed += len(failed)
         ctx.ledger.forget("contacts", [email for _, email, _ in done])
+        # No e-mail stays behind as a key: the contact's last cart enrolment goes too.
+        ctx.ledger.forget("cart_contacts", [email for _, email, _ in done])
         ctx.ledger.record("erasures", [
             {"key": cid, "state": "synced", "detail": "contact erased from Dotdigital",
              "sent_at": datetime.now(UTC)} for cid, _, _ in done], run_id=ctx.run_id)

@@ -60,6 +60,8 @@ def settle_orders(ctx: RunContext, outcomes: Sequence[SettledOrder], *,
         if outcome.final:
             ctx.settled["orders"].add(str(row["order_id"]))
         if state == "synced":
+            ctx.ordered_emails.add(row["customer_email"])
+            ctx.synced_order_ids.add(str(row["order_id"]))
             entry.update(source_hash=row["_hash"], payload_hash=row["_payload_hash"],
                          sent_at=now)
             if row.get("fulfilled_date"):

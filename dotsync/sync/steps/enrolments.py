@@ -1,0 +1,319 @@
+"""Program enrolment, exactly once: resolve, claim, enrol, settle, read back.
+
+Cart enrolments and order-event enrolments (``DOTSYNC_PROGRAMS``) both start a journey
+that e-mails the customer, so both go this one way, as :mod:`.exactly_once` does for
+triggered campaigns:
+
+1. **resolve** each contact once a run (``GET /contacts/v3/email/{email}``): the
+   enrolment call takes Dotdigital's contact ids, and the same answer says whether the
+   contact may receive marketing there (e-mail status ``subscribed``); one that may
+   not is never enrolled, whatever the staged consent says;
+2. **claim** the batch's ledger keys (``in_doubt``, committed) before the call;
+3. **enrol** at most 25 contacts a call (``programs.yaml``: ``maxItems: 25``); the
+   call is of kind ``send``, so an answer lost after the request may have arrived is
+   :class:`~dotsync.dotdigital.errors.SendOutcomeUnknown` and its claims stay
+   ``in_doubt``: never enrolled again automatically (``dotsync resend`` does it,
+   deliberately);
+4. **settle**: ``synced`` with the enrolment id (``dotdigital_ref``) and the moment;
+5. **read back** the enrolment's outcome (asynchronous: ``Processing`` then
+   ``Finished``) through its fault report (``…/report-faults``): a contact Dotdigital
+   did not enrol is settled ``rejected`` with the report's reason. One still
+   processing is read back by the next run (``error_code`` :data:`PROCESSING`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from dotsync import failpoints
+from dotsync.dotdigital import errors as dd
+from dotsync.dotdigital.models import ProgramEnrolment
+from dotsync.masking import mask_email
+from dotsync.store import attempts, schema
+from dotsync.sync.carts_plan import enrolment_batches
+from dotsync.sync.steps.context import RunContext
+from dotsync.sync.steps.outcome import Outcome
+from dotsync.sync.steps.records import describe
+
+#: ``error_code`` of an enrolment made whose outcome Dotdigital has not finished.
+PROCESSING = "enrolment_processing"
+#: Waiting for the contact to exist in Dotdigital (``dotsync rejects --waiting``).
+NO_CONTACT = "waiting_for_contact"
+#: Dotdigital says the contact may not receive marketing.
+NOT_MARKETABLE = "no_marketing_consent"
+#: More contacts than this to resolve in a run are found by listing the account's
+#: contacts (5,000 a call) rather than one call each, when the listing is shorter.
+BULK_RESOLVE = 25
+#: Contacts per page of a listing (``GET /contacts/v3``: ``limit`` at most 5,000).
+LISTING_PAGE = 5000
+#: Contacts a listing keeps for the rest of the run beyond those it was asked for.
+LISTING_KEPT = 500_000
+#: "Modified since" for a listing of every contact.
+EVER = datetime(2000, 1, 1, tzinfo=UTC)
+#: Dotdigital's answer for a fault report asked before the enrolment finished.
+STILL_PROCESSING = "ERROR_ENROLMENT_IS_PROCESSING"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrol:
+    """One enrolment owed: its ledger key, the contact and the program."""
+
+    key: str
+    email: str
+    program_id: int
+    source_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """What Dotdigital holds about a contact that enrolment needs."""
+
+    contact_id: int
+    marketable: bool
+
+
+def resolve_contacts(ctx: RunContext, emails: Iterable[str],
+                     known: dict[str, Contact | None]) -> None:
+    """Fill ``known`` with each e-mail's Dotdigital contact (None: none there).
+
+    A few are read one by one (``GET /contacts/v3/email/{email}``); more than
+    :data:`BULK_RESOLVE`, when that is fewer calls, by paging through the account's
+    contacts (``GET /contacts/v3``, 5,000 a call, stopping once every one is found):
+    100,000 contacts cost 20 calls instead of 100,000."""
+    missing = [e for e in dict.fromkeys(emails) if e not in known]
+    if len(missing) > BULK_RESOLVE and len(missing) > _listing_calls(ctx):
+        wanted = set(missing)
+        for found in ctx.api.contacts_modified_since(EVER, limit=LISTING_PAGE):
+            email = str((found.get("identifiers") or {}).get("email") or "").strip().lower()
+            if email in wanted or len(known) < LISTING_KEPT:
+                # Kept for the run's later batches too: one listing, not one per batch.
+                known[email] = _contact(found)
+            wanted.discard(email)
+            if not wanted and len(known) >= LISTING_KEPT:
+                break  # (below the cap the listing goes on: later batches need it)
+        for email in wanted:
+            known[email] = None
+        return
+    for email in missing:
+        try:
+            known[email] = _contact(ctx.api.get_contact("email", email))
+        except dd.NotFoundError:
+            known[email] = None
+
+
+def _listing_calls(ctx: RunContext) -> int:
+    """The calls a listing of the account's contacts takes, as far as the ledger knows
+    them (one indexed count)."""
+    t = schema.ledger
+    with ctx.store.engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+            t.c.entity == "contacts", t.c.state == "synced")).scalar_one()
+    return int(n) // LISTING_PAGE + 1
+
+
+def _contact(found: Mapping[str, Any]) -> Contact | None:
+    raw = str(found.get("contactId") or "")
+    channels = found.get("channelProperties") or {}
+    status = (channels.get("email") or {}).get("status")
+    return Contact(int(raw), status == "subscribed") if raw.isdigit() else None
+
+
+def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
+               contacts: dict[str, Contact | None] | None = None,
+               before_claim: Callable[[list[str]], None] | None = None) -> list[str]:
+    """Enrol each ``owed`` contact once per key; returns the keys enrolled this run.
+    ``before_claim`` is handed each batch's e-mails just before the batch is claimed."""
+    known = {} if contacts is None else contacts
+    resolve_contacts(ctx, (o.email for o in owed), known)
+    waiting, refused, ready = [], [], []
+    for item in owed:
+        contact = known.get(item.email)
+        if contact is None:
+            waiting.append(item)
+        elif not contact.marketable:
+            refused.append(item)
+        else:
+            ready.append(item)
+    _record(ctx, entity, waiting, "pending", NO_CONTACT,
+            "contact {email} is not in Dotdigital yet; enrolled once it is")
+    _record(ctx, entity, refused, "rejected", NOT_MARKETABLE,
+            "contact {email} may not receive marketing in Dotdigital; not enrolled")
+    done: list[str] = []
+    made: list[tuple[ProgramEnrolment, list[Enrol]]] = []
+    by_program: dict[int, list[Enrol]] = {}
+    for item in ready:
+        by_program.setdefault(item.program_id, []).append(item)
+    for program_id, items in by_program.items():
+        by_contact: dict[int, list[Enrol]] = {}
+        for item in items:
+            by_contact.setdefault(_id(known, item.email), []).append(item)
+        for batch in enrolment_batches(by_contact):
+            keys = [i.key for cid in batch for i in by_contact[cid]]
+            if before_claim is not None:
+                before_claim([by_contact[cid][0].email for cid in batch])
+            claimed = ctx.ledger.claim(entity, keys, run_id=ctx.run_id)
+            failpoints.hit("after_enrol_claim")
+            ctx.report.counts[entity].skipped += len(keys) - len(claimed)
+            mine = [i for cid in batch for i in by_contact[cid] if i.key in claimed]
+            if not mine:
+                continue
+            enrolment = _enrol(ctx, entity, program_id, mine, known)
+            if enrolment is not None:
+                made.append((enrolment, mine))
+                done += [i.key for i in mine]
+    read_back(ctx, entity, [(e.id, {_id(known, i.email): [i.key] for i in items})
+                            for e, items in made])
+    return done
+
+
+def _id(known: Mapping[str, Contact | None], email: str) -> int:
+    contact = known[email]
+    assert contact is not None
+    return contact.contact_id
+
+
+def _enrol(ctx: RunContext, entity: str, program_id: int, batch: list[Enrol],
+           known: Mapping[str, Contact | None]) -> ProgramEnrolment | None:
+    ids = list(dict.fromkeys(_id(known, i.email) for i in batch))
+    try:
+        enrolment = ctx.api.enrol_contacts(program_id, ids)
+    except dd.SendOutcomeUnknown as exc:
+        settle(ctx, entity, batch, Outcome(
+            "in_doubt", "SendOutcomeUnknown",
+            "the connection dropped after the enrolment was sent; the contact may or may "
+            f"not be enrolled ({describe(exc)}); never repeated automatically"))
+        return None
+    except dd.AuthenticationError:
+        settle(ctx, entity, batch, Outcome(
+            "failed", "AuthenticationError", "credentials refused; nobody was enrolled"))
+        raise
+    except dd.DotdigitalError as exc:
+        settle(ctx, entity, batch, Outcome(
+            "failed" if exc.transient else "rejected",
+            exc.error_code or type(exc).__name__,
+            f"program {program_id}: {describe(exc)}"))
+        return None
+    # Anything else propagates and leaves the claims in doubt, which is what we want.
+    failpoints.hit("after_enrol")
+    settle(ctx, entity, batch, Outcome("synced", PROCESSING,
+                                       f"enrolment {enrolment.id} into program {program_id}"
+                                       " submitted; its outcome is read back",
+                                       reference=enrolment.id),
+           detail={"program": program_id, "enrolment": enrolment.id,
+                   "status": enrolment.status or "Processing"},
+           contacts=known)
+    return enrolment
+
+
+def settle(ctx: RunContext, entity: str, batch: Sequence[Enrol], outcome: Outcome, *,
+           detail: Mapping[str, Any] | None = None,
+           contacts: Mapping[str, Contact | None] | None = None) -> None:
+    """Write one outcome for each enrolment of ``batch`` to the ledger and the report.
+
+    ``sent_at`` (also of one in doubt: when it may have been made) is the run's clock,
+    the one the re-enrolment window is measured on."""
+    now = ctx.options.now().to_pydatetime()
+    rows = []
+    for item in batch:
+        row: dict[str, Any] = {"key": item.key, "state": outcome.state,
+                               "error_code": outcome.code, "error_message": outcome.message}
+        if outcome.reference is not None:
+            row["dotdigital_ref"] = f"enrolment {outcome.reference}"
+        if item.source_hash is not None:
+            row["source_hash"] = item.source_hash
+        if detail is not None:
+            contact = (contacts or {}).get(item.email)
+            row["detail"] = json.dumps({**detail, "contact": contact.contact_id
+                                        if contact else None}, sort_keys=True)
+        if outcome.final:
+            ctx.settled.setdefault(entity, set()).add(item.key)
+        if outcome.state in ("synced", "in_doubt"):
+            row["sent_at"] = now
+        if outcome.state != "synced":
+            ctx.report.problem(entity, item.key, outcome.state, outcome.message or "",
+                               email=item.email, code=outcome.code)
+        ctx.tally(entity, outcome.state)
+        rows.append(row)
+    ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT)
+
+
+def _record(ctx: RunContext, entity: str, items: Sequence[Enrol], state: str, code: str,
+            message: str) -> None:
+    """Enrolments not made, with why (never over a record sent or in doubt)."""
+    if not items:
+        return
+    ctx.count_skips(entity, [(i.key, code) for i in items])
+    ctx.ledger.record(entity, [
+        {"key": i.key, "state": state, "error_code": code,
+         "error_message": message.format(email=mask_email(i.email)),
+         **({"source_hash": i.source_hash} if i.source_hash else {})}
+        for i in items], run_id=ctx.run_id, protect_sent=True)
+
+
+# -- reading enrolments back --------------------------------------------------------------
+
+#: (enrolment id, {contact id: ledger keys enrolled by it}).
+Made = tuple[str, dict[int, list[str]]]
+
+
+def unfinished(ctx: RunContext, entity: str) -> list[Made]:
+    """Enrolments earlier runs made whose outcome was not read back yet."""
+    t = schema.ledger
+    out: dict[str, dict[int, list[str]]] = {}
+    with ctx.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.key, t.c.detail).where(
+            t.c.entity == entity, t.c.state == "synced", t.c.error_code == PROCESSING))
+        for key, detail in rows:
+            try:
+                data = json.loads(detail or "{}")
+            except ValueError:
+                continue
+            if data.get("enrolment") and data.get("contact") is not None:
+                out.setdefault(str(data["enrolment"]), {}).setdefault(
+                    int(data["contact"]), []).append(str(key))
+    return list(out.items())
+
+
+def read_back(ctx: RunContext, entity: str, made: Sequence[Made]) -> None:
+    """Settle the contacts of each finished enrolment: ``synced`` (enrolled) or
+    ``rejected`` with the fault report's reason. One call per enrolment: the fault
+    report answers ``ERROR_ENROLMENT_IS_PROCESSING`` until the enrolment is
+    ``Finished`` (``programs.yaml``), and then is its outcome; one still processing
+    is left to the next run (never waited for: the run's time is the schedule's)."""
+    for enrolment_id, keys in made:
+        try:
+            faults = ctx.api.get_enrolment_faults(enrolment_id)
+        except dd.AuthenticationError:
+            raise
+        except dd.DotdigitalError as exc:
+            if exc.error_code != STILL_PROCESSING:
+                ctx.report.notes.append(f"enrolment {enrolment_id}: read back later "
+                                        f"({describe(exc)})")
+            continue
+        _settle_read_back(ctx, entity, enrolment_id, keys,
+                          {f.contact_id: f.reason for f in faults})
+
+
+def _settle_read_back(ctx: RunContext, entity: str, enrolment_id: str,
+                      keys: Mapping[int, list[str]], faults: Mapping[int | None, str]) -> None:
+    rows = []
+    for contact_id, contact_keys in keys.items():
+        reason = faults.get(contact_id)
+        for key in contact_keys:
+            if reason is None:
+                rows.append({"key": key, "state": "synced", "error_code": None,
+                             "error_message": None})
+            else:
+                message = (f"enrolment {enrolment_id}: Dotdigital did not enrol the contact"
+                           f" ({reason})")
+                rows.append({"key": key, "state": "rejected", "error_code": "enrolment_fault",
+                             "error_message": message})
+                ctx.report.problem(entity, key, "rejected", message, code="enrolment_fault")
+    if rows:
+        ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT_READ)
