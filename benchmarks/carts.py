@@ -121,7 +121,9 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=1.0)
     args = parser.parse_args()
 
-    from dotsync.config import Secret, Settings
+    from pydantic import SecretStr
+
+    from dotsync.config import Settings
     from dotsync.store import Store
     from dotsync.sync.steps.options import IMPORT_MAX_BYTES
 
@@ -145,7 +147,7 @@ def main() -> None:
         t = time.perf_counter()
         stage(url, args.carts, rng)
         print(f"staged in {time.perf_counter() - t:.1f} s")
-        settings = Settings(api_user=USER, api_password=Secret(PASSWORD),
+        settings = Settings(api_user=USER, api_password=SecretStr(PASSWORD),
                             api_endpoint=endpoint, database_url=url, default_region="GB",
                             cart_program_id=PROGRAM)
         store = Store(url)

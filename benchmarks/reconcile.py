@@ -24,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dotsync.config import Secret, Settings  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+
+from dotsync.config import Settings  # noqa: E402
 from dotsync.dotdigital import DotdigitalClient  # noqa: E402
 from dotsync.emulator import EmulatorConfig, EmulatorServer  # noqa: E402
 from dotsync.reconcile import ReconcileOptions, reconcile  # noqa: E402
@@ -47,7 +49,7 @@ def one_size(customers: int, orders: int, changed: float, folder: Path, page_siz
                             for i in range(orders)])
     with EmulatorServer(EmulatorConfig(import_delay=0.01, random_seed=1)) as emulator:
         settings = Settings(api_user=emulator.config.user,
-                            api_password=Secret(emulator.config.password),
+                            api_password=SecretStr(emulator.config.password),
                             api_endpoint=emulator.url, database_url=url, default_region="GB",
                             certificate_campaign_id=1001)
         with DotdigitalClient.from_settings(settings) as client:

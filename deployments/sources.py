@@ -2,9 +2,8 @@
 
 The block classes live in :mod:`flows.blocks` (the ``extract-source`` flow loads them)
 and are re-exported here. Each block keeps its secret in a ``SecretStr`` field: Prefect
-stores it encrypted and shows ``**********``; only :meth:`to_config` reads the clear
-value, straight into a :class:`dotsync.config.Secret` (which masks it again), and nothing
-logs it.
+stores it encrypted and shows ``**********``; :meth:`to_config` hands it on as the
+same ``SecretStr`` (masked again in the source's config), and nothing logs it.
 
 Register the block types once per Prefect server::
 

@@ -8,18 +8,16 @@ deployments.credentials`` (or ``-m deployments.sources``), saved blocks and
 
 Every secret is a ``SecretStr`` field: Prefect stores it encrypted and shows
 ``**********``; only :meth:`DotdigitalCredentials.apply` and the platforms' ``to_config``
-read the clear value, straight into a :class:`dotsync.config.Secret`, which masks it
-again.
+hand the value on, still a ``SecretStr`` (the one secret type of
+:class:`dotsync.config.Settings` and :class:`dotsync.sources.extract.SourceConfig` too).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from dotsync.sources.extract import SourceConfig
 
 #: What ``extract-source`` extracts from a platform when no entities are named.
@@ -34,8 +32,8 @@ class DotdigitalCredentials(Block):
     """An API user of one Dotdigital account, with its regional endpoint.
 
     The password is a ``SecretStr``: Prefect stores it as a secret field and the
-    block's ``repr`` masks it. Only :meth:`apply` reads the clear value, and it
-    hands it straight to a :class:`dotsync.config.Secret`, which masks it again.
+    block's ``repr`` masks it. :meth:`apply` hands it on as it is: the settings hold
+    the same type.
     """
 
     _block_type_name = "Dotdigital Credentials"
@@ -68,12 +66,11 @@ class DotdigitalCredentials(Block):
         The endpoint is replaced only when the block names one, so a block made
         before the account's region was known keeps working.
         """
-        return dataclasses.replace(
-            settings,
-            api_user=self.api_user,
-            api_password=Secret(self.api_password.get_secret_value()),
-            api_endpoint=self.api_endpoint or settings.api_endpoint,
-        )
+        return settings.model_copy(update={
+            "api_user": self.api_user,
+            "api_password": self.api_password,
+            "api_endpoint": self.api_endpoint or settings.api_endpoint,
+        })
 
 
 class AdobeCommerceCredentials(Block):
@@ -88,7 +85,7 @@ class AdobeCommerceCredentials(Block):
 
     def to_config(self, name: str, entities: tuple[str, ...]) -> SourceConfig:
         return SourceConfig(name=name, platform="adobe-commerce", base_url=self.base_url,
-                            token=Secret(self.access_token.get_secret_value()),
+                            token=self.access_token,
                             entities=entities)
 
 
@@ -111,7 +108,7 @@ class CommercetoolsCredentials(Block):
         return SourceConfig(name=name, platform="commercetools", base_url=self.api_url,
                             auth_url=self.auth_url, project_key=self.project_key,
                             client_id=self.client_id,
-                            client_secret=Secret(self.client_secret.get_secret_value()),
+                            client_secret=self.client_secret,
                             scope=self.scope, entities=entities)
 
 
@@ -128,7 +125,7 @@ class ShopifyCredentials(Block):
 
     def to_config(self, name: str, entities: tuple[str, ...]) -> SourceConfig:
         return SourceConfig(name=name, platform="shopify", base_url=self.shop_url,
-                            token=Secret(self.access_token.get_secret_value()),
+                            token=self.access_token,
                             api_version=self.api_version, entities=entities)
 
 

@@ -25,7 +25,6 @@ password is refused, naming the Secret or credentials block to use instead.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from typing import Any
@@ -142,4 +141,4 @@ def apply_shared_config(settings: Settings) -> Settings:
     if not url:
         return settings
     logger.info("staging database from the Prefect Secret block %r", name)
-    return dataclasses.replace(settings, database_url=url)
+    return settings.model_copy(update={"database_url": url})

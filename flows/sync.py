@@ -1,10 +1,12 @@
 """The ``sync`` flow: pending records from the staging store into Dotdigital.
 
-extract pending → validate → contacts → orders → order confirmations →
-certificates → report. Each step is one task working on a batch; every outcome is
-written to the ledger as soon as it is known, so a retried task or flow run resumes
-where it stopped. Rejected records never fail the run; a run that cannot work at all
-(credentials, host, region, configuration) ends ``Failed`` with one clear message.
+extract pending → validate → contacts submitted → orders of existing contacts (while
+the contact imports run) → contacts settled → orders of new contacts → order
+confirmations → certificates → report (the steps of ``dotsync.sync.registry``). Each
+step is one task working on a batch; every outcome is written to the ledger as soon
+as it is known, so a retried task or flow run resumes where it stopped. Rejected
+records never fail the run; a run that cannot work at all (credentials, host,
+region, configuration) ends ``Failed`` with one clear message.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ What the client takes care of, so callers don't have to:
   carried nothing, so that is retried for every operation.
 * **Pacing.** ``calls_per_minute`` spreads calls evenly (:mod:`.pacing`); a response saying
   ``X-RateLimit-Remaining: 0`` holds the next call until the reset.
-* **No secrets in output.** The password is held as a :class:`~dotsync.config.Secret`,
+* **No secrets in output.** The password is held as a ``SecretStr``,
   never put in a URL, absent from ``repr`` and from log lines (which show method, path with
   e-mail addresses masked, status and milliseconds), and httpx exceptions (whose request
   carries the ``Authorization`` header) are never chained into the errors raised here.
@@ -41,8 +41,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import httpx
+from pydantic import SecretStr
 
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from dotsync.dotdigital.account_data import AccountDataOperations
 from dotsync.dotdigital.api import DotdigitalAPI
 from dotsync.dotdigital.campaigns import CampaignOperations
@@ -111,7 +112,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
     def __init__(
         self,
         user: str,
-        password: str | Secret,
+        password: str | SecretStr,
         endpoint: str | None = None,
         calls_per_minute: float | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -130,7 +131,7 @@ class DotdigitalClient(ContactOperations, InsightOperations, CampaignOperations,
         acquire: Acquire | None = None,
         import_slots: ImportSlots | None = None,
     ) -> None:
-        secret = password if isinstance(password, Secret) else Secret(password or "")
+        secret = password if isinstance(password, SecretStr) else SecretStr(password or "")
         if not user:
             raise ValueError("the Dotdigital API user is not set (DOTDIGITAL_API_USER)")
         if not secret:

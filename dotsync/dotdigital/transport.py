@@ -18,8 +18,8 @@ from collections.abc import Callable, Generator, Mapping
 from typing import Any, Protocol
 
 import httpx
+from pydantic import SecretStr
 
-from dotsync.config import Secret
 from dotsync.dotdigital import retry
 from dotsync.dotdigital.errors import (
     DotdigitalError,
@@ -53,14 +53,14 @@ class Acquire(Protocol):
 
 
 class BasicAuth(httpx.Auth):
-    """HTTP Basic auth built per request from a :class:`Secret`; its repr shows no secret."""
+    """HTTP Basic auth built per request from a ``SecretStr``; its repr shows no secret."""
 
-    def __init__(self, user: str, password: Secret) -> None:
+    def __init__(self, user: str, password: SecretStr) -> None:
         self._user = user
         self._password = password
 
     def header(self) -> str:
-        raw = f"{self._user}:{self._password.get()}".encode()
+        raw = f"{self._user}:{self._password.get_secret_value()}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def token(self) -> str:
@@ -68,7 +68,7 @@ class BasicAuth(httpx.Auth):
         return self.header().split(" ", 1)[1]
 
     def password(self) -> str:
-        return self._password.get()
+        return self._password.get_secret_value()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self.header()
@@ -111,7 +111,7 @@ class Transport:
     def __init__(
         self,
         user: str,
-        password: Secret,
+        password: SecretStr,
         *,
         endpoint: str | None,
         discovery_url: str,

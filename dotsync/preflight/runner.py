@@ -54,7 +54,7 @@ def _secrets(settings: Settings) -> list[str]:
     Very short values are left alone: they occur in ordinary words by chance, and blanking
     them would garble every message (Dotdigital API passwords are at least 8 characters).
     """
-    out = [settings.api_password.get()]
+    out = [settings.api_password.get_secret_value()]
     try:
         from sqlalchemy.engine import make_url
 

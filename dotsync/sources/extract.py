@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import SecretStr
 
-from dotsync.config import Secret
 from dotsync.sources import state
 from dotsync.sources.http import RetryingClient, SourceError
 from dotsync.sources.load import load_objects
@@ -63,9 +63,9 @@ class SourceConfig:
     name: str
     platform: str
     base_url: str
-    token: Secret = field(default_factory=lambda: Secret(""))
+    token: SecretStr = field(default_factory=lambda: SecretStr(""))
     client_id: str | None = None
-    client_secret: Secret = field(default_factory=lambda: Secret(""))
+    client_secret: SecretStr = field(default_factory=lambda: SecretStr(""))
     project_key: str | None = None
     auth_url: str | None = None
     scope: str | None = None
@@ -119,7 +119,7 @@ class AdobeCommerceSource:
 
     def __init__(self, config: SourceConfig, client: RetryingClient) -> None:
         self.config, self.client = config, client
-        client.set_header("Authorization", f"Bearer {config.token.get()}")
+        client.set_header("Authorization", f"Bearer {config.token.get_secret_value()}")
 
     def pages(self, entity: str, since: str | None) -> Iterator[Page]:
         size = self.config.page_size
@@ -175,7 +175,8 @@ class CommercetoolsSource:
         if self._token is not None:
             return
         cfg = self.config
-        basic = base64.b64encode(f"{cfg.client_id}:{cfg.client_secret.get()}".encode()).decode()
+        pair = f"{cfg.client_id}:{cfg.client_secret.get_secret_value()}"
+        basic = base64.b64encode(pair.encode()).decode()
         auth = self._auth or self.client
         data = {"grant_type": "client_credentials"}
         if cfg.scope:
@@ -222,7 +223,7 @@ class ShopifySource:
 
     def __init__(self, config: SourceConfig, client: RetryingClient) -> None:
         self.config, self.client = config, client
-        client.set_header("X-Shopify-Access-Token", config.token.get())
+        client.set_header("X-Shopify-Access-Token", config.token.get_secret_value())
 
     def pages(self, entity: str, since: str | None) -> Iterator[Page]:
         resource = self.RESOURCES[entity]
@@ -322,11 +323,11 @@ def _merge(a: LoadReport | None, b: LoadReport) -> LoadReport:
 
 
 def config_from_json(text: str) -> SourceConfig:
-    """A SourceConfig from JSON (tests and the CLI); secret fields become Secrets."""
+    """A SourceConfig from JSON (tests and the CLI); secret fields become SecretStr."""
     raw = json.loads(text)
     for key in ("token", "client_secret"):
         if key in raw:
-            raw[key] = Secret(str(raw[key]))
+            raw[key] = SecretStr(str(raw[key]))
     if "entities" in raw:
         raw["entities"] = tuple(raw["entities"])
     return SourceConfig(**raw)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from dotsync.store import changes, revisions, schema
+from dotsync.store import changes, planner, revisions, schema
 from dotsync.store.revisions import SchemaTooNewError
 
 
@@ -156,4 +156,5 @@ def migrate(engine: sa.Engine) -> int:
         if version is not None:
             _bring_forward(conn, version)
         revisions.upgrade(conn)
+        planner.describe_ledger(conn)
         return SCHEMA_VERSION

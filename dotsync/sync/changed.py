@@ -32,6 +32,7 @@ from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
 from dotsync.sync import order_stream
 from dotsync.sync.engine import SyncEngine
+from dotsync.sync.steps.contact_send import Pushing
 from dotsync.sync.steps.items import ContactItem
 from dotsync.sync.steps.options import CHUNK_ROWS
 from dotsync.sync.steps.records import norm_email
@@ -56,10 +57,29 @@ class Changes:
     def pending(self, entity: str) -> Iterator[pd.DataFrame]:
         """Pending rows of ``entity`` with their fingerprint in ``_hash`` (customers also
         with ``_email_norm``), chunk by chunk; empty chunks are skipped."""
-        engine = self.engine
         self.abandon(entity)  # a retried step reads its window afresh
         window = self.feed.open(entity)
         self.windows[entity] = window
+        return self._read(entity, window)
+
+    def again(self, entity: str) -> Iterator[pd.DataFrame]:
+        """The rows of ``entity``'s open window that are still pending and that this run
+        has not settled yet (no ledger row written by it): what an earlier pass over
+        the same window left for later. Nothing when no window is open."""
+        window = self.windows.get(entity)
+        if window is None:
+            return
+        run_id = self.engine.ctx.run_id
+        key = ENTITY_KEYS[entity]
+        for frame in self._read(entity, window):
+            written = self.engine.ledger.lookup(entity, frame[key].astype(str).tolist(),
+                                                ("run_id",))
+            left = frame[[written.get(str(k), (None,))[0] != run_id for k in frame[key]]]
+            if not left.empty:
+                yield left
+
+    def _read(self, entity: str, window: Window) -> Iterator[pd.DataFrame]:
+        engine = self.engine
         frames = itertools.chain(self.feed.changed(window, self.chunk_rows),
                                  self.feed.to_retry(window, self.chunk_rows))
         for frame in frames:
@@ -123,12 +143,43 @@ def push_guests(engine: SyncEngine, emails: Iterable[Any]) -> None:
         engine.push_contacts(items)
 
 
-def sync_contacts(engine: SyncEngine, changes: Changes) -> None:
-    """Every pending customer, merged by e-mail, pushed as contacts (single upserts
-    when few, bulk imports when many); then the erasures they asked for."""
-    engine.push_contacts(contact_items(engine, changes.pending("customers")))
+class ContactsSubmitted:
+    """This run's contacts, sent or submitted, whose imports may still be in flight.
+
+    Until :meth:`settle`, a contact the ledger says is ``synced`` is in Dotdigital (an
+    import only adds or updates, and the erasures are done): its orders need not
+    wait. A contact new in this run exists only once :meth:`settle` has returned.
+    """
+
+    def __init__(self, pushing: Pushing, changes: Changes) -> None:
+        self.pushing = pushing
+        self.changes = changes
+
+    @property
+    def broken(self) -> bool:
+        """The push failed midway: its imports can no longer be followed."""
+        return self.pushing.broken
+
+    def settle(self) -> None:
+        """Wait for the contact imports still in flight, settle them, move the mark."""
+        self.pushing.finish()
+        self.changes.done("customers")
+
+
+def start_contacts(engine: SyncEngine, changes: Changes) -> ContactsSubmitted:
+    """Every pending customer, merged by e-mail, sent as contacts (single upserts when
+    few, bulk imports when many) up to the point where every contact is submitted, and
+    the erasures they asked for; the imports still in flight are settled by the
+    result's :meth:`~ContactsSubmitted.settle`."""
+    pushing = engine.push_contacts(contact_items(engine, changes.pending("customers")),
+                                   settle=False)
     engine.contacts.erasures.erase()
-    changes.done("customers")
+    return ContactsSubmitted(pushing, changes)
+
+
+def sync_contacts(engine: SyncEngine, changes: Changes) -> None:
+    """:func:`start_contacts`, and its settling at once."""
+    start_contacts(engine, changes).settle()
 
 
 def sync_orders(engine: SyncEngine, changes: Changes) -> None:
@@ -136,8 +187,39 @@ def sync_orders(engine: SyncEngine, changes: Changes) -> None:
     contacts pushed, then sent as insight records (single upserts when few, imports
     when many). The chunks are pipelined (:mod:`dotsync.sync.order_stream`): the next
     one is read and submitted while earlier imports run."""
+    _send_orders(engine, changes.pending("orders"))
+    changes.done("orders")
+
+
+def sync_orders_of_existing_contacts(engine: SyncEngine, changes: Changes) -> bool:
+    """The pending orders whose contact is already in Dotdigital (``synced`` in the
+    ledger), sent while this run's contact imports may still be in flight; the others
+    are left untouched for :func:`sync_orders_left`. Returns whether any was left
+    (a dry run leaves them all: it has no imports to overlap)."""
     if engine.options.dry_run:
-        for pending in changes.pending("orders"):
+        return True
+    left = [False]
+    order_stream.send_orders(engine, order_stream.prepared_orders(
+        engine, changes.pending("orders"), None, left=left))
+    return left[0]
+
+
+def sync_orders_left(engine: SyncEngine, changes: Changes, left: bool) -> None:
+    """After this run's contacts settled: the orders :func:`sync_orders_of_existing_contacts`
+    left (their contact new in this run, or a guest's), read again
+    from the same window; then the orders' mark moves. Without an earlier pass (a run
+    without contacts' overlap, a dry run) this is the whole orders step."""
+    if "orders" not in changes.windows:
+        sync_orders(engine, changes)
+        return
+    if left:
+        _send_orders(engine, changes.again("orders"))
+    changes.done("orders")
+
+
+def _send_orders(engine: SyncEngine, chunks: Iterator[pd.DataFrame]) -> None:
+    if engine.options.dry_run:
+        for pending in chunks:
             valid = engine.orders.validate(pending)
             del pending
             if valid.empty:
@@ -146,8 +228,7 @@ def sync_orders(engine: SyncEngine, changes: Changes) -> None:
             engine.orders.push(valid)
     else:
         order_stream.send_orders(engine, order_stream.prepared_orders(
-            engine, changes.pending("orders"), push_guests))
-    changes.done("orders")
+            engine, chunks, push_guests))
 
 
 def prepare_certificates(engine: SyncEngine, changes: Changes) -> pd.DataFrame:

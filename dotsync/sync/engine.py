@@ -37,6 +37,7 @@ from dotsync.sync.report import RunReport
 from dotsync.sync.steps.carts import Carts
 from dotsync.sync.steps.certificates import CertificatePlan, Certificates
 from dotsync.sync.steps.confirmations import Confirmations
+from dotsync.sync.steps.contact_send import Pushing
 from dotsync.sync.steps.contacts import Contacts
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.errors import CredentialsRefused, RunFailed
@@ -233,8 +234,14 @@ class SyncEngine:
     def contact_items(self, group: pd.DataFrame, pending_ids: set[str]) -> list[ContactItem]:
         return self.contacts.items(group, pending_ids)
 
-    def push_contacts(self, items: Iterable[ContactItem], bulk: bool | None = None) -> None:
-        self.contacts.push(items, bulk)
+    def push_contacts(self, items: Iterable[ContactItem], bulk: bool | None = None, *,
+                      settle: bool = True) -> Pushing:
+        """Push contact items; without ``settle``, return once every one is sent or
+        submitted, the imports still in flight settled by the result's ``finish()``."""
+        pushing = self.contacts.start(items, bulk)
+        if settle:
+            pushing.finish()
+        return pushing
 
     def validate_orders(self, pending: pd.DataFrame, record: bool = True) -> pd.DataFrame:
         return self.orders.validate(pending, record)

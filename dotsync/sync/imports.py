@@ -52,6 +52,7 @@ def run_imports(
     status_of: Callable[[R], str] = lambda r: r.status,  # type: ignore[attr-defined]
     keep: Callable[[C], Any] = lambda chunk: chunk,
     max_records_in_flight: int | None = None,
+    pausable: bool = False,
 ) -> Iterator[Finished[C, R]]:
     """Submit ``chunks`` as imports, at most ``max_in_flight`` at once; yield each result.
 
@@ -65,6 +66,12 @@ def run_imports(
     ``max_records_in_flight`` also bounds the records behind the imports in flight
     (a chunk is submitted when nothing is in flight, or when it fits), which bounds
     the memory their bookkeeping takes, whatever the size of the load.
+    ``pausable`` hands the waiting to the caller: instead of sleeping, a :class:`Pause`
+    saying until when is yielded (resume it once that time has come, or later: a poll
+    that came due meanwhile is made at once), and :data:`DRAINED` is yielded once, as
+    soon as every chunk has been submitted while some imports are still in flight. A
+    caller may so do other work while imports run (see
+    :class:`dotsync.sync.steps.bulk_import.InFlight`).
     """
     source = iter(chunks)
     held: deque[C] = deque()
@@ -72,6 +79,7 @@ def run_imports(
     in_flight: list[list[Any]] = []
     limit = max(1, max_in_flight)
     exhausted = False
+    announced = not pausable
 
     def take() -> C | None:
         nonlocal exhausted
@@ -115,16 +123,26 @@ def run_imports(
         if not in_flight:
             if exhausted and not held:
                 return
-            sleep(poll_interval)  # throttled by another run's imports: try again later
+            # Throttled by another run's imports: try again later.
+            if pausable:
+                yield Pause(None, None, None, until=clock() + poll_interval)
+            else:
+                sleep(poll_interval)
             continue
         # Prepare the next chunk while the imports run, so local work overlaps the wait.
         if not held and not exhausted:
             chunk = take()
             if chunk is not None:
                 held.append(chunk)
+        if exhausted and not held and not announced:
+            announced = True
+            yield DRAINED
         wait = min(entry[3] for entry in in_flight) - clock()
         if wait > 0:
-            sleep(wait)
+            if pausable:
+                yield Pause(None, None, None, until=clock() + wait)
+            else:
+                sleep(wait)
         still: list[list[Any]] = []
         for entry in in_flight:
             kept, import_id, started, due = entry
@@ -157,4 +175,16 @@ def run_imports(
         limit = max(1, len(in_flight)) if throttled else max(1, max_in_flight)
 
 
+@dataclass
+class Pause(Finished[Any, Any]):
+    """Yielded by a pausable :func:`run_imports` instead of sleeping: resume it once
+    the clock reads ``until``. Not an import."""
+
+    until: float = 0.0
+
+
 _END: Any = object()
+
+#: Yielded by :func:`run_imports` (when asked) once every chunk is submitted: not an
+#: import, compare with ``is``.
+DRAINED: Finished[Any, Any] = Finished(chunk=None, import_id=None, report=None)

@@ -40,7 +40,7 @@ from dotsync.sync.steps.items import OrderRow
 
 
 def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
-                    push_guests: Any) -> Iterator[OrderRow]:
+                    push_guests: Any, left: list[bool] | None = None) -> Iterator[OrderRow]:
     """The orders of ``chunks`` that need a call, prepared, one at a time.
 
     Each chunk is validated (rejects and warnings recorded), its guests' contacts
@@ -48,14 +48,28 @@ def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
     their contact, or unchanged, are settled here). Only the chunk being handed
     over is held: a row handed over is the consumer's (an import keeps its payload
     serialised and the few fields that settle it, not the row).
+
+    With ``push_guests`` None (this run's contacts may still be in flight), only the
+    orders whose contact is already in Dotdigital are prepared; the others are left
+    untouched (no ledger write), and ``left[0]`` says whether there were any.
     """
     for pending in chunks:
         valid = engine.orders.validate(pending)
         del pending
         if valid.empty:
             continue
-        push_guests(engine, valid["customer_email"].tolist())
-        rows = deque(engine.orders.prepare(valid))
+        gate = None
+        if push_guests is None:
+            gate = engine.ctx.contact_gate(valid["customer_email"])
+            exists = [isinstance(e, str) and bool(e) and e in gate and gate[e] is None
+                      for e in valid["customer_email"].tolist()]
+            if not all(exists):
+                if left is not None:
+                    left[0] = True
+                valid = valid[exists]
+        else:
+            push_guests(engine, valid["customer_email"].tolist())
+        rows = deque(engine.orders.prepare(valid, gate))
         del valid
         while rows:
             yield rows.popleft()

@@ -6,6 +6,15 @@ is written here only: contacts before the orders and certificates that need them
 the send cap decided once the orders and certificates are read, before any send;
 confirmations after the orders that owe them.
 
+An order needs its contact to *exist* in Dotdigital; a certificate's recipient and a
+confirmation need *this run's* contact settled. So the contacts go in two steps:
+``push-contacts`` reads, plans and submits them (and does the erasures), after which
+every contact the ledger says is ``synced`` is in Dotdigital, whatever this run's
+imports still in flight will change in it; ``settle-contacts`` waits for those imports.
+``push-orders`` runs in between: the orders of contacts that already exist go while
+the contact imports run; ``push-orders-of-new-contacts``, after ``settle-contacts``,
+sends the rest (contacts new in this run, guests).
+
 Adding an entity is one step module under :mod:`dotsync.sync.steps` and one
 :class:`Step` here naming what it needs (``docs/ARCHITECTURE.md`` works an example).
 """
@@ -19,11 +28,14 @@ import pandas as pd
 
 from dotsync.sync.changed import (
     Changes,
+    ContactsSubmitted,
     prepare_certificates,
+    start_contacts,
     sync_carts,
     sync_certificates,
     sync_contacts,
-    sync_orders,
+    sync_orders_left,
+    sync_orders_of_existing_contacts,
     sync_products,
 )
 from dotsync.sync.engine import SyncEngine
@@ -43,6 +55,10 @@ class SyncRun:
         self.changes = changes
         self.entities = frozenset(entities)
         self.valid_certificates: pd.DataFrame | None = None
+        #: This run's contacts once submitted, until their imports are settled.
+        self.contacts: ContactsSubmitted | None = None
+        #: Whether ``push-orders`` left orders for after the contacts settle.
+        self.orders_left = True
 
 
 @dataclass(frozen=True)
@@ -62,11 +78,29 @@ class Step:
 
 
 def _contacts(engine: SyncEngine, run: SyncRun) -> None:
-    sync_contacts(engine, run.changes)
+    run.contacts = start_contacts(engine, run.changes)
+
+
+def _settle_contacts(engine: SyncEngine, run: SyncRun) -> None:
+    submitted, run.contacts = run.contacts, None
+    if submitted is None or submitted.broken:
+        # A retried task whose imports can no longer be followed: the whole push again
+        # (contacts are idempotent; their mark has not moved).
+        sync_contacts(engine, run.changes)
+        return
+    try:
+        submitted.settle()
+    except BaseException:
+        run.contacts = submitted  # a retry finds it (broken when it cannot resume)
+        raise
 
 
 def _orders(engine: SyncEngine, run: SyncRun) -> None:
-    sync_orders(engine, run.changes)
+    run.orders_left = sync_orders_of_existing_contacts(engine, run.changes)
+
+
+def _orders_left(engine: SyncEngine, run: SyncRun) -> None:
+    sync_orders_left(engine, run.changes, run.orders_left)
 
 
 def _prepare_certificates(engine: SyncEngine, run: SyncRun) -> None:
@@ -101,19 +135,29 @@ def _carts(engine: SyncEngine, run: SyncRun) -> None:
 #: Every step of the sync by name, in the order they are declared (and run).
 SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-contacts", _contacts, entity="contacts",
-         doc="Changed customers, merged by e-mail, as contacts: before any order or "
-             "certificate is read."),
+         doc="Changed customers, merged by e-mail, read and submitted as contacts, and "
+             "the erasures they ask for: before any order or certificate is read. Their "
+             "imports may still run when it ends."),
     Step("push-orders", _orders, needs=("push-contacts",), entity="orders",
-         doc="Changed orders, chunk by chunk: validated, their guests' contacts first."),
-    Step("prepare-certificates", _prepare_certificates, needs=("push-contacts",),
+         doc="Changed orders whose contact is already in Dotdigital, chunk by chunk, "
+             "validated and sent while this run's contact imports run."),
+    Step("settle-contacts", _settle_contacts, needs=("push-contacts",), entity="contacts",
+         doc="This run's contact imports followed to their end and settled."),
+    Step("push-orders-of-new-contacts", _orders_left,
+         needs=("push-orders", "settle-contacts"), entity="orders",
+         doc="The changed orders left waiting for a contact of this run (or a guest's, "
+             "pushed first), once the contacts are settled."),
+    Step("prepare-certificates", _prepare_certificates, needs=("settle-contacts",),
          entity="certificates",
          doc="Changed certificates, validated, their recipients' contacts pushed: what "
              "the send cap is decided on."),
-    Step("check-send-cap", _send_cap, needs=("push-orders", "prepare-certificates"),
+    Step("check-send-cap", _send_cap,
+         needs=("push-orders-of-new-contacts", "prepare-certificates"),
          retried=False,
          doc="How many confirmations and certificates this run would send; more than the "
              "cap fails the run before the first one."),
-    Step("send-order-confirmations", _confirmations, needs=("push-orders", "check-send-cap"),
+    Step("send-order-confirmations", _confirmations,
+         needs=("push-orders-of-new-contacts", "check-send-cap"),
          entity="orders", doc="The confirmations owed, exactly once."),
     Step("send-certificates", _certificates,
          needs=("prepare-certificates", "check-send-cap"), entity="certificates",
@@ -121,10 +165,12 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-products", _products, entity="products",
          doc="Changed products into their stores' catalogue collections: enabled ones "
              "imported, disabled and deleted ones removed. Needs no contact."),
-    Step("enrol-order-events", _order_programs, needs=("push-orders",), entity="orders",
+    Step("enrol-order-events", _order_programs, needs=("push-orders-of-new-contacts",),
+         entity="orders",
          doc="The programs (DOTSYNC_PROGRAMS) the orders sent this run start, once per "
              "event and order."),
-    Step("push-carts", _carts, needs=("push-contacts", "push-orders"), entity="carts",
+    Step("push-carts", _carts, needs=("settle-contacts", "push-orders-of-new-contacts"),
+         entity="carts",
          doc="Changed carts as CartInsight records, after their contacts and the orders "
              "that may have converted them; idle carts enrolled, exactly once."),
 )}

@@ -44,14 +44,14 @@ def test_an_account_takes_its_table_then_the_shared_top_level(toml):
     acme = Settings.from_env(environ={}, toml_path=toml, account="acme")
     assert acme.account == "acme"
     assert acme.api_user == "apiuser-acme@apiconnector.com"
-    assert acme.api_password.get() == "acme-secret-pw"
+    assert acme.api_password.get_secret_value() == "acme-secret-pw"
     assert acme.database_url.endswith("/acme.db")
     assert acme.default_region == "GB"  # shared
     assert acme.insight_collection == "Orders"  # shared
     assert acme.fulfilled_statuses == ("shipped", "posted")
     globex = Settings.from_env(environ={}, toml_path=toml, account="globex")
     assert globex.default_region == "IE"  # its own wins over the shared one
-    assert globex.api_password.get() == ""  # never another account's password
+    assert globex.api_password.get_secret_value() == ""  # never another account's password
 
 
 def test_the_account_table_wins_over_the_environment_which_fills_the_rest(toml):
@@ -62,7 +62,7 @@ def test_the_account_table_wins_over_the_environment_which_fills_the_rest(toml):
     globex = Settings.from_env(environ=env, toml_path=toml, account="globex")
     assert globex.api_user == "apiuser-globex@apiconnector.com"
     assert globex.database_url.endswith("/globex")
-    assert globex.api_password.get() == "from-env"  # not in its table
+    assert globex.api_password.get_secret_value() == "from-env"  # not in its table
     assert globex.insight_collection == "EnvPurchases"  # the environment over the top level
 
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from deployments.credentials import DotdigitalCredentials
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from tests.deploy.conftest import PrefectServer, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -51,14 +51,14 @@ def test_register_save_load_round_trip(prefect_server: PrefectServer, password: 
 
 
 def test_apply_puts_the_credentials_into_the_settings(password: str) -> None:
-    env = Settings(api_user="env-user", api_password=Secret("env-password"),
+    env = Settings(api_user="env-user", api_password=SecretStr("env-password"),
                    api_endpoint="https://r1-api.dotdigital.com", default_region="GB")
     block = DotdigitalCredentials(api_user="block-user", api_password=SecretStr(password))
 
     applied = block.apply(env)
 
     assert applied.api_user == "block-user"
-    assert applied.api_password.get() == password
+    assert applied.api_password.get_secret_value() == password
     assert applied.api_endpoint == "https://r1-api.dotdigital.com"  # the block names none
     assert applied.default_region == "GB"  # everything else untouched
     assert password not in repr(applied) and password not in str(applied.describe())
@@ -79,6 +79,6 @@ def test_flows_take_the_block_named_else_the_environment(
     monkeypatch.delenv("DOTSYNC_CREDENTIALS_BLOCK", raising=False)
 
     assert load_settings().api_user == "from-env"
-    assert load_settings("flows-block").api_password.get() == password
+    assert load_settings("flows-block").api_password.get_secret_value() == password
     monkeypatch.setenv("DOTSYNC_CREDENTIALS_BLOCK", "flows-block")
     assert load_settings().api_user == "from-block"

@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from dotsync.dotdigital import (
     DotdigitalClient,
     DotdigitalError,
@@ -253,7 +254,7 @@ def test_account_info_after_discovery_asks_the_region(clock) -> None:  # type: i
 
 
 def test_from_settings_and_defaults() -> None:
-    settings = Settings(api_user=USER, api_password=Secret(PASSWORD))
+    settings = Settings(api_user=USER, api_password=SecretStr(PASSWORD))
     with DotdigitalClient.from_settings(settings, timeout=30.0) as client:
         assert client.endpoint is None
         assert client._http.timeout.read == 30.0

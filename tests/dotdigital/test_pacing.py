@@ -105,9 +105,11 @@ def test_remaining_budget_does_not_pause(client: DotdigitalClient, api: respx.Mo
 
 
 def test_from_settings_takes_the_budget() -> None:
-    from dotsync.config import Secret, Settings
+    from pydantic import SecretStr
 
-    settings = Settings(api_user="apiuser-x@apiconnector.com", api_password=Secret("pw"),
+    from dotsync.config import Settings
+
+    settings = Settings(api_user="apiuser-x@apiconnector.com", api_password=SecretStr("pw"),
                         api_endpoint="https://r3-api.dotdigital.com/", calls_per_minute=35)
     client = DotdigitalClient.from_settings(settings)
     assert client.endpoint == "https://r3-api.dotdigital.com"

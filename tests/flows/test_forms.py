@@ -175,7 +175,7 @@ def test_a_block_reference_and_a_name_load_the_same_credentials(
         settings = load_settings(given)
         assert settings.api_user == "apiuser-forms@apiconnector.com"
         assert settings.api_password is not None
-        assert settings.api_password.get() == "pw-forms-not-to-leak"
+        assert settings.api_password.get_secret_value() == "pw-forms-not-to-leak"
 
 
 @pytest.mark.parametrize("name", sorted(FLOWS))

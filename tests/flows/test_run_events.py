@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prefect.testing.fixtures import asserting_events_worker  # noqa: F401 - a fixture
+from pydantic import SecretStr
 
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from flows.events import account_resource, emit_run_event, reject_percent, report_counts
 
@@ -57,7 +58,7 @@ def test_report_counts_sum_the_entities() -> None:
 
 
 def test_the_account_never_carries_a_secret() -> None:
-    settings = Settings(api_user="apiuser-1@apiconnector.com", api_password=Secret(PASSWORD),
+    settings = Settings(api_user="apiuser-1@apiconnector.com", api_password=SecretStr(PASSWORD),
                         api_endpoint="https://user:hidden@r1-api.dotdigital.com")
     resource = account_resource(settings, "sync")
     assert resource["dotsync.endpoint"] == "https://r1-api.dotdigital.com"
@@ -69,7 +70,7 @@ def test_a_flow_run_emits_its_event_with_labels_and_counts(
         harness, asserting_events_worker) -> None:  # noqa: F811
     from prefect import flow
 
-    settings = Settings(api_user="apiuser-2@apiconnector.com", api_password=Secret(PASSWORD))
+    settings = Settings(api_user="apiuser-2@apiconnector.com", api_password=SecretStr(PASSWORD))
 
     @flow
     def tiny() -> None:

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from pydantic import SecretStr
 
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from dotsync.emulator import DEFAULT_USER, EmulatorServer
 from dotsync.store import ENTITY_COLUMNS, Store
 
@@ -55,13 +56,13 @@ def make_settings(server: EmulatorServer | None = None, *, discover: bool = Fals
                   **fields: Any) -> Settings:
     values: dict[str, Any] = {
         "api_user": DEFAULT_USER,
-        "api_password": Secret(SECRET_PASSWORD),
+        "api_password": SecretStr(SECRET_PASSWORD),
         "api_endpoint": None if (discover or server is None or "api_endpoint" in fields)
         else server.url,
         "certificate_campaign_id": 1001,
         "order_campaign": "Order confirmation",
     }
     if "api_password" in fields and isinstance(fields["api_password"], str):
-        fields["api_password"] = Secret(fields["api_password"])
+        fields["api_password"] = SecretStr(fields["api_password"])
     values.update(fields)
     return Settings(**values)

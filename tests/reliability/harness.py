@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dotsync.config import Secret, Settings
+from pydantic import SecretStr
+
+from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.emulator import EmulatorServer
 from dotsync.store import Ledger, Store
@@ -51,7 +53,7 @@ def settings_for(emulator: EmulatorServer, url: str, *, order_campaign: str | No
                  **extra: Any) -> Settings:
     """Settings pointing at ``emulator`` and the store at ``url`` (region GB, campaign 1001)."""
     extra.setdefault("confirmation_max_age", NEVER_TOO_OLD)
-    return Settings(api_user=emulator.config.user, api_password=Secret(emulator.config.password),
+    return Settings(api_user=emulator.config.user, api_password=SecretStr(emulator.config.password),
                     api_endpoint=emulator.url, database_url=url, default_region="GB",
                     certificate_campaign_id=1001, order_campaign=order_campaign, **extra)
 

@@ -28,8 +28,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 
-from dotsync.config import Secret, Settings
+from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.dotdigital.errors import HostNotAllowedError
 from dotsync.dotdigital.hosts import is_allowed_host
@@ -209,7 +210,7 @@ def test_no_secret_after_runs_with_every_fault(emulator: EmulatorServer, sqlite_
     emulator.state.config.password = PASSWORD
 
     # A run with the wrong password fails at once, naming the problem, not the secret.
-    wrong = Settings(**{**settings.__dict__, "api_password": Secret(PASSWORD + "-old")})
+    wrong = Settings(**{**settings.__dict__, "api_password": SecretStr(PASSWORD + "-old")})
     with make_client(wrong) as client, pytest.raises(RunFailed) as refused:
         run_sync(SyncEngine(sqlite_store, wrong, client, options=sync_options()))
     assert "credentials" in str(refused.value)
@@ -338,7 +339,7 @@ def test_a_discovered_endpoint_outside_the_allow_list_is_never_called(
     recorder = Recorder(lambda request: httpx.Response(200, json={
         "id": 1, "properties": [{"name": "ApiEndpoint", "type": "String",
                                  "value": discovered}]}))
-    settings = Settings(api_user=USER, api_password=Secret(PASSWORD), api_endpoint=None,
+    settings = Settings(api_user=USER, api_password=SecretStr(PASSWORD), api_endpoint=None,
                         database_url=str(sqlite_store.url), certificate_campaign_id=1001)
     with DotdigitalClient.from_settings(settings, transport=recorder) as client:
         engine = SyncEngine(sqlite_store, settings, client, options=sync_options())

@@ -14,9 +14,9 @@ import respx
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from dotsync.cli import main
-from dotsync.config import Secret
 from dotsync.sources import adobe_commerce, mapper
 from dotsync.sources.base import map_safely
 from dotsync.sources.extract import SourceConfig, build_source, extract
@@ -249,7 +249,7 @@ def test_extraction_reads_shipments_by_time_and_gift_card_accounts_whole(sqlite_
                                          "search_criteria": {}})
 
     config = SourceConfig(name="eu", platform="adobe-commerce",
-                          base_url="https://shop.example", token=Secret("t"), page_size=5)
+                          base_url="https://shop.example", token=SecretStr("t"), page_size=5)
     with respx.mock(assert_all_called=False) as mock:
         mock.route(host="shop.example").mock(side_effect=shop)
         for entity in ("orders", "shipments", "giftcardaccounts"):

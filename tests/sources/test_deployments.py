@@ -16,7 +16,7 @@ def test_blocks_mask_their_secrets_and_hand_them_to_a_masked_config():
     block = ShopifyCredentials(shop_url="https://s.myshopify.com", access_token="shpat_123")
     assert "shpat_123" not in repr(block)
     config = block.to_config("main", ("customers",))
-    assert config.token.get() == "shpat_123" and "shpat_123" not in repr(config)
+    assert config.token.get_secret_value() == "shpat_123" and "shpat_123" not in repr(config)
     ct = CommercetoolsCredentials(project_key="p", api_url="https://api.x", auth_url="https://a.x",
                                   client_id="id", client_secret="s3cret")
     assert "s3cret" not in repr(ct) and "s3cret" not in repr(ct.to_config("ct", ("orders",)))

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
-from dotsync.config import Secret
 from dotsync.sources import state
 from dotsync.sources.extract import SourceConfig, build_source, extract
 from dotsync.sources.http import SourceAuthError
@@ -54,7 +54,7 @@ class AdobeShop:
 
 def _adobe_config(**extra):
     return SourceConfig(name="eu-shop", platform="adobe-commerce",
-                        base_url="https://shop.example", token=Secret(TOKEN), page_size=2,
+                        base_url="https://shop.example", token=SecretStr(TOKEN), page_size=2,
                         **extra)
 
 
@@ -157,7 +157,7 @@ def test_commercetools_oauth_keyset_pages_and_5xx(sqlite_store):
     config = SourceConfig(name="ct", platform="commercetools",
                           base_url="https://api.europe-west1.gcp.commercetools.com",
                           auth_url="https://auth.europe-west1.gcp.commercetools.com",
-                          client_id="cid", client_secret=Secret("ct-secret"),
+                          client_id="cid", client_secret=SecretStr("ct-secret"),
                           project_key="shop", page_size=2)
     sleeps: list[float] = []
     report = _run(sqlite_store, config, handler, sleeps)
@@ -194,7 +194,7 @@ def test_shopify_link_pagination_and_watermark_after_the_last_page(sqlite_store)
         return httpx.Response(200, json={"customers": pages[cursor]}, headers=headers)
 
     config = SourceConfig(name="shop", platform="shopify",
-                          base_url="https://s.myshopify.com", token=Secret(TOKEN))
+                          base_url="https://s.myshopify.com", token=SecretStr(TOKEN))
     report = _run(sqlite_store, config, handler, [], entity="customers")
     assert report.fetched == 3 and report.pages == 2
     assert report.watermark_after == "2024-02-02T00:00:00Z"

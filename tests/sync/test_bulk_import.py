@@ -13,6 +13,7 @@ import pytest
 
 from dotsync.dotdigital import errors as dd
 from dotsync.sync.steps.bulk_import import BulkImport, Settled
+from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.options import Options
 from dotsync.sync.steps.outcome import Outcome
 
@@ -23,6 +24,14 @@ class Report:
     failures: dict[str, str] = field(default_factory=dict)
 
 
+def fake_context(poll_interval: float = 0.0) -> Any:
+    """The little of a RunContext the pipeline uses; its waits are RunContext's own."""
+    ctx = SimpleNamespace(options=Options(poll_interval=poll_interval, settle_batch=1),
+                          progress=lambda n: None, in_flight=[])
+    ctx.wait_until = lambda until, busy=None: RunContext.wait_until(ctx, until, busy)
+    return ctx
+
+
 class FakeImport(BulkImport[dict[str, Any], str]):
     """Records ``{"key", "size"}``; imports of two; a record of size > 10 is too large.
     ``ends`` says how each import ends (by submission order): a status, or an error."""
@@ -30,10 +39,9 @@ class FakeImport(BulkImport[dict[str, Any], str]):
     what = "fake import"
     fields = ("key",)
 
-    def __init__(self, ends: list[Any], failures: Mapping[str, str] | None = None) -> None:
-        ctx = SimpleNamespace(options=Options(poll_interval=0.0, settle_batch=1),
-                              progress=lambda n: None)
-        super().__init__(ctx)  # type: ignore[arg-type]
+    def __init__(self, ends: list[Any], failures: Mapping[str, str] | None = None,
+                 ctx: Any = None) -> None:
+        super().__init__(ctx or fake_context())
         self.ends = list(ends)
         self.per_record = dict(failures or {})
         self.submitted: list[list[str]] = []
@@ -146,3 +154,49 @@ def test_refused_credentials_stop_the_pipeline() -> None:
     with pytest.raises(dd.AuthenticationError):
         job.run(records(1, 1))
     assert job.settled == []
+
+
+def test_a_started_import_is_followed_while_a_later_one_waits_then_finish_hands_back() -> None:
+    """``start`` returns once everything is submitted, nothing polled; a later
+    pipeline's wait for its own poll polls and settles the earlier imports that came
+    due (they were submitted first); ``finish`` then has nothing left to wait for."""
+    ctx = fake_context(poll_interval=0.01)
+    first = FakeImport(["Finished"], failures={"r1": "retry"}, ctx=ctx)
+    flight = first.start(records(1, 1))
+    assert first.submitted == [["r0", "r1"]]
+    assert first.settled == [] and not flight.settled
+    assert ctx.in_flight == [flight]
+    second = FakeImport(["Finished"], ctx=ctx)
+    assert second.run(records(1)) == []
+    assert first.settled == [("r0", Outcome("synced", reference="import-1"))]
+    assert flight.settled
+    assert flight.finish() == ["r1"]
+    assert ctx.in_flight == []
+
+
+def test_an_error_while_followed_from_another_wait_is_raised_by_finish() -> None:
+    ctx = fake_context(poll_interval=0.01)
+    first = FakeImport(["Finished"], ctx=ctx)
+    first.status = lambda import_id: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        dd.AuthenticationError("no", status=401))
+    flight = first.start(records(1))
+    FakeImport(["Finished"], ctx=ctx).run(records(1))  # its wait polls the first: refused
+    with pytest.raises(dd.AuthenticationError):
+        flight.finish()
+    assert flight.broken and ctx.in_flight == []
+
+
+def test_an_import_that_ended_badly_is_settled_by_finish_not_from_another_wait() -> None:
+    """Its records settle ``failed``: that belongs to the step that owns them (which
+    is retried for its own transient failures), not to the step that happened to wait."""
+    ctx = fake_context(poll_interval=0.01)
+    first = FakeImport(["RejectedByWatchdog"], ctx=ctx)
+    polls: list[str] = []
+    status = first.status
+    first.status = lambda import_id: polls.append(import_id) or status(import_id)  # type: ignore[method-assign]
+    flight = first.start(records(1))
+    FakeImport(["Finished"], ctx=ctx).run(records(1))  # its wait polls the first
+    assert polls == ["import-1"]  # seen to end badly, from the second's wait
+    assert first.settled == []
+    assert flight.finish() == []
+    assert [(key, outcome.state) for key, outcome in first.settled] == [("r0", "failed")]

@@ -32,10 +32,25 @@ def test_contacts_first_the_cap_before_any_send_confirmations_after_orders() -> 
     assert order.index("push-contacts") < order.index("prepare-certificates")
 
 
+def test_orders_of_existing_contacts_overlap_the_contact_imports_and_the_rest_wait() -> None:
+    """An order needs its contact to exist: the orders step runs once the contacts are
+    submitted, before their imports are settled; what needs this run's contacts
+    settled (orders of new contacts, certificates, confirmations) comes after."""
+    order = names(plan())
+    settled = order.index("settle-contacts")
+    assert order.index("push-contacts") < order.index("push-orders") < settled
+    assert SYNC_STEPS["push-orders"].needs == ("push-contacts",)
+    for later in ("push-orders-of-new-contacts", "prepare-certificates",
+                  "send-order-confirmations", "send-certificates", "enrol-order-events",
+                  "push-carts"):
+        assert order.index(later) > settled, later
+    assert "settle-contacts" in SYNC_STEPS["push-orders-of-new-contacts"].needs
+
+
 @pytest.mark.parametrize("chosen, expected", [
-    (["contacts"], ["push-contacts", "check-send-cap"]),
-    (["orders"], ["push-orders", "check-send-cap", "send-order-confirmations",
-                 "enrol-order-events"]),
+    (["contacts"], ["push-contacts", "settle-contacts", "check-send-cap"]),
+    (["orders"], ["push-orders", "push-orders-of-new-contacts", "check-send-cap",
+                  "send-order-confirmations", "enrol-order-events"]),
     (["certificates"], ["prepare-certificates", "check-send-cap", "send-certificates"]),
     (["carts"], ["check-send-cap", "push-carts"]),
 ])

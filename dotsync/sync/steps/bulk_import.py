@@ -11,14 +11,16 @@ means for it.
 
 from __future__ import annotations
 
+import math
+import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
-from dotsync.sync.imports import Finished, run_imports
+from dotsync.sync.imports import DRAINED, Finished, Pause, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.outcome import Outcome
@@ -26,6 +28,9 @@ from dotsync.sync.steps.records import describe, error_code
 
 T = TypeVar("T")  # a record as the step hands it over
 X = TypeVar("X")  # what settling an import hands back (e.g. the records to retry)
+
+#: What a paused pipeline yields when it waits to be driven by :meth:`InFlight.finish`.
+FOREGROUND = math.inf
 
 #: A record (as :meth:`BulkImport.unpack` rebuilt it) with its outcome.
 Settled = tuple[dict[str, Any], Outcome]
@@ -41,6 +46,8 @@ class BulkImport(ABC, Generic[T, X]):
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+        #: Followed from another pipeline's wait (:meth:`InFlight.step_until`).
+        self.in_background = False
 
     # -- what differs ---------------------------------------------------------------
 
@@ -116,6 +123,20 @@ class BulkImport(ABC, Generic[T, X]):
 
         Returns what :meth:`settle_finished` handed back for every import.
         """
+        return self.start(items).finish()
+
+    def start(self, items: Iterable[T]) -> InFlight[X]:
+        """Read and submit every record of ``items`` (settling the imports that end
+        meanwhile) and return with the last imports still in flight: the caller may work
+        on something else while they run, then :meth:`InFlight.finish` settles them."""
+        return InFlight(self._pipeline(items), self.ctx, self)
+
+    def _pipeline(self, items: Iterable[T]) -> Generator[float | None, None, list[X]]:
+        """The pipeline. It never sleeps: it yields until when it would (a clock time),
+        None once, when every record has been submitted, and :data:`FOREGROUND` while
+        followed in the background with an import that ended badly: its records are
+        settled ``failed`` only by :meth:`InFlight.finish`, in the step that owns them
+        (a step is retried for its own transient failures, not another's)."""
         options = self.ctx.options
         self._order: deque[tuple[Any, ...]] = deque()
 
@@ -139,11 +160,20 @@ class BulkImport(ABC, Generic[T, X]):
             poll_interval=options.poll_interval,
             keep=lambda chunk: Kept(self.fields, self.take(chunk)),
             max_records_in_flight=options.records_in_flight,
+            pausable=True,
         ):
+            if isinstance(done, Pause):
+                yield done.until
+                continue
+            if done is DRAINED:
+                yield None
+                continue
             failpoints.hit("after_import_report")
             if isinstance(done.error, dd.AuthenticationError):
                 raise done.error
             ended = self.ended_badly(done)
+            while ended is not None and self.in_background:
+                yield FOREGROUND
             failures = self.failures(done.report) if ended is None else {}
             for batch in done.chunk.batches(options.settle_batch):
                 rows = [self.unpack(row) for row in batch]
@@ -164,3 +194,99 @@ class BulkImport(ABC, Generic[T, X]):
             return Outcome("failed", status, f"{self.what} {done.import_id} ended {status}",
                            reference=done.import_id)
         return None
+
+
+class InFlight(Generic[X]):
+    """Imports submitted by :meth:`BulkImport.start` and not all settled yet.
+
+    Holds the paused pipeline. While it waits for a poll to come due, other work may
+    run: :meth:`finish` waits through :meth:`RunContext.wait_until`, which meanwhile
+    follows the other imports in flight (:meth:`step_until`), so a contact import
+    submitted earlier is polled and settled while an insight import waits; what
+    :meth:`finish` then finds ended is settled at once.
+    """
+
+    def __init__(self, pipeline: Generator[float | None, None, list[X]],
+                 ctx: RunContext, owner: BulkImport[Any, X]) -> None:
+        self._pipeline = pipeline
+        self._ctx = ctx
+        self._owner = owner
+        self._result: list[X] | None = None
+        #: When the pipeline next wants to run (a clock time); None: at once.
+        self._due: float | None = None
+        #: Being driven now (no re-entry from a wait inside it).
+        self._busy = False
+        #: What the pipeline raised while followed from another's wait: raised again
+        #: by :meth:`finish`.
+        self._error: BaseException | None = None
+        #: The pipeline raised: its imports can no longer be followed.
+        self.broken = False
+        self._drive(until_drained=True)  # read and submit everything
+        if self._result is None:
+            ctx.in_flight.append(self)
+
+    @property
+    def settled(self) -> bool:
+        """Whether every import has ended and been settled."""
+        return self._result is not None
+
+    def _advance(self) -> bool:
+        """Run the pipeline to its next pause; True once it has been drained or ended."""
+        if self.broken:
+            raise RuntimeError("these imports can no longer be followed: the pipeline "
+                               "that submitted them failed") from self._error
+        try:
+            until = next(self._pipeline)
+        except StopIteration as stop:
+            self._result = stop.value
+            self._due = None
+            return True
+        except BaseException:
+            self.broken = True
+            raise
+        self._due = until
+        return until is None
+
+    def _drive(self, *, until_drained: bool) -> None:
+        self._busy = True
+        try:
+            while self._result is None:
+                if self._due is not None and self._due != FOREGROUND:
+                    self._ctx.wait_until(self._due, busy=self)
+                if self._advance() and until_drained:
+                    return
+        finally:
+            self._busy = False
+
+    def step_until(self, deadline: float) -> None:
+        """Poll and settle what comes due before ``deadline`` (a clock time), waiting no
+        longer than that; nothing when the pipeline is being driven already. An error
+        is kept for :meth:`finish`."""
+        if self._busy or self.broken or self._result is not None:
+            return
+        self._busy = True
+        self._owner.in_background = True
+        try:
+            while self._result is None and (self._due is None or self._due <= deadline):
+                remaining = (self._due or 0.0) - time.monotonic()
+                if remaining > 0:
+                    time.sleep(remaining)
+                self._advance()
+        except Exception as exc:
+            self._error = exc
+        finally:
+            self._busy = False
+            self._owner.in_background = False
+
+    def finish(self) -> list[X]:
+        """Wait for the imports still in flight and settle them; returns what
+        :meth:`BulkImport.settle_finished` handed back for every import."""
+        try:
+            if self._error is not None:
+                raise self._error
+            self._drive(until_drained=False)
+        finally:
+            if self in self._ctx.in_flight and (self._result is not None or self.broken):
+                self._ctx.in_flight.remove(self)
+        assert self._result is not None
+        return self._result

@@ -19,6 +19,7 @@ from dotsync.store import attempts
 from dotsync.sync import consent_policy, payloads
 from dotsync.sync.consent_census import Census
 from dotsync.sync.failure_fields import field_of_error
+from dotsync.sync.steps.bulk_import import InFlight
 from dotsync.sync.steps.contact_import import ContactImport, mobile_conflict
 from dotsync.sync.steps.contact_settle import settle_contacts
 from dotsync.sync.steps.context import RunContext
@@ -28,6 +29,35 @@ from dotsync.sync.steps.records import describe
 
 #: Contact items looked up in the ledger at a time.
 LOOKUP_BATCH = 5_000
+
+
+class Pushing:
+    """Contacts sent or submitted, whose imports may still be in flight.
+
+    Between :meth:`ContactSender.start` and :meth:`finish`, every contact Dotdigital
+    held before stays there (an import only adds or updates); a contact new in this
+    push exists only once ``finish()`` has returned.
+    """
+
+    def __init__(self, imports: InFlight[ContactItem] | None = None,
+                 refused: Callable[[Sequence[ContactItem]], None] | None = None) -> None:
+        self.imports = imports
+        self._refused = refused
+
+    @property
+    def broken(self) -> bool:
+        """Whether the imports can no longer be followed (the push failed midway)."""
+        return self.imports is not None and self.imports.broken
+
+    def finish(self) -> None:
+        """Wait for the imports in flight and settle them; contacts refused for their
+        mobile number go again without it."""
+        if self.imports is None:
+            return
+        refused = self.imports.finish()
+        if refused and self._refused is not None:
+            self._refused(refused)
+            self._refused = None  # sent again once, even if finish() is called again
 
 
 class ContactSender:
@@ -82,6 +112,11 @@ class ContactSender:
     def push(self, to_send: Iterator[ContactItem], bulk: bool | None = None) -> None:
         """Send the unsent items: single upserts when few, bulk imports when many (or
         when ``bulk`` says so). A dry run only counts them."""
+        self.start(to_send, bulk).finish()
+
+    def start(self, to_send: Iterator[ContactItem], bulk: bool | None = None) -> Pushing:
+        """:meth:`push` up to the point where every item has been sent or submitted:
+        what is returned settles the imports still in flight (``finish()``)."""
         ctx = self.ctx
         if ctx.options.dry_run:
             count = 0
@@ -90,21 +125,24 @@ class ContactSender:
                 count += 1
             ctx.report.counts["contacts"].sent += count
             ctx.report.notes.append(f"dry run: {count} contacts would be sent")
-            return
+            return Pushing()
         if bulk is None:
             first = list(itertools.islice(to_send, ctx.options.bulk_threshold + 1))
             bulk = len(first) > ctx.options.bulk_threshold
             to_send = itertools.chain(first, to_send)
         if bulk:
-            self.bulk(to_send)
-        else:
-            self.single(list(to_send))
+            return self.start_bulk(to_send)
+        self.single(list(to_send))
+        return Pushing()
 
     def bulk(self, items: Iterable[ContactItem]) -> None:
         """Bulk imports over a (possibly endless) stream of items, 25 in flight."""
-        refused = ContactImport(self.ctx, self._outgoing_bulk).run(items)
-        if refused:
-            self._retry_without_mobile(refused)
+        self.start_bulk(items).finish()
+
+    def start_bulk(self, items: Iterable[ContactItem]) -> Pushing:
+        """:meth:`bulk`, returning once every item is submitted."""
+        return Pushing(ContactImport(self.ctx, self._outgoing_bulk).start(items),
+                       self._retry_without_mobile)
 
     def single(self, items: Sequence[ContactItem]) -> None:
         """One call per contact: a create (POST) for one never pushed, else an upsert."""

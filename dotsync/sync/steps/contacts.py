@@ -18,7 +18,7 @@ from dotsync.store.status import source_hashes
 from dotsync.sync import consent, consent_policy, payloads
 from dotsync.sync.consent_records import COLUMNS as CONSENT_RECORD_COLUMNS
 from dotsync.sync.consent_records import consent_record, given_columns
-from dotsync.sync.steps.contact_send import ContactSender
+from dotsync.sync.steps.contact_send import ContactSender, Pushing
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.erasures import Erasures
 from dotsync.sync.steps.items import ContactItem
@@ -216,9 +216,14 @@ class Contacts:
     def push(self, items: Iterable[ContactItem], bulk: bool | None = None) -> None:
         """Send contact items: single upserts when few, bulk imports when many (or when
         ``bulk`` says so; a stream is always sent in bulk); the queued erasures first."""
+        self.start(items, bulk).finish()
+
+    def start(self, items: Iterable[ContactItem], bulk: bool | None = None) -> Pushing:
+        """:meth:`push`, returning once every item is sent or submitted; ``finish()``
+        on the result settles the imports still in flight."""
         to_send = self.sender.unsent(items)
         self.erasures.erase()
-        self.sender.push(to_send, bulk)
+        return self.sender.start(to_send, bulk)
 
     def repush(self, emails: set[str]) -> None:
         """Dotdigital says it has no contact with these e-mails: create them again."""

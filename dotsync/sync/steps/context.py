@@ -10,6 +10,7 @@ may not have left behind.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -82,6 +83,9 @@ class RunContext:
         #: Keys whose outcome this run is final; a retried task skips them.
         self.settled: dict[str, set[str]] = {
             e: set() if options.track_settled else Forgetful() for e in SETTLED_ENTITIES}
+        #: Bulk imports submitted and not all settled (``bulk_import.InFlight``): one
+        #: pipeline's wait for its poll follows the others meanwhile.
+        self.in_flight: list[Any] = []
         #: Contacts whose orders this run sent (not kept by a backfill, which sends
         #: millions): the carts step checks their carts for a conversion.
         self.ordered_emails: set[str] = set() if flow != "backfill" else Forgetful()
@@ -100,6 +104,17 @@ class RunContext:
     def progress(self, settled: int) -> None:
         if self.on_progress is not None:
             self.on_progress(settled)
+
+    def wait_until(self, until: float, busy: Any = None) -> None:
+        """Wait until the monotonic clock reads ``until``, meanwhile polling and settling
+        whatever comes due in the other imports in flight (not ``busy``, the one
+        waiting): an import submitted earlier is followed while a later one runs."""
+        for other in list(self.in_flight):
+            if other is not busy:
+                other.step_until(until)
+        remaining = until - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
 
     # -- staged customers -----------------------------------------------------------
 

@@ -21,7 +21,7 @@ from dotsync.sync.steps.contacts import Contacts
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.items import OrderRow
 from dotsync.sync.steps.order_send import OrderSender
-from dotsync.sync.steps.records import is_set, none_if_nan, records
+from dotsync.sync.steps.records import is_set, records
 
 
 def fulfilled_date(
@@ -93,17 +93,20 @@ class Orders:
             valid[payloads.REFUND_LEFT_OUT] = valid["order_id"].astype(str).isin(left_out)
         return valid
 
-    def prepare(self, valid: pd.DataFrame) -> list[OrderRow]:
+    def prepare(self, valid: pd.DataFrame,
+                gate: Mapping[str, str | None] | None = None) -> list[OrderRow]:
         """The valid orders that need a call: their contact is in Dotdigital and their
         record differs from the one last sent. The others are settled here: waiting for
-        their contact (pending, with the reason) or unchanged."""
+        their contact (pending, with the reason) or unchanged. ``gate`` is the
+        contact gate of these orders' e-mails when the caller has just asked it."""
         ctx = self.ctx
         if valid.empty:
             return []
         valid = valid[~valid["order_id"].astype(str).isin(ctx.settled["orders"])]
         if valid.empty:
             return []
-        gate = ctx.contact_gate(valid["customer_email"])
+        if gate is None:
+            gate = ctx.contact_gate(valid["customer_email"])
         # Timestamps as the ISO text Dotdigital gets, once per column rather than per row.
         valid = valid.assign(**{c: payloads.iso_utc_series(valid[c])
                                 for c in ("placed_at", "updated_at") if c in valid})
@@ -120,11 +123,10 @@ class Orders:
         settled unchanged. Built column by column: a backfill prepares millions."""
         ctx = self.ctx
         keys = [str(k) for k in valid["order_id"].tolist()]
-        prior = ctx.ledger.frame("orders", keys)
-        prior_of = {k: (state, payload_hash, none_if_nan(sent_at), detail)
-                    for k, state, payload_hash, sent_at, detail in zip(
-                        prior["key"], prior["state"], prior["payload_hash"], prior["sent_at"],
-                        prior["detail"], strict=True)}
+        # Through the driver, as stored (only whether sent_at is set matters here): the
+        # ledger's frame parsed every timestamp of every column for each chunk.
+        prior_of = ctx.ledger.lookup("orders", keys,
+                                     ("state", "payload_hash", "sent_at", "detail"))
         fulfilled = set(ctx.settings.fulfilled_statuses)
         dates = [fulfilled_date({"status": status, "updated_at": updated},
                                 prior_of.get(key), fulfilled)

@@ -18,17 +18,6 @@ def is_set(series: pd.Series) -> pd.Series:
     return series.map(lambda v: isinstance(v, str) and bool(v.strip()))
 
 
-def none_if_nan(value: Any) -> Any:
-    """``None`` for the missing values pandas hands back (NaN, NaT), else the value."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if value is pd.NaT:
-        return None
-    return value
-
-
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts with None (never NaN/NaT) for missing values, vectorised."""
     if frame.empty:
