@@ -149,7 +149,10 @@ def child(platform: str, path: str, db: str) -> None:
     writer_cpu = time.process_time() - cpu_start
     reader_cpu = kids.ru_utime + kids.ru_stime
     cpu = writer_cpu + reader_cpu
-    print(json.dumps({"rows": report.rows, "inserted": report.counts.inserted,
+    import dotsync
+
+    print(json.dumps({"dotsync": str(Path(dotsync.__file__).parent), "rows": report.rows,
+                      "inserted": report.counts.inserted,
                       "problems": len(report.problems), "seconds": seconds, "cpu": cpu,
                       "busiest_cpu": max(writer_cpu, reader_cpu),
                       "writer_cpu": writer_cpu, "reader_cpu": reader_cpu,
@@ -161,9 +164,19 @@ def measure(platform: str, path: Path, tmp: Path, code: Path | None = None) -> d
     version of the ``dotsync`` package to load with instead of this one."""
     db = tmp / f"{platform}-{path.stat().st_size}.db"
     env = dict(os.environ)
+    command = [sys.executable]
     if code is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, __file__, "--child", platform, str(path), str(db)],
+        import site
+
+        # An editable install's import hook (a .pth file) finds this tree's dotsync
+        # before anything on PYTHONPATH: start without site (-S, which the reading
+        # process inherits) and put the other version first, then this tree (for
+        # data_contracts) and the site-packages.
+        root = Path(__file__).resolve().parent.parent
+        env["PYTHONPATH"] = os.pathsep.join([str(code), str(root), *site.getsitepackages(),
+                                             env.get("PYTHONPATH", "")])
+        command.append("-S")
+    out = subprocess.run([*command, __file__, "--child", platform, str(path), str(db)],
                          check=True, capture_output=True, text=True, env=env)
     db.unlink(missing_ok=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -188,6 +201,8 @@ def compare(platform: str, path: Path, tmp: Path, before: Path, rounds: int = 3)
     for _ in range(rounds):
         got["before"].append(measure(platform, path, tmp, before))
         got["after"].append(measure(platform, path, tmp))
+    if got["before"][0]["dotsync"] == got["after"][0]["dotsync"]:
+        raise SystemExit(f"both versions ran {got['after'][0]['dotsync']}: no comparison")
     for name, runs in got.items():
         per_cpu = sorted(r["inserted"] / r["cpu"] for r in runs)
         per_core = sorted(r["inserted"] / r["busiest_cpu"] for r in runs)

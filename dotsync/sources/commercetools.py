@@ -43,14 +43,10 @@ def id_of(payload: Payload) -> str | None:
             or platform_id(payload.get("key")) or platform_id(payload.get("customerNumber")))
 
 
-def money(value: Any, name: str) -> tuple[Decimal, str]:
-    """A commercetools ``Money`` (``centPrecision`` or ``highPrecision``) exactly.
-
-    ``centAmount`` × 10^-``fractionDigits``; a ``highPrecision`` value uses
-    ``preciseAmount`` with its own ``fractionDigits``. A draft may leave
-    ``fractionDigits`` out: then commercetools uses the currency's ISO 4217 minor
-    units, and so does this.
-    """
+def _units(value: Any, name: str) -> tuple[int, int, str]:
+    """A commercetools ``Money`` as ``(units, fractionDigits, currency)``: the amount
+    is ``units`` × 10^-``fractionDigits`` (see :func:`money`). Kept as integers so the
+    common amounts become text and sums without a ``Decimal`` per value."""
     m = obj(value, name)
     currency = text(m.get("currencyCode"))
     if currency is None:
@@ -61,7 +57,7 @@ def money(value: Any, name: str) -> tuple[Decimal, str]:
         if digits is None:
             raise MappingError(f"{name}.fractionDigits is missing and {currency!r} is "
                                "not an ISO 4217 currency with known minor units")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 20:
+    if type(digits) is not int or not 0 <= digits <= 20:
         raise MappingError(f"{name}.fractionDigits is not a whole number from 0 to 20")
     if m.get("type") == "highPrecision" and m.get("preciseAmount") is not None:
         amount = m.get("preciseAmount")
@@ -69,9 +65,49 @@ def money(value: Any, name: str) -> tuple[Decimal, str]:
     else:
         amount = m.get("centAmount")
         field = "centAmount"
-    if isinstance(amount, bool) or not isinstance(amount, int):
+    if type(amount) is not int:
         raise MappingError(f"{name}.{field} is missing or not a whole number")
+    return amount, digits, currency
+
+
+def money(value: Any, name: str) -> tuple[Decimal, str]:
+    """A commercetools ``Money`` (``centPrecision`` or ``highPrecision``) exactly.
+
+    ``centAmount`` × 10^-``fractionDigits``; a ``highPrecision`` value uses
+    ``preciseAmount`` with its own ``fractionDigits``. A draft may leave
+    ``fractionDigits`` out: then commercetools uses the currency's ISO 4217 minor
+    units, and so does this.
+    """
+    amount, digits, currency = _units(value, name)
     return scaled(amount, digits), currency
+
+
+def units_text(units: int, digits: int) -> str:
+    """``units`` × 10^-``digits`` as the plain decimal text the store keeps, with
+    exactly ``digits`` decimals: what ``money_text(scaled(units, digits))`` gives,
+    by integer formatting alone (this runs for every amount of every order)."""
+    if digits == 0:
+        return str(units)
+    shown_digits = str(-units if units < 0 else units).rjust(digits + 1, "0")
+    sign = "-" if units < 0 else ""
+    return f"{sign}{shown_digits[:-digits]}.{shown_digits[-digits:]}"
+
+
+#: A sum of amounts with more digits than this goes through :func:`exact_sum`, which
+#: refuses what it cannot add exactly (as every sum did before integer sums).
+_INT_SUM_LIMIT = 10 ** 150
+
+
+def units_sum(parts: list[tuple[int, int]]) -> Decimal | str:
+    """The exact sum of ``(units, digits)`` amounts: text when they share their
+    digits (integer addition), else the ``Decimal`` sum as before."""
+    if parts:
+        digits = parts[0][1]
+        if all(d == digits for _, d in parts):
+            total = sum(u for u, _ in parts)
+            if -_INT_SUM_LIMIT < total < _INT_SUM_LIMIT:
+                return units_text(total, digits)
+    return exact_sum([scaled(u, d) for u, d in parts])
 
 
 def localized(value: Any, locale: str | None) -> str | None:
@@ -81,9 +117,11 @@ def localized(value: Any, locale: str | None) -> str | None:
         return text(value)
     if not isinstance(value, dict) or not value:
         return None
-    wanted = [locale, locale.split("-")[0]] if locale else []
-    for key in [*wanted, *DEFAULT_LOCALES]:
-        found = text(value.get(key)) if key else None
+    keys = _LOCALE_KEYS.get(locale)
+    if keys is None:
+        keys = _locale_keys(locale)
+    for key in keys:
+        found = text(value.get(key))
         if found:
             return found
     for v in value.values():
@@ -91,6 +129,19 @@ def localized(value: Any, locale: str | None) -> str | None:
         if found:
             return found
     return None
+
+
+#: The keys :func:`localized` tries, per order locale (a handful of locales per
+#: file: worked out once, not per line).
+_LOCALE_KEYS: dict[str | None, tuple[str, ...]] = {}
+
+
+def _locale_keys(locale: str | None) -> tuple[str, ...]:
+    wanted = [locale, locale.split("-")[0]] if locale else []
+    keys = tuple(k for k in [*wanted, *DEFAULT_LOCALES] if k)
+    if len(_LOCALE_KEYS) < 1_000:
+        _LOCALE_KEYS[locale] = keys
+    return keys
 
 
 def _address(c: Payload) -> dict[str, Any]:
@@ -178,40 +229,49 @@ def refunded_total(o: Payload, currency: str) -> Decimal | None:
     return exact_sum(amounts) if found_any else None
 
 
-def _lines(o: Payload, currency: str) -> tuple[list[dict[str, Any]], Decimal]:
+def _lines(o: Payload, currency: str) -> tuple[list[dict[str, Any]], Decimal | str]:
+    """The order's lines and their exact subtotal (text when the amounts share their
+    ``fractionDigits``, see :func:`units_sum`)."""
     locale = text(o.get("locale"))
     lines: list[dict[str, Any]] = []
-    parts: list[Decimal] = []
+    parts: list[tuple[int, int]] = []
     for i, item in enumerate(as_list(o.get("lineItems"), "lineItems")):
-        where = f"lineItems[{i}]"
-        if not isinstance(item, dict):
-            raise MappingError(f"{where} is not an object")
+        if type(item) is not dict:
+            raise MappingError(f"lineItems[{i}] is not an object")
         price = get_path(item, "price", "value")
-        unit, found = money(price, f"{where}.price.value")
-        _same(currency, found, f"{where}.price")
+        units, digits, found = _units(price, f"lineItems[{i}].price.value")
+        _same(currency, found, f"lineItems[{i}].price")
         line: dict[str, Any] = {"name": localized(item.get("name"), locale) or "",
                                 "quantity": item.get("quantity"),
-                                "unit_price": money_text(unit)}
-        sku = text(get_path(item, "variant", "sku")) or text(item.get("sku"))
+                                "unit_price": units_text(units, digits)}
+        variant = item.get("variant")
+        sku = (text(variant.get("sku")) if type(variant) is dict
+               else text(get_path(variant, "sku"))) or text(item.get("sku"))
         if sku:
             line["sku"] = sku
         lines.append(line)
         if item.get("totalPrice") is not None:
-            parts.append(money(item.get("totalPrice"), f"{where}.totalPrice")[0])
+            total_units, total_digits, _ = _units(item.get("totalPrice"),
+                                                  f"lineItems[{i}].totalPrice")
+            parts.append((total_units, total_digits))
     for i, item in enumerate(as_list(o.get("customLineItems"), "customLineItems")):
-        where = f"customLineItems[{i}]"
-        if not isinstance(item, dict):
-            raise MappingError(f"{where} is not an object")
-        unit, found = money(item.get("money"), f"{where}.money")
-        _same(currency, found, f"{where}.money")
+        if type(item) is not dict:
+            raise MappingError(f"customLineItems[{i}] is not an object")
+        units, digits, found = _units(item.get("money"), f"customLineItems[{i}].money")
+        _same(currency, found, f"customLineItems[{i}].money")
         lines.append({"name": localized(item.get("name"), locale) or "",
-                      "quantity": item.get("quantity"), "unit_price": money_text(unit)})
+                      "quantity": item.get("quantity"),
+                      "unit_price": units_text(units, digits)})
         total = item.get("totalPrice")
-        parts.append(money(total, f"{where}.totalPrice")[0] if total is not None
-                     else EXACT.multiply(unit, _qty(item.get("quantity"), where)))
+        if total is not None:
+            total_units, total_digits, _ = _units(total, f"customLineItems[{i}].totalPrice")
+            parts.append((total_units, total_digits))
+        else:
+            parts.append((units * _qty(item.get("quantity"), f"customLineItems[{i}]"),
+                          digits))
     for line in lines:
         line["quantity"] = _qty(line["quantity"], "a line")
-    return lines, exact_sum(parts)
+    return lines, units_sum(parts)
 
 
 def _qty(value: Any, where: str) -> int:
@@ -220,21 +280,28 @@ def _qty(value: Any, where: str) -> int:
     return value
 
 
-def _shipping(o: Payload, currency: str) -> Decimal | None:
+def _shipping(o: Payload, currency: str) -> Decimal | str | None:
     prices = []
-    if get_path(o, "shippingInfo", "price") is not None:
-        prices.append(get_path(o, "shippingInfo", "price"))
+    info = o.get("shippingInfo")
+    price = info.get("price") if type(info) is dict else get_path(info, "price")
+    if price is not None:
+        prices.append(price)
     for s in as_list(o.get("shipping"), "shipping"):
         if get_path(s, "shippingInfo", "price") is not None:
             prices.append(get_path(s, "shippingInfo", "price"))
     if not prices:
         return None
-    amounts = []
+    parts = []
     for p in prices:
-        amount, found = money(p, "shippingInfo.price")
+        units, digits, found = _units(p, "shippingInfo.price")
         _same(currency, found, "shippingInfo.price")
-        amounts.append(amount)
-    return exact_sum(amounts)
+        parts.append((units, digits))
+    return units_sum(parts)
+
+
+def _amount_text(value: Decimal | str | None) -> str | None:
+    """Stored text of an amount that is already text (integer path) or a Decimal."""
+    return value if type(value) is str else money_text(value)  # type: ignore[arg-type]
 
 
 def map_order(payload: Any) -> Row:
@@ -245,7 +312,8 @@ def map_order(payload: Any) -> Row:
     order_id = platform_id(o.get("orderNumber")) or platform_id(o.get("id"))
     if order_id is None:
         raise MappingError("neither orderNumber nor id is present")
-    total, currency = money(o.get("totalPrice"), "totalPrice")
+    total_units, total_digits, currency = _units(o.get("totalPrice"), "totalPrice")
+    total: Decimal | str = units_text(total_units, total_digits)
     lines, subtotal = _lines(o, currency)
     tax = None
     taxed = o.get("taxedPrice")
@@ -274,10 +342,10 @@ def map_order(payload: Any) -> Row:
         "customer_email": email(o.get("customerEmail")),
         "status": _status(o),
         "currency": currency,
-        "total": money_text(total),
-        "subtotal": money_text(subtotal) if lines else None,
+        "total": _amount_text(total),
+        "subtotal": _amount_text(subtotal) if lines else None,
         "tax": money_text(tax),
-        "shipping": money_text(_shipping(o, currency)),
+        "shipping": _amount_text(_shipping(o, currency)),
         "discount": money_text(discount),
         "refunded": money_text(refunded_total(o, currency)),
         "placed_at": iso_timestamp(placed, "completedAt"),
