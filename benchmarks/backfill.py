@@ -95,7 +95,8 @@ def stage(db: Path, customers: int, orders: int) -> None:
 
 def payload_bytes(db: Path, customers: int, orders: int) -> tuple[float, float]:
     """Serialised bytes of all contact and order import records, from a sample."""
-    from data_contracts import validate_customers, validate_orders
+    from dotsync.data_contracts import validate_customers, validate_orders
+
     from dotsync.dotdigital.client import contact_for_import, dumps
     from dotsync.store import Store
     from dotsync.sync import payloads
@@ -116,9 +117,8 @@ def payload_bytes(db: Path, customers: int, orders: int) -> tuple[float, float]:
 def run_backfill(args: argparse.Namespace) -> None:
     """In its own process: the flow run, printing one JSON line."""
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    from dotsync.flows.backfill import backfill
     from prefect import flow
-
-    from flows.backfill import backfill
 
     @flow(name="warm-up")
     def warm_up() -> int:

@@ -77,7 +77,8 @@ def stage(db: Path, products: int, stores: int) -> None:
 
 def minimum_calls(db: Path, products: int, stores: int) -> tuple[int, float]:
     """The fewest calls the documented limits allow, and the records' megabytes."""
-    from data_contracts.products import validate_products
+    from dotsync.data_contracts.products import validate_products
+
     from dotsync.dotdigital.wire import dumps
     from dotsync.store import Store
     from dotsync.sync.catalog_plan import product_record

@@ -357,7 +357,7 @@ def peak_mb() -> float:
 
 def _worker_cpu() -> float:
     """CPU seconds used so far by the live pool workers (user + system)."""
-    from data_contracts import parallel
+    from dotsync.data_contracts import parallel
 
     executor = getattr(parallel, "_executor", None)
     total = 0.0
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true")
     args = parser.parse_args(argv)
 
-    from data_contracts import parallel
+    from dotsync.data_contracts import parallel
 
     if args.workers is not None:
         parallel.configure(max_workers=args.workers)
@@ -443,7 +443,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, tmp: str, now: pd.Timestamp) -> int:
-    from data_contracts import merge_customers, parallel, validate_customers, validate_orders
+    from dotsync.data_contracts import (
+        merge_customers,
+        parallel,
+        validate_customers,
+        validate_orders,
+    )
 
     ctx = multiprocessing.get_context("spawn")
     child = ctx.Process(target=_generate, args=(tmp, args.customers, args.orders, args.seed, now))
@@ -494,7 +499,7 @@ def _run(args: argparse.Namespace, tmp: str, now: pd.Timestamp) -> int:
           "records: " + ", ".join(f"{f}/{c} {k:,}" for (f, c), k in top_w.items()))
     del result, contacts, merged, sample
 
-    from data_contracts.optional import OPTIONAL_FIELDS
+    from dotsync.data_contracts.optional import OPTIONAL_FIELDS
 
     # Same frame, alternately strict (every problem rejects, as before warnings) and
     # default (warnings), twice each: the best of each pair is compared, so a burst of

@@ -114,11 +114,11 @@ def run_flow(kind: str, args: argparse.Namespace) -> None:
     startup = time.perf_counter() - t0
     t0 = time.perf_counter()
     if kind == "backfill":
-        from flows.backfill import backfill
+        from dotsync.flows.backfill import backfill
 
         report = backfill(poll_interval=args.poll, chunk_rows=20_000)
     else:
-        from flows.sync import sync
+        from dotsync.flows.sync import sync
 
         report = sync()
     wall = time.perf_counter() - t0

@@ -109,9 +109,8 @@ def main() -> None:
             "DOTSYNC_DEFAULT_REGION": "GB",
             "DOTSYNC_CERTIFICATE_CAMPAIGN_ID": "1001",
         })
+        from dotsync.flows.sync import sync
         from prefect import flow
-
-        from flows.sync import sync
 
         @flow(name="warm-up")
         def warm_up() -> int:
@@ -169,7 +168,8 @@ def main() -> None:
 
 def per_record_baseline(url: str, base: str, fraction: float) -> tuple[int, float, int]:
     """One call per record, sequentially, on a fraction of each entity's valid rows."""
-    from data_contracts import validate_certificates, validate_customers, validate_orders
+    from dotsync.data_contracts import validate_certificates, validate_customers, validate_orders
+
     from dotsync.config import Settings
     from dotsync.dotdigital import DotdigitalClient, DotdigitalError
     from dotsync.store import Store

@@ -28,7 +28,7 @@ Rules every contract follows (beyond SPEC §1, which they implement column by co
   ~80 characters, control characters escaped), ``reason``, and ``row`` (the input index
   label, for records whose key is missing or repeated). A row with any such problem is
   left out of ``valid``; nothing else is.
-* A problem in an optional field (``data_contracts.optional.OPTIONAL_FIELDS``) is a
+* A problem in an optional field (``dotsync.data_contracts.optional.OPTIONAL_FIELDS``) is a
   *warning* instead: the field is left out of the row in ``valid`` (None/NaN/NaT, or the
   bad entry of a data-field dict or the bad sku/categories of a line), and ``warnings``
   (same columns; ``value`` and ``reason`` masked for personal fields) says so. Each
@@ -37,12 +37,12 @@ Rules every contract follows (beyond SPEC §1, which they implement column by co
   ``OPTIONAL_FIELDS`` (and to ``PERSONAL_FIELDS`` if its values are personal): every
   check made through ``Run`` (``text``, ``timestamp``, ``add``, ``report``, pandera
   failures) then routes its problems.
-* Large frames use a process pool (see :mod:`data_contracts.parallel`); as with any
+* Large frames use a process pool (see :mod:`dotsync.data_contracts.parallel`); as with any
   multiprocessing, a script that calls the contracts at import time must guard its
   entry point with ``if __name__ == "__main__":``.
 
 Names are loaded on first use, so that importing a light module such as
-``data_contracts.phones`` (as pool workers do) does not import pandas and pandera.
+``dotsync.data_contracts.phones`` (as pool workers do) does not import pandas and pandera.
 """
 
 from __future__ import annotations
@@ -51,22 +51,22 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "ContractError": "data_contracts.result",
-    "ContractResult": "data_contracts.result",
-    "REJECT_COLUMNS": "data_contracts.result",
-    "validate_customers": "data_contracts.customers",
-    "merge_customers": "data_contracts.customers",
-    "CUSTOMER_COLUMNS": "data_contracts.customers",
-    "validate_orders": "data_contracts.orders",
-    "ORDER_COLUMNS": "data_contracts.orders",
-    "validate_certificates": "data_contracts.certificates",
-    "CERTIFICATE_COLUMNS": "data_contracts.certificates",
-    "normalise_phone": "data_contracts.phones",
-    "PhoneResult": "data_contracts.phones",
-    "normalise_email": "data_contracts.emails",
-    "EmailResult": "data_contracts.emails",
-    "normalise_currency": "data_contracts.currencies",
-    "normalise_country": "data_contracts.countries",
+    "ContractError": "dotsync.data_contracts.result",
+    "ContractResult": "dotsync.data_contracts.result",
+    "REJECT_COLUMNS": "dotsync.data_contracts.result",
+    "validate_customers": "dotsync.data_contracts.customers",
+    "merge_customers": "dotsync.data_contracts.customers",
+    "CUSTOMER_COLUMNS": "dotsync.data_contracts.customers",
+    "validate_orders": "dotsync.data_contracts.orders",
+    "ORDER_COLUMNS": "dotsync.data_contracts.orders",
+    "validate_certificates": "dotsync.data_contracts.certificates",
+    "CERTIFICATE_COLUMNS": "dotsync.data_contracts.certificates",
+    "normalise_phone": "dotsync.data_contracts.phones",
+    "PhoneResult": "dotsync.data_contracts.phones",
+    "normalise_email": "dotsync.data_contracts.emails",
+    "EmailResult": "dotsync.data_contracts.emails",
+    "normalise_currency": "dotsync.data_contracts.currencies",
+    "normalise_country": "dotsync.data_contracts.countries",
 }
 
 __all__ = [
@@ -89,14 +89,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from data_contracts.certificates import CERTIFICATE_COLUMNS, validate_certificates
-    from data_contracts.countries import normalise_country
-    from data_contracts.currencies import normalise_currency
-    from data_contracts.customers import CUSTOMER_COLUMNS, merge_customers, validate_customers
-    from data_contracts.emails import EmailResult, normalise_email
-    from data_contracts.orders import ORDER_COLUMNS, validate_orders
-    from data_contracts.phones import PhoneResult, normalise_phone
-    from data_contracts.result import REJECT_COLUMNS, ContractError, ContractResult
+    from dotsync.data_contracts.certificates import CERTIFICATE_COLUMNS, validate_certificates
+    from dotsync.data_contracts.countries import normalise_country
+    from dotsync.data_contracts.currencies import normalise_currency
+    from dotsync.data_contracts.customers import (
+        CUSTOMER_COLUMNS,
+        merge_customers,
+        validate_customers,
+    )
+    from dotsync.data_contracts.emails import EmailResult, normalise_email
+    from dotsync.data_contracts.orders import ORDER_COLUMNS, validate_orders
+    from dotsync.data_contracts.phones import PhoneResult, normalise_phone
+    from dotsync.data_contracts.result import REJECT_COLUMNS, ContractError, ContractResult
 
 
 def __getattr__(name: str) -> Any:

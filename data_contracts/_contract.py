@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from dotsync.data_contracts import _timestamps, _values
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._pandera import Template, validate_frame
+from dotsync.data_contracts._values import is_none as is_none  # the contracts import it from here
+from dotsync.data_contracts.jsonfields import Problems, Warned
+from dotsync.data_contracts.optional import PERSONAL_FIELDS, is_optional
+from dotsync.data_contracts.result import ContractError, ContractResult, Rejects
 
-from data_contracts import _timestamps, _values
-from data_contracts._display import show
-from data_contracts._pandera import Template, validate_frame
-from data_contracts._values import is_none as is_none  # the contracts import it from here
-from data_contracts.jsonfields import Problems, Warned
-from data_contracts.optional import PERSONAL_FIELDS, is_optional
-from data_contracts.result import ContractError, ContractResult, Rejects
 from dotsync.masking import mask_phone, mask_text
 
 
@@ -41,7 +41,7 @@ class Run:
     """One contract run over one frame.
 
     Every problem goes through :meth:`report`: a problem in an optional field
-    (:mod:`data_contracts.optional`) that ``strict`` does not name becomes a *warning*
+    (:mod:`dotsync.data_contracts.optional`) that ``strict`` does not name becomes a *warning*
     and the typed value is dropped (None/NaN/NaT), so the record goes on without it;
     any other problem is a reject.
     """

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-
-from data_contracts._display import show
-from data_contracts._values import is_none
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import is_none
 
 if TYPE_CHECKING:
-    from data_contracts._contract import Run
+    from dotsync.data_contracts._contract import Run
 
 #: pandera's own names for its built-in failures -> our check names.
 _PANDERA_CHECKS = {"not_nullable": "required", "field_uniqueness": "unique"}

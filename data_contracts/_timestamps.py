@@ -1,7 +1,7 @@
 """Timestamp columns: ISO 8601 text (or typed datetimes) to UTC, refusing what only
 looks like a date to a lenient parser (``now``, ``today``, years before 1900).
 
-Split from :mod:`data_contracts._values` (the other column coercions), whose rules it
+Split from :mod:`dotsync.data_contracts._values` (the other column coercions), whose rules it
 follows: never raises on a value; null for missing or blank; a mask for the rest.
 """
 
@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from data_contracts._values import all_text
+from dotsync.data_contracts._values import all_text
 
 _TIMESTAMP_START_RE = re.compile(r"[0-9]{4}")
 

@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from dotsync.data_contracts import columns
+from dotsync.data_contracts._contract import Run, is_none
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import distinct_map, without_gc
+from dotsync.data_contracts.currencies import CURRENCY_CODES
+from dotsync.data_contracts.orderlines import parse_lines
+from dotsync.data_contracts.orders import _emails_of_customers
+from dotsync.data_contracts.result import ContractResult
+from dotsync.data_contracts.urls import https_url_problem
 
-from data_contracts import columns
-from data_contracts._contract import Run, is_none
-from data_contracts._display import show
-from data_contracts._values import distinct_map, without_gc
-from data_contracts.currencies import CURRENCY_CODES
-from data_contracts.orderlines import parse_lines
-from data_contracts.orders import _emails_of_customers
-from data_contracts.result import ContractResult
-from data_contracts.urls import https_url_problem
 from dotsync.store.schema import ENTITY_COLUMNS
 
 CART_COLUMNS: tuple[str, ...] = ENTITY_COLUMNS["carts"]
@@ -75,7 +75,7 @@ def validate_carts(df: pd.DataFrame, strict: Collection[str] = (),
     ``currency`` (upper case), ``lines`` (a list, maybe empty), ``subtotal``,
     ``total`` (float64, NaN when absent), ``url``, ``created_at``, ``updated_at``,
     ``converted_at`` (UTC), ``converted_order_id``. ``customer_emails`` as for
-    :func:`data_contracts.orders.validate_orders`."""
+    :func:`dotsync.data_contracts.orders.validate_orders`."""
     run = Run(df, CART_COLUMNS, REQUIRED_COLUMNS, "cart_id", "carts", strict)
     email_text = run.text("customer_email", control=False)
     customer_id = run.text("customer_id", strip=False)

@@ -2,9 +2,9 @@
 
 For a column of a million values the work is cut three ways before any library call:
 each distinct value (or distinct ``(number, region)`` pair) is looked at once; values
-the provably-equivalent fast paths decide (:func:`data_contracts.emails.fast_email`,
-:func:`data_contracts.phones.fast_phone`) never reach the library; what is left goes to
-the process pool when there is enough of it (:mod:`data_contracts.parallel`).
+the provably-equivalent fast paths decide (:func:`dotsync.data_contracts.emails.fast_email`,
+:func:`dotsync.data_contracts.phones.fast_phone`) never reach the library; what is left goes to
+the process pool when there is enough of it (:mod:`dotsync.data_contracts.parallel`).
 
 Both functions return a :class:`Pending` at once, so the caller can do its other
 columns while the pool works, then call :meth:`Pending.result`.
@@ -16,8 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-
-from data_contracts import emails, parallel, phones
+from dotsync.data_contracts import emails, parallel, phones
 
 
 class Pending:

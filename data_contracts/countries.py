@@ -17,7 +17,7 @@ COUNTRY_CODES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries
 def normalise_country(raw: Any) -> tuple[str | None, str | None]:
     """``(code, None)`` for an ISO 3166-1 alpha-2 code (any case, surrounding space
     ignored), else ``(None, reason)``. Never raises."""
-    from data_contracts._display import show
+    from dotsync.data_contracts._display import show
 
     if not isinstance(raw, str) or not raw.strip():
         return None, "no country given" if raw is None or isinstance(raw, str) else (

@@ -21,7 +21,7 @@ CURRENCY_CODES: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.currenci
 def normalise_currency(raw: Any) -> tuple[str | None, str | None]:
     """``(code, None)`` for a current ISO 4217 code (any case, surrounding space ignored),
     else ``(None, reason)``. Never raises."""
-    from data_contracts._display import show
+    from dotsync.data_contracts._display import show
 
     if not isinstance(raw, str) or not raw.strip():
         return None, "no currency given" if raw is None or isinstance(raw, str) else (

@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from dotsync.data_contracts import columns
+from dotsync.data_contracts._contract import Run, is_none
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import without_gc
+from dotsync.data_contracts.countries import COUNTRY_CODES
+from dotsync.data_contracts.jsonfields import parse_data_fields
+from dotsync.data_contracts.phones import usable_region
+from dotsync.data_contracts.result import ContractResult
 
-from data_contracts import columns
-from data_contracts._contract import Run, is_none
-from data_contracts._display import show
-from data_contracts._values import without_gc
-from data_contracts.countries import COUNTRY_CODES
-from data_contracts.jsonfields import parse_data_fields
-from data_contracts.phones import usable_region
-from data_contracts.result import ContractResult
 from dotsync.store.schema import ENTITY_COLUMNS
 
 #: SPEC §1 columns, from the store's one list (``deleted_at`` is the sync's concern: erasure).
@@ -106,7 +106,7 @@ def validate_customers(
 ) -> ContractResult:
     """Check and normalise staged customers (SPEC §1).
 
-    Problems in optional fields (:data:`data_contracts.optional.OPTIONAL_FIELDS`: names,
+    Problems in optional fields (:data:`dotsync.data_contracts.optional.OPTIONAL_FIELDS`: names,
     mobile number, country, store, locale, data fields, e-mail type, opt-in type) are
     *warnings*: the field is left out (None in ``valid``; a bad data field entry is
     dropped from the dict) and the record goes on, unless ``strict`` names the field. A
@@ -124,7 +124,7 @@ def validate_customers(
     Text columns are object columns holding ``str`` or ``None``.
 
     Raises ``ValueError`` for an unknown ``default_region`` and
-    :class:`~data_contracts.result.ContractError` for a frame without the required
+    :class:`~dotsync.data_contracts.result.ContractError` for a frame without the required
     columns; problems in the data are never raised, only reported.
     """
     region = _check_region(default_region)

@@ -23,9 +23,8 @@ import re
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from dotsync.data_contracts._display import show
 from email_validator import EmailNotValidError, validate_email
-
-from data_contracts._display import show
 
 _ATEXT = r"a-z0-9!#$%&'*+/=?^_`{|}~\-"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

@@ -1,5 +1,5 @@
 """The two JSON columns: a customer's ``data_fields`` (here) and an order's ``lines``
-(:mod:`data_contracts.orderlines`), and what both parsers return.
+(:mod:`dotsync.data_contracts.orderlines`), and what both parsers return.
 
 Each parser takes the stored JSON text (or an already-parsed value from a typed load),
 never raises, and returns the normalised value (``None`` for a null), or a
@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-
-from data_contracts._display import show
-from data_contracts._values import CONTROL_RE
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import CONTROL_RE
 
 MAX_PROBLEMS = 20
 

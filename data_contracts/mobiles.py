@@ -9,15 +9,15 @@ from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
+from dotsync.data_contracts.result import WARNING_COLUMNS, empty_warnings
 
-from data_contracts.result import WARNING_COLUMNS, empty_warnings
 from dotsync.masking import mask_phone
 
 
 def share_mobile_numbers(
     contacts: pd.DataFrame, refused: Collection[str] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``contacts`` (from :func:`~data_contracts.customers.merge_customers`) with each
+    """``contacts`` (from :func:`~dotsync.data_contracts.customers.merge_customers`) with each
     mobile number kept on one contact only, and the warnings of the others.
 
     The number stays with the contact identified by it (a contact without an e-mail),

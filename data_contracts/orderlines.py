@@ -1,6 +1,6 @@
 """An order's ``lines`` column: a JSON array of line objects, normalised.
 
-The second JSON column (:mod:`data_contracts.jsonfields` has the first, and the
+The second JSON column (:mod:`dotsync.data_contracts.jsonfields` has the first, and the
 :class:`Problems` / :class:`Warned` results both return). Most orders' lines are
 already in the normal form, which a quick pass checks in place; only the rest take the
 full, per-line check.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from data_contracts._display import show
-from data_contracts._values import _parse_decimal_text
-from data_contracts.jsonfields import (
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import _parse_decimal_text
+from dotsync.data_contracts.jsonfields import (
     MAX_PROBLEMS,
     Problems,
     Warned,

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from dotsync.data_contracts import columns
+from dotsync.data_contracts._contract import Run, is_none
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import without_gc
+from dotsync.data_contracts.currencies import CURRENCY_CODES
+from dotsync.data_contracts.orderlines import parse_lines
+from dotsync.data_contracts.result import ContractResult
 
-from data_contracts import columns
-from data_contracts._contract import Run, is_none
-from data_contracts._display import show
-from data_contracts._values import without_gc
-from data_contracts.currencies import CURRENCY_CODES
-from data_contracts.orderlines import parse_lines
-from data_contracts.result import ContractResult
 from dotsync.store.schema import ENTITY_COLUMNS
 
 #: SPEC §1 columns, from the store's one list.

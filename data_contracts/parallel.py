@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Generic, TypeVar
 
-log = logging.getLogger("data_contracts.parallel")
+log = logging.getLogger("dotsync.data_contracts.parallel")
 
 T = TypeVar("T")
 R = TypeVar("R")

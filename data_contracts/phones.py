@@ -34,9 +34,8 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import phonenumbers
+from dotsync.data_contracts._display import show
 from phonenumbers import NumberParseException, PhoneMetadata
-
-from data_contracts._display import show
 
 #: Regions phonenumbers can read national numbers in.
 SUPPORTED_REGIONS: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS)

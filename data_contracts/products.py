@@ -23,14 +23,14 @@ import numpy as np
 import orjson
 import pandas as pd
 import pandera.pandas as pa
+from dotsync.data_contracts._contract import Run, is_none
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import CONTROL_RE, without_gc
+from dotsync.data_contracts.carts import check_url
+from dotsync.data_contracts.currencies import CURRENCY_CODES
+from dotsync.data_contracts.jsonfields import Problems
+from dotsync.data_contracts.result import ContractResult
 
-from data_contracts._contract import Run, is_none
-from data_contracts._display import show
-from data_contracts._values import CONTROL_RE, without_gc
-from data_contracts.carts import check_url
-from data_contracts.currencies import CURRENCY_CODES
-from data_contracts.jsonfields import Problems
-from data_contracts.result import ContractResult
 from dotsync.store.schema import ENTITY_COLUMNS
 
 PRODUCT_COLUMNS: tuple[str, ...] = ENTITY_COLUMNS["products"]

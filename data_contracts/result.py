@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from data_contracts._display import VALUE_CHARS, clip, show
+from dotsync.data_contracts._display import VALUE_CHARS, clip, show
 
 #: Columns of :attr:`ContractResult.rejects`, in this order.
 REJECT_COLUMNS: tuple[str, ...] = ("key", "field", "check", "value", "reason", "row")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from data_contracts._display import show
-from data_contracts._values import CONTROL_RE
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts._values import CONTROL_RE
 
 
 def https_url_problem(raw: Any) -> str | None:

@@ -17,7 +17,7 @@ webhook, Slack, Microsoft Teams, SendGrid e-mail, …):
 
 Prefect's triggers match event names and resource labels only (Prefect's OSS server has
 no metric triggers on event payloads), which is why the run events carry
-``dotsync.in-doubt`` and ``dotsync.reject-percent`` labels (see :mod:`flows.events`).
+``dotsync.in-doubt`` and ``dotsync.reject-percent`` labels (see :mod:`dotsync.flows.events`).
 
 Idempotent: automations are found by name and updated in place; running ``install``
 twice leaves the same four (duplicates of a name left by hand are removed).
@@ -103,11 +103,10 @@ def named_block(name: str) -> UUID:
 
 
 def build_automations(block_id: UUID, settings: AlertSettings) -> list[Any]:
+    from dotsync.flows.events import COMPLETED, FAILED
     from prefect.automations import Automation
     from prefect.events.actions import SendNotification
     from prefect.events.schemas.automations import EventTrigger, Posture
-
-    from flows.events import COMPLETED, FAILED
 
     def notify(subject: str, body: str) -> list[Any]:
         return [SendNotification(block_document_id=block_id, subject=subject, body=body)]

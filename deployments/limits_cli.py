@@ -1,7 +1,7 @@
 """``dotsync accounts sync-limits``: each account's shared API budget on the Prefect server.
 
 It talks to a Prefect server and installs an automation, so it lives on the Prefect side
-and is added to the ``accounts`` group by :mod:`deployments.cli`; the plain
+and is added to the ``accounts`` group by :mod:`dotsync.deployments.cli`; the plain
 ``dotsync accounts`` (listing) stays in :mod:`dotsync.accounts_cli`.
 """
 
@@ -28,8 +28,8 @@ def sync_limits_command() -> None:
     again after changing a setting.
     """
     # Prefect is imported when the command runs, so `dotsync --help` stays quick.
-    from deployments.crash_detection import NAME, default_within, install_crash_detection
-    from flows.limits import AccountLimits, prefect_client, sync_limits
+    from dotsync.deployments.crash_detection import NAME, default_within, install_crash_detection
+    from dotsync.flows.limits import AccountLimits, prefect_client, sync_limits
 
     try:
         names: list[str | None] = [a["account"] for a in describe_accounts()] or [None]

@@ -21,11 +21,10 @@ from typing import Any
 
 import click
 import yaml
-
-from deployments.sources import SOURCES_ENV, parse_sources
+from dotsync.deployments.sources import SOURCES_ENV, parse_sources
 
 #: A module path, found wherever the package is installed (prefect.yaml has no pull step).
-ENTRYPOINT = "flows.extract.extract_source"
+ENTRYPOINT = "dotsync.flows.extract.extract_source"
 
 
 class _Dumper(yaml.SafeDumper):

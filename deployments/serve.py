@@ -77,7 +77,7 @@ def build_deployments(
     carts), for :func:`prefect.serve`.
 
     ``cron`` wins over ``interval_minutes`` when both are given. The entrypoints are
-    module paths (``flows.sync.sync``), so the runs find the flows wherever the
+    module paths (``dotsync.flows.sync.sync``), so the runs find the flows wherever the
     process was started, as long as dotsync is installed. ``credentials_block``
     becomes a default parameter of every deployment (visible and changeable in the
     UI); without it the flows take credentials from ``DOTSYNC_CREDENTIALS_BLOCK`` or
@@ -87,15 +87,14 @@ def build_deployments(
     that account's: named ``sync-NAME``, ``backfill-NAME``, …, tagged ``account:NAME``,
     and passing ``account`` to its runs, so one process can serve several accounts.
     """
+    from dotsync.flows.backfill import backfill
+    from dotsync.flows.carts import carts
+    from dotsync.flows.consent import consent
+    from dotsync.flows.reconcile import reconcile
+    from dotsync.flows.replay import replay
+    from dotsync.flows.sync import sync
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.deployments.runner import EntrypointType
-
-    from flows.backfill import backfill
-    from flows.carts import carts
-    from flows.consent import consent
-    from flows.reconcile import reconcile
-    from flows.replay import replay
-    from flows.sync import sync
 
     params: dict[str, Any] = {}
     if credentials_block:
@@ -181,7 +180,7 @@ def build_deployments(
 def _source_deployments(schedule: dict[str, Any], gated: dict[str, Any]) -> list[Any]:
     import os
 
-    from deployments.sources import SOURCES_ENV, source_deployments
+    from dotsync.deployments.sources import SOURCES_ENV, source_deployments
 
     if not os.environ.get(SOURCES_ENV):
         return []
@@ -190,7 +189,7 @@ def _source_deployments(schedule: dict[str, Any], gated: dict[str, Any]) -> list
 
 def _check_block(name: str) -> None:
     """Fail at start-up, not at the first scheduled run, when the block is missing."""
-    from deployments.credentials import DotdigitalCredentials
+    from dotsync.deployments.credentials import DotdigitalCredentials
 
     try:
         DotdigitalCredentials.load(name)
@@ -303,5 +302,5 @@ def serve_command(
     serve(*deployments, limit=limit)
 
 
-if __name__ == "__main__":  # python -m deployments.serve
+if __name__ == "__main__":  # python -m dotsync.deployments.serve
     sys.exit(serve_command())

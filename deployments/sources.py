@@ -1,13 +1,13 @@
 """Platform credentials as Prefect blocks, and a scheduled deployment per source.
 
-The block classes live in :mod:`flows.blocks` (the ``extract-source`` flow loads them)
+The block classes live in :mod:`dotsync.flows.blocks` (the ``extract-source`` flow loads them)
 and are re-exported here. Each block keeps its secret in a ``SecretStr`` field: Prefect
 stores it encrypted and shows ``**********``; :meth:`to_config` hands it on as the
 same ``SecretStr`` (masked again in the source's config), and nothing logs it.
 
 Register the block types once per Prefect server::
 
-    prefect block register -m deployments.sources
+    prefect block register -m dotsync.deployments.sources
 
 A *source* is one block; ``DOTSYNC_SOURCES`` lists them, separated by spaces or
 ``;``, as ``PLATFORM:BLOCK[:ENTITY,ENTITY…]``, e.g.
@@ -21,7 +21,7 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flows.blocks import (
+from dotsync.flows.blocks import (
     BLOCKS,
     DEFAULT_ENTITIES,
     AdobeCommerceCredentials,
@@ -60,9 +60,8 @@ def source_deployments(schedule: dict[str, Any], common: dict[str, Any],
     """One ``extract-<block>`` deployment per configured source (extract, then sync);
     ``extract-<block>-<account>`` when ``common`` passes an account, so that serving
     several accounts never gives two deployments one name."""
+    from dotsync.flows.extract import extract_source
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
-
-    from flows.extract import extract_source
 
     out = []
     for platform, block, entities in parse_sources(sources or os.environ.get(SOURCES_ENV)):

@@ -8,7 +8,7 @@ This module imports no Prefect and nothing from ``flows``, ``tasks`` or
 ``deployments``: the commands that run flows or talk to a Prefect server (``sync``,
 ``backfill``, ``consent``, ``resend``, ``demo``, ``reconcile``, ``serve``,
 ``source-deployments``, ``alerts``) are added from the Prefect side by
-:mod:`deployments.cli`, whose ``main`` is the installed ``dotsync`` command. The group
+:mod:`dotsync.deployments.cli`, whose ``main`` is the installed ``dotsync`` command. The group
 here (:func:`make_main`) is complete for everything else: ``load``, ``status``,
 ``rejects``, ``replay``, ``preflight``, ``accounts``, ``emulator``, ``migrate``,
 ``trace``.
@@ -54,7 +54,7 @@ def plain_commands() -> dict[str, click.Command]:
 def make_main(commands: dict[str, click.Command] | None = None) -> click.Group:
     """A new ``dotsync`` group: the global options, the plain commands and ``commands``.
 
-    A new group each time, so adding the Prefect commands (:mod:`deployments.cli`) never
+    A new group each time, so adding the Prefect commands (:mod:`dotsync.deployments.cli`) never
     changes the plain group of this module. Every command's runtime errors are reported
     as one line (:mod:`dotsync.cli_errors`).
     """
@@ -91,7 +91,7 @@ def make_main(commands: dict[str, click.Command] | None = None) -> click.Group:
 
 
 #: The plain group (``python -m dotsync.cli``); the installed ``dotsync`` command is
-#: :data:`deployments.cli.main`, this group plus the commands that need Prefect.
+#: :data:`dotsync.deployments.cli.main`, this group plus the commands that need Prefect.
 main = make_main()
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def _lower_names(name: str, raw: str) -> tuple[str, ...]:
 
 
 def _strict_fields(name: str, raw: str) -> frozenset[str]:
-    from data_contracts.optional import parse_strict
+    from dotsync.data_contracts.optional import parse_strict
 
     return parse_strict(raw)  # its ValueError names DOTSYNC_STRICT_FIELDS
 

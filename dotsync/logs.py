@@ -3,7 +3,7 @@
 ``dotsync -v`` (INFO), ``-vv`` (DEBUG) or ``--log-level LEVEL`` sets the level of the
 ``dotsync`` logger and ``DOTSYNC_LOG_LEVEL`` for the flows this process runs. Until a
 flow run sets Prefect's logging up, the records go to stderr through a handler of their
-own; :func:`flows.logs.bridge` then hands them to Prefect (terminal and the run's logs
+own; :func:`dotsync.flows.logs.bridge` then hands them to Prefect (terminal and the run's logs
 in the UI) and removes that handler, so no line is printed twice.
 """
 

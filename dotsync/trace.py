@@ -93,7 +93,7 @@ def _ledger_row(store: Store, entity: str, key: str) -> dict[str, Any] | None:
 def _contract(entity: str, staged: pd.DataFrame, settings: Settings, store: Store,
               show_personal: bool) -> dict[str, Any]:
     """This one row through its data contract, as the next run would see it."""
-    import data_contracts as dc
+    import dotsync.data_contracts as dc
 
     frame = staged[list(schema.ENTITY_COLUMNS[entity])]
     if entity == "customers":
@@ -105,7 +105,7 @@ def _contract(entity: str, staged: pd.DataFrame, settings: Settings, store: Stor
             found = store.read_staged("customers", ids)
             emails = dict(zip(found["customer_id"], found["email"], strict=True))
         if entity == "carts":
-            from data_contracts.carts import validate_carts
+            from dotsync.data_contracts.carts import validate_carts
 
             result = validate_carts(frame, strict=settings.strict_fields,
                                     customer_emails=emails)
@@ -113,7 +113,7 @@ def _contract(entity: str, staged: pd.DataFrame, settings: Settings, store: Stor
             result = dc.validate_orders(frame, strict=settings.strict_fields,
                                         customer_emails=emails)
     elif entity == "products":
-        from data_contracts.products import validate_products
+        from dotsync.data_contracts.products import validate_products
 
         result = validate_products(frame, strict=settings.strict_fields)
     else:

@@ -15,6 +15,9 @@ import time
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.common import run_engine
+from dotsync.tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_orders
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import Field
@@ -23,9 +26,6 @@ from dotsync.progress import ProgressLine
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.steps import options as defaults
-from flows.blocks import DotdigitalCredentials
-from flows.common import run_engine
-from tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_orders
 
 
 @flow(name="backfill", retries=1, retry_delay_seconds=30, persist_result=False)

@@ -1,9 +1,9 @@
 """Credentials as Prefect blocks: the Dotdigital API user, and each shop platform's.
 
-The flows load them by name (:func:`flows.common.load_settings`, the ``extract-source``
-flow), so they live on the flows' side; ``deployments.credentials`` and
-``deployments.sources`` re-export them, so ``prefect block register -m
-deployments.credentials`` (or ``-m deployments.sources``), saved blocks and
+The flows load them by name (:func:`dotsync.flows.common.load_settings`, the ``extract-source``
+flow), so they live on the flows' side; ``dotsync.deployments.credentials`` and
+``dotsync.deployments.sources`` re-export them, so ``prefect block register -m
+dotsync.deployments.credentials`` (or ``-m dotsync.deployments.sources``), saved blocks and
 ``prefect.yaml`` keep working: Prefect finds a block type by its slug, which is unchanged.
 
 Every secret is a ``SecretStr`` field: Prefect stores it encrypted and shows

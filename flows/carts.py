@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.common import run_engine
+from dotsync.tasks.sync_steps import run_as_task
 from prefect import flow
 from pydantic import Field
 
@@ -20,9 +23,6 @@ from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.registry import SyncRun, run_steps
 from dotsync.sync.steps import options as defaults
-from flows.blocks import DotdigitalCredentials
-from flows.common import run_engine
-from tasks.sync_steps import run_as_task
 
 
 @flow(name="carts", retries=1, retry_delay_seconds=5, persist_result=False)

@@ -10,6 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.events import emit_run_event, report_counts
+from dotsync.flows.logs import bridge
+from dotsync.tasks.report import publish_report
+from dotsync.tasks.sync_steps import connect
+from dotsync.tasks.sync_steps import preflight as preflight_task
 from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
@@ -23,12 +29,6 @@ from dotsync.store import Store
 from dotsync.store.runs import record_run
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.engine import CredentialsRefused, Options, RunFailed, SyncEngine
-from flows.blocks import DotdigitalCredentials
-from flows.events import emit_run_event, report_counts
-from flows.logs import bridge
-from tasks.report import publish_report
-from tasks.sync_steps import connect
-from tasks.sync_steps import preflight as preflight_task
 
 
 def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
@@ -41,8 +41,8 @@ def load_settings(credentials_block: DotdigitalCredentials | str | None = None,
     the deployment's ``credentials_block`` parameter, else ``DOTSYNC_CREDENTIALS_BLOCK``
     in the account's table or the environment; and the staging database URL from the
     account's ``dotsync-database-url`` Secret block when it exists
-    (:mod:`flows.shared_config`)."""
-    from flows.shared_config import shared_settings
+    (:mod:`dotsync.flows.shared_config`)."""
+    from dotsync.flows.shared_config import shared_settings
 
     # The Prefect Variables' settings and the account's database URL from its Secret
     # block, when they exist.
@@ -88,9 +88,9 @@ def current_run_id() -> str:
 
 
 def make_client(settings: Settings, **overrides: Any) -> DotdigitalClient:
-    """The run's client, on the account's shared API budget (:mod:`flows.limits`) when
+    """The run's client, on the account's shared API budget (:mod:`dotsync.flows.limits`) when
     its Prefect limits exist: calls and imports in flight counted across workers."""
-    from flows.limits import outside_limits
+    from dotsync.flows.limits import outside_limits
 
     shared, _holder, line = outside_limits(settings)
     logging.getLogger("dotsync.limits").info(line)

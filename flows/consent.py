@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.common import current_run_id, load_settings, make_client, no_flow_retry
+from dotsync.flows.events import emit_run_event
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
@@ -20,9 +23,6 @@ from dotsync.dotdigital import errors as dd
 from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
 from dotsync.sync.consent import read_back
-from flows.blocks import DotdigitalCredentials
-from flows.common import current_run_id, load_settings, make_client, no_flow_retry
-from flows.events import emit_run_event
 
 
 @flow(name="consent", retries=1, retry_delay_seconds=30, persist_result=False)

@@ -1,6 +1,6 @@
 """The ``extract-source`` flow: one platform source's changes into the store, then sync.
 
-Credentials come from the source's Prefect block (:mod:`flows.blocks`); the
+Credentials come from the source's Prefect block (:mod:`dotsync.flows.blocks`); the
 flow passes only names and entity lists as parameters, never a secret.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from dotsync.flows.shared_config import shared_settings
+from dotsync.tasks.extract import extract_entity
 from prefect import flow
 from prefect.states import Failed
 
 from dotsync.sources import ENTITIES
 from dotsync.sources.http import SourceAuthError
-from flows.shared_config import shared_settings
-from tasks.extract import extract_entity
 
 
 @flow(name="extract-source", persist_result=False)
@@ -27,7 +27,7 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
     ``certificate_link`` is the gift card link template (``…{code}``) for
     ``certificates``, which Adobe Commerce and Shopify do not give.
     """
-    from flows.blocks import BLOCKS, DEFAULT_ENTITIES
+    from dotsync.flows.blocks import BLOCKS, DEFAULT_ENTITIES
 
     if platform not in BLOCKS:
         return Failed(message=f"unknown platform {platform!r}; use {', '.join(BLOCKS)}")
@@ -44,7 +44,7 @@ def extract_source(platform: str, block_name: str, entities: list[str] | None = 
         except SourceAuthError as exc:
             return Failed(message=str(exc))
     if sync_after:
-        from flows.sync import sync
+        from dotsync.flows.sync import sync
 
         sync(credentials_block=credentials_block, preflight=preflight, account=account)
     return summaries

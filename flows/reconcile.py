@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.common import current_run_id, load_settings, make_client, no_flow_retry
+from dotsync.flows.events import emit_run_event
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
@@ -23,9 +26,6 @@ from dotsync.reconcile import reconcile as run_reconcile
 from dotsync.reconcile import repair as queue_repairs
 from dotsync.store import Store
 from dotsync.store.writer import ledger_writer
-from flows.blocks import DotdigitalCredentials
-from flows.common import current_run_id, load_settings, make_client, no_flow_retry
-from flows.events import emit_run_event
 
 DEFAULT_MAX_CALLS = 1000
 DEFAULT_SAMPLE = 100

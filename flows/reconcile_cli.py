@@ -1,7 +1,7 @@
 """``dotsync reconcile``: run the ``reconcile`` flow from the command line.
 
 Kept beside the flow (the plain ``dotsync`` package does not import flows):
-:mod:`deployments.cli` adds it to the ``dotsync`` group. Exit status as SPEC §4: 0 when
+:mod:`dotsync.deployments.cli` adds it to the ``dotsync`` group. Exit status as SPEC §4: 0 when
 the reconciliation ran (whatever it found, and also when the call budget stopped it: it
 says so), 1 when it failed, 2 for a usage or configuration error.
 """
@@ -44,7 +44,7 @@ def reconcile_command(full: bool, repair: bool, as_json: bool, max_calls: int, s
         raise click.UsageError(str(exc)) from None
     if as_json:  # one JSON object on stdout, and no progress line on stderr
         os.environ[PROGRESS_ENV] = "0"
-    from flows.reconcile import reconcile
+    from dotsync.flows.reconcile import reconcile
 
     state = reconcile(full=full, repair=repair, max_calls=max_calls, sample=sample,
                       page_size=page_size, return_state=True)

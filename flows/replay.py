@@ -14,20 +14,21 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.common import current_run_id, load_settings
+from dotsync.flows.events import emit_run_event, report_counts
+from dotsync.flows.sync import sync
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed
 
 from dotsync.store import Ledger, Store
 from dotsync.store.writer import ledger_writer
-from flows.blocks import DotdigitalCredentials
-from flows.common import current_run_id, load_settings
-from flows.events import emit_run_event, report_counts
-from flows.sync import sync
 
 #: The ledger's entity names: the staged tables plus what dotsync derives from them
 #: (``ENTITIES`` and ``DERIVED_ENTITIES``, spelled out so the UI's run form offers them).
-LedgerEntity = Literal["customers", "orders", "certificates", "carts", "contacts",
-                       "confirmations", "erasures", "cart_enrolments", "program_enrolments"]
+LedgerEntity = Literal["customers", "orders", "certificates", "carts", "products",
+                       "contacts", "confirmations", "erasures", "cart_enrolments",
+                       "program_enrolments"]
 REPLAYABLE: tuple[str, ...] = get_args(LedgerEntity)
 
 

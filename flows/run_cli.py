@@ -2,7 +2,7 @@
 and ``demo``.
 
 They live beside the flows (the plain ``dotsync`` package imports none of them) and are
-added to the ``dotsync`` group by :mod:`deployments.cli`. Prefect itself is imported
+added to the ``dotsync`` group by :mod:`dotsync.deployments.cli`. Prefect itself is imported
 when a command runs, so ``dotsync --help`` stays quick. Exit status as SPEC §4: 0 when
 the run completed (whatever was rejected), 1 when it failed, 2 for a usage or
 configuration error.
@@ -89,7 +89,7 @@ def sync_command(entities: str, dry_run: bool, as_json: bool, poll_interval: flo
                  to_stderr=as_json)
     if as_json:
         os.environ[PROGRESS_ENV] = "0"
-    from flows.sync import sync as sync_flow
+    from dotsync.flows.sync import sync as sync_flow
 
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
                       allow_sends=allow_sends, return_state=True)
@@ -126,7 +126,7 @@ def backfill_command(since: str | None, include_certificates: bool, chunk_rows: 
     _stop_if_credentials_refused(read_settings(), as_json)
     if as_json:
         os.environ[PROGRESS_ENV] = "0"
-    from flows.backfill import backfill as backfill_flow
+    from dotsync.flows.backfill import backfill as backfill_flow
 
     state = backfill_flow(since=start, include_certificates=include_certificates,
                           chunk_rows=chunk_rows, poll_interval=poll_interval,
@@ -142,7 +142,7 @@ def backfill_command(since: str | None, include_certificates: bool, chunk_rows: 
 def consent_command(since: str | None, as_json: bool) -> None:
     """Read back unsubscribed and suppressed contacts from Dotdigital."""
     _stop_if_credentials_refused(read_settings(), as_json)
-    from flows.consent import consent as consent_flow
+    from dotsync.flows.consent import consent as consent_flow
 
     state = consent_flow(since=since, return_state=True)
     if state.is_failed():
@@ -162,9 +162,10 @@ def consent_command(since: str | None, as_json: bool) -> None:
 def resend_command(kind: str, record_id: str, as_json: bool) -> None:
     """Deliberately send a certificate again, or enrol a cart's contact into the cart
     program again (the only ways either is ever repeated)."""
+    from dotsync.flows.common import load_settings
+
     from dotsync.dotdigital import DotdigitalClient
     from dotsync.sync.engine import CredentialsRefused, RunFailed, SyncEngine
-    from flows.common import load_settings
 
     read_settings()  # a configuration problem is a usage error, before the block is read
     settings = load_settings()
@@ -214,7 +215,7 @@ def demo_command(folder: str, as_json: bool) -> None:
 
 def _demo_sync(report_file: Path) -> dict[str, Any]:
     """The demo's one sync, as a flow run (Prefect starts a temporary local server)."""
-    from flows.sync import sync
+    from dotsync.flows.sync import sync
 
     state = sync(poll_interval=0.2, bulk_threshold=50, report_file=str(report_file),
                  return_state=True)

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
+from dotsync.flows.blocks import DotdigitalCredentials
+from dotsync.flows.common import run_engine
+from dotsync.flows.shared_config import shared_settings
+from dotsync.tasks.sync_steps import run_as_task
 from prefect import flow
 from prefect.states import Failed
 from pydantic import Field
@@ -21,10 +25,6 @@ from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, SyncEngine
 from dotsync.sync.registry import SyncRun, run_steps
 from dotsync.sync.steps import options as defaults
-from flows.blocks import DotdigitalCredentials
-from flows.common import run_engine
-from flows.shared_config import shared_settings
-from tasks.sync_steps import run_as_task
 
 #: What a sync run can be limited to: the UI's run form offers these as choices (the
 #: registry's ENTITIES, spelled as a Literal for the form; a test keeps them equal).

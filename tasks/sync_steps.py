@@ -2,20 +2,20 @@
 
 One task per step of :data:`~dotsync.sync.registry.SYNC_STEPS`, named after it; the
 flow runs them in the registry's order. A step whose failures may be transient is
-retried as a task (:func:`tasks.retry.run_step`); the send cap never is.
+retried as a task (:func:`dotsync.tasks.retry.run_step`); the send cap never is.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dotsync.tasks.retry import RETRY_OPTIONS, retry_transient, run_step
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from dotsync.sync.backfill import Backfill
 from dotsync.sync.engine import SyncEngine
 from dotsync.sync.registry import SYNC_STEPS, Step, SyncRun
-from tasks.retry import RETRY_OPTIONS, retry_transient, run_step
 
 
 @task(name="connect", cache_policy=NO_CACHE, persist_result=False, retries=1,

@@ -1,6 +1,8 @@
 """The layers only point down, and no module grows past the size one person can read.
 
 ``dotsync`` (plain Python) ← ``tasks`` (Prefect tasks) ← ``flows`` ← ``deployments``.
+They are installed as ``dotsync.tasks``, ``dotsync.flows``, ``dotsync.deployments``
+(and ``dotsync.data_contracts``, which is plain): a module's layer is its folder.
 The plain package imports no Prefect and nothing from ``flows``, ``tasks`` or
 ``deployments`` (not even inside a function), so the client, the store, the emulator
 and the sync steps work without Prefect; the flows import nothing from ``deployments``.
@@ -36,19 +38,34 @@ def _modules(package: str) -> Iterator[Path]:
     yield from sorted((ROOT / package).rglob("*.py"))
 
 
+#: The Prefect layers and the contracts are folders of the checkout installed inside the
+#: ``dotsync`` namespace (pyproject's package-dir): ``dotsync.flows`` is the flows layer.
+INSIDE_DOTSYNC = ("flows", "tasks", "deployments", "data_contracts")
+
+
+def _layer(module: str) -> str:
+    """The layer of an imported module: ``dotsync.flows.sync`` is in ``flows``,
+    ``dotsync.config`` in ``dotsync``, ``prefect.flows`` in ``prefect``."""
+    parts = module.split(".")
+    if parts[0] == "dotsync" and len(parts) > 1 and parts[1] in INSIDE_DOTSYNC:
+        return parts[1]
+    return parts[0]
+
+
 def _imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
     """(line, top-level package) of every import in ``tree``, wherever it is."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield node.lineno, alias.name.split(".")[0]
+                yield node.lineno, _layer(alias.name)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.lineno, node.module.split(".")[0]
+            for alias in node.names:  # from dotsync import flows
+                yield node.lineno, _layer(f"{node.module}.{alias.name}")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
               and (getattr(node.func, "attr", None) or getattr(node.func, "id", None))
               == "import_module" and node.args and isinstance(node.args[0], ast.Constant)
               and isinstance(node.args[0].value, str)):
-            yield node.lineno, node.args[0].value.split(".")[0]
+            yield node.lineno, _layer(node.args[0].value)
 
 
 def _violations(package: str) -> list[str]:
@@ -67,8 +84,8 @@ def test_imports_only_point_down(package: str) -> None:
 
 
 def test_the_check_sees_an_import_inside_a_function() -> None:
-    source = ("def run():\n    from flows.sync import sync\n    import prefect.states\n"
-              "    importlib.import_module('deployments.serve')\n")
+    source = ("def run():\n    from dotsync.flows.sync import sync\n    import prefect.states\n"
+              "    importlib.import_module('dotsync.deployments.serve')\n")
     found = sorted(top for _, top in _imported(ast.parse(source)))
     assert found == ["deployments", "flows", "prefect"]
 
@@ -94,3 +111,11 @@ def test_the_allow_list_only_shrinks() -> None:
     counts = _line_counts()
     back_under = sorted(name for name in OVER_THE_CAP if counts.get(name, 0) <= MAX_LINES)
     assert back_under == [], f"remove from OVER_THE_CAP: {back_under}"
+
+
+def test_the_check_sees_the_layers_inside_the_dotsync_namespace() -> None:
+    source = ("from dotsync import flows\nimport dotsync.tasks.retry as r\n"
+              "from dotsync.data_contracts import phones\nfrom dotsync.config import x\n"
+              "from dotsync.deployments.cli import main\n")
+    found = sorted(top for _, top in _imported(ast.parse(source)))
+    assert found == ["data_contracts", "deployments", "dotsync", "flows", "tasks"]

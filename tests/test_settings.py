@@ -136,7 +136,7 @@ def test_settings_built_directly_read_nothing_from_the_process(monkeypatch) -> N
 
 
 def test_one_secret_type_the_same_as_the_credentials_block() -> None:
-    from flows.blocks import DotdigitalCredentials
+    from dotsync.flows.blocks import DotdigitalCredentials
 
     s = Settings.from_env({"DOTDIGITAL_API_PASSWORD": "pw-one-type"}, NO_FILE)
     block_type = DotdigitalCredentials.model_fields["api_password"].annotation

@@ -22,8 +22,8 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from data_contracts.emails import FAST_RE
-from data_contracts.phones import fast_e164
+from dotsync.data_contracts.emails import FAST_RE
+from dotsync.data_contracts.phones import fast_e164
 
 DATA_FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 COLLECTION_NAME = re.compile(r"^[-A-Za-z_][-A-Za-z0-9_]{1,255}$")

@@ -1,7 +1,7 @@
 """The ``order_currencies`` check: real ISO 4217 codes, not one placeholder currency
 across several markets.
 
-The ISO 4217 codes themselves are :data:`data_contracts.currencies.CURRENCY_CODES`, the
+The ISO 4217 codes themselves are :data:`dotsync.data_contracts.currencies.CURRENCY_CODES`, the
 same table the order and certificate contracts validate against.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from data_contracts.currencies import CURRENCY_CODES
+from dotsync.data_contracts.currencies import CURRENCY_CODES
 from dotsync.preflight.results import (
     _STORE_FIX,
     Check,

@@ -142,7 +142,7 @@ class Backfill:
         memory); the few it returns are normalised and checked against the customers
         once more in Python, whose trimming is wider than SQL's ``trim``.
         """
-        from data_contracts import normalise_email
+        from dotsync.data_contracts import normalise_email
 
         wanted: set[str] = set()
         columns = [("orders", "customer_email")]
@@ -221,7 +221,7 @@ class Backfill:
         """How many pending certificates this backfill would send (a pass that records
         nothing, for the send cap; with ``since``, it pushes the recipients' contacts
         first, as the full backfill's contact step does, so none is counted waiting)."""
-        from data_contracts import validate_certificates
+        from dotsync.data_contracts import validate_certificates
 
         plan = SendPlan()
         campaign = self.engine.settings.certificate_campaign_id

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from data_contracts.currencies import round_amount
+from dotsync.data_contracts.currencies import round_amount
 
 #: Dotdigital's contact-scoped cart collection, as its connectors name it; its type is
 #: ``cartInsight`` (the insight spec's ``collectionType`` enum).

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
-from data_contracts.currencies import minor_units
+from dotsync.data_contracts.currencies import minor_units
 
 CATALOG_SCOPE: Final = "account"
 CATALOG_TYPE = "catalog"

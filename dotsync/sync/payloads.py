@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+from dotsync.data_contracts.currencies import format_amount, round_amount
 
-from data_contracts.currencies import format_amount, round_amount
 from dotsync.sync.consent_policy import sent_status
 from dotsync.sync.consent_records import consent_record
 

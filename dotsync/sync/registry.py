@@ -1,7 +1,7 @@
 """The sync's steps and what each needs, declared once.
 
-The Prefect flow (:mod:`flows.sync`, each step a task of :mod:`tasks.sync_steps`) and
-the plain runner (:mod:`dotsync.sync.run`) both iterate :func:`plan`, so the order
+The Prefect flow (:mod:`dotsync.flows.sync`, each step a task of :mod:`dotsync.tasks.sync_steps`)
+and the plain runner (:mod:`dotsync.sync.run`) both iterate :func:`plan`, so the order
 is written here only: contacts before the orders and certificates that need them;
 the send cap decided once the orders and certificates are read, before any send;
 confirmations after the orders that owe them.

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from dotsync.deployments.cli import main
 from prefect.states import Completed, Failed
-
-from deployments.cli import main
 
 
 @pytest.fixture
@@ -30,9 +29,9 @@ def flow_calls(tmp_path, monkeypatch) -> list[dict[str, Any]]:
             return Failed(message="this run would send 6000 transactional e-mails")
         return Completed(data=report)
 
-    import flows.sync
+    import dotsync.flows.sync
 
-    monkeypatch.setattr(flows.sync, "sync", fake)
+    monkeypatch.setattr(dotsync.flows.sync, "sync", fake)
     return calls
 
 

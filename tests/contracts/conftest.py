@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-from data_contracts import parallel
+from dotsync.data_contracts import parallel
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from dotsync.data_contracts.carts import validate_carts
+from dotsync.data_contracts.products import validate_products
 
-from data_contracts.carts import validate_carts
-from data_contracts.products import validate_products
 from tests.contracts.conftest import frame, rejects_of
 
 LINES = json.dumps([{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "4.50"}])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from dotsync.data_contracts import CERTIFICATE_COLUMNS, validate_certificates
+from dotsync.data_contracts.optional import all_optional
 
-from data_contracts import CERTIFICATE_COLUMNS, validate_certificates
-from data_contracts.optional import all_optional
 from tests.contracts.conftest import certificate, frame, rejects_of
 
 #: Every optional field made strict: their problems reject, as every problem did before

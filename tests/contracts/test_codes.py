@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from dotsync.data_contracts import normalise_country, normalise_currency, validate_orders
+from dotsync.data_contracts.countries import COUNTRY_CODES
+from dotsync.data_contracts.currencies import CURRENCY_CODES
 
-from data_contracts import normalise_country, normalise_currency, validate_orders
-from data_contracts.countries import COUNTRY_CODES
-from data_contracts.currencies import CURRENCY_CODES
 from tests.contracts.conftest import NOW, frame, order
 
 

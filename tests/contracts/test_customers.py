@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from data_contracts import (
+from dotsync.data_contracts import (
     CUSTOMER_COLUMNS,
     REJECT_COLUMNS,
     ContractError,
     merge_customers,
     validate_customers,
 )
-from data_contracts.optional import all_optional
+from dotsync.data_contracts.optional import all_optional
+
 from tests.contracts.conftest import customer, frame, rejects_of
 
 #: Every optional field made strict: their problems reject, as every problem did before

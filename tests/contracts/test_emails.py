@@ -6,12 +6,17 @@ from __future__ import annotations
 import string
 
 import pytest
+from dotsync.data_contracts._display import show
+from dotsync.data_contracts.emails import (
+    FAST_RE,
+    EmailResult,
+    fast_email,
+    normalise_email,
+    normalise_text,
+)
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from data_contracts._display import show
-from data_contracts.emails import FAST_RE, EmailResult, fast_email, normalise_email, normalise_text
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from data_contracts.currencies import (
+from dotsync.data_contracts.currencies import (
     CURRENCY_CODES,
     MINOR_UNITS,
     format_amount,
     minor_units,
     round_amount,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(("code", "digits"), [

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+from dotsync.data_contracts.mobiles import share_mobile_numbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_contracts.mobiles import share_mobile_numbers
 from dotsync.sync.steps.contact_import import mobile_conflict as _mobile_conflict
 from dotsync.sync.steps.contact_import import mobile_failure as _mobile_failure
 

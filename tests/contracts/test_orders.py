@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from dotsync.data_contracts import ORDER_COLUMNS, ContractError, validate_orders
+from dotsync.data_contracts.optional import all_optional
 
-from data_contracts import ORDER_COLUMNS, ContractError, validate_orders
-from data_contracts.optional import all_optional
 from tests.contracts.conftest import NOW, frame, order, rejects_of
 
 #: Every optional field made strict: their problems reject, as every problem did before

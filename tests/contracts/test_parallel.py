@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from dotsync.data_contracts import parallel, validate_customers
+from dotsync.data_contracts.columns import email_column, phone_column
 
-from data_contracts import parallel, validate_customers
-from data_contracts.columns import email_column, phone_column
 from tests.contracts.conftest import customer, frame
 
 NUMBERS = [f"07911 123{i:03d}" for i in range(300)] + [f"+44 20 7946 0{i:03d}" for i in range(300)]

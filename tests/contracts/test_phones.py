@@ -7,11 +7,7 @@ import random
 
 import phonenumbers
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from phonenumbers import PhoneNumberType
-
-from data_contracts.phones import (
+from dotsync.data_contracts.phones import (
     SUPPORTED_REGIONS,
     PhoneResult,
     _library,
@@ -21,6 +17,9 @@ from data_contracts.phones import (
     normalise_phone,
     normalise_text,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberType
 
 REGIONS = sorted(SUPPORTED_REGIONS)
 

@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pandas as pd
+from dotsync.data_contracts import validate_certificates, validate_customers, validate_orders
+from dotsync.data_contracts._display import clip, show
+from dotsync.data_contracts._values import _BAD, _parse_decimal_text, control_mask, decimals, text
+from dotsync.data_contracts.optional import all_optional
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_contracts import validate_certificates, validate_customers, validate_orders
-from data_contracts._display import clip, show
-from data_contracts._values import _BAD, _parse_decimal_text, control_mask, decimals, text
-from data_contracts.optional import all_optional
 from tests.contracts.conftest import NOW, certificate, customer, frame, order
 
 

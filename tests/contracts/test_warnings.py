@@ -13,12 +13,12 @@ import math
 
 import pandas as pd
 import pytest
+from dotsync.data_contracts import validate_certificates, validate_customers, validate_orders
+from dotsync.data_contracts.optional import OPTIONAL_FIELDS, all_optional, parse_strict
+from dotsync.data_contracts.result import WARNING_COLUMNS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_contracts import validate_certificates, validate_customers, validate_orders
-from data_contracts.optional import OPTIONAL_FIELDS, all_optional, parse_strict
-from data_contracts.result import WARNING_COLUMNS
 from tests.contracts.conftest import NOW, certificate, customer, frame, order
 
 LINE = {"sku": "A-1", "name": "Shirt", "quantity": 2, "unit_price": 10}

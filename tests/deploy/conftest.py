@@ -278,16 +278,15 @@ class Served:
 @pytest.fixture(scope="package")
 def served(prefect_server: PrefectServer, emulator: EmulatorServer, processes: Processes,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The three deployments served by ``python -m deployments.serve`` (what ``dotsync
+    """The three deployments served by ``python -m dotsync.deployments.serve`` (what ``dotsync
     serve`` runs), with the API credentials in a DotdigitalCredentials block: the
     process's environment has no API user or password at all."""
+    from dotsync.deployments.credentials import DotdigitalCredentials
     from pydantic import SecretStr
-
-    from deployments.credentials import DotdigitalCredentials
 
     folder = tmp_path_factory.mktemp("served")
     database_url = staging_store(folder)
-    run_cli(prefect_server, "block", "register", "-m", "deployments.credentials")
+    run_cli(prefect_server, "block", "register", "-m", "dotsync.deployments.credentials")
     DotdigitalCredentials(
         api_user=emulator.config.user,
         api_password=SecretStr(emulator.config.password),
@@ -295,7 +294,7 @@ def served(prefect_server: PrefectServer, emulator: EmulatorServer, processes: P
     env = dotsync_env(prefect_server, emulator, database_url, credentials=False)
     proc = processes.start(
         "serve",
-        [sys.executable, "-m", "deployments.serve", "--credentials-block", BLOCK_NAME],
+        [sys.executable, "-m", "dotsync.deployments.serve", "--credentials-block", BLOCK_NAME],
         env, cwd=folder,
     )
     served = Served(prefect_server, emulator, database_url, proc,

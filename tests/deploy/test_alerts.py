@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from dotsync.deployments.cli import main
 
-from deployments.cli import main
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Store
 from tests.deploy.conftest import wait_for
@@ -75,7 +75,7 @@ def _dotsync_automations() -> list[Any]:
 
 def test_installed_automations_post_in_doubt_sends_and_failed_runs(
         prefect_server, receiver, tmp_path, monkeypatch) -> None:
-    from flows.sync import sync
+    from dotsync.flows.sync import sync
 
     runner = CliRunner()
     first = runner.invoke(main, ["alerts", "install", "--webhook", receiver.url])
@@ -149,9 +149,8 @@ def test_installed_automations_post_rejects_above_the_share_and_a_stale_sync(
     """A run rejecting 2 of 3 customers fires the reject-share automation; then, with
     the "no completed sync" window at 15 seconds (Prefect's shortest is 10), the lack
     of a further completed sync fires the proactive one for that account."""
+    from dotsync.flows.sync import sync
     from prefect.events.schemas.automations import Posture
-
-    from flows.sync import sync
 
     runner = CliRunner()
     too_short = runner.invoke(main, ["alerts", "install", "--webhook", receiver.url,

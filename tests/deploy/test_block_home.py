@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import inspect
 
+import dotsync.deployments.credentials
+import dotsync.deployments.sources
+import dotsync.flows.blocks
 from prefect.blocks.core import Block
-
-import deployments.credentials
-import deployments.sources
-import flows.blocks
 
 
 def _block_slugs(module: object) -> set[str]:
@@ -18,9 +17,12 @@ def _block_slugs(module: object) -> set[str]:
 
 
 def test_deployments_re_export_the_same_classes_under_the_same_slugs() -> None:
-    assert deployments.credentials.DotdigitalCredentials is flows.blocks.DotdigitalCredentials
-    assert deployments.sources.BLOCKS is flows.blocks.BLOCKS
-    assert deployments.sources.ShopifyCredentials is flows.blocks.ShopifyCredentials
-    assert _block_slugs(deployments.credentials) == {"dotdigital-credentials"}
-    assert _block_slugs(deployments.sources) == {
+    assert (
+        dotsync.deployments.credentials.DotdigitalCredentials
+        is dotsync.flows.blocks.DotdigitalCredentials
+    )
+    assert dotsync.deployments.sources.BLOCKS is dotsync.flows.blocks.BLOCKS
+    assert dotsync.deployments.sources.ShopifyCredentials is dotsync.flows.blocks.ShopifyCredentials
+    assert _block_slugs(dotsync.deployments.credentials) == {"dotdigital-credentials"}
+    assert _block_slugs(dotsync.deployments.sources) == {
         "adobe-commerce-credentials", "commercetools-credentials", "shopify-credentials"}

@@ -8,9 +8,9 @@ import secrets
 
 import httpx
 import pytest
+from dotsync.deployments.credentials import DotdigitalCredentials
 from pydantic import SecretStr
 
-from deployments.credentials import DotdigitalCredentials
 from dotsync.config import Settings
 from tests.deploy.conftest import PrefectServer, run_cli
 
@@ -24,7 +24,9 @@ def password() -> str:
 
 def test_register_save_load_round_trip(prefect_server: PrefectServer, password: str,
                                        caplog: pytest.LogCaptureFixture) -> None:
-    registered = run_cli(prefect_server, "block", "register", "-m", "deployments.credentials")
+    registered = run_cli(
+        prefect_server, "block", "register", "-m", "dotsync.deployments.credentials"
+    )
     assert "Dotdigital Credentials" in registered.stdout
     block_type = httpx.get(
         f"{prefect_server.api_url}/block_types/slug/dotdigital-credentials", timeout=10).json()
@@ -70,7 +72,7 @@ def test_apply_puts_the_credentials_into_the_settings(password: str) -> None:
 def test_flows_take_the_block_named_else_the_environment(
     prefect_server: PrefectServer, password: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.common import load_settings
+    from dotsync.flows.common import load_settings
 
     DotdigitalCredentials(api_user="from-block", api_password=SecretStr(password)).save(
         "flows-block", overwrite=True)

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dotsync.samples import generate
+from dotsync.sync.entities import ENTITIES
 from tests.deploy.conftest import BLOCK_NAME, Served, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -64,10 +65,10 @@ def test_serve_creates_the_three_deployments(served: Served) -> None:
     assert sync["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert sync["parameters"] == {"credentials_block": BLOCK_NAME, "preflight": True,
                                   "entities": ["contacts", "orders", "certificates"]}
-    assert sync["entrypoint"] == "flows.sync.sync"
+    assert sync["entrypoint"] == "dotsync.flows.sync.sync"
     form = sync["parameter_openapi_schema"]["properties"]  # what the UI's run form shows
-    assert {"type": "array", "items": {"type": "string", "enum": [
-        "contacts", "orders", "certificates", "products"]}} in form["entities"]["anyOf"]
+    assert {"type": "array", "items": {"type": "string", "enum": list(ENTITIES)}} in (
+        form["entities"]["anyOf"])  # every entity the registry runs, carts and products too
     assert {"$ref": "#/definitions/DotdigitalCredentials"} in form["credentials_block"]["anyOf"]
     assert form["entities"]["description"].startswith("Limit the run to some of")
     for name in ("backfill", "replay"):
@@ -171,8 +172,10 @@ def test_a_replay_of_an_unknown_entity_is_refused_naming_the_choices(served: Ser
                    interval=0.5)
     assert run["state"]["type"] == "FAILED", run["state"]
     assert "entity" in run["state"]["message"]
-    assert "'customers', 'orders', 'certificates', 'contacts', 'confirmations' or " \
-           "'erasures'" in run["state"]["message"]
+    from dotsync.flows.replay import REPLAYABLE
+
+    choices = ", ".join(f"'{e}'" for e in REPLAYABLE[:-1]) + f" or '{REPLAYABLE[-1]}'"
+    assert choices in run["state"]["message"]
 
 
 def test_sync_runs_of_the_deployment_never_overlap(served: Served) -> None:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from dotsync.deployments.serve import build_deployments, serve_command
 
-from deployments.serve import build_deployments, serve_command
 from tests.deploy.conftest import PrefectServer
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def test_the_deployments_built() -> None:
     assert carts.name == "carts" and carts.flow_name == "carts"
     assert [s.schedule.interval for s in carts.schedules] == [timedelta(minutes=5)]
     assert carts.parameters == {"preflight": True}
-    assert carts.entrypoint == "flows.carts.carts"
+    assert carts.entrypoint == "dotsync.flows.carts.carts"
     for deployment in (sync, backfill, replay, consent, reconcile, catalog, carts):
         assert deployment.concurrency_limit == 1
         assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
@@ -62,7 +62,7 @@ def test_the_deployments_built() -> None:
     assert sync.parameters == {"preflight": True, "entities": SYNCED}
     assert backfill.parameters == {"preflight": True}
     assert replay.parameters == consent.parameters == {}
-    assert sync.entrypoint == "flows.sync.sync"  # found wherever serve was started
+    assert sync.entrypoint == "dotsync.flows.sync.sync"  # found wherever serve was started
 
     default_sync = build_deployments()[0]
     assert default_sync.schedules[0].schedule.interval == timedelta(minutes=15)

@@ -33,7 +33,7 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
     server = start_prefect_server(processes, "worker-server")
     run_cli(server, "work-pool", "create", "dotsync", "--type", "process")
     deployed = run_cli(server, "deploy", "--all", cwd=REPO)
-    assert deployed.stdout.count("successfully created") == 6, deployed.stdout
+    assert deployed.stdout.count("successfully created") == 7, deployed.stdout
 
     listed = httpx.post(f"{server.api_url}/deployments/filter", json={}, timeout=10).json()
     by_name = {d["name"]: d for d in listed}
@@ -48,7 +48,7 @@ def test_prefect_deploy_and_a_worker_run_the_sync(processes: Processes, tmp_path
         # No path of the deploying machine: the flows load from the installed package.
         assert not deployment["pull_steps"]
         flow = "sync" if deployment["name"] == "catalog" else deployment["name"]
-        assert deployment["entrypoint"] == f"flows.{flow}.{flow}"
+        assert deployment["entrypoint"] == f"dotsync.flows.{flow}.{flow}"
         assert deployment["global_concurrency_limit"]["limit"] == 1
         assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert [s["schedule"]["interval"] for s in by_name["sync"]["schedules"]] == [900.0]

@@ -39,7 +39,7 @@ class Env:
     url: str
 
     def sync(self, **params: Any) -> Any:
-        from flows.sync import sync
+        from dotsync.flows.sync import sync
 
         params.setdefault("poll_interval", 0.02)
         return sync.with_options(retries=0)(**params, return_state=True)

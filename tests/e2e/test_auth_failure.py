@@ -13,8 +13,8 @@ import logging
 
 import pytest
 from click.testing import CliRunner
+from dotsync.deployments.cli import main
 
-from deployments.cli import main
 from tests.e2e.helpers import certificate, customer, order, stage
 
 pytestmark = pytest.mark.e2e
@@ -85,9 +85,8 @@ def prefect_records():
 
 def test_a_flow_run_with_refused_credentials_is_not_retried(env, monkeypatch, debug_log,
                                                             prefect_records):
+    from dotsync.flows.sync import sync
     from prefect.client.orchestration import get_client
-
-    from flows.sync import sync
 
     stage(env.store, "customers", [customer(1)])
     monkeypatch.setenv("DOTDIGITAL_API_PASSWORD", "not-the-password")
@@ -104,9 +103,8 @@ def test_a_flow_run_with_refused_credentials_is_not_retried(env, monkeypatch, de
 
 def test_credentials_revoked_mid_run_fail_it_once_with_one_message(env, monkeypatch,
                                                                    debug_log, prefect_records):
+    from dotsync.flows.sync import sync
     from prefect.client.orchestration import get_client
-
-    from flows.sync import sync
 
     stage(env.store, "customers", [customer(1)])
     stage(env.store, "orders", [order(1, "customer1@example.com")])

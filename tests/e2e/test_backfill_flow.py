@@ -15,7 +15,7 @@ SINGLE_CALLS = ("/contacts/v3/email/", "/insightData/v3/contacts/")
 
 
 def run_backfill(**params):
-    from flows.backfill import backfill
+    from dotsync.flows.backfill import backfill
 
     params.setdefault("poll_interval", 0.02)
     return backfill.with_options(retries=0)(**params, return_state=True)
@@ -99,8 +99,7 @@ def test_the_command_sizes_imports_by_its_import_max_bytes(env):
     import json
 
     from click.testing import CliRunner
-
-    from deployments.cli import main
+    from dotsync.deployments.cli import main
 
     stage_shop(env.store, customers=40, orders=80, certificates=0)
     runner = CliRunner()

@@ -30,7 +30,7 @@ def _cart(i: int, email: str) -> dict:
 
 def test_the_carts_flow_enrols_an_idle_cart_after_the_sync_pushed_its_contact(
         env, monkeypatch) -> None:
-    from flows.carts import carts
+    from dotsync.flows.carts import carts
 
     env.emulator.state.add_program(PROGRAM, "Abandoned cart")
     monkeypatch.setenv("DOTSYNC_CART_PROGRAM_ID", str(PROGRAM))
@@ -55,7 +55,7 @@ def test_the_carts_flow_enrols_an_idle_cart_after_the_sync_pushed_its_contact(
 
 def test_the_carts_flow_fails_before_any_write_when_the_program_is_not_active(
         env, monkeypatch) -> None:
-    from flows.carts import carts
+    from dotsync.flows.carts import carts
 
     env.emulator.state.add_program(PROGRAM, "Abandoned cart", status="Draft")
     monkeypatch.setenv("DOTSYNC_CART_PROGRAM_ID", str(PROGRAM))

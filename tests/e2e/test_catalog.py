@@ -198,8 +198,7 @@ def test_the_sync_flow_and_command_load_the_catalogue_when_products_are_staged(e
     import json
 
     from click.testing import CliRunner
-
-    from deployments.cli import main
+    from dotsync.deployments.cli import main
 
     stage(env.store, "products", [product("MUG")])
     state = env.sync()

@@ -46,7 +46,7 @@ def plain_run(env, **options):
 def test_unsubscribed_in_dotdigital_stays_unsubscribed_against_an_older_consent(env):
     env.emulator.state.add_suppression("jo@example.com", "Unsubscribed",
                                        "2026-09-01T00:00:00Z")
-    from flows.consent import consent
+    from dotsync.flows.consent import consent
 
     state = consent(return_state=True)
     assert state.is_completed(), state.message
@@ -69,7 +69,7 @@ def test_unsubscribed_in_dotdigital_stays_unsubscribed_against_an_older_consent(
 def test_a_newer_source_consent_wins(env):
     env.emulator.state.add_suppression("jo@example.com", "Unsubscribed",
                                        "2026-09-01T00:00:00Z")
-    from flows.consent import consent
+    from dotsync.flows.consent import consent
 
     assert consent(return_state=True).is_completed()
     stage(env.store, "customers", [customer(1, email="jo@example.com",
@@ -82,8 +82,9 @@ def test_a_newer_source_consent_wins(env):
 
 
 def test_consent_read_back_moves_its_watermark(env):
+    from dotsync.flows.consent import consent
+
     from dotsync.sync.consent import watermark
-    from flows.consent import consent
 
     assert watermark(env.store) is None
     assert consent(return_state=True).is_completed()

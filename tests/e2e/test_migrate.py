@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from dotsync.deployments.cli import main
 
-from deployments.cli import main
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Ledger, Store
 from tests.e2e.conftest import Env

@@ -31,9 +31,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def test_sync_backfill_and_replay_of_one_account_never_overlap(env: Env) -> None:
-    from flows.backfill import backfill
-    from flows.replay import replay
-    from flows.sync import sync
+    from dotsync.flows.backfill import backfill
+    from dotsync.flows.replay import replay
+    from dotsync.flows.sync import sync
 
     stage(env.store, "customers", [customer(i) for i in range(40)])
     stage(env.store, "orders", [order(i, f"customer{i}@example.com") for i in range(40)])

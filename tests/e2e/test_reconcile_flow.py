@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from dotsync.deployments.cli import main
 
-from deployments.cli import main
 from tests.e2e.helpers import customer, order, stage
 
 

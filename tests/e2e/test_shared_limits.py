@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from dotsync.deployments.cli import main
+from dotsync.deployments.crash_detection import NAME as CRASH_AUTOMATION
+from dotsync.flows.limits import AccountLimits, SharedLimits, prefect_client, sync_limits
 
-from deployments.cli import main
-from deployments.crash_detection import NAME as CRASH_AUTOMATION
 from dotsync.emulator import EmulatorConfig, EmulatorServer
-from flows.limits import AccountLimits, SharedLimits, prefect_client, sync_limits
 from tests.e2e.helpers import customer, order, stage, states
 
 pytestmark = pytest.mark.e2e

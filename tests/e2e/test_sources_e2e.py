@@ -181,9 +181,8 @@ def test_the_extract_flow_fetches_a_shopify_source_then_syncs(env, bulk):
     """The deployed path: a Shopify block, the platform API (respx), then the sync."""
     import httpx
     import respx
-
-    from deployments.sources import ShopifyCredentials
-    from flows.extract import extract_source
+    from dotsync.deployments.sources import ShopifyCredentials
+    from dotsync.flows.extract import extract_source
 
     ShopifyCredentials(shop_url="https://e2e-shop.myshopify.com",
                        access_token="shpat_e2e_secret").save("e2e-shop", overwrite=True)

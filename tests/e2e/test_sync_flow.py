@@ -135,8 +135,8 @@ def test_a_second_run_with_nothing_changed_makes_zero_write_calls(env):
 
 def test_certificates_are_sent_once_across_reruns_and_flow_retries(env, monkeypatch):
     stage(env.store, "certificates", [certificate(i, f"r{i}@example.com") for i in range(3)])
-    from flows import common
-    from flows import sync as sync_module
+    from dotsync.flows import common
+    from dotsync.flows import sync as sync_module
 
     calls = {"n": 0}
     real = common.publish_report
@@ -159,8 +159,7 @@ def test_certificates_are_sent_once_across_reruns_and_flow_retries(env, monkeypa
 
 def test_a_send_whose_answer_is_lost_stays_in_doubt_until_resent_deliberately(env):
     from click.testing import CliRunner
-
-    from deployments.cli import main
+    from dotsync.deployments.cli import main
 
     stage(env.store, "certificates", [certificate(1, "r1@example.com")])
     env.emulator.state.faults.script.append(

@@ -157,7 +157,7 @@ def test_a_run_over_the_send_cap_sends_none_until_allowed(env) -> None:
 
 
 def test_a_backfill_with_certificates_keeps_the_cap(env, monkeypatch) -> None:
-    from flows.backfill import backfill
+    from dotsync.flows.backfill import backfill
 
     monkeypatch.setenv("DOTSYNC_MAX_SENDS_PER_RUN", "3")
     now = datetime.now(UTC)

@@ -98,12 +98,12 @@ def main(argv: list[str]) -> int:
     label, rest = argv[0], argv[1:]
     install(label)
     if rest[:1] == ["--replay"]:
-        from flows.replay import replay
+        from dotsync.flows.replay import replay
 
         state = replay(account=rest[1], return_state=True)
         print(f"replay: {state.type.value}: {state.message}", flush=True)
         return 0 if state.is_completed() else 1
-    from deployments.cli import main as dotsync
+    from dotsync.deployments.cli import main as dotsync
 
     try:
         dotsync(rest[1:] if rest[:1] == ["--"] else rest, prog_name="dotsync")

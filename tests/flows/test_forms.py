@@ -14,18 +14,18 @@ from collections.abc import Iterator
 from typing import Any, get_args
 
 import pytest
+from dotsync.deployments.credentials import DotdigitalCredentials
+from dotsync.flows.backfill import backfill
+from dotsync.flows.consent import consent
+from dotsync.flows.reconcile import reconcile
+from dotsync.flows.replay import REPLAYABLE, LedgerEntity, replay
+from dotsync.flows.sync import ALL_ENTITIES, sync
 from prefect.exceptions import ParameterTypeError
 from prefect.utilities.schema_tools import ValidationError, validate
 from pydantic import SecretStr
 
-from deployments.credentials import DotdigitalCredentials
-from dotsync.store import ENTITIES
 from dotsync.store.ledger import DERIVED_ENTITIES
-from flows.backfill import backfill
-from flows.consent import consent
-from flows.reconcile import reconcile
-from flows.replay import REPLAYABLE, LedgerEntity, replay
-from flows.sync import ALL_ENTITIES, sync
+from dotsync.store.schema import STAGED_ENTITIES
 
 FLOWS = {"sync": sync, "backfill": backfill, "replay": replay, "consent": consent,
          "reconcile": reconcile}
@@ -57,7 +57,7 @@ def test_sync_entities_are_a_list_of_choices() -> None:
 
 
 def test_replay_entity_is_one_of_the_ledger_entities() -> None:
-    assert set(get_args(LedgerEntity)) == {*ENTITIES, *DERIVED_ENTITIES} == set(REPLAYABLE)
+    assert set(get_args(LedgerEntity)) == {*STAGED_ENTITIES, *DERIVED_ENTITIES} == set(REPLAYABLE)
     enums = [c["enum"] for c in choices(replay, "entity") if "enum" in c]
     assert enums == [list(REPLAYABLE)]
     assert {"type": "null"} in choices(replay, "entity")  # "all of them" is no value
@@ -161,7 +161,7 @@ def test_a_block_reference_and_a_name_load_the_same_credentials(
         saved_block: DotdigitalCredentials, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the block picker sends (a document reference) reaches the flow as the block;
     a name stays a name and is loaded by ``load_settings``: both give the same user."""
-    from flows.common import load_settings
+    from dotsync.flows.common import load_settings
 
     monkeypatch.delenv("DOTSYNC_CREDENTIALS_BLOCK", raising=False)
     block_id = str(saved_block._block_document_id)

@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
+from dotsync.flows.events import account_resource, emit_run_event, reject_percent, report_counts
 from hypothesis import given
 from hypothesis import strategies as st
 from prefect.testing.fixtures import asserting_events_worker  # noqa: F401 - a fixture
@@ -15,7 +16,6 @@ from pydantic import SecretStr
 
 from dotsync.config import Settings
 from dotsync.emulator import EmulatorConfig, EmulatorServer
-from flows.events import account_resource, emit_run_event, reject_percent, report_counts
 
 PASSWORD = "pw-events-must-not-leak"
 
@@ -92,9 +92,8 @@ def test_a_flow_run_emits_its_event_with_labels_and_counts(
 def test_the_reconcile_flow_emits_completed_then_failed(harness, tmp_path, monkeypatch) -> None:
     """Two real flow runs; the events are taken where they are emitted (as Prefect's
     ``Event`` model validates them), since the flow engine drains the events worker."""
+    from dotsync.flows.reconcile import reconcile
     from prefect.events import Event
-
-    from flows.reconcile import reconcile
 
     emitted: list[Event] = []
 
@@ -102,7 +101,7 @@ def test_the_reconcile_flow_emits_completed_then_failed(harness, tmp_path, monke
         emitted.append(Event(event=event, resource=resource, related=related, payload=payload))
         return emitted[-1]
 
-    monkeypatch.setattr("flows.events.emit_event", record)
+    monkeypatch.setattr("dotsync.flows.events.emit_event", record)
 
     with EmulatorServer(EmulatorConfig(password=PASSWORD)) as emulator:
         for key, value in {"DOTDIGITAL_API_ENDPOINT": emulator.url,

@@ -44,7 +44,8 @@ class Capture(logging.Handler):
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """The flows' client with millisecond back-off: a 5xx storm must not cost seconds
     per retry here (the waits are not what is under test)."""
-    from flows import common
+    from dotsync.flows import common
+
     from tests.reliability.harness import make_client
 
     monkeypatch.setattr(common, "make_client", make_client)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from deployments.sources import (
+from dotsync.deployments.sources import (
     AdobeCommerceCredentials,
     CommercetoolsCredentials,
     ShopifyCredentials,
@@ -36,7 +35,7 @@ def test_sources_are_parsed_with_default_entities():
 
 
 def test_serve_builds_an_extract_deployment_per_source(monkeypatch):
-    from deployments.serve import build_deployments
+    from dotsync.deployments.serve import build_deployments
 
     monkeypatch.setenv("DOTSYNC_SOURCES", "shopify:main;commercetools:ct")
     names = [d.name for d in build_deployments(15)]
@@ -47,7 +46,7 @@ def test_serve_builds_an_extract_deployment_per_source(monkeypatch):
 
 
 def test_each_account_gets_its_own_source_deployments(monkeypatch):
-    from deployments.serve import build_deployments
+    from dotsync.deployments.serve import build_deployments
 
     monkeypatch.setenv("DOTSYNC_SOURCES", "shopify:main")
     names = [d.name for a in ("eu", "us") for d in build_deployments(15, account=a)]

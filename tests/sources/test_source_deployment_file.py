@@ -8,8 +8,7 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-
-from deployments.cli import main
+from dotsync.deployments.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,9 +47,8 @@ def test_the_entrypoint_is_the_extract_flow_and_takes_the_parameters(tmp_path):
     result, out = _generate(tmp_path, "commercetools:ct")
     assert result.exit_code == 0, result.output
     (deployment,) = yaml.safe_load(out.read_text())["deployments"]
+    from dotsync.flows.extract import extract_source
     from prefect.flows import load_flow_from_entrypoint
-
-    from flows.extract import extract_source
 
     # A module path: what a worker on any host with the package installed can load.
     assert load_flow_from_entrypoint(deployment["entrypoint"]) is extract_source

@@ -100,13 +100,13 @@ def test_the_runner_runs_the_declared_steps_in_order_and_closes_the_windows(
 
 
 def test_the_flow_offers_the_registry_entities() -> None:
-    from flows.sync import ALL_ENTITIES
+    from dotsync.flows.sync import ALL_ENTITIES
 
     assert ALL_ENTITIES == ENTITIES
 
 
 def test_the_flow_has_one_task_per_declared_step() -> None:
-    from tasks.sync_steps import SYNC_TASKS
+    from dotsync.tasks.sync_steps import SYNC_TASKS
 
     assert list(SYNC_TASKS) == list(SYNC_STEPS)
     assert [t.name for t in SYNC_TASKS.values()] == list(SYNC_STEPS)

@@ -145,7 +145,7 @@ class Carts:
 
     def validate(self, pending: pd.DataFrame, record: bool = True) -> pd.DataFrame:
         """The valid carts of ``pending`` (rejects and warnings recorded), ``_hash`` kept."""
-        from data_contracts.carts import validate_carts
+        from dotsync.data_contracts.carts import validate_carts
 
         ctx = self.ctx
         if pending.empty:

@@ -47,7 +47,7 @@ class Certificates:
         self.ctx = ctx
 
     def validate(self, pending: pd.DataFrame) -> pd.DataFrame:
-        from data_contracts import validate_certificates
+        from dotsync.data_contracts import validate_certificates
 
         ctx = self.ctx
         if pending.empty:
@@ -117,7 +117,7 @@ class Certificates:
 
     def resend(self, certificate_id: str) -> None:
         """Deliberately send a certificate again (``dotsync resend certificate ID``)."""
-        from data_contracts import validate_certificates
+        from dotsync.data_contracts import validate_certificates
 
         ctx = self.ctx
         staged = ctx.store.read_staged("certificates", [certificate_id])

@@ -45,8 +45,8 @@ class Contacts:
 
         ``group`` holds staged columns plus ``_hash`` (source fingerprint).
         """
-        from data_contracts import merge_customers, validate_customers
-        from data_contracts.mobiles import share_mobile_numbers
+        from dotsync.data_contracts import merge_customers, validate_customers
+        from dotsync.data_contracts.mobiles import share_mobile_numbers
 
         ctx = self.ctx
         if group.empty:

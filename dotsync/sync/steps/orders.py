@@ -72,7 +72,7 @@ class Orders:
     def validate(self, pending: pd.DataFrame, record: bool = True) -> pd.DataFrame:
         """The valid orders of ``pending`` (rejects and warnings recorded, unless not
         ``record``), with their fingerprint kept in ``_hash``."""
-        from data_contracts import validate_orders
+        from dotsync.data_contracts import validate_orders
 
         ctx = self.ctx
         if pending.empty:

@@ -140,7 +140,7 @@ class Products:
     def validate(self, pending: pd.DataFrame) -> pd.DataFrame:
         """The valid products of ``pending`` (rejects and warnings recorded, keyed by the
         ledger's ``store`` U+001F ``sku``), with ``_hash`` and ``_key`` kept."""
-        from data_contracts.products import validate_products
+        from dotsync.data_contracts.products import validate_products
 
         ctx = self.ctx
         if pending.empty:
