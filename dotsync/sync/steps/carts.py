@@ -29,11 +29,11 @@ from dotsync.store.status import source_hashes
 from dotsync.sync import carts_plan, payloads
 from dotsync.sync.carts_plan import Cart, EnrolmentDecision
 from dotsync.sync.steps import cart_facts
-from dotsync.sync.steps.bulk_import import BulkImport, Settled
+from dotsync.sync.steps.bulk_import import Settled
 from dotsync.sync.steps.cart_facts import CartFacts
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.enrolments import Contact, Enrol, enrol_once, read_back, unfinished
-from dotsync.sync.steps.order_send import insight_failures
+from dotsync.sync.steps.insight_import import InsightImport
 from dotsync.sync.steps.outcome import Outcome
 from dotsync.sync.steps.records import records
 
@@ -49,10 +49,10 @@ _NOT_SENT_WHY = {carts_plan.EMPTY: "the cart is empty: not sent (no contact is c
 _NEVER = frozenset({carts_plan.EMPTY, carts_plan.CONVERTED, carts_plan.NO_CONSENT})
 
 
-class CartImport(BulkImport[dict[str, Any], None]):
+class CartImport(InsightImport[dict[str, Any], None]):
     """Cart records into insight imports of the ``CartInsight`` collection."""
 
-    what = "insight import"
+    record_name = "cart"
     fields = CART_FIELDS
 
     def pack(self, item: dict[str, Any]) -> tuple[Any, ...]:
@@ -71,23 +71,6 @@ class CartImport(BulkImport[dict[str, Any], None]):
     def submit(self, chunk: Sequence[Any]) -> str:
         return self.ctx.api.import_insight_data(carts_plan.CART_COLLECTION, chunk,
                                                 type=carts_plan.CART_COLLECTION_TYPE)
-
-    def status(self, import_id: str) -> Any:
-        return self.ctx.api.get_insight_import(import_id)
-
-    def in_flight(self) -> int:
-        return self.ctx.options.insight_imports_in_flight
-
-    def succeeded(self, report: Any) -> bool:
-        return bool(report.succeeded)
-
-    def failures(self, report: Any) -> Mapping[Any, Any]:
-        return insight_failures(report)
-
-    def too_large(self, size: int) -> Outcome:
-        return Outcome("rejected", "too_large",
-                       f"the cart record serialises to {size} bytes, more than one import "
-                       f"may carry ({self.ctx.options.import_max_bytes})")
 
     def settle(self, outcomes: Sequence[Settled]) -> None:
         settle_carts(self.ctx, outcomes)

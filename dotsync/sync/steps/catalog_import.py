@@ -30,9 +30,9 @@ from dotsync.dotdigital.wire import SerializedChunk, build_insight_import_body, 
 from dotsync.store import attempts
 from dotsync.store.keys import display, split
 from dotsync.sync.catalog_plan import CATALOG_SCOPE, CATALOG_TYPE, MAX_DELETE_KEYS
-from dotsync.sync.steps.bulk_import import BulkImport, Settled
+from dotsync.sync.steps.bulk_import import Settled
 from dotsync.sync.steps.context import RunContext
-from dotsync.sync.steps.order_send import insight_failures
+from dotsync.sync.steps.insight_import import InsightImport
 from dotsync.sync.steps.outcome import Outcome
 from dotsync.sync.steps.records import describe, error_code
 
@@ -184,11 +184,12 @@ def settle_products(ctx: RunContext, outcomes: Sequence[Settled], *,
     failpoints.hit("after_settle")
 
 
-class CatalogImport(BulkImport[dict[str, Any], None]):
+class CatalogImport(InsightImport[dict[str, Any], None]):
     """Catalogue records into account-scoped insight imports (5 in flight), several
     collections interleaved, each import one collection's."""
 
     what = "catalogue import"
+    record_name = "product"
     fields = PRODUCT_SETTLE_FIELDS
 
     def __init__(self, ctx: RunContext) -> None:
@@ -219,23 +220,6 @@ class CatalogImport(BulkImport[dict[str, Any], None]):
         collection = chunk.collection  # type: ignore[attr-defined]
         return self.ctx.api.import_insight_data(collection, chunk, scope=CATALOG_SCOPE,
                                                 type=CATALOG_TYPE)
-
-    def status(self, import_id: str) -> Any:
-        return self.ctx.api.get_insight_import(import_id)
-
-    def in_flight(self) -> int:
-        return self.ctx.options.insight_imports_in_flight
-
-    def succeeded(self, report: Any) -> bool:
-        return bool(report.succeeded)
-
-    def failures(self, report: Any) -> Mapping[Any, Any]:
-        return insight_failures(report)
-
-    def too_large(self, size: int) -> Outcome:
-        return Outcome("rejected", "too_large",
-                       f"the product record serialises to {size} bytes, more than one "
-                       f"import may carry ({self.ctx.options.import_max_bytes})")
 
     def settle(self, outcomes: Sequence[Settled]) -> None:
         settle_products(self.ctx, outcomes)

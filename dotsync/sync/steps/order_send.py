@@ -19,8 +19,9 @@ from dotsync.dotdigital import errors as dd
 from dotsync.dotdigital.bulk import chunk_insight_records
 from dotsync.store import attempts
 from dotsync.sync.collection import CollectionGuard
-from dotsync.sync.steps.bulk_import import BulkImport, Settled
+from dotsync.sync.steps.bulk_import import Settled
 from dotsync.sync.steps.context import RunContext
+from dotsync.sync.steps.insight_import import InsightImport
 from dotsync.sync.steps.items import OrderRow
 from dotsync.sync.steps.outcome import SYNCED, Outcome
 from dotsync.sync.steps.records import describe, path_safe
@@ -37,12 +38,6 @@ SettledOrder = tuple[Mapping[str, Any], Outcome]
 def fulfilled_detail(date: str) -> str:
     """``json.dumps({"fulfilled_date": date})``, at a fraction of the cost."""
     return '{"fulfilled_date": ' + orjson.dumps(date).decode() + "}"
-
-
-def insight_failures(report: Any) -> dict[str, str]:
-    """``{record key: failureReason}`` from an insight import report."""
-    return {str(f.key): str(f.failure_reason or "Failed") for f in report.failures
-            if f.key is not None}
 
 
 def settle_orders(ctx: RunContext, outcomes: Sequence[SettledOrder], *,
@@ -94,11 +89,11 @@ def log_missing_contact(ctx: RunContext, rows: Sequence[Mapping[str, Any]], oper
         operation=operation, run_id=ctx.run_id)
 
 
-class OrderImport(BulkImport[OrderRow, dict[str, Any]]):
+class OrderImport(InsightImport[OrderRow, dict[str, Any]]):
     """Prepared orders into insight imports (5 in flight); hands back those whose
     contact Dotdigital does not have."""
 
-    what = "insight import"
+    record_name = "order"
     fields = ORDER_SETTLE_FIELDS
 
     def __init__(self, ctx: RunContext) -> None:
@@ -120,23 +115,6 @@ class OrderImport(BulkImport[OrderRow, dict[str, Any]]):
 
     def submit(self, chunk: Sequence[Any]) -> str:
         return self.ctx.api.import_insight_data(self.collection, chunk)
-
-    def status(self, import_id: str) -> Any:
-        return self.ctx.api.get_insight_import(import_id)
-
-    def in_flight(self) -> int:
-        return self.ctx.options.insight_imports_in_flight
-
-    def succeeded(self, report: Any) -> bool:
-        return bool(report.succeeded)
-
-    def failures(self, report: Any) -> Mapping[Any, Any]:
-        return insight_failures(report)
-
-    def too_large(self, size: int) -> Outcome:
-        return Outcome("rejected", "too_large",
-                       f"the order record serialises to {size} bytes, more than one import "
-                       f"may carry ({self.ctx.options.import_max_bytes})")
 
     def settle(self, outcomes: Sequence[Settled]) -> None:
         settle_orders(self.ctx, outcomes)
