@@ -162,7 +162,7 @@ def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
 ) -> None:
     """Run → Custom run on the sync deployment: ``entities`` is a choice of contacts,
     orders and certificates, ``credentials_block`` a block picker. The run submitted
-    from the form (contacts only, no preflight, the picked block) meets a 429 on its
+    from the form (the deployment's entities, no preflight, the picked block) meets a 429 on its
     first calls; its logs page shows the client waiting for the reset, a ``dotsync.*``
     record that reaches the run's logs."""
     _chromium_or_skip()
@@ -177,8 +177,8 @@ def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
     def our_run() -> dict[str, Any] | None:
         runs = api(served, "POST", "/flow_runs/filter",
                    deployments={"id": {"any_": [deployment["id"]]}})
-        return next((r for r in runs if r["parameters"].get("entities") == ["contacts"]),
-                    None)
+        # Scheduled runs have preflight on; the form's run turns it off.
+        return next((r for r in runs if r["parameters"].get("preflight") is False), None)
 
     assert our_run() is None
     calls_before = len(served.emulator.state.calls())
@@ -200,14 +200,10 @@ def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
         if not options.first.is_visible():  # the list opens on a key as well
             choice.press("ArrowDown")
         expect(options).to_have_text(list(ENTITIES))  # what the registry runs
-        # The deployment's own entities come preselected: leave only contacts chosen
-        # (an option toggles when clicked).
-        chosen = set(filter(None, (choice.get_attribute("modelvalue") or "").split(",")))
-        for name in ENTITIES:
-            if (name == "contacts") != (name in chosen):
-                page.get_by_role("option", name=name, exact=True).click()
         page.keyboard.press("Escape")
-        expect(choice).to_have_attribute("modelvalue", "contacts")
+        # The deployment's own entities come preselected, and the run keeps them.
+        expect(choice).to_have_attribute("modelvalue", ",".join(
+            deployment["parameters"]["entities"]))
         preflight = page.locator(".schema-form-property", has_text="preflight (Optional)")
         preflight.get_by_role("switch").click()  # the sample shop fails the go-live checks
         expect(preflight.get_by_role("switch")).to_have_attribute("aria-checked", "false")
