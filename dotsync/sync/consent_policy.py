@@ -58,10 +58,20 @@ def creation_channels(payload: Mapping[str, Any], row: Mapping[str, Any]) -> dic
     return out
 
 
+def _channels_copy(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the payload's ``channelProperties`` that shares nothing mutable with it.
+
+    Channel properties are two levels of plain dicts of scalars (``{"email": {"status":
+    ...}}``), so copying both levels is a deep copy, without ``copy.deepcopy``'s cost
+    (a backfill builds one per new contact: several seconds at 1M contacts)."""
+    return {channel: dict(props) if isinstance(props, Mapping) else copy.deepcopy(props)
+            for channel, props in (payload.get("channelProperties") or {}).items()}
+
+
 def for_creation(payload: Mapping[str, Any], channels: Mapping[str, Any]) -> dict[str, Any]:
     """``payload`` with the creation statuses added (a copy; ``payload`` is unchanged)."""
     out = dict(payload)
-    merged = copy.deepcopy(dict(payload.get("channelProperties") or {}))
+    merged = _channels_copy(payload)
     for channel, props in channels.items():
         merged[channel] = {**merged.get(channel, {}), **props}
     if merged:
@@ -73,7 +83,7 @@ def for_resubscribe(payload: Mapping[str, Any]) -> dict[str, Any]:
     """``payload`` (saying ``subscribed``) with ``resubscribeOptions``, for a contact
     dotsync created non-marketable; a copy."""
     out = dict(payload)
-    channels = copy.deepcopy(dict(payload.get("channelProperties") or {}))
+    channels = _channels_copy(payload)
     channels["email"] = {**channels.get("email", {}), "resubscribeOptions": dict(RESUBSCRIBE)}
     out["channelProperties"] = channels
     return out

@@ -97,3 +97,26 @@ def test_census_membership(present: list[str], other: str) -> None:
     if other.lower() not in {e.lower() for e in present}:
         # A 64-bit hash collision among 50 values is not a practical concern.
         assert not census.holds(other.lower())
+
+
+def test_the_creation_and_resubscribe_copies_share_nothing_with_the_payload() -> None:
+    """The copies are changed later (a mobile number dropped, options added): the
+    payload behind the ledger's fingerprint must not change with them."""
+    import copy
+
+    from dotsync.sync import consent_policy
+
+    payload = {"identifiers": {"email": "a@example.com", "mobileNumber": "+447700900123"},
+               "channelProperties": {"email": {"emailType": "html", "optInType": "single"},
+                                     "sms": {"status": "subscribed"}}}
+    before = copy.deepcopy(payload)
+    created = consent_policy.for_creation(payload, {"email": {"status": "pendingOptIn"}})
+    resubscribed = consent_policy.for_resubscribe(payload)
+    for out in (created, resubscribed):
+        for props in out["channelProperties"].values():
+            props["changed"] = True
+    assert payload == before
+    assert created["channelProperties"]["email"]["status"] == "pendingOptIn"
+    assert created["channelProperties"]["email"]["emailType"] == "html"
+    assert resubscribed["channelProperties"]["email"]["resubscribeOptions"] == \
+        consent_policy.RESUBSCRIBE
