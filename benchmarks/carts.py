@@ -163,6 +163,10 @@ def main() -> None:
         for k in range(args.runs + 1):
             now = T0 + timedelta(minutes=5 * k)
             changed = change(db, args.carts, args.change, now, rng) if k else args.carts
+            # Five minutes pass between runs on the schedule: the enrolments of the run
+            # before are processed by then. Here runs follow each other at once, so wait
+            # (not measured) the emulator's processing time.
+            time.sleep(args.import_delay)
             report, wall = run_once(settings, store, now, ("carts",), args.poll)
             counts = report.counts["carts"]
             enrolled = report.counts["cart_enrolments"].sent

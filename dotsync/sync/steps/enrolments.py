@@ -19,9 +19,10 @@ triggered campaigns:
 4. **settle**: ``synced`` with the enrolment id (``dotdigital_ref``) and the moment;
 5. **read back** the enrolment's outcome (asynchronous: ``Processing`` then
    ``Finished``) through its fault report (``…/report-faults``), by the next run,
-   once Dotdigital has had the time to process it (``error_code`` :data:`PROCESSING`
-   until then): a contact Dotdigital did not enrol is settled ``rejected`` with the
-   report's reason. One still processing then is read back by the run after.
+   once Dotdigital has had the time to process it (:mod:`.enrolment_reads`;
+   ``error_code`` :data:`PROCESSING` until then): a contact Dotdigital did not enrol
+   is settled ``rejected`` with the report's reason. One still processing then is
+   read back by the run after.
 """
 
 from __future__ import annotations
@@ -60,10 +61,6 @@ LISTING_PAGE = 5000
 LISTING_KEPT = 500_000
 #: "Modified since" for a listing of every contact.
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
-#: Dotdigital's answer for a fault report asked before the enrolment finished.
-STILL_PROCESSING = "ERROR_ENROLMENT_IS_PROCESSING"
-#: Enrolments read back, then written to the ledger, at a time.
-READ_BACK_PART = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +136,7 @@ def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
     window's keys claimed (committed) first, its calls made at once, then each batch
     settled in order. ``before_claim`` is handed each window's e-mails just before the
     window is claimed. The outcomes are not polled now: Dotdigital processes an
-    enrolment asynchronously, so the next run reads them back (:func:`unfinished`),
+    enrolment asynchronously, so the next run reads them back (:mod:`.enrolment_reads`),
     one fault-report read each, once they are finished."""
     known = {} if contacts is None else contacts
     resolve_contacts(ctx, (o.email for o in owed), known)
@@ -292,76 +289,3 @@ def _record(ctx: RunContext, entity: str, items: Sequence[Enrol], state: str, co
          "error_message": message.format(email=mask_email(i.email)),
          **({"source_hash": i.source_hash} if i.source_hash else {})}
         for i in items], run_id=ctx.run_id, protect_sent=True)
-
-
-# -- reading enrolments back --------------------------------------------------------------
-
-#: (enrolment id, {contact id: ledger keys enrolled by it}).
-Made = tuple[str, dict[int, list[str]]]
-
-
-def unfinished(ctx: RunContext, entity: str) -> list[Made]:
-    """Enrolments earlier runs made whose outcome was not read back yet."""
-    t = schema.ledger
-    out: dict[str, dict[int, list[str]]] = {}
-    with ctx.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(t.c.key, t.c.detail).where(
-            t.c.entity == entity, t.c.state == "synced", t.c.error_code == PROCESSING))
-        for key, detail in rows:
-            try:
-                data = json.loads(detail or "{}")
-            except ValueError:
-                continue
-            if data.get("enrolment") and data.get("contact") is not None:
-                out.setdefault(str(data["enrolment"]), {}).setdefault(
-                    int(data["contact"]), []).append(str(key))
-    return list(out.items())
-
-
-def read_back(ctx: RunContext, entity: str, made: Sequence[Made]) -> None:
-    """Settle the contacts of each finished enrolment: ``synced`` (enrolled) or
-    ``rejected`` with the fault report's reason. One call per enrolment, up to
-    ``Options.calls_in_flight`` at once: the fault report answers
-    ``ERROR_ENROLMENT_IS_PROCESSING`` until the enrolment is ``Finished``
-    (``programs.yaml``), and then is its outcome; one still processing is left to the
-    next run (never waited for: the run's time is the schedule's)."""
-    width = max(1, ctx.options.calls_in_flight)
-    for start in range(0, len(made), READ_BACK_PART):
-        part = made[start:start + READ_BACK_PART]
-        answers = call_all(width, lambda m: ctx.api.get_enrolment_faults(m[0]), part)
-        rows: list[dict[str, Any]] = []
-        stop: Exception | None = None
-        for (enrolment_id, keys), answer in zip(part, answers, strict=True):
-            exc = answer.error
-            if exc is None:
-                rows += _read_back_rows(ctx, entity, enrolment_id, keys,
-                                        {f.contact_id: f.reason for f in answer.value or ()})
-            elif isinstance(exc, dd.AuthenticationError) or not isinstance(
-                    exc, dd.DotdigitalError):
-                stop = stop or exc
-            elif exc.error_code != STILL_PROCESSING:
-                ctx.report.notes.append(f"enrolment {enrolment_id}: read back later "
-                                        f"({describe(exc)})")
-        if rows:  # the part's outcomes in one write
-            ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT_READ)
-        if stop is not None:
-            raise stop
-
-
-def _read_back_rows(ctx: RunContext, entity: str, enrolment_id: str,
-                    keys: Mapping[int, list[str]], faults: Mapping[int | None, str]
-                    ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for contact_id, contact_keys in keys.items():
-        reason = faults.get(contact_id)
-        for key in contact_keys:
-            if reason is None:
-                rows.append({"key": key, "state": "synced", "error_code": None,
-                             "error_message": None})
-            else:
-                message = (f"enrolment {enrolment_id}: Dotdigital did not enrol the contact"
-                           f" ({reason})")
-                rows.append({"key": key, "state": "rejected", "error_code": "enrolment_fault",
-                             "error_message": message})
-                ctx.report.problem(entity, key, "rejected", message, code="enrolment_fault")
-    return rows
