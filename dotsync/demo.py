@@ -80,6 +80,10 @@ def _sent(report: dict[str, Any], entity: str) -> int:
     return int((report.get(entity) or {}).get("sent", 0))
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def cart_figures(server: EmulatorServer) -> dict[str, Any]:
     """What the emulator holds of the abandoned carts, read from its state (not from
     dotsync's report): the cart records, the contacts enrolled into the cart program,
@@ -171,8 +175,9 @@ def run_demo(
             say("running the sync flow again...")
             later = result["later"] = run_sync(folder / "report-later.md")
             say(f"Run {later.get('run_id')} {later.get('status')}: "
-                f"{_sent(later, 'orders')} orders sent, {_sent(later, 'confirmations')} "
-                f"order confirmations sent, {_sent(later, 'carts')} cart records updated.")
+                f"{_n(_sent(later, 'orders'), 'order')} sent, "
+                f"{_n(_sent(later, 'confirmations'), 'order confirmation')} sent, "
+                f"{_n(_sent(later, 'carts'), 'cart record')} updated.")
             result["abandoned_carts"] = cart_figures(server)
             contacts_in_emulator = len(server.state.contacts())
             catalogues = {name: len(c["records"]) for name, c in server.state.insight().items()
@@ -188,10 +193,11 @@ def run_demo(
         echo("Catalogues (one account-scoped collection per store): " + ", ".join(
             f"{name} {n} products" for name, n in sorted(catalogues.items())))
     figures = result["abandoned_carts"]
-    echo(f"Abandoned carts: {figures['carts_sent']} carts sent as {CART_COLLECTION} "
-         f"records, {figures['contacts_enrolled']} contacts enrolled into the cart program "
-         f"({figures['program']}), {figures['carts_recovered']} carts recovered (enrolled, "
-         f"then ordered: the record is {PHASE_COMPLETE}, so the journey stops).")
+    echo(f"Abandoned carts: {_n(figures['carts_sent'], 'cart')} sent as "
+         f"{CART_COLLECTION} records, {_n(figures['contacts_enrolled'], 'contact')} "
+         f"enrolled into the cart program ({figures['program']}), "
+         f"{_n(figures['carts_recovered'], 'cart')} recovered (enrolled, then ordered: "
+         f"the record is {PHASE_COMPLETE}, so the journey stops).")
     echo(f"Run reports: {report_path}, {folder / 'report-later.md'} (and in the Prefect "
          "UI: Artifacts, key 'dotsync-sync-report', when you run against a Prefect server).")
     echo("Try `dotsync status` / `dotsync rejects` / `dotsync rejects --warnings` with "

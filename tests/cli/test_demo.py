@@ -122,4 +122,4 @@ def test_the_demo_recovers_an_abandoned_cart(tmp_path: Path) -> None:
                for line in lines)
     assert (f"Abandoned carts: {len(records)} carts sent as CartInsight records, "
             f"{len(enrolled)} contacts enrolled into the cart program") in "\n".join(lines)
-    assert f"{len(enrolled & complete)} carts recovered" in "\n".join(lines)
+    assert f"{len(enrolled & complete)} cart recovered" in "\n".join(lines)

@@ -199,7 +199,8 @@ def _enrol_window(ctx: RunContext, entity: str, window: Sequence[tuple[int, list
     for (program_id, batch), answer in zip(calls, call_all(ctx.options.calls_in_flight,
                                                            enrol, calls), strict=True):
         if answer.error is not None:
-            stop = _settle_failure(ctx, entity, program_id, batch, answer.error) or stop
+            failure = _settle_failure(ctx, entity, program_id, batch, answer.error)
+            stop = stop or failure
             continue
         enrolment = answer.value
         assert enrolment is not None
