@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import click
 
-from dotsync.accounts_cli import describe_accounts
-from dotsync.config import ConfigError, Settings
+from dotsync.config import ConfigError
 
 
 @click.command(name="sync-limits")
 def sync_limits_command() -> None:
     """Create or resize each account's shared API budget on the Prefect server.
 
-    Three global concurrency limits per account NAME (``default`` without
-    [accounts.NAME] tables): dotsync-calls-NAME (a rate limit of the account's
+    The accounts are those of the local dotsync.toml and of the server's Prefect
+    Variables dotsync-settings-NAME (an account's Variable wins over its table, as for
+    its runs). Three global concurrency limits per account NAME (``default`` when
+    neither names an account): dotsync-calls-NAME (a rate limit of the account's
     DOTSYNC_CALLS_PER_MINUTE, else Dotdigital's lowest tier, 35), and
     dotsync-contact-imports-NAME (25) / dotsync-insight-imports-NAME (5) in flight.
     Also installs the automation that marks a run whose heartbeats stopped
@@ -29,14 +30,18 @@ def sync_limits_command() -> None:
     """
     # Prefect is imported when the command runs, so `dotsync --help` stays quick.
     from dotsync.deployments.crash_detection import NAME, default_within, install_crash_detection
+    from dotsync.deployments.known_accounts import known_accounts
     from dotsync.flows.limits import AccountLimits, prefect_client, sync_limits
 
-    try:
-        names: list[str | None] = [a["account"] for a in describe_accounts()] or [None]
-        wanted = [AccountLimits.of(Settings.from_env(account=name)) for name in names]
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
     with prefect_client() as client:
+        try:
+            accounts = known_accounts(client)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+        for account in accounts:
+            if account.name is not None:
+                click.echo(f"account {account.name}: settings from {account.source()}")
+        wanted = [AccountLimits.of(account.settings) for account in accounts]
         for name, what in sync_limits(client, wanted):
             click.echo(f"{name}: {what}")
         within = default_within()

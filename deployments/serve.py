@@ -202,22 +202,35 @@ def _check_block(name: str) -> None:
 
 def _accounts(named: tuple[str, ...], every: bool) -> list[str | None]:
     """The accounts to serve: those named (or all), each checked; ``[None]`` for the
-    single configuration (``dotsync --account NAME serve`` serves that one)."""
+    single configuration (``dotsync --account NAME serve`` serves that one).
+
+    "All" and a named account are found as ``accounts sync-limits`` finds them
+    (:mod:`dotsync.deployments.known_accounts`): the local ``dotsync.toml`` and the
+    server's ``dotsync-settings-NAME`` Variables, so a host with no file of its own can
+    serve every account kept in Prefect."""
     import os
 
-    from dotsync.accounts_cli import describe_accounts
-    from dotsync.config import ConfigError, Settings
+    from dotsync.deployments.known_accounts import account_settings, known_accounts
+    from dotsync.flows.limits import prefect_client
+
+    from dotsync.config import ConfigError
 
     try:
-        known = [a["account"] for a in describe_accounts()]
         if every:
-            if not known:
-                raise ConfigError("--all-accounts: dotsync.toml has no [accounts.NAME] tables")
-            return list(known)
+            with prefect_client() as client:
+                found = known_accounts(client)
+            if [a.name for a in found] == [None]:
+                raise ConfigError("--all-accounts: neither dotsync.toml ([accounts.NAME] "
+                                  "tables) nor the Prefect Variables (dotsync-settings-NAME) "
+                                  "name an account")
+            for account in found:
+                click.echo(f"dotsync: account {account.name}: settings from "
+                           f"{account.source()}", err=True)
+            return [a.name for a in found]
         chosen = list(named) or [os.environ.get("DOTSYNC_ACCOUNT") or None]
         for name in chosen:
             if name is not None:
-                Settings.from_env(account=name)  # names the known ones when unknown
+                account_settings(name)  # names the known ones when unknown
         return chosen
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
@@ -260,11 +273,12 @@ def _accounts(named: tuple[str, ...], every: bool) -> list[str | None]:
     "accounts",
     multiple=True,
     metavar="NAME",
-    help="Serve this [accounts.NAME] of dotsync.toml (deployments sync-NAME, …); "
-    "repeat for several accounts.",
+    help="Serve this account, an [accounts.NAME] of dotsync.toml or a Prefect Variable "
+    "dotsync-settings-NAME (deployments sync-NAME, …); repeat for several accounts.",
 )
 @click.option("--all-accounts", is_flag=True,
-              help="Serve every [accounts.NAME] of dotsync.toml.")
+              help="Serve every account: the [accounts.NAME] tables of dotsync.toml and the "
+              "Prefect Variables dotsync-settings-NAME.")
 def serve_command(
     interval_minutes: float,
     cron: str | None,
@@ -281,12 +295,12 @@ def serve_command(
     from prefect import serve
     from prefect.settings import PREFECT_API_URL
 
-    chosen = _accounts(accounts, all_accounts)
     if not PREFECT_API_URL.value():
         raise click.UsageError(
             "PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) "
             "and export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
+    chosen = _accounts(accounts, all_accounts)
     if credentials_block:
         _check_block(credentials_block)
     deployments = [d for account in chosen

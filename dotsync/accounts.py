@@ -40,6 +40,11 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _DATABASE_KEY = "dotsync_database_url"
 
 
+def is_account_name(name: str) -> bool:
+    """Whether ``name`` may name an account (it becomes part of deployment names)."""
+    return bool(_NAME.match(name))
+
+
 class AccountError(ValueError):
     """The ``[accounts]`` part of ``dotsync.toml`` is wrong, or names no such account."""
 
@@ -53,7 +58,7 @@ def account_tables(file_values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         raise AccountError("dotsync.toml: 'accounts' must be a table of [accounts.NAME] tables")
     tables: dict[str, dict[str, Any]] = {}
     for name, table in raw.items():
-        if not _NAME.match(str(name)):
+        if not is_account_name(str(name)):
             raise AccountError(
                 f"dotsync.toml: account name {name!r} must be 1-40 lower-case letters, "
                 "digits, '-' or '_', starting with a letter or digit"

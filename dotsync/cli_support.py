@@ -8,7 +8,8 @@ same helpers as the plain ones, so every command reads alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -38,6 +39,26 @@ def open_store(settings: Settings):  # type: ignore[no-untyped-def]
             f"cannot open the staging store (DOTSYNC_DATABASE_URL): {type(exc).__name__}: "
             f"{first_line(exc)}"
         ) from None
+
+
+@contextmanager
+def ledger_writer_of(store: Any, command: str, run_id: str | None = None) -> Iterator[None]:
+    """Hold the account's ledger while a command writes it (:mod:`dotsync.store.writer`).
+
+    A command that writes the ledger outside a flow run (``replay``, ``resend``,
+    ``sync --assume-sent-before``) is one more writer of it: a sync or backfill settling
+    the same rows meanwhile could have its outcome overwritten, or overwrite the
+    command's. So it waits for a running one, and says which, on stderr (stdout stays
+    the command's answer, JSON included).
+    """
+    import uuid
+
+    from dotsync.store.writer import ledger_writer
+
+    with ledger_writer(store.engine, flow=f"{command} (command line)",
+                       run_id=run_id or uuid.uuid4().hex,
+                       on_wait=lambda line: click.echo(f"dotsync: {line}", err=True)):
+        yield
 
 
 def first_line(exc: BaseException) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from dotsync.cli_support import cut, echo_json, open_store, read_settings, table
+from dotsync.cli_support import cut, echo_json, ledger_writer_of, open_store, read_settings, table
 
 
 @click.command("status")
@@ -99,11 +99,8 @@ def replay_command(entity: str | None, ids: str | None) -> None:
     As the account ledger's one writer (:mod:`dotsync.store.writer`): a sync or backfill
     of the account settling those rows meanwhile could otherwise have its outcome
     overwritten, so the command waits for it, and says so."""
-    import uuid
-
     from dotsync.store import Ledger
     from dotsync.store import keys as record_keys
-    from dotsync.store.writer import ledger_writer
 
     keys = [k.strip() for k in ids.split(",") if k.strip()] if ids else None
     if keys is not None and entity == "products":
@@ -111,7 +108,6 @@ def replay_command(entity: str | None, ids: str | None) -> None:
     elif keys is not None and entity is None:  # a product id as shown: store / sku
         keys = [*keys, *(record_keys.of_shown("products", k) for k in keys if " / " in k)]
     store = open_store(read_settings())
-    with ledger_writer(store.engine, flow="replay (command line)", run_id=uuid.uuid4().hex,
-                       on_wait=lambda line: click.echo(f"dotsync: {line}", err=True)):
+    with ledger_writer_of(store, "replay"):
         count = Ledger(store).replay(entity, keys)
     click.echo(f"{count} records queued again; they go out with the next `dotsync sync`.")

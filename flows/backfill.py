@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from dotsync.flows.blocks import DotdigitalCredentials
 from dotsync.flows.common import run_engine
-from dotsync.tasks.sync_steps import backfill_certificates, backfill_contacts, backfill_orders
+from dotsync.tasks.sync_steps import run_backfill_steps
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import Field
@@ -98,10 +98,7 @@ def backfill(
                 shown.update(at=time.monotonic(), pct=pct)
 
         engine.on_progress = progress
-        backfill_contacts(job, include_certificates)
-        backfill_orders(job)
-        if include_certificates:
-            backfill_certificates(job)
+        run_backfill_steps(job, include_certificates)
         update_progress_artifact(artifact_id=artifact_id, progress=100.0)
         line.update(job.rows_read, force=True)
         line.close()

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dotsync.cli_support import echo_json, open_store, print_summary, read_settings
+from dotsync.cli_support import (
+    echo_json,
+    ledger_writer_of,
+    open_store,
+    print_summary,
+    read_settings,
+)
 from dotsync.config import Settings
 from dotsync.progress import ENV as PROGRESS_ENV
 from dotsync.store.runs import last_run
@@ -83,10 +90,7 @@ def sync_command(entities: str, dry_run: bool, as_json: bool, poll_interval: flo
     if not dry_run:
         _stop_if_credentials_refused(settings, as_json)
     if assume_before is not None:
-        from dotsync.sync.assume_sent import announce
-
-        announce(open_store(settings), assume_before, dry_run=dry_run, echo=click.echo,
-                 to_stderr=as_json)
+        _assume_sent(settings, assume_before, dry_run, as_json)
     if as_json:
         os.environ[PROGRESS_ENV] = "0"
     from dotsync.flows.sync import sync as sync_flow
@@ -94,6 +98,22 @@ def sync_command(entities: str, dry_run: bool, as_json: bool, poll_interval: flo
     state = sync_flow(entities=chosen, dry_run=dry_run, poll_interval=poll_interval,
                       allow_sends=allow_sends, return_state=True)
     _finish_run(state, as_json)
+
+
+def _assume_sent(settings: Settings, text: str, dry_run: bool, as_json: bool) -> None:
+    """``--assume-sent-before``: mark, as the account ledger's one writer (a sync or
+    backfill running meanwhile is waited for, and named), then let the lock go: the
+    sync flow run that follows takes it itself."""
+    from functools import partial
+
+    from dotsync.sync.assume_sent import announce
+
+    store = open_store(settings)
+    try:
+        announce(store, text, dry_run=dry_run, echo=click.echo, to_stderr=as_json,
+                 hold=partial(ledger_writer_of, store, "sync --assume-sent-before"))
+    finally:
+        store.dispose()
 
 
 @click.command("backfill")
@@ -170,23 +190,27 @@ def resend_command(kind: str, record_id: str, as_json: bool) -> None:
     read_settings()  # a configuration problem is a usage error, before the block is read
     settings = load_settings()
     store = open_store(settings)
-    try:
-        with DotdigitalClient.from_settings(settings) as client:
-            engine = SyncEngine(store, settings, client, flow="resend")
-            engine.connect()
-            if kind == "cart":
-                engine.carts.resend(record_id)
-            else:
-                engine.resend_certificate(record_id)
-    except CredentialsRefused as exc:  # as every command: one line, exit 1
-        from dotsync import debuglog
+    run_id = uuid.uuid4().hex
+    # The account ledger's one writer, as `dotsync replay`: a sync settling the same
+    # send meanwhile could have its outcome overwritten, so a running one is waited for.
+    with ledger_writer_of(store, "resend", run_id):
+        try:
+            with DotdigitalClient.from_settings(settings) as client:
+                engine = SyncEngine(store, settings, client, flow="resend", run_id=run_id)
+                engine.connect()
+                if kind == "cart":
+                    engine.carts.resend(record_id)
+                else:
+                    engine.resend_certificate(record_id)
+        except CredentialsRefused as exc:  # as every command: one line, exit 1
+            from dotsync import debuglog
 
-        debuglog.keep(f"resend failed: {exc}", exc)
-        click.echo(f"dotsync: resend failed: {exc}", err=True)
-        sys.exit(1)
-    except (RunFailed, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
-    report = engine.finish()
+            debuglog.keep(f"resend failed: {exc}", exc)
+            click.echo(f"dotsync: resend failed: {exc}", err=True)
+            sys.exit(1)
+        except (RunFailed, ValueError) as exc:
+            raise click.UsageError(str(exc)) from None
+        report = engine.finish()
     counts = report.counts["certificates" if kind == "certificate" else "cart_enrolments"]
     done = "sent again" if kind == "certificate" else "enrolled again"
     if as_json:

@@ -60,10 +60,19 @@ def shared_document(account: str | None) -> dict[str, Any] | None:
     """``dotsync.toml``'s shape from the Prefect Variables, or None (outside a flow run,
     or when the run's Variable does not exist: the file decides, as before)."""
     from prefect.context import FlowRunContext
-    from prefect.variables import Variable
 
     if FlowRunContext.get() is None:  # a command outside a flow run asks no server
         return None
+    return variables_document(account)
+
+
+def variables_document(account: str | None) -> dict[str, Any] | None:
+    """``dotsync.toml``'s shape from the Prefect Variables when ``account``'s own Variable
+    exists, else None (the file decides). What a run of ``account`` reads; the commands
+    that act for every account (``accounts sync-limits``, ``serve --all-accounts``) read
+    it too, so they see each account as its runs will."""
+    from prefect.variables import Variable
+
     own = Variable.get(settings_variable(account), default=None)
     if own is None:
         return None
@@ -75,8 +84,13 @@ def shared_document(account: str | None) -> dict[str, Any] | None:
         table = dict(own)
         if "dotsync_database_url" not in table:  # kept in the account's Secret block
             url = _secret_url(account)
-            if url:
-                table["dotsync_database_url"] = url
+            if not url:
+                raise ConfigError(
+                    f"Prefect Variable {settings_variable(account)!r} has no "
+                    f"dotsync_database_url and there is no Secret block "
+                    f"{database_url_block(account)!r}: each account needs its own staging "
+                    "database (its ledger is what keeps sends exactly once)")
+            table["dotsync_database_url"] = url
         document["accounts"] = {account: table}
     logger.info("settings from the Prefect Variable %r%s", settings_variable(account),
                 f" and {SETTINGS_VARIABLE!r}" if account and top is not None else "")

@@ -13,7 +13,7 @@ from dotsync.tasks.retry import RETRY_OPTIONS, retry_transient, run_step
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from dotsync.sync.backfill import Backfill
+from dotsync.sync.backfill import BACKFILL_STEPS, Backfill, BackfillStep, backfill_steps
 from dotsync.sync.engine import SyncEngine
 from dotsync.sync.registry import SYNC_STEPS, Step, SyncRun
 
@@ -63,20 +63,23 @@ def run_as_task(step: Step, engine: SyncEngine, run: SyncRun) -> None:
     SYNC_TASKS[step.name](engine, run)
 
 
-@task(name="backfill-contacts", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
-def backfill_contacts(backfill: Backfill, include_certificates: bool) -> None:
-    """Every pending customer, merged by e-mail, and the guests' contacts: bulk only."""
-    run_step(backfill.engine, lambda: backfill.push_contacts(include_certificates))
+def _backfill_task(step: BackfillStep) -> Any:
+    """The Prefect task of one backfill step, retried when its failure is transient."""
+
+    def body(backfill: Backfill, include_certificates: bool) -> None:
+        run_step(backfill.engine, lambda: step.run(backfill, include_certificates))
+
+    body.__doc__ = step.doc
+    body.__name__ = body.__qualname__ = step.name.replace("-", "_")
+    return task(name=step.name, cache_policy=NO_CACHE, persist_result=False,
+                **RETRY_OPTIONS)(body)
 
 
-@task(name="backfill-orders", cache_policy=NO_CACHE, persist_result=False, **RETRY_OPTIONS)
-def backfill_orders(backfill: Backfill) -> None:
-    """Every pending order whose contact is in Dotdigital, through insight imports."""
-    run_step(backfill.engine, backfill.push_orders)
+#: The backfill's steps as tasks, by step name.
+BACKFILL_TASKS = {step.name: _backfill_task(step) for step in BACKFILL_STEPS}
 
 
-@task(name="backfill-certificates", cache_policy=NO_CACHE, persist_result=False,
-      **RETRY_OPTIONS)
-def backfill_certificates(backfill: Backfill) -> None:
-    """Pending certificates, exactly once (only when the backfill is asked to)."""
-    run_step(backfill.engine, backfill.send_certificates)
+def run_backfill_steps(backfill: Backfill, include_certificates: bool) -> None:
+    """The backfill's steps, each as its Prefect task, in the declared order."""
+    for step in backfill_steps(include_certificates):
+        BACKFILL_TASKS[step.name](backfill, include_certificates)

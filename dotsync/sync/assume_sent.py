@@ -22,6 +22,7 @@ part of a scheduled run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -97,15 +98,22 @@ def _mark(ledger: Ledger, entity: str, keys: list[str], hashes: dict[str, str], 
 
 
 def announce(store: Store, text: str, *, dry_run: bool, echo: Callable[..., None],
-             to_stderr: bool = False) -> AssumedSent:
-    """The CLI's ``--assume-sent-before``: mark, and say what was marked."""
+             to_stderr: bool = False,
+             hold: Callable[[], AbstractContextManager[object]] = nullcontext) -> AssumedSent:
+    """The CLI's ``--assume-sent-before``: mark, and say what was marked.
+
+    ``hold`` is entered around the marking only, after DATE was read: the command passes
+    the account's ledger lock, so a mistyped date is refused at once instead of after
+    waiting for a running sync.
+    """
     import click
 
     try:
         cutoff = parse_cutoff(text)
     except ValueError as exc:
         raise click.UsageError(f"--assume-sent-before {exc}") from None
-    done = assume_sent_before(store, cutoff, dry_run=dry_run)
+    with hold():
+        done = assume_sent_before(store, cutoff, dry_run=dry_run)
     verb = "would be marked" if dry_run else "marked"
     echo(f"--assume-sent-before {cutoff.isoformat()}: {done.certificates} certificates and "
          f"{done.confirmations} order confirmations {verb} as already sent (not sent).",

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -34,6 +35,41 @@ from dotsync.sync.steps.items import ContactItem, OrderRow
 from dotsync.sync.steps.options import BACKFILL_CHUNK_ROWS
 from dotsync.sync.steps.records import norm_email
 from dotsync.sync.transactional import EXPIRED, SendPlan
+
+
+@dataclass(frozen=True)
+class BackfillStep:
+    """One step of the backfill: its name (the Prefect task's), what it does, and
+    whether it runs only when certificates are included."""
+
+    name: str
+    doc: str
+    run: Callable[[Backfill, bool], None]
+    certificates_only: bool = False
+
+
+#: The backfill's steps, in their order: contacts before the orders and certificates
+#: that need them. Declared once; the plain runner and the flow both iterate it.
+BACKFILL_STEPS: tuple[BackfillStep, ...] = (
+    BackfillStep("backfill-contacts",
+                 "Every pending customer, merged by e-mail, and the guests' contacts: "
+                 "bulk only.",
+                 lambda job, certificates: job.push_contacts(certificates)),
+    BackfillStep("backfill-orders",
+                 "Every pending order whose contact is in Dotdigital, through insight "
+                 "imports.",
+                 lambda job, _certificates: job.push_orders()),
+    BackfillStep("backfill-certificates",
+                 "Pending certificates, exactly once (only when the backfill is asked "
+                 "to).",
+                 lambda job, _certificates: job.send_certificates(),
+                 certificates_only=True),
+)
+
+
+def backfill_steps(include_certificates: bool) -> list[BackfillStep]:
+    """The steps a backfill runs, in order."""
+    return [s for s in BACKFILL_STEPS if include_certificates or not s.certificates_only]
 
 
 class Backfill:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
 from dotsync.store import Store
-from dotsync.sync.backfill import Backfill
+from dotsync.sync.backfill import Backfill, backfill_steps
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import Options, RunFailed, SyncEngine
 from dotsync.sync.registry import ENTITIES, SyncRun, run_steps
@@ -41,10 +41,8 @@ def run_backfill(engine: SyncEngine, *, since: str | None = None,
     """The backfill flow's steps, in its order."""
     engine.connect()
     job = Backfill(engine, since=since, chunk_rows=chunk_rows)
-    job.push_contacts(include_certificates)
-    job.push_orders()
-    if include_certificates:
-        job.send_certificates()
+    for step in backfill_steps(include_certificates):
+        step.run(job, include_certificates)
     return engine.finish()
 
 

@@ -99,12 +99,20 @@ def test_each_account_gets_its_own_named_tagged_deployments() -> None:
                                          "entities": SYNCED}
 
 
-def test_serve_checks_the_accounts_it_is_asked_for(tmp_path, monkeypatch) -> None:
+def test_serve_checks_the_accounts_it_is_asked_for(prefect_server: PrefectServer, tmp_path,
+                                                  monkeypatch) -> None:
+    """An account is a table of the local file or a Prefect Variable: one that is
+    neither is refused, naming both places."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DOTSYNC_CONFIG", raising=False)
     (tmp_path / "dotsync.toml").write_text(
         '[accounts.acme]\ndotsync_database_url = "sqlite:////tmp/acme.db"\n')
     refused = CliRunner().invoke(serve_command, ["--serve-account", "initech"])
-    assert refused.exit_code == 2 and "no account named 'initech'" in refused.output
+    assert refused.exit_code == 2, refused.output
+    assert ("no account named 'initech': no [accounts.initech] table in dotsync.toml and "
+            "no Prefect Variable 'dotsync-settings-initech'") in refused.output
     (tmp_path / "dotsync.toml").write_text("")
     refused = CliRunner().invoke(serve_command, ["--all-accounts"])
-    assert refused.exit_code == 2 and "no [accounts.NAME] tables" in refused.output
+    assert refused.exit_code == 2, refused.output
+    assert "neither dotsync.toml ([accounts.NAME] tables) nor the Prefect Variables " \
+        "(dotsync-settings-NAME) name an account" in refused.output

@@ -157,12 +157,6 @@ def _budget_taken_by_another_app(served: Served) -> Iterator[threading.Event]:
         config.rate_limit_per_minute, config.rate_limit_window = before
 
 
-# Slow (DOTSYNC_TEST_ALL=1) until its failure on a clean CI checkout is understood:
-# it passes on its own and with the rest of tests/deploy, but failed in CI once the
-# sync deployment started preselecting its entities.
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("DOTSYNC_TEST_ALL", "").strip() not in {"1", "true", "yes"},
-                    reason="slow: set DOTSYNC_TEST_ALL=1")
 def test_the_run_form_offers_the_entities_and_the_run_logs_show_a_429_wait(
     served: Served, processes: Processes, tmp_path: Path
 ) -> None:

@@ -70,6 +70,8 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
     with temporary_settings(updates={"flows.heartbeat_frequency": 30}):
         first = _sync_limits(tmp_path, globex_cpm=120)
     assert first == [
+        "account acme: settings from dotsync.toml",
+        "account globex: settings from dotsync.toml",
         "dotsync-calls-acme: created: 35 calls/min, burst 1",
         "dotsync-contact-imports-acme: created: 25 in flight",
         "dotsync-insight-imports-acme: created: 5 in flight",
@@ -90,7 +92,7 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
 
     with temporary_settings(updates={"flows.heartbeat_frequency": 30}):
         again = _sync_limits(tmp_path, globex_cpm=120)
-    assert all(": unchanged: " in line for line in again[:-1]), again
+    assert all(": unchanged: " in line for line in again[2:-1]), again
     assert again[-1].startswith(f"automation {CRASH_AUTOMATION!r}: updated")
     assert _limits() == created
     (automation,) = _crash_automations()  # updated in place, not a second one
@@ -110,6 +112,79 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
         in resized
     assert sum(": unchanged: " in line for line in resized) == 5
     assert _limits()["dotsync-calls-globex"] == (10, 10.0, True)
+
+
+@pytest.fixture
+def variables(prefect_backend: None) -> Iterator[dict[str, Any]]:
+    """Prefect Variables to set for the test, deleted afterwards (the backend is shared
+    by the session)."""
+    from prefect.variables import Variable
+
+    wanted: dict[str, Any] = {}
+    yield wanted
+    for name in wanted:
+        Variable.unset(name)
+
+
+def _set(variables: dict[str, Any], values: dict[str, Any]) -> None:
+    from prefect.variables import Variable
+
+    for name, value in values.items():
+        Variable.set(name, value, overwrite=True)
+        variables[name] = value
+
+
+def test_sync_limits_finds_the_accounts_kept_in_prefect_variables(
+        no_limits_left: None, variables: dict[str, Any], tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator with no dotsync.toml: the accounts are the server's
+    ``dotsync-settings-NAME`` Variables (the shared keys from ``dotsync-settings``). With a
+    file, its accounts are added; an account in both keeps its Variable's settings, as
+    its runs do."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DOTSYNC_CALLS_PER_MINUTE", "DOTSYNC_ACCOUNT", "DOTSYNC_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    _set(variables, {
+        "dotsync-settings": {"dotsync_calls_per_minute": 120},
+        "dotsync-settings-initech": {"dotsync_database_url": f"sqlite:///{tmp_path}/i.db"},
+        "dotsync-settings-globex": {"dotsync_database_url": f"sqlite:///{tmp_path}/g.db",
+                                    "dotsync_calls_per_minute": 600}})
+    result = CliRunner().invoke(main, ["accounts", "sync-limits"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:2] == [
+        "account globex: settings from the Prefect Variable 'dotsync-settings-globex'",
+        "account initech: settings from the Prefect Variable 'dotsync-settings-initech'"]
+    assert {name: limit[:2] for name, limit in _limits().items()} == {
+        "dotsync-calls-globex": (10, 10.0), "dotsync-calls-initech": (2, 2.0),
+        "dotsync-contact-imports-globex": (25, 0.0), "dotsync-insight-imports-globex": (5, 0.0),
+        "dotsync-contact-imports-initech": (25, 0.0),
+        "dotsync-insight-imports-initech": (5, 0.0)}
+
+    (tmp_path / "dotsync.toml").write_text(TOML.format(dir=tmp_path, globex_cpm=60))
+    again = CliRunner().invoke(main, ["accounts", "sync-limits"], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    lines = again.output.splitlines()
+    assert lines[:3] == [
+        "account acme: settings from dotsync.toml",
+        "account globex: settings from the Prefect Variable 'dotsync-settings-globex' "
+        "(over dotsync.toml's [accounts.globex])",
+        "account initech: settings from the Prefect Variable 'dotsync-settings-initech'"]
+    assert "dotsync-calls-acme: created: 35 calls/min, burst 1" in lines
+    assert "dotsync-calls-globex: unchanged: 600 calls/min, burst 10" in lines
+
+
+def test_an_account_variable_without_a_store_is_refused_naming_the_secret_block(
+        no_limits_left: None, variables: dict[str, Any], tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DOTSYNC_CONFIG", raising=False)
+    _set(variables, {"dotsync-settings-hooli": {"dotsync_calls_per_minute": 60}})
+    result = CliRunner().invoke(main, ["accounts", "sync-limits"])
+    assert result.exit_code == 2, result.output
+    assert ("Prefect Variable 'dotsync-settings-hooli' has no dotsync_database_url and "
+            "there is no Secret block 'dotsync-database-url-hooli'") in result.output
+    assert _limits() == {}  # nothing created for any account
 
 
 def test_import_slots_are_leased_from_the_server_and_come_back(

@@ -113,3 +113,37 @@ def test_the_flow_has_one_task_per_declared_step() -> None:
     retried = {name for name, t in SYNC_TASKS.items() if t.retries}
     assert retried == {s.name for s in SYNC_STEPS.values() if s.retried}
     assert "check-send-cap" not in retried
+
+
+@pytest.mark.parametrize("certificates", [False, True])
+def test_the_backfill_steps_are_declared_once_and_both_runners_follow_them(
+        monkeypatch: pytest.MonkeyPatch, certificates: bool) -> None:
+    """The plain runner and the flow's tasks run the same declared backfill steps,
+    contacts first, certificates only when asked."""
+    from dotsync.tasks import sync_steps
+
+    from dotsync.sync import backfill, run
+
+    expected = ["backfill-contacts", "backfill-orders"] + (
+        ["backfill-certificates"] if certificates else [])
+    assert [s.name for s in backfill.backfill_steps(certificates)] == expected
+    assert [t.name for t in sync_steps.BACKFILL_TASKS.values()] == [
+        s.name for s in backfill.BACKFILL_STEPS]
+
+    ran: list[tuple[str, bool]] = []
+    monkeypatch.setattr(backfill, "BACKFILL_STEPS", tuple(
+        dataclasses.replace(s, run=lambda _job, c, name=s.name: ran.append((name, c)))
+        for s in backfill.BACKFILL_STEPS))
+
+    class Engine:
+        store = None
+
+        def connect(self) -> None:
+            pass
+
+        def finish(self) -> str:
+            return "finished"
+
+    monkeypatch.setattr(run, "Backfill", lambda engine, **_kw: object())
+    assert run.run_backfill(Engine(), include_certificates=certificates) == "finished"  # type: ignore[arg-type]
+    assert ran == [(name, certificates) for name in expected]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
@@ -19,6 +18,7 @@ from dotsync.sync import payloads
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.errors import RunFailed
 from dotsync.sync.steps.exactly_once import Send, send_once
+from dotsync.sync.steps.items import CertificateRow, certificate_rows
 from dotsync.sync.steps.records import records
 from dotsync.sync.transactional import EXPIRED, certificate_expired
 
@@ -28,13 +28,13 @@ class CertificatePlan:
     """Valid pending certificates sorted: ready to send, waiting for their contact
     (``gate`` says why), or expired."""
 
-    ready: list[dict[str, Any]] = field(default_factory=list)
-    waiting: list[dict[str, Any]] = field(default_factory=list)
-    expired: list[dict[str, Any]] = field(default_factory=list)
+    ready: list[CertificateRow] = field(default_factory=list)
+    waiting: list[CertificateRow] = field(default_factory=list)
+    expired: list[CertificateRow] = field(default_factory=list)
     gate: dict[str, str | None] = field(default_factory=dict)
 
 
-def certificate_send(row: dict[str, Any]) -> Send:
+def certificate_send(row: CertificateRow) -> Send:
     """The e-mail a valid certificate row sends."""
     return Send(str(row["certificate_id"]), row["recipient_email"], int(row["campaign_id"]),
                 payloads.certificate_personalisation(row), source_hash=row["_hash"])
@@ -71,7 +71,7 @@ class Certificates:
         if valid.empty:
             return CertificatePlan()
         now = ctx.options.now()
-        rows = records(valid)
+        rows = certificate_rows(records(valid))
         expired = [r for r in rows if certificate_expired(r.get("expires_at"), now)]
         rows = [r for r in rows if not certificate_expired(r.get("expires_at"), now)]
         gate = ctx.contact_gate([r["recipient_email"] for r in rows])
@@ -92,7 +92,7 @@ class Certificates:
             return
         send_once(ctx, "certificates", [certificate_send(r) for r in plan.ready])
 
-    def _skip_expired(self, expired: Sequence[dict[str, Any]]) -> None:
+    def _skip_expired(self, expired: Sequence[CertificateRow]) -> None:
         """Certificates past their ``expires_at`` are not sent: ``rejected`` in the ledger
         with the reason (a later ``expires_at`` makes them pending again), counted as
         skipped in the report."""
@@ -128,7 +128,7 @@ class Certificates:
         if result.valid.empty:
             reasons = "; ".join(result.rejects["reason"].astype(str))
             raise RunFailed(f"certificate {certificate_id!r} is invalid: {reasons}")
-        row = records(result.valid)[0]
+        row = certificate_rows(records(result.valid))[0]
         row["_hash"] = source_hashes("certificates", staged).iloc[0]
         ctx.ledger.record("certificates", [{
             "key": certificate_id, "state": "pending", "error_code": None,

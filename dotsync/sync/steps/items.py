@@ -51,3 +51,24 @@ class OrderRow(TypedDict):
     _payload_hash: str
     #: Never synced before: its confirmation is owed once it is.
     _first_sync: bool
+
+
+class CertificateRow(TypedDict):
+    """One valid certificate, as the contract passed it, with its source fingerprint."""
+
+    certificate_id: str
+    recipient_email: str
+    code: str
+    amount: Any
+    currency: str
+    link: str
+    #: The certificate's campaign (its own column, else the configured one).
+    campaign_id: Any
+    expires_at: NotRequired[Any]
+    _hash: Any
+
+
+def certificate_rows(rows: list[dict[str, Any]]) -> list[CertificateRow]:
+    """Plain record dicts of valid certificates, typed (no copy: the contract
+    guarantees the keys)."""
+    return rows  # type: ignore[return-value]
