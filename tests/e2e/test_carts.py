@@ -355,3 +355,28 @@ def test_an_in_doubt_enrolment_is_only_repeated_by_resend(store, emulator) -> No
         engine.carts.resend("K1")
     assert enrolled(emulator) == {"customer1@example.com": 1}
     assert Ledger(store).states(LEDGER_ENTITY) == {"K1": "synced"}
+
+
+def test_a_failing_step_stops_its_background_read_back_and_the_next_run_reads(
+        store, emulator) -> None:
+    stage(store, "customers", [customer(i) for i in range(3)])
+    stage(store, "carts", [cart(i, f"customer{i}@example.com") for i in range(3)])
+    run(store, emulator, LATER)  # three contacts enrolled, read back by the next run
+    stage(store, "carts", [cart(0, "customer0@example.com", updated_at="2026-10-05T10:55:00Z")])
+
+    def boom() -> None:
+        raise RuntimeError("the step fails while its import is read")
+
+    failpoints.hooks["after_import_report"] = boom
+    try:
+        with pytest.raises(RuntimeError, match="the step fails"):
+            run(store, emulator, LATER)
+    finally:
+        failpoints.hooks.pop("after_import_report", None)
+    assert not [t for t in threading.enumerate() if t.name.startswith("dotsync-read-back")]
+    codes = Ledger(store).frame(LEDGER_ENTITY).set_index("key")["error_code"]
+    assert set(codes) == {"enrolment_processing"}, "nothing settled by the failed run"
+    run(store, emulator, LATER)
+    codes = Ledger(store).frame(LEDGER_ENTITY).set_index("key")["error_code"]
+    assert codes.isna().all(), "read back by the next run"
+    assert enrolment_calls(emulator) == 1, "one call for the three contacts, never repeated"
