@@ -88,10 +88,15 @@ def print_summary(report: dict[str, Any]) -> None:
     """A run's report as a person reads it: counts per entity, then what needs attention."""
     headers = ["entity", "considered", "sent", "unchanged", "rejected", "failed", "skipped",
                "in_doubt"]
+    # The catalogue, carts and programs only when the run had any (most shops sync the
+    # first four alone).
     rows = [
         [entity] + [report[entity].get(h, 0) for h in headers[1:]]
-        for entity in ("contacts", "orders", "confirmations", "certificates")
-        if entity in report
+        for entity in ("contacts", "orders", "confirmations", "certificates", "products",
+                       "carts", "cart_enrolments", "program_enrolments")
+        if entity in report and (entity in ("contacts", "orders", "confirmations",
+                                            "certificates")
+                                 or report[entity].get("considered"))
     ]
     dry = " (dry run: nothing was sent)" if report.get("dry_run") else ""
     click.echo(f"Run {report.get('run_id')} {report.get('status')}{dry} in "

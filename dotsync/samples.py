@@ -226,3 +226,63 @@ def write_products(rows: list[dict[str, Any]], folder: str | Path) -> Path:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
+
+
+#: The demo account's abandoned-cart program (``DOTSYNC_CART_PROGRAM_ID``).
+CART_PROGRAM = {"id": 5, "name": "Abandoned cart", "status": "Active"}
+
+
+def carts(data: SampleData, now: datetime) -> list[dict[str, Any]]:
+    """A few open carts of the sample shop at ``now`` (the run's clock measures how long a
+    cart has been idle, so they are dated from it): two abandoned hours ago, one still
+    being filled, an empty one, and one of a customer without marketing consent. Their
+    shoppers have no order yet, so no earlier order counts as a conversion."""
+    buyers = {str(o[k]) for o in data.orders for k in ("customer_id", "customer_email")}
+    emails = [str(c["email"]).strip().lower() for c in data.customers]
+    ok = [c for c, e in zip(data.customers, emails, strict=True)
+          if emails.count(e) == 1 and "@@" not in e and e != "unsubscribed@example.com"
+          and c["customer_id"] not in buyers and c["email"] not in buyers]
+    subscribed = [c for c in ok if c["email_consent"] == "subscribed"]
+    other = next(c for c in ok if c["email_consent"] == "unsubscribed")
+
+    def cart(n: int, who: dict[str, Any], idle: timedelta, items: list[tuple[Any, ...]],
+             ) -> dict[str, Any]:
+        lines = [{"sku": sku, "name": name, "quantity": 1, "unit_price": price,
+                  "url": f"https://shop.example.com/uk-web/p/{sku.lower()}"}
+                 for sku, name, price, _cats in items]
+        total = round(sum(li["unit_price"] for li in lines), 2)
+        return {"cart_id": f"K{n}", "customer_id": who["customer_id"],
+                "customer_email": who["email"], "currency": "GBP", "lines": lines,
+                "subtotal": total, "total": total,
+                "url": f"https://shop.example.com/cart/restore/K{n}",
+                "created_at": _iso(now - idle - timedelta(minutes=20)),
+                "updated_at": _iso(now - idle), "converted_order_id": None,
+                "converted_at": None}
+
+    return [cart(2001, subscribed[0], timedelta(hours=3), PRODUCTS[:2]),   # recovered later
+            cart(2002, subscribed[1], timedelta(hours=5), PRODUCTS[2:3]),  # abandoned
+            cart(2003, subscribed[2], timedelta(minutes=10), PRODUCTS[3:4]),  # not idle yet
+            cart(2004, subscribed[3], timedelta(hours=4), []),             # empty: not sent
+            cart(2005, other, timedelta(hours=6), PRODUCTS[:1])]           # no consent
+
+
+def recovery_order(cart: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The order of a shopper who came back to an abandoned cart and bought it, placed
+    ``now``: an order of the contact placed after the cart was created converts it."""
+    total = cart["total"]
+    return {"order_id": f"R{cart['cart_id'][1:]}", "customer_id": cart["customer_id"],
+            "customer_email": cart["customer_email"], "status": "processing",
+            "currency": cart["currency"], "total": total, "subtotal": total, "tax": 0,
+            "shipping": 0.0, "discount": 0, "refunded": 0, "placed_at": _iso(now),
+            "updated_at": _iso(now), "lines": cart["lines"], "store": "uk-web",
+            "coupon_code": None}
+
+
+def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Rows as JSON Lines (what ``dotsync load`` reads)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path

@@ -229,7 +229,8 @@ def resend_command(kind: str, record_id: str, as_json: bool) -> None:
               type=click.Path(file_okay=False), help="Where the demo keeps its files.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def demo_command(folder: str, as_json: bool) -> None:
-    """Sample data + the bundled emulator + one sync run, offline."""
+    """Sample data + the bundled emulator + a sync run, offline; then a second run
+    after a shopper came back to an abandoned cart and ordered."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from dotsync.demo import run_demo
 
@@ -238,7 +239,8 @@ def demo_command(folder: str, as_json: bool) -> None:
 
 
 def _demo_sync(report_file: Path) -> dict[str, Any]:
-    """The demo's one sync, as a flow run (Prefect starts a temporary local server)."""
+    """One of the demo's syncs, as a flow run (Prefect starts a temporary local server
+    for the first)."""
     from dotsync.flows.sync import sync
 
     state = sync(poll_interval=0.2, bulk_threshold=50, report_file=str(report_file),

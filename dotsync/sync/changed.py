@@ -264,14 +264,19 @@ def sync_products(engine: SyncEngine, changes: Changes) -> None:
 
 def sync_carts(engine: SyncEngine, changes: Changes) -> None:
     """Pending carts, chunk by chunk (sent as CartInsight records, their enrolments
-    decided); then the carts an order of this run converted, earlier enrolments read
-    back and the carts whose idle time came. A store with no carts costs one query."""
+    decided), while earlier enrolments are read back in the background; then the carts
+    an order of this run converted, those read-backs settled and the carts whose idle
+    time came. A store with no carts costs one query."""
     if not engine.store.has_staged("carts"):
         return
-    for pending in changes.pending("carts"):
-        engine.carts.push(pending)
-    engine.carts.recheck_converted()
-    engine.carts.enrol_due()
+    engine.carts.read_back_meanwhile()
+    try:
+        for pending in changes.pending("carts"):
+            engine.carts.push(pending)
+        engine.carts.recheck_converted()
+        engine.carts.enrol_due()
+    finally:
+        engine.carts.stop_reading()
     changes.done("carts")
 
 

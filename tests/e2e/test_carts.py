@@ -58,12 +58,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def run(store: Store, emulator: EmulatorServer, now: pd.Timestamp,
-        entities: tuple[str, ...] = ("contacts", "orders", "carts"), **settings: Any) -> Any:
+        entities: tuple[str, ...] = ("contacts", "orders", "carts"), *,
+        calls_in_flight: int | None = None, **settings: Any) -> Any:
     settings.setdefault("cart_program_id", PROGRAM)
     config = settings_for(emulator, store.url, **settings)
+    over = {} if calls_in_flight is None else {"calls_in_flight": calls_in_flight}
     with make_client(config) as client:
         engine = SyncEngine(store, config, client,
-                            options=sync_options(now=lambda: now, poll_interval=0.01))
+                            options=sync_options(now=lambda: now, poll_interval=0.01, **over))
         return run_sync(engine, entities)
 
 
@@ -98,10 +100,12 @@ def test_an_idle_cart_enrols_its_contact_once_across_reruns(store, emulator) -> 
     ledger = Ledger(store).frame(LEDGER_ENTITY)
     row = ledger.set_index("key").loc["K1"]
     assert row["state"] == "synced" and row["dotdigital_ref"].startswith("enrolment ")
-    assert row["error_code"] is None, "the enrolment was read back as finished"
+    assert row["error_code"] == "enrolment_processing", "read back by the next run"
 
     for _ in range(2):
         run(store, emulator, LATER)
+    row = Ledger(store).frame(LEDGER_ENTITY).set_index("key").loc["K1"]
+    assert row["error_code"] is None, "the next run read the enrolment back as finished"
     run(store, emulator, NEXT_DAY)
     assert enrolled(emulator) == {"customer1@example.com": 1}
     assert enrolment_calls(emulator) == 1
@@ -201,6 +205,33 @@ def test_a_lost_enrolment_answer_stays_in_doubt_and_is_never_repeated(store,
     assert enrolment_calls(emulator) == 1
 
 
+@pytest.mark.parametrize("width", [1, 8])
+def test_a_lost_answer_among_calls_made_at_once_leaves_only_its_batch_in_doubt(
+        store, emulator, width: int) -> None:
+    # 60 contacts: three enrolment calls (25 + 25 + 10), made at once with width 8. The
+    # one whose answer is lost (whichever reaches the emulator first) stays in doubt;
+    # the others are settled; nobody is enrolled twice by the runs after.
+    stage(store, "customers", [customer(i) for i in range(60)])
+    stage(store, "carts", [cart(i, f"customer{i}@example.com") for i in range(60)])
+    run(store, emulator, SOON)
+    emulator.state.set_faults(script=[{"kind": "drop_after", "method": "POST",
+                                       "path": "/v2/programs/enrolments"}])
+    report = run(store, emulator, LATER, calls_in_flight=width)
+    doubt = report.counts[LEDGER_ENTITY].in_doubt
+    assert doubt in (25, 10), "one whole batch"
+    assert report.counts[LEDGER_ENTITY].sent == 60 - doubt
+    assert enrolled(emulator) == {f"customer{i}@example.com": 1 for i in range(60)}
+    states = Ledger(store).states(LEDGER_ENTITY)
+    for now in (LATER, NEXT_DAY):
+        run(store, emulator, now, calls_in_flight=width)
+    after = Ledger(store).states(LEDGER_ENTITY)
+    assert sorted(after.values()).count("in_doubt") == doubt
+    assert {k for k, s in after.items() if s == "in_doubt"} == {
+        k for k, s in states.items() if s == "in_doubt"}
+    assert enrolled(emulator) == {f"customer{i}@example.com": 1 for i in range(60)}
+    assert enrolment_calls(emulator) == 3
+
+
 def test_two_overlapping_runs_never_enrol_twice(store, emulator) -> None:
     stage(store, "customers", [customer(i) for i in range(6)])
     stage(store, "carts", [cart(i, f"customer{i}@example.com") for i in range(6)])
@@ -279,6 +310,8 @@ def test_a_contact_the_fault_report_names_is_settled_rejected_with_its_reason(
         run(store, emulator, LATER)
     finally:
         failpoints.hooks.pop("after_enrol_claim", None)
+    assert set(Ledger(store).frame(LEDGER_ENTITY)["error_code"]) == {"enrolment_processing"}
+    run(store, emulator, LATER)  # reads the report back
     rows = Ledger(store).frame(LEDGER_ENTITY).set_index("key")
     assert (rows.loc["K1", "state"], rows.loc["K1", "error_code"]) == ("synced", None)
     assert (rows.loc["K2", "state"], rows.loc["K2", "error_code"]) == ("rejected",
@@ -322,3 +355,28 @@ def test_an_in_doubt_enrolment_is_only_repeated_by_resend(store, emulator) -> No
         engine.carts.resend("K1")
     assert enrolled(emulator) == {"customer1@example.com": 1}
     assert Ledger(store).states(LEDGER_ENTITY) == {"K1": "synced"}
+
+
+def test_a_failing_step_stops_its_background_read_back_and_the_next_run_reads(
+        store, emulator) -> None:
+    stage(store, "customers", [customer(i) for i in range(3)])
+    stage(store, "carts", [cart(i, f"customer{i}@example.com") for i in range(3)])
+    run(store, emulator, LATER)  # three contacts enrolled, read back by the next run
+    stage(store, "carts", [cart(0, "customer0@example.com", updated_at="2026-10-05T10:55:00Z")])
+
+    def boom() -> None:
+        raise RuntimeError("the step fails while its import is read")
+
+    failpoints.hooks["after_import_report"] = boom
+    try:
+        with pytest.raises(RuntimeError, match="the step fails"):
+            run(store, emulator, LATER)
+    finally:
+        failpoints.hooks.pop("after_import_report", None)
+    assert not [t for t in threading.enumerate() if t.name.startswith("dotsync-read-back")]
+    codes = Ledger(store).frame(LEDGER_ENTITY).set_index("key")["error_code"]
+    assert set(codes) == {"enrolment_processing"}, "nothing settled by the failed run"
+    run(store, emulator, LATER)
+    codes = Ledger(store).frame(LEDGER_ENTITY).set_index("key")["error_code"]
+    assert codes.isna().all(), "read back by the next run"
+    assert enrolment_calls(emulator) == 1, "one call for the three contacts, never repeated"

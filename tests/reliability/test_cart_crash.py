@@ -10,8 +10,10 @@ configured, against the emulator in this process, and kills it at a failpoint:
 * ``after_import_report``/``before_mark``: the carts' import read, or their mark, before
   any enrolment.
 
-30 contacts' carts, idle for months, make two enrolment calls (25 + 5), so ``:2``
-kills the second batch with the first one settled. After each kill the ledger must
+30 contacts' carts, idle for months, make two enrolment calls (25 + 5) in one window
+(claimed together, called at once, settled in order): ``after_enrol_claim:2`` kills
+with both claimed and neither made, ``after_enrol:2`` with both made and the first one
+settled. After each kill the ledger must
 account for every enrolment Dotdigital holds; after runs allowed to finish, no
 contact is enrolled twice and every cart is enrolled or in doubt.
 """

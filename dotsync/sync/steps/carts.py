@@ -32,7 +32,8 @@ from dotsync.sync.steps import cart_facts
 from dotsync.sync.steps.bulk_import import Settled
 from dotsync.sync.steps.cart_facts import CartFacts
 from dotsync.sync.steps.context import RunContext
-from dotsync.sync.steps.enrolments import Contact, Enrol, enrol_once, read_back, unfinished
+from dotsync.sync.steps.enrolment_reads import Reading
+from dotsync.sync.steps.enrolments import Contact, Enrol, enrol_once
 from dotsync.sync.steps.insight_import import InsightImport
 from dotsync.sync.steps.outcome import Outcome
 from dotsync.sync.steps.records import records
@@ -117,6 +118,8 @@ class Carts:
         self.contacts: dict[str, Contact | None] = {}
         #: Carts decided this run (the due carts read afterwards skip them).
         self.decided: set[str] = set()
+        #: Earlier enrolments' fault reports being fetched (:meth:`read_back_meanwhile`).
+        self.reading: Reading | None = None
 
     @property
     def enrolling(self) -> bool:
@@ -268,13 +271,30 @@ class Carts:
         return {"key": d.cart_id, "state": "pending", "error_code": d.reason,
                 "error_message": why, "detail": json.dumps({"due": due.isoformat()})}
 
+    def read_back_meanwhile(self) -> None:
+        """Start fetching the fault reports of earlier runs' enrolments on a background
+        thread, so the calls overlap the changed carts' import (mostly a wait for
+        Dotdigital); :meth:`enrol_due` settles them. :meth:`stop_reading` after."""
+        if self.enrolling and self.reading is None:
+            self.reading = Reading(self.ctx, ENROLMENTS)
+
+    def stop_reading(self) -> None:
+        """Done with the step (or it failed): the background reads end here."""
+        if self.reading is not None:
+            self.reading.close()
+            self.reading = None
+
     def enrol_due(self) -> None:
-        """After the chunks: read back earlier enrolments, then decide the carts whose
-        moment came (idle now, or their contact's window over) without changing."""
+        """After the chunks: settle the earlier enrolments read back, then decide the
+        carts whose moment came (idle now, or their contact's window over) without
+        changing."""
         if not self.enrolling:
             return
         ctx = self.ctx
-        read_back(ctx, ENROLMENTS, unfinished(ctx, ENROLMENTS))
+        self.read_back_meanwhile()  # (started already, unless enrol_due runs alone)
+        assert self.reading is not None
+        self.reading.settle()
+        self.reading = None
         keys = [k for k in cart_facts.due(ctx, self.now()) if k not in self.decided]
         for start in range(0, len(keys), ctx.options.confirmations_chunk):
             part = keys[start:start + ctx.options.confirmations_chunk]

@@ -13,12 +13,16 @@ triggered campaigns:
    call is of kind ``send``, so an answer lost after the request may have arrived is
    :class:`~dotsync.dotdigital.errors.SendOutcomeUnknown` and its claims stay
    ``in_doubt``: never enrolled again automatically (``dotsync resend`` does it,
-   deliberately);
+   deliberately). Batches go a window at a time (``Options.calls_in_flight``, each
+   call paced by the client): the window claimed, its calls made at once
+   (:mod:`.calls`), each batch settled in order;
 4. **settle**: ``synced`` with the enrolment id (``dotdigital_ref``) and the moment;
 5. **read back** the enrolment's outcome (asynchronous: ``Processing`` then
-   ``Finished``) through its fault report (``…/report-faults``): a contact Dotdigital
-   did not enrol is settled ``rejected`` with the report's reason. One still
-   processing is read back by the next run (``error_code`` :data:`PROCESSING`).
+   ``Finished``) through its fault report (``…/report-faults``), by the next run,
+   once Dotdigital has had the time to process it (:mod:`.enrolment_reads`;
+   ``error_code`` :data:`PROCESSING` until then): a contact Dotdigital did not enrol
+   is settled ``rejected`` with the report's reason. One still processing then is
+   read back by the run after.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from dotsync.dotdigital.models import ProgramEnrolment
 from dotsync.masking import mask_email
 from dotsync.store import attempts, schema
 from dotsync.sync.carts_plan import enrolment_batches
+from dotsync.sync.steps.calls import call_all
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.outcome import Outcome
 from dotsync.sync.steps.records import describe
@@ -56,8 +61,6 @@ LISTING_PAGE = 5000
 LISTING_KEPT = 500_000
 #: "Modified since" for a listing of every contact.
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
-#: Dotdigital's answer for a fault report asked before the enrolment finished.
-STILL_PROCESSING = "ERROR_ENROLMENT_IS_PROCESSING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,13 @@ def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
                contacts: dict[str, Contact | None] | None = None,
                before_claim: Callable[[list[str]], None] | None = None) -> list[str]:
     """Enrol each ``owed`` contact once per key; returns the keys enrolled this run.
-    ``before_claim`` is handed each batch's e-mails just before the batch is claimed."""
+
+    Batches of 25 contacts go ``Options.calls_in_flight`` at a time (a window): the
+    window's keys claimed (committed) first, its calls made at once, then each batch
+    settled in order. ``before_claim`` is handed each window's e-mails just before the
+    window is claimed. The outcomes are not polled now: Dotdigital processes an
+    enrolment asynchronously, so the next run reads them back (:mod:`.enrolment_reads`),
+    one fault-report read each, once they are finished."""
     known = {} if contacts is None else contacts
     resolve_contacts(ctx, (o.email for o in owed), known)
     waiting, refused, ready = [], [], []
@@ -144,8 +153,7 @@ def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
             "contact {email} is not in Dotdigital yet; enrolled once it is")
     _record(ctx, entity, refused, "rejected", NOT_MARKETABLE,
             "contact {email} may not receive marketing in Dotdigital; not enrolled")
-    done: list[str] = []
-    made: list[tuple[ProgramEnrolment, list[Enrol]]] = []
+    batches: list[tuple[int, list[Enrol]]] = []
     by_program: dict[int, list[Enrol]] = {}
     for item in ready:
         by_program.setdefault(item.program_id, []).append(item)
@@ -153,22 +161,60 @@ def enrol_once(ctx: RunContext, entity: str, owed: Sequence[Enrol],
         by_contact: dict[int, list[Enrol]] = {}
         for item in items:
             by_contact.setdefault(_id(known, item.email), []).append(item)
-        for batch in enrolment_batches(by_contact):
-            keys = [i.key for cid in batch for i in by_contact[cid]]
-            if before_claim is not None:
-                before_claim([by_contact[cid][0].email for cid in batch])
-            claimed = ctx.ledger.claim(entity, keys, run_id=ctx.run_id)
-            failpoints.hit("after_enrol_claim")
-            ctx.report.counts[entity].skipped += len(keys) - len(claimed)
-            mine = [i for cid in batch for i in by_contact[cid] if i.key in claimed]
-            if not mine:
-                continue
-            enrolment = _enrol(ctx, entity, program_id, mine, known)
-            if enrolment is not None:
-                made.append((enrolment, mine))
-                done += [i.key for i in mine]
-    read_back(ctx, entity, [(e.id, {_id(known, i.email): [i.key] for i in items})
-                            for e, items in made])
+        batches += [(program_id, [i for cid in batch for i in by_contact[cid]])
+                    for batch in enrolment_batches(by_contact)]
+    width = max(1, ctx.options.calls_in_flight)
+    done: list[str] = []
+    for start in range(0, len(batches), width):
+        done += _enrol_window(ctx, entity, batches[start:start + width], known, before_claim)
+    return done
+
+
+def _enrol_window(ctx: RunContext, entity: str, window: Sequence[tuple[int, list[Enrol]]],
+                  known: Mapping[str, Contact | None],
+                  before_claim: Callable[[list[str]], None] | None) -> list[str]:
+    """Claim the window's batches, make their calls at once, settle each in order.
+
+    A run killed between the claim and a settle leaves those claims in doubt (never
+    repeated automatically), as one batch at a time would: at most a window of them."""
+    if before_claim is not None:
+        before_claim(list(dict.fromkeys(i.email for _, items in window for i in items)))
+    keys = [i.key for _, items in window for i in items]
+    claimed = ctx.ledger.claim(entity, keys, run_id=ctx.run_id)
+    ctx.report.counts[entity].skipped += len(keys) - len(claimed)
+    calls: list[tuple[int, list[Enrol]]] = []
+    for program_id, items in window:
+        failpoints.hit("after_enrol_claim")
+        mine = [i for i in items if i.key in claimed]
+        if mine:
+            calls.append((program_id, mine))
+
+    def enrol(call: tuple[int, list[Enrol]]) -> ProgramEnrolment:
+        program_id, batch = call
+        ids = list(dict.fromkeys(_id(known, i.email) for i in batch))
+        return ctx.api.enrol_contacts(program_id, ids)
+
+    done: list[str] = []
+    stop: Exception | None = None
+    for (program_id, batch), answer in zip(calls, call_all(ctx.options.calls_in_flight,
+                                                           enrol, calls), strict=True):
+        if answer.error is not None:
+            failure = _settle_failure(ctx, entity, program_id, batch, answer.error)
+            stop = stop or failure
+            continue
+        enrolment = answer.value
+        assert enrolment is not None
+        failpoints.hit("after_enrol")
+        settle(ctx, entity, batch, Outcome("synced", PROCESSING,
+                                           f"enrolment {enrolment.id} into program "
+                                           f"{program_id} submitted; its outcome is read back",
+                                           reference=enrolment.id),
+               detail={"program": program_id, "enrolment": enrolment.id,
+                       "status": enrolment.status or "Processing"},
+               contacts=known)
+        done += [i.key for i in batch]
+    if stop is not None:
+        raise stop
     return done
 
 
@@ -178,37 +224,27 @@ def _id(known: Mapping[str, Contact | None], email: str) -> int:
     return contact.contact_id
 
 
-def _enrol(ctx: RunContext, entity: str, program_id: int, batch: list[Enrol],
-           known: Mapping[str, Contact | None]) -> ProgramEnrolment | None:
-    ids = list(dict.fromkeys(_id(known, i.email) for i in batch))
-    try:
-        enrolment = ctx.api.enrol_contacts(program_id, ids)
-    except dd.SendOutcomeUnknown as exc:
+def _settle_failure(ctx: RunContext, entity: str, program_id: int, batch: list[Enrol],
+                    exc: Exception) -> Exception | None:
+    """Settle a batch whose call failed; returns the exception that must stop the run
+    (refused credentials, or anything unexpected, whose claims stay in doubt)."""
+    if isinstance(exc, dd.SendOutcomeUnknown):
         settle(ctx, entity, batch, Outcome(
             "in_doubt", "SendOutcomeUnknown",
             "the connection dropped after the enrolment was sent; the contact may or may "
             f"not be enrolled ({describe(exc)}); never repeated automatically"))
         return None
-    except dd.AuthenticationError:
+    if isinstance(exc, dd.AuthenticationError):
         settle(ctx, entity, batch, Outcome(
             "failed", "AuthenticationError", "credentials refused; nobody was enrolled"))
-        raise
-    except dd.DotdigitalError as exc:
+        return exc
+    if isinstance(exc, dd.DotdigitalError):
         settle(ctx, entity, batch, Outcome(
             "failed" if exc.transient else "rejected",
             exc.error_code or type(exc).__name__,
             f"program {program_id}: {describe(exc)}"))
         return None
-    # Anything else propagates and leaves the claims in doubt, which is what we want.
-    failpoints.hit("after_enrol")
-    settle(ctx, entity, batch, Outcome("synced", PROCESSING,
-                                       f"enrolment {enrolment.id} into program {program_id}"
-                                       " submitted; its outcome is read back",
-                                       reference=enrolment.id),
-           detail={"program": program_id, "enrolment": enrolment.id,
-                   "status": enrolment.status or "Processing"},
-           contacts=known)
-    return enrolment
+    return exc  # anything else leaves the claims in doubt, which is what we want
 
 
 def settle(ctx: RunContext, entity: str, batch: Sequence[Enrol], outcome: Outcome, *,
@@ -254,66 +290,3 @@ def _record(ctx: RunContext, entity: str, items: Sequence[Enrol], state: str, co
          "error_message": message.format(email=mask_email(i.email)),
          **({"source_hash": i.source_hash} if i.source_hash else {})}
         for i in items], run_id=ctx.run_id, protect_sent=True)
-
-
-# -- reading enrolments back --------------------------------------------------------------
-
-#: (enrolment id, {contact id: ledger keys enrolled by it}).
-Made = tuple[str, dict[int, list[str]]]
-
-
-def unfinished(ctx: RunContext, entity: str) -> list[Made]:
-    """Enrolments earlier runs made whose outcome was not read back yet."""
-    t = schema.ledger
-    out: dict[str, dict[int, list[str]]] = {}
-    with ctx.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(t.c.key, t.c.detail).where(
-            t.c.entity == entity, t.c.state == "synced", t.c.error_code == PROCESSING))
-        for key, detail in rows:
-            try:
-                data = json.loads(detail or "{}")
-            except ValueError:
-                continue
-            if data.get("enrolment") and data.get("contact") is not None:
-                out.setdefault(str(data["enrolment"]), {}).setdefault(
-                    int(data["contact"]), []).append(str(key))
-    return list(out.items())
-
-
-def read_back(ctx: RunContext, entity: str, made: Sequence[Made]) -> None:
-    """Settle the contacts of each finished enrolment: ``synced`` (enrolled) or
-    ``rejected`` with the fault report's reason. One call per enrolment: the fault
-    report answers ``ERROR_ENROLMENT_IS_PROCESSING`` until the enrolment is
-    ``Finished`` (``programs.yaml``), and then is its outcome; one still processing
-    is left to the next run (never waited for: the run's time is the schedule's)."""
-    for enrolment_id, keys in made:
-        try:
-            faults = ctx.api.get_enrolment_faults(enrolment_id)
-        except dd.AuthenticationError:
-            raise
-        except dd.DotdigitalError as exc:
-            if exc.error_code != STILL_PROCESSING:
-                ctx.report.notes.append(f"enrolment {enrolment_id}: read back later "
-                                        f"({describe(exc)})")
-            continue
-        _settle_read_back(ctx, entity, enrolment_id, keys,
-                          {f.contact_id: f.reason for f in faults})
-
-
-def _settle_read_back(ctx: RunContext, entity: str, enrolment_id: str,
-                      keys: Mapping[int, list[str]], faults: Mapping[int | None, str]) -> None:
-    rows = []
-    for contact_id, contact_keys in keys.items():
-        reason = faults.get(contact_id)
-        for key in contact_keys:
-            if reason is None:
-                rows.append({"key": key, "state": "synced", "error_code": None,
-                             "error_message": None})
-            else:
-                message = (f"enrolment {enrolment_id}: Dotdigital did not enrol the contact"
-                           f" ({reason})")
-                rows.append({"key": key, "state": "rejected", "error_code": "enrolment_fault",
-                             "error_message": message})
-                ctx.report.problem(entity, key, "rejected", message, code="enrolment_fault")
-    if rows:
-        ctx.ledger.record(entity, rows, run_id=ctx.run_id, attempt=attempts.ENROLMENT_READ)

@@ -26,6 +26,10 @@ SEND_BATCH_SIZE = 50
 CHUNK_ROWS = 20_000
 #: Staged rows a backfill reads at a time.
 BACKFILL_CHUNK_ROWS = 50_000
+#: Enrolment calls and fault-report reads in flight at once. Dotdigital documents no
+#: limit on concurrent calls other than imports; its limit is calls per minute, which
+#: the client's pacer (``DOTSYNC_CALLS_PER_MINUTE``) keeps across threads.
+CALLS_IN_FLIGHT = 8
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Options:
     settle_batch: int = 10_000
     #: Triggered-campaign sends per batch call; one dropped batch leaves this many in doubt.
     send_batch_size: int = SEND_BATCH_SIZE
+    #: Enrolment calls and fault-report reads in flight at once (1: one after another).
+    calls_in_flight: int = CALLS_IN_FLIGHT
     #: Send order confirmations for orders synced for the first time (never in a backfill).
     confirmations: bool = True
     #: Owed confirmations read, planned and sent at a time.

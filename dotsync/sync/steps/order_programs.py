@@ -24,7 +24,8 @@ from dotsync.sync import order_programs_plan as plan
 from dotsync.sync.carts_plan import parse_time
 from dotsync.sync.steps import cart_facts
 from dotsync.sync.steps.context import RunContext
-from dotsync.sync.steps.enrolments import Contact, Enrol, enrol_once, read_back, unfinished
+from dotsync.sync.steps.enrolment_reads import read_back, unfinished
+from dotsync.sync.steps.enrolments import Contact, Enrol, enrol_once
 from dotsync.sync.steps.orders import Orders
 from dotsync.sync.steps.records import records
 
