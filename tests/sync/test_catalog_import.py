@@ -96,32 +96,85 @@ def test_many_stores_never_hold_more_than_the_open_budget() -> None:
     assert emitted == len(pairs)
 
 
+def _importer(max_bytes: int) -> Any:
+    from types import SimpleNamespace
+
+    from dotsync.sync.steps.catalog_import import CatalogImport
+
+    return CatalogImport(SimpleNamespace(  # type: ignore[arg-type]
+        options=SimpleNamespace(import_max_bytes=max_bytes)))
+
+
+def _through(importer: Any, items: Any, on_oversize: Any = lambda p, n: None) -> Any:
+    """The items as :class:`BulkImport` streams them into the chunker."""
+    def stream() -> Any:
+        for item in items:
+            payload = importer.payload(item)
+            importer.remember(item)
+            yield payload
+    return importer.chunks(stream(), on_oversize)
+
+
 @settings(max_examples=100, deadline=None)
 @given(rows=st.lists(st.tuples(_names, st.text(min_size=1, max_size=20),
                                st.one_of(st.none(), st.text(max_size=64)),
-                               st.text(max_size=64)), min_size=1, max_size=40))
-def test_what_is_kept_per_record_comes_back_exactly_per_collection(
-        rows: list[tuple[str, str, str | None, str]]) -> None:
-    """The compact per-collection bookkeeping gives each record's settle fields back
-    unchanged (keys carry U+001F, hashes may be missing), in each collection's order,
-    and the record just read is the one forgotten."""
-    from dotsync.sync.steps.catalog_import import PRODUCT_SETTLE_FIELDS, CatalogImport
+                               st.text(max_size=64)), min_size=1, max_size=40),
+       max_bytes=st.integers(400, 3_000), batch=st.integers(1, 7))
+def test_what_is_kept_per_record_comes_back_exactly_with_its_import(
+        rows: list[tuple[str, str, str | None, str]], max_bytes: int, batch: int) -> None:
+    """The settle fields spooled with each body come back unchanged (keys carry U+001F,
+    any text, hashes may be missing), one row per record of that very import in its
+    order; a record too large for any import is forgotten, and is the one handed back."""
+    from dotsync.sync.steps.catalog_import import PRODUCT_SETTLE_FIELDS
 
-    importer = CatalogImport(None)  # type: ignore[arg-type]
+    importer = _importer(max_bytes)
     items = [{"key": f"store\x1f{sku}", "collection": name, "_hash": source,
-              "_payload_hash": payload, "_payload": {"key": sku, "json": {}}}
+              "_payload_hash": payload, "_payload": {"key": sku, "json": {"n": source}}}
              for name, sku, source, payload in rows]
-    for item in items:
-        importer.remember(item)
-    last = items[-1]
-    assert importer.forget(importer.payload(last)) == importer.pack(last)
+    oversize: list[Any] = []
+    chunks = list(_through(importer, items, lambda p, n: oversize.append(p)))
+    for payload in oversize:
+        assert importer.forget(payload) == importer.pack(
+            next(i for i in items if importer.payload(i) == payload))
+    left = [i for i in items if importer.payload(i) not in oversize]
+    for name in {i["collection"] for i in left}:
+        mine = [i for i in left if i["collection"] == name]
+        kept: list[dict[str, Any]] = []
+        for chunk in (c for c in chunks if c.collection == name):
+            rows_of_chunk = importer.keep(chunk)
+            assert len(rows_of_chunk) == len(chunk)
+            got = [r for b in rows_of_chunk.batches(batch) for r in b]
+            assert [r["key"].split("\x1f", 1)[1] for r in got] == \
+                [json.loads(bytes(rec))["key"] for rec in chunk]
+            kept += got
+        assert kept == [{k: i[k] for k in PRODUCT_SETTLE_FIELDS} for i in mine]
 
-    class _Chunk(list[Any]):
-        collection = ""
 
-    for name in {i["collection"] for i in items[:-1]}:
-        mine = [i for i in items[:-1] if i["collection"] == name]
-        chunk = _Chunk([None] * len(mine))
-        chunk.collection = name
-        taken = importer.take(chunk)
-        assert taken == [tuple(i[k] for k in PRODUCT_SETTLE_FIELDS) for i in mine]
+def test_open_bodies_hold_no_settle_fields_in_memory() -> None:
+    """While three interleaved stores fill their bodies (nothing goes yet), memory grows
+    by the bodies' offsets (8 bytes a record), not by the records' settle fields:
+    kept as Python tuples they were ~300 bytes a record, which made a 1M-product run's
+    peak grow with the load up to the bodies' cap."""
+    import gc
+    import tracemalloc
+
+    importer = _importer(10**9)
+    traced: dict[int, int] = {}
+
+    def items() -> Any:
+        for i in range(40_000):
+            if i in (10_000, 40_000 - 1):
+                gc.collect()
+                traced[i] = tracemalloc.get_traced_memory()[0]
+            yield {"key": f"store{i % 3}\x1fSKU-{i:08d}", "collection": f"catalog_s{i % 3}",
+                   "_hash": f"{i:016x}", "_payload_hash": f"{i * 7:032x}",
+                   "_payload": {"key": f"SKU-{i:08d}", "json": {"price": i}}}
+
+    tracemalloc.start()
+    try:
+        chunks = list(_through(importer, items()))
+    finally:
+        tracemalloc.stop()
+    assert sum(len(c) for c in chunks) == 40_000
+    per_record = (traced[40_000 - 1] - traced[10_000]) / 30_000
+    assert per_record < 40, per_record

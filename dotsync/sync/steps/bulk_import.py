@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
@@ -34,6 +34,14 @@ FOREGROUND = math.inf
 
 #: A record (as :meth:`BulkImport.unpack` rebuilt it) with its outcome.
 Settled = tuple[dict[str, Any], Outcome]
+
+
+class KeptRows(Protocol):
+    """What an import in flight keeps of its records (:class:`Kept`, or a file)."""
+
+    def __len__(self) -> int: ...
+
+    def batches(self, size: int) -> Iterator[list[dict[str, Any]]]: ...
 
 
 class BulkImport(ABC, Generic[T, X]):
@@ -116,6 +124,11 @@ class BulkImport(ABC, Generic[T, X]):
         """What was kept of the records of ``chunk``, just submitted."""
         return [self._order.popleft() for _ in range(len(chunk))]
 
+    def keep(self, chunk: Sequence[Any]) -> KeptRows:
+        """What the import of ``chunk`` holds while it runs: its records' settle fields,
+        compactly (the chunk itself is let go once submitted)."""
+        return Kept(self.fields, self.take(chunk))
+
     # -- the pipeline ---------------------------------------------------------------
 
     def run(self, items: Iterable[T]) -> list[X]:
@@ -158,7 +171,7 @@ class BulkImport(ABC, Generic[T, X]):
             status=self.status,
             max_in_flight=self.in_flight(),
             poll_interval=options.poll_interval,
-            keep=lambda chunk: Kept(self.fields, self.take(chunk)),
+            keep=self.keep,
             max_records_in_flight=options.records_in_flight,
             pausable=True,
         ):

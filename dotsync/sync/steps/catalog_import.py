@@ -3,11 +3,13 @@
 One run may load several stores, each into its own account-scoped collection, and the
 changed products arrive in the change feed's order, stores mixed. Cutting a new import
 whenever the store changes would cost a call per run of same-store rows; instead every
-collection fills its own import body (:class:`CollectionChunks`) and an import is
+collection fills its own import body (:func:`collection_chunks`) and an import is
 submitted when its body is full (the byte cap) or the stream ends, so the calls stay at
 the minimum the cap allows whatever the interleaving. :class:`CatalogImport` is the
-shared import pipeline (:class:`~dotsync.sync.steps.bulk_import.BulkImport`) with one
-queue of kept records per collection.
+shared import pipeline (:class:`~dotsync.sync.steps.bulk_import.BulkImport`) whose
+records' settle fields travel with their body, spooled to disk with it
+(:mod:`~dotsync.sync.steps.catalog_spool`), so what the open bodies and the imports in
+flight hold in memory does not grow with the load.
 
 Disabled and deleted products leave through ``deleteRecords`` (1 to 5000 keys a call,
 the insight spec): :class:`Removals` gathers them per collection and calls when a batch
@@ -17,20 +19,18 @@ which is what was wanted, so it settles like a deleted one.
 
 from __future__ import annotations
 
-import tempfile
-from array import array
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
-from dotsync.dotdigital.wire import SerializedChunk, build_insight_import_body, dumps
+from dotsync.dotdigital.wire import dumps
 from dotsync.store import attempts
 from dotsync.store.keys import display, split
 from dotsync.sync.catalog_plan import CATALOG_SCOPE, CATALOG_TYPE, MAX_DELETE_KEYS
 from dotsync.sync.steps.bulk_import import Settled
+from dotsync.sync.steps.catalog_spool import CollectionChunk, SpooledBody, SpooledRows
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.insight_import import InsightImport
 from dotsync.sync.steps.outcome import Outcome
@@ -46,77 +46,34 @@ ENTITY = "products"
 INSIGHT_DELETE = "insight delete"
 
 
-class CollectionChunk(SerializedChunk):
-    """An import body of one collection's records (the collection it is for)."""
-
-    __slots__ = ("collection",)
-
-    def __init__(self, collection: str, body: bytearray, offsets: Sequence[int],
-                 prefix: bytes) -> None:
-        super().__init__(body, offsets, prefix)
-        self.collection = collection
-
-
-class _Body:
-    """One collection's import body as it fills, spooled to a temporary file.
-
-    A run loading several stores keeps one body open per store until it is full; held
-    in memory, three stores at the 48 MB default were 150 MB of bytes whose size grew
-    with the load up to that cap. On disk they cost nothing until the body is sent,
-    when it is read back once into the single buffer the client sends.
-    """
-
-    def __init__(self, collection: str) -> None:
-        envelope = build_insight_import_body(collection, [], CATALOG_SCOPE, CATALOG_TYPE)
-        self.empty = dumps(envelope)
-        self.prefix = self.empty[:-2]  # up to and including the list's "["
-        self.file = tempfile.TemporaryFile(prefix="dotsync-catalog-")  # noqa: SIM115
-        self.file.write(self.prefix)
-        self.size = len(self.prefix)
-        self.offsets: array[int] = array("Q")
-
-    def append(self, data: bytes) -> None:
-        self.file.write(data)
-        self.size += len(data)
-
-    def discard(self) -> None:
-        self.file.close()
-
-    def finish(self, collection: str) -> CollectionChunk:
-        self.offsets.append(self.size + 1)  # where a next record would start
-        self.append(b"]}")
-        body = bytearray(self.size)
-        self.file.seek(0)
-        read = self.file.readinto(body)
-        self.file.close()
-        if read != self.size:
-            raise OSError(f"the spooled import body of {collection!r} was cut short "
-                          f"({read} of {self.size} bytes)")
-        return CollectionChunk(collection, body, self.offsets, self.prefix)
-
-
 #: Import bodies a run may hold open at once, in units of the import cap: a shop with
 #: many stores fills smaller imports rather than holding one body per store in memory.
 OPEN_BODIES = 3
 
 
-def collection_chunks(payloads: Iterable[tuple[str, Mapping[str, Any]]], max_bytes: int,
+def collection_chunks(payloads: Iterable[tuple[Any, ...]], max_bytes: int,
                       on_oversize: Callable[[Any, int], None], *,
-                      max_open_bytes: int | None = None) -> Iterator[CollectionChunk]:
+                      max_open_bytes: int | None = None,
+                      fields: Sequence[str] = PRODUCT_SETTLE_FIELDS
+                      ) -> Iterator[CollectionChunk]:
     """``(collection, record)`` pairs as import bodies of at most ``max_bytes``, one
     collection each, in each collection's order; a body goes as soon as it is full,
     the partly filled ones when the stream ends. While the open bodies hold more than
     ``max_open_bytes`` together (default :data:`OPEN_BODIES` imports' worth), the
     fullest goes early, so memory stays bounded whatever the number of stores. A record
-    that fits in no body is handed to ``on_oversize`` (and reaches no chunk)."""
+    that fits in no body is handed to ``on_oversize`` (and reaches no chunk).
+
+    A triple ``(collection, record, values)`` also keeps ``values`` (one per name of
+    ``fields``: what settling the record needs) on disk with its body; a chunk gives
+    them back, in its records' order, as :attr:`CollectionChunk.rows`."""
     budget = OPEN_BODIES * max_bytes if max_open_bytes is None else max_open_bytes
-    open_bodies: dict[str, _Body] = {}
+    open_bodies: dict[str, SpooledBody] = {}
     held = 0  # bytes of the records in the open bodies
     for pair in payloads:
-        collection, record = pair
+        collection, record = pair[0], pair[1]
         body = open_bodies.get(collection)
         if body is None:
-            body = open_bodies[collection] = _Body(collection)
+            body = open_bodies[collection] = SpooledBody(collection)
         encoded = dumps(record)
         if len(body.empty) + len(encoded) > max_bytes:
             on_oversize(pair, len(encoded))
@@ -124,12 +81,14 @@ def collection_chunks(payloads: Iterable[tuple[str, Mapping[str, Any]]], max_byt
         if body.offsets and body.size + 1 + len(encoded) + 2 > max_bytes:
             held -= body.size - len(body.prefix)
             yield body.finish(collection)
-            body = open_bodies[collection] = _Body(collection)
+            body = open_bodies[collection] = SpooledBody(collection)
         before = body.size
         if body.offsets:
             body.append(b",")
         body.offsets.append(body.size)
         body.append(encoded)
+        if len(pair) > 2:
+            body.keep(fields, pair[2])
         held += body.size - before
         while held > budget:
             fullest = max(open_bodies, key=lambda name: open_bodies[name].size)
@@ -192,25 +151,26 @@ class CatalogImport(InsightImport[dict[str, Any], None]):
     record_name = "product"
     fields = PRODUCT_SETTLE_FIELDS
 
-    def __init__(self, ctx: RunContext) -> None:
-        super().__init__(ctx)
-        self._queues: dict[str, deque[tuple[Any, ...]]] = {}
-
     def pack(self, item: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(item[k] for k in PRODUCT_SETTLE_FIELDS)
 
     def payload(self, item: dict[str, Any]) -> Any:
-        return (item["collection"], item["_payload"])
+        """The record with what settling it needs: both go to disk with its body."""
+        return (item["collection"], item["_payload"], self.pack(item))
 
     def remember(self, item: dict[str, Any]) -> None:
-        self._queues.setdefault(item["collection"], deque()).append(self.pack(item))
+        """Nothing: the settle fields travel in the payload (see :meth:`keep`)."""
 
     def forget(self, payload: Any) -> tuple[Any, ...]:
-        return self._queues[payload[0]].pop()
+        return tuple(payload[2])
 
-    def take(self, chunk: Sequence[Any]) -> list[tuple[Any, ...]]:
-        queue = self._queues[chunk.collection]  # type: ignore[attr-defined]
-        return [queue.popleft() for _ in range(len(chunk))]
+    def keep(self, chunk: Sequence[Any]) -> SpooledRows:
+        """The chunk's settle fields, still on disk: an import in flight holds only
+        the file, read back a settle batch at a time when the import ends."""
+        rows = chunk.rows  # type: ignore[attr-defined]
+        if not isinstance(rows, SpooledRows) or len(rows) != len(chunk):
+            raise RuntimeError("a catalogue import's records lost their settle fields")
+        return rows
 
     def chunks(self, payloads: Iterator[Any],
                on_oversize: Callable[[Any, int], None]) -> Iterable[Sequence[Any]]:
