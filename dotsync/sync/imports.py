@@ -116,10 +116,14 @@ def run_imports(
                 if isinstance(exc, AuthenticationError):
                     raise
                 yield Finished(keep(chunk), None, None, exc)
+                del chunk
                 continue
             failpoints.hit("after_import_submit")
             now = clock()
             in_flight.append([keep(chunk), import_id, now, now + poll_interval])
+            # Let the submitted body go before the next one is built: two 48 MB
+            # bodies would otherwise be held at once while chunks come in a row.
+            del chunk
         if not in_flight:
             if exhausted and not held:
                 return
