@@ -8,15 +8,16 @@ any HTTP at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Literal, overload
+from typing import IO, Any, Literal, overload
 from urllib.parse import quote
 
 import orjson
 
 __all__ = [
     "BODY_PART_BYTES",
+    "FileBody",
     "MergeOption",
     "SerializedChunk",
     "SerializedRecord",
@@ -55,6 +56,52 @@ _MERGE_CAMEL = {
 BODY_PART_BYTES = 1 << 20
 
 
+class FileBody:
+    """An import body kept in a file (its first ``size`` bytes), sent from it in parts
+    of :data:`BODY_PART_BYTES` with its Content-Length.
+
+    A body built on disk need not be read back whole to be sent: a 48 MB import then
+    costs one part in memory, not 48 MB. Each iteration reads the file from its start,
+    so a retried call sends the same bytes again. The file is closed with the body.
+    """
+
+    __slots__ = ("_file", "size")
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self._file = file
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, self.size, BODY_PART_BYTES):
+            yield self._read(start, min(self.size, start + BODY_PART_BYTES))
+
+    def __getitem__(self, index: slice) -> bytes:
+        start, stop, step = index.indices(self.size)
+        if step != 1:
+            raise ValueError("a file body is read in contiguous slices")
+        return self._read(start, max(start, stop))
+
+    def __bytes__(self) -> bytes:
+        return self._read(0, self.size)
+
+    def _read(self, start: int, stop: int) -> bytes:
+        self._file.seek(start)
+        data = self._file.read(stop - start)
+        if len(data) != stop - start:
+            raise OSError(f"the import body's file was cut short ({start + len(data)} of "
+                          f"{self.size} bytes)")
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __del__(self) -> None:
+        self._file.close()
+
+
 def dumps(body: Any) -> bytes:
     """The exact bytes the client sends for a JSON body (compact, UTF-8).
 
@@ -88,7 +135,8 @@ class SerializedChunk(Sequence[SerializedRecord]):
 
     __slots__ = ("_offsets", "body", "prefix")
 
-    def __init__(self, body: bytes | bytearray, offsets: Sequence[int], prefix: bytes) -> None:
+    def __init__(self, body: bytes | bytearray | FileBody, offsets: Sequence[int],
+                 prefix: bytes) -> None:
         self.body = body
         self.prefix = prefix
         self._offsets = offsets  # start of each record, then the body's closing "]}"
@@ -134,8 +182,10 @@ def encode_body(body: Any) -> tuple[Any, dict[str, str] | None]:
     """
     if body is None:
         return None, None
-    content: Any = body if isinstance(body, bytes | bytearray) else dumps(body)
     headers = {"Content-Type": "application/json"}
+    if isinstance(body, FileBody):  # read in parts as it is sent, once per attempt
+        return body, {**headers, "Content-Length": str(len(body))}
+    content: Any = body if isinstance(body, bytes | bytearray) else dumps(body)
     if len(content) > BODY_PART_BYTES:
         return in_parts(content), {**headers, "Content-Length": str(len(content))}
     if isinstance(content, bytearray):
@@ -148,7 +198,7 @@ def _without(envelope: Mapping[str, Any], list_field: str) -> dict[str, Any]:
 
 
 def chunk_body(envelope: Mapping[str, Any], list_field: str,
-               records: Sequence[Any]) -> bytes | bytearray | None:
+               records: Sequence[Any]) -> bytes | bytearray | FileBody | None:
     """The body to send for ``records``: a :class:`SerializedChunk` built for this very
     envelope as it is, other pre-serialised records spliced, else ``None`` (the caller
     sends the plain JSON body)."""

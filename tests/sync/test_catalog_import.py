@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -178,3 +180,32 @@ def test_open_bodies_hold_no_settle_fields_in_memory() -> None:
     assert sum(len(c) for c in chunks) == 40_000
     per_record = (traced[40_000 - 1] - traced[10_000]) / 30_000
     assert per_record < 40, per_record
+
+
+@respx.mock
+def test_a_body_built_on_disk_is_sent_from_its_file_whole_and_again_on_a_retry() -> None:
+    """A catalogue body is never read back whole: the client sends it from its file in
+    parts, with its length, the same bytes on a retry, byte for byte the plain body."""
+    from dotsync.dotdigital import DotdigitalClient
+    from dotsync.dotdigital.wire import BODY_PART_BYTES, FileBody, dumps
+
+    base = "https://r1-api.dotdigital.com"
+    route = respx.put(f"{base}/insightData/v3/import").mock(side_effect=[
+        httpx.ConnectError("refused"),  # nothing was sent: the submission is tried again
+        httpx.Response(202, json={"importId": "a"}),
+    ])
+    records = [{"key": f"SKU-{i}", "json": {"name": f"Mug ☃ {i}", "text": "x" * 300}}
+               for i in range(9_000)]
+    (chunk,) = collection_chunks(((("catalog_uk", r) for r in records)), 48_000_000,
+                                 lambda p, n: None)
+    assert isinstance(chunk.body, FileBody) and len(chunk.body) > 2 * BODY_PART_BYTES
+    plain = dumps(build_insight_import_body("catalog_uk", records, "account", "catalog"))
+    with DotdigitalClient("apiuser-1@apiconnector.com", "pw", endpoint=base,
+                          backoff_base=0.001, backoff_max=0.002) as client:
+        assert client.import_insight_data("catalog_uk", chunk, scope="account",
+                                          type="catalog") == "a"
+    assert route.call_count == 2
+    for call in route.calls:
+        assert call.request.content == plain
+        assert call.request.headers["content-length"] == str(len(plain))
+        assert "transfer-encoding" not in call.request.headers

@@ -178,8 +178,10 @@ class CatalogImport(InsightImport[dict[str, Any], None]):
 
     def submit(self, chunk: Sequence[Any]) -> str:
         collection = chunk.collection  # type: ignore[attr-defined]
-        return self.ctx.api.import_insight_data(collection, chunk, scope=CATALOG_SCOPE,
-                                                type=CATALOG_TYPE)
+        import_id = self.ctx.api.import_insight_data(collection, chunk, scope=CATALOG_SCOPE,
+                                                     type=CATALOG_TYPE)
+        chunk.body.close()  # type: ignore[attr-defined]  # sent: its file goes now
+        return import_id
 
     def settle(self, outcomes: Sequence[Settled]) -> None:
         settle_products(self.ctx, outcomes)

@@ -8,10 +8,11 @@ memory, their bytes (150 MB) and then the fields each record needs to be settled
 the load up to that cap, and the second half of that stayed while the imports ran.
 
 Here both go to temporary files as the records are read: :class:`SpooledBody` is the
-body, read back once into the single buffer the client sends; :class:`SpooledRows` the
-settle fields, one JSON line a record, which stay on disk until the import ends and
-are then read back a settle batch at a time. What stays in memory per record is its
-offset in the body (8 bytes).
+body, which the client sends from its file a part at a time
+(:class:`~dotsync.dotdigital.wire.FileBody`); :class:`SpooledRows` the settle fields,
+one JSON line a record, which stay on disk until the import ends and are then read
+back a settle batch at a time. What stays in memory per record is its offset in the
+body (8 bytes).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from dotsync.dotdigital.wire import SerializedChunk, build_insight_import_body, dumps
+from dotsync.dotdigital.wire import FileBody, SerializedChunk, build_insight_import_body, dumps
 from dotsync.sync.catalog_plan import CATALOG_SCOPE, CATALOG_TYPE
 
 
@@ -55,7 +56,8 @@ class SpooledRows:
         return self._length
 
     def batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
-        """The rows as dicts, ``size`` at a time, each value as it was appended."""
+        """The rows as dicts, ``size`` at a time, each value as it was appended; read
+        once (the file is closed once the last batch has been taken)."""
         if size < 1:
             raise ValueError(f"batch size must be at least 1, got {size}")
         self._file.seek(0)
@@ -71,8 +73,12 @@ class SpooledRows:
                 batch = []
         if batch:
             yield batch
+        self.close()  # read to the end: the import is settled
 
     def close(self) -> None:
+        self._file.close()
+
+    def __del__(self) -> None:
         self._file.close()
 
 
@@ -82,7 +88,7 @@ class CollectionChunk(SerializedChunk):
 
     __slots__ = ("collection", "rows")
 
-    def __init__(self, collection: str, body: bytearray, offsets: Sequence[int],
+    def __init__(self, collection: str, body: FileBody, offsets: Sequence[int],
                  prefix: bytes, rows: SpooledRows | None = None) -> None:
         super().__init__(body, offsets, prefix)
         self.collection = collection
@@ -119,13 +125,9 @@ class SpooledBody:
             self.rows.close()
 
     def finish(self, collection: str) -> CollectionChunk:
+        """The body as a chunk that is sent from its file (never read back whole)."""
         self.offsets.append(self.size + 1)  # where a next record would start
         self.append(b"]}")
-        body = bytearray(self.size)
-        self.file.seek(0)
-        read = self.file.readinto(body)
-        self.file.close()
-        if read != self.size:
-            raise OSError(f"the spooled import body of {collection!r} was cut short "
-                          f"({read} of {self.size} bytes)")
-        return CollectionChunk(collection, body, self.offsets, self.prefix, self.rows)
+        self.file.flush()
+        return CollectionChunk(collection, FileBody(self.file, self.size), self.offsets,
+                               self.prefix, self.rows)
