@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
-from dotsync.data_contracts.currencies import format_amount, round_amount
+from dotsync.data_contracts.currencies import format_amount, minor_units, round_amount
 
 from dotsync.sync.consent_policy import sent_status
 from dotsync.sync.consent_records import consent_record
@@ -233,10 +233,37 @@ def _money_column(frame: pd.DataFrame, name: str, currencies: list[Any]) -> list
     if name not in frame:
         return [None] * len(frame)
     column = frame[name]
-    values = column.tolist() if column.dtype.kind == "f" else [
-        None if v is None else float(v) for v in _column(frame, name)]
-    return [None if v is None or v != v else round_amount(v, c)
-            for v, c in zip(values, currencies, strict=True)]
+    if column.dtype.kind != "f":
+        values = [None if v is None else float(v) for v in _column(frame, name)]
+        return [None if v is None or v != v else round_amount(v, c)
+                for v, c in zip(values, currencies, strict=True)]
+    return _rounded(column.to_numpy(dtype=float), currencies)
+
+
+def _rounded(values: np.ndarray, currencies: list[Any]) -> list[float | None]:
+    """:func:`round_amount` over a float column, None for NaN, one currency at a time.
+
+    An amount equal to ``numpy.round`` of itself at the currency's digits is the float
+    nearest a decimal with that many digits, which :func:`round_amount` returns as is
+    (plus ``0.0``): nearly every amount of a real shop. Only the others go through the
+    exact decimal path, so a backfill does not call it millions of times."""
+    out = values + 0.0
+    codes = np.asarray(currencies, dtype=object)
+    slow = np.zeros(len(values), dtype=bool)
+    for code in set(currencies):
+        mask = codes == code
+        digits = minor_units(code)
+        if digits is None:  # kept as given, signed zero included
+            out[mask] = values[mask]
+            continue
+        chosen = values[mask]
+        slow[mask] = ~((np.round(chosen, digits) == chosen) | np.isnan(chosen))
+    for i in np.flatnonzero(slow).tolist():
+        out[i] = round_amount(float(values[i]), currencies[i])
+    result: list[float | None] = out.tolist()
+    for i in np.flatnonzero(np.isnan(out)).tolist():
+        result[i] = None
+    return result
 
 
 def insight_import_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
