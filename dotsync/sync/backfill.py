@@ -15,6 +15,7 @@ customers); certificates only when asked, and then exactly once like in the sync
 from __future__ import annotations
 
 import gc
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -204,11 +205,20 @@ class Backfill:
 
     def push_contacts(self, include_certificates: bool = False) -> None:
         with bulk_collector(), self._window("customers"):
-            self.engine.push_contacts(self.contact_items(), bulk=True)
             if self.changes is None:
-                self.engine.push_contacts(self.guest_items(include_certificates), bulk=True)
+                # One pipeline: the guests' contacts fill the customers' last import
+                # instead of an import of their own, submitted (and polled, 5-30 s
+                # later) only once the customers' imports had all ended.
+                self.engine.push_contacts(itertools.chain(
+                    self.contact_items(), self._guest_stream(include_certificates)),
+                    bulk=True)
             else:  # guests go with their orders and certificates, chunk by chunk
+                self.engine.push_contacts(self.contact_items(), bulk=True)
                 self.engine.contacts.erasures.erase()
+
+    def _guest_stream(self, include_certificates: bool) -> Iterator[ContactItem]:
+        """:meth:`guest_items`, found when the customers have all been read."""
+        yield from self.guest_items(include_certificates)
 
     # -- orders and certificates -------------------------------------------------------
 
