@@ -30,6 +30,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -154,6 +155,7 @@ def measure(args: argparse.Namespace, products: int) -> dict:
         emulator.wait(timeout=30)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["minimum_calls"], result["payload_mb"] = minimum_calls(db, products, args.stores)
+    shutil.rmtree(work, ignore_errors=True)  # the 1M staging store is a gigabyte
     return result
 
 
