@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -35,6 +36,23 @@ def _postgres_or_skip() -> str:
             "DOTSYNC_TEST_POSTGRES_URL must be set in CI: the PostgreSQL tests may not skip"
         )
     pytest.skip("DOTSYNC_TEST_POSTGRES_URL is not set")
+
+
+@contextmanager
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose connections use a PostgreSQL schema of their own, dropped afterwards
+    (for stores opened by another process or by the code under test)."""
+    base = _postgres_or_skip()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield f"{base}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

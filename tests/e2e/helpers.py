@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -73,3 +75,26 @@ def sends_by_code(sends: list[dict[str, Any]]) -> Counter[str]:
 
 def states(store: Store, entity: str) -> dict[str, str]:
     return Ledger(store).states(entity)
+
+
+@contextmanager
+def prefect_variables() -> Iterator[dict[str, Any]]:
+    """Prefect Variables a test sets (through :func:`set_variables`), deleted afterwards:
+    the Prefect backend is shared by the session."""
+    from prefect.variables import Variable
+
+    wanted: dict[str, Any] = {}
+    try:
+        yield wanted
+    finally:
+        for name in wanted:
+            Variable.unset(name)
+
+
+def set_variables(variables: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set Prefect Variables, remembered in ``variables`` for deletion."""
+    from prefect.variables import Variable
+
+    for name, value in values.items():
+        Variable.set(name, value, overwrite=True)
+        variables[name] = value

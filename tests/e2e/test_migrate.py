@@ -7,12 +7,10 @@ send a certificate or an order confirmation a second time.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 from dotsync.deployments.cli import main
 
@@ -56,19 +54,10 @@ def env_empty(prefect_backend, empty_account, tmp_path, monkeypatch) -> Iterator
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL for a PostgreSQL schema of its own (dropped afterwards)."""
-    from tests.conftest import _postgres_or_skip
+    from tests.conftest import postgres_schema_url
 
-    base = _postgres_or_skip()
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url() as url:
+        yield url
 
 
 def stage_shop(store: Store) -> None:

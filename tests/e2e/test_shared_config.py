@@ -11,7 +11,7 @@ import pytest
 
 from dotsync.store import Store
 from dotsync.store.runs import last_run
-from tests.e2e.helpers import customer, stage, states
+from tests.e2e.helpers import customer, prefect_variables, set_variables, stage, states
 
 pytestmark = pytest.mark.e2e
 
@@ -57,22 +57,12 @@ def test_without_the_block_the_environment_decides(env: Any) -> None:
 
 @pytest.fixture
 def variables(env: Any) -> Iterator[dict[str, Any]]:
-    """Prefect Variables to set for the test, deleted afterwards (the backend is shared
-    by the session)."""
-    from prefect.variables import Variable
-
-    wanted: dict[str, Any] = {}
-    yield wanted
-    for name in wanted:
-        Variable.unset(name)
+    """Prefect Variables to set for the test (``_set``), deleted afterwards."""
+    with prefect_variables() as wanted:
+        yield wanted
 
 
-def _set(variables: dict[str, Any], values: dict[str, Any]) -> None:
-    from prefect.variables import Variable
-
-    for name, value in values.items():
-        Variable.set(name, value, overwrite=True)
-        variables[name] = value
+_set = set_variables
 
 
 def test_an_account_configured_only_in_prefect_variables_runs_on_a_host_without_a_file(

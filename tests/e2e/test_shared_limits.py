@@ -14,7 +14,7 @@ from dotsync.deployments.crash_detection import NAME as CRASH_AUTOMATION
 from dotsync.flows.limits import AccountLimits, SharedLimits, prefect_client, sync_limits
 
 from dotsync.emulator import EmulatorConfig, EmulatorServer
-from tests.e2e.helpers import customer, order, stage, states
+from tests.e2e.helpers import customer, order, prefect_variables, set_variables, stage, states
 
 pytestmark = pytest.mark.e2e
 
@@ -116,22 +116,12 @@ def test_sync_limits_creates_each_accounts_limits_once_and_resizes_them(
 
 @pytest.fixture
 def variables(prefect_backend: None) -> Iterator[dict[str, Any]]:
-    """Prefect Variables to set for the test, deleted afterwards (the backend is shared
-    by the session)."""
-    from prefect.variables import Variable
-
-    wanted: dict[str, Any] = {}
-    yield wanted
-    for name in wanted:
-        Variable.unset(name)
+    """Prefect Variables to set for the test (``_set``), deleted afterwards."""
+    with prefect_variables() as wanted:
+        yield wanted
 
 
-def _set(variables: dict[str, Any], values: dict[str, Any]) -> None:
-    from prefect.variables import Variable
-
-    for name, value in values.items():
-        Variable.set(name, value, overwrite=True)
-        variables[name] = value
+_set = set_variables
 
 
 def test_sync_limits_finds_the_accounts_kept_in_prefect_variables(
