@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dotsync.store import Ledger, Store, migrations, revisions, schema
 from dotsync.store.changes import ChangeFeed
-from tests.conftest import _postgres_or_skip
+from tests.conftest import _postgres_or_skip, postgres_schema_url
 from tests.e2e.helpers import stage
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
@@ -29,17 +29,8 @@ def url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    base = _postgres_or_skip()
-    name = f"alembic14_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url() as schema_url:
+        yield schema_url
 
 
 def _old_store(url: str, version: int) -> None:
