@@ -51,6 +51,10 @@ CONTACT_IMPORTS = 25
 INSIGHT_IMPORTS = 5
 #: How long a slot outlives a holder that stopped renewing it (Prefect's minimum is 60 s).
 LEASE_SECONDS = 120.0
+#: A process asks for a rate-limit slot no sooner than this many slot intervals after
+#: its last ask (see :meth:`SharedLimits._keep_spacing`): 2% is well above the clock
+#: and request jitter of a local server, and costs 2% of the budget.
+SPACING_MARGIN = 1.02
 #: Longest wait for a rate-limit slot before the call fails.
 MAX_CALL_WAIT = 900.0
 
@@ -157,10 +161,14 @@ class SharedLimits:
     """
 
     def __init__(self, client: Any, calls: str | None, imports: dict[ImportKind, str],
-                 *, lease_seconds: float = LEASE_SECONDS,
+                 *, lease_seconds: float = LEASE_SECONDS, spacing: float = 0.0,
                  sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
                  owns_client: bool = False) -> None:
         self._client = client
+        self._spacing = spacing
+        self._clock = clock
+        self._next_at = 0.0
         self._owns_client = owns_client
         self._calls = calls
         self._imports = imports
@@ -177,6 +185,7 @@ class SharedLimits:
         """Wait for a slot of the account's rate limit (as Prefect's ``rate_limit``)."""
         if self._calls is None:
             return
+        self._keep_spacing()
         deadline = time.monotonic() + MAX_CALL_WAIT
         while True:
             try:
@@ -193,6 +202,27 @@ class SharedLimits:
                                    f"{MAX_CALL_WAIT:.0f} s")
             self.calls_waited += wait
             self._sleep(wait)
+
+    def _keep_spacing(self) -> None:
+        """Ask the server no sooner than one slot's decay after this process's last ask.
+
+        Prefect's rate limit frees a slot only once a whole slot has decayed since the
+        limit's row last changed, and a refused ask changes the row too (it counts the
+        refusal): an ask a few milliseconds early is refused, restarts the decay and is
+        told to wait twice the interval, jittered. Measured on 20 accounts at 35 calls a
+        minute, asking as soon as the client's own pacer allowed gave each run 22 calls a
+        minute. Spacing this process's asks a little over the interval apart keeps a run
+        alone on its account from ever being refused; runs sharing an account still meet
+        refusals, and then wait as the server says.
+        """
+        if not self._spacing:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_at)
+            self._next_at = slot + self._spacing
+        if slot > now:
+            self._sleep(slot - now)
 
     # -- import_slots: one leased slot per import in flight
     def try_take(self, kind: ImportKind) -> Release | None:
@@ -287,10 +317,13 @@ def outside_limits(settings: Settings, client: Any | None = None
             client = get_client(sync_client=True)
             client.__enter__()
         found: dict[str, bool] = {}
+        decay = 0.0
         for name in [account.calls, *account.imports.values()]:
             try:
                 limit = client.read_global_concurrency_limit_by_name(name)
                 found[name] = bool(limit.active)
+                if name == account.calls:
+                    decay = float(limit.slot_decay_per_second or 0.0)
             except ObjectNotFound:
                 found[name] = False
     except Exception as exc:  # no server reachable: pace alone
@@ -305,6 +338,7 @@ def outside_limits(settings: Settings, client: Any | None = None
                           "`dotsync accounts sync-limits` to create its limits")
     shared = SharedLimits(client, account.calls if found[account.calls] else None,
                           {k: n for k, n in account.imports.items() if found[n]},
+                          spacing=SPACING_MARGIN / decay if decay > 0 else 0.0,
                           owns_client=own)
     overrides: dict[str, Any] = {"import_slots": shared}
     if found[account.calls]:
