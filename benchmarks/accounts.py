@@ -40,6 +40,7 @@ import argparse
 import bisect
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,12 +131,16 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         toml = _toml(folder, emulators, args.calls_per_minute)
         files = sample.write(folder / "samples")
         started = time.perf_counter()
-        for n in names:
-            store = Store(f"sqlite:///{folder / n}.db")
-            for entity, path in files.items():
-                load_file(store, entity, path)
-            store.dispose()
+        template = folder / "template.db"
+        store = Store(f"sqlite:///{template}")
+        for entity, path in files.items():
+            load_file(store, entity, path)
+        store.dispose()
+        for n in names:  # every account stages the same shop: load it once, copy the file
+            shutil.copyfile(template, folder / f"{n}.db")
         staged = time.perf_counter() - started
+        print(f"{workers} worker(s): {len(names)} stores staged in {staged:.1f} s",
+              flush=True)
 
         server = start_prefect_server(processes, f"server-{workers}")
         env = {**server.env, "DOTSYNC_CONFIG": str(toml), "DOTSYNC_PROGRESS": "0"}
@@ -160,6 +165,8 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         from prefect.deployments import run_deployment
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
+        print(f"{workers} worker(s): deployed and started; every account's sync triggered",
+              flush=True)
         load_before = os.getloadavg()
         started = time.perf_counter()
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
@@ -208,16 +215,18 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.accounts} accounts x ({args.customers} customers, {args.orders} orders, "
           f"{args.certificates} certificates); limit {args.calls_per_minute} calls/min "
-          f"per account; {args.worker_limit} runs per worker")
-    results = [scenario(args, int(w)) for w in args.workers.split(",")]
-    for r in results:
+          f"per account; {args.worker_limit} runs per worker", flush=True)
+    results = []
+    for w in args.workers.split(","):
+        r = scenario(args, int(w))
+        results.append(r)
         print(f"{r['workers']} worker(s): {r['wall']:.1f} s for every account's sync "
               f"(runs {', '.join(r['states'])}); {r['calls']} API calls, "
               f"{r['refused_429']} refused with 429; busiest account minute "
               f"{r['busiest']} calls (limit {args.calls_per_minute}); calls per account "
               f"per minute over its run: median {r['rate_median']:.1f}, lowest "
               f"{r['rate_min']:.1f}; load average {r['load'][0]:.1f} before, "
-              f"{r['load'][1]:.1f} after; staging took {r['staged']:.1f} s")
+              f"{r['load'][1]:.1f} after; staging took {r['staged']:.1f} s", flush=True)
     if len(results) == 2 and (results[0]["workers"], results[1]["workers"]) == (1, 2):
         ratio = results[1]["wall"] / results[0]["wall"]
         print(f"two workers / one worker: {ratio:.2f} (target <= 0.6)")

@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DOC_CAP = 50 * 1000 * 1000  # Dotdigital: an import body of at most 50 MB
@@ -165,6 +167,9 @@ def measure(args: argparse.Namespace, customers: int, orders: int) -> dict:
             env=env, capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"the backfill process failed:\n{out.stderr[-3000:]}")
+        timeline = work / "calls.tsv"
+        write_timeline(httpx.get(f"{url}/_emulator/calls", timeout=60).json(), timeline)
+        print(f"  every API call, with its start and duration: {timeline}", flush=True)
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
@@ -174,6 +179,18 @@ def measure(args: argparse.Namespace, customers: int, orders: int) -> dict:
                                + 2 * math.ceil(order_bytes / DOC_CAP))
     result["payload_mb"] = (contact_bytes / 1e6, order_bytes / 1e6)
     return result
+
+
+def write_timeline(calls: list[dict], path: Path) -> None:
+    """One line per API call: seconds since the first, duration, method, path, status;
+    where the run waited (on an import, a poll, the CPU) reads off it."""
+    calls = [c for c in calls if not c["path"].startswith("/_emulator")]
+    start = min((c["time"] for c in calls), default=0.0)
+    with path.open("w", encoding="utf-8") as out:
+        out.write("at_s\tduration_s\tmethod\tpath\tstatus\n")
+        for c in sorted(calls, key=lambda c: c["time"]):
+            out.write(f"{c['time'] - start:.2f}\t{c.get('duration') or 0:.2f}\t"
+                      f"{c['method']}\t{c['path']}\t{c.get('status')}\n")
 
 
 def show(label: str, r: dict) -> None:
