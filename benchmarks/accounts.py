@@ -184,6 +184,13 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         times = {n: [c["time"] for c in e.state.calls()
                      if not c["path"].startswith("/_emulator")]
                  for n, e in emulators.items()}
+        if args.keep:  # each account's calls: when, what, how long (where a run waits)
+            for n, e in emulators.items():
+                calls = [c for c in e.state.calls() if not c["path"].startswith("/_emulator")]
+                start = min((c["time"] for c in calls), default=0.0)
+                (folder / f"calls-{n}.tsv").write_text("".join(
+                    f"{c['time'] - start:.2f}\t{c.get('duration') or 0:.2f}\t{c['method']}"
+                    f"\t{c['path']}\t{c.get('status')}\n" for c in calls))
         busiest = {n: _busiest_minute(t) for n, t in times.items()}
         rates = sorted(_per_minute(t) for t in times.values())
         refused = sum(1 for e in emulators.values() for c in e.state.calls()
