@@ -157,3 +157,12 @@ def test_changed_items_read_only_what_changed_since_the_mark(
         engine = SyncEngine(store, settings, client, options=sync_options())
         keys = [i["key"] for i in guests.changed_items(engine, ["orders"], 2)]
     assert keys == ["later@example.org"]
+
+
+def test_a_dry_run_counts_each_guest_once(sqlite_store: Store, emulator: EmulatorServer) -> None:
+    stage(sqlite_store, "customers", [customer(i) for i in range(2)])
+    stage(sqlite_store, "orders", [order(i, "guest@example.org") for i in range(6)])
+    stage(sqlite_store, "certificates", [certificate(1, "guest@example.org")])
+    report = _run(sqlite_store, emulator, dry_run=True)
+    assert report.counts["contacts"].sent == 3  # two customers and the guest
+    assert emulator.state.contacts() == []
