@@ -179,6 +179,14 @@ ledger = sa.Table(
     # Records to retry (pending, failed) are read a page at a time in key order.
     sa.Index("ix_ledger_entity_state_key", "entity", "state", "key"),
 )
+#: Records whose last outcome carries a code (errors, waits, enrolments still
+#: processing), found by it: every run reads back its earlier enrolments by
+#: ``error_code`` (:mod:`dotsync.sync.steps.enrolment_reads`), which through the
+#: (entity, state) indexes walked every synced record of the entity; most records have
+#: no code, so the index stays small and the read follows what is unfinished.
+LEDGER_CODED = ledger.c.error_code.isnot(None)
+sa.Index("ix_ledger_entity_error_code", ledger.c.entity, ledger.c.error_code,
+         sqlite_where=LEDGER_CODED, postgresql_where=LEDGER_CODED)
 
 #: Fields left out of what was sent (SPEC §1 optional fields), per record: the
 #: warnings of its last validation (replaced, not accumulated, when it is validated

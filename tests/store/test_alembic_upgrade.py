@@ -213,3 +213,46 @@ def test_every_table_added_after_the_baseline_is_created_by_a_revision():
                if name not in revisions.BASELINE_TABLES and f'"{name}"' not in scripts
                and f"schema.{name}" not in scripts]
     assert missing == [], f"write a revision creating {missing} (docs/ARCHITECTURE.md)"
+
+
+def _ledger_indexes(store: Store) -> set[str]:
+    return {i["name"] for i in sa.inspect(store.engine).get_indexes("ledger")}
+
+
+def test_a_store_at_0001_gains_the_error_code_index_and_loses_it_on_downgrade(url):
+    from alembic import command
+
+    from dotsync.sync.steps.enrolments import PROCESSING
+
+    store = Store(url)
+    Ledger(store).record("cart_enrolments", [
+        {"key": "K1", "state": "synced", "error_code": None},
+        {"key": "K2", "state": "synced", "error_code": PROCESSING}])
+    with store.engine.begin() as conn:  # as revision 0001 left a store
+        conn.execute(sa.text("DROP INDEX ix_ledger_entity_error_code"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+    store.dispose()
+    again = Store(url)
+    assert _revision(again) == revisions.head()
+    assert "ix_ledger_entity_error_code" in _ledger_indexes(again)
+    with again.engine.connect() as conn:
+        if again.dialect == "postgresql":  # partial: only the records with a code
+            definition = conn.execute(sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = "
+                "'ix_ledger_entity_error_code' AND schemaname = current_schema()")).scalar_one()
+            assert "WHERE (error_code IS NOT NULL)" in definition, definition
+        else:
+            definition = conn.execute(sa.text(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_ledger_entity_error_code'"
+            )).scalar_one()
+            assert "WHERE error_code IS NOT NULL" in definition, definition
+    assert Ledger(again).states("cart_enrolments") == {"K1": "synced", "K2": "synced"}
+    with again.engine.begin() as conn:
+        command.downgrade(revisions.config(conn), "0001")
+    assert "ix_ledger_entity_error_code" not in _ledger_indexes(again)
+    assert _revision(again) == "0001"
+    again.dispose()
+    Store(url).dispose()  # and up again
+    last = Store(url)
+    assert "ix_ledger_entity_error_code" in _ledger_indexes(last)
+    last.dispose()

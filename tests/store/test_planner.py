@@ -20,6 +20,10 @@ from dotsync.store.planner import describe_ledger, index_stat
 LOOKUP = 'SELECT "key", "state" FROM ledger WHERE "entity" = ? AND "key" IN (?, ?, ?)'
 RETRY = ("SELECT key FROM ledger WHERE entity = 'orders' AND state = 'pending' "
          "AND key > 'x' ORDER BY key LIMIT 10")
+#: The read-back of enrolments still processing (``enrolment_reads.unfinished``).
+UNFINISHED = ("SELECT key, detail FROM ledger WHERE entity = ? AND state = 'synced' "
+              "AND error_code = ?")
+ERROR_CODE_PROBE = "ix_ledger_entity_error_code (entity=? AND error_code=?)"
 
 
 def plan(db: Path, sql: str, params: tuple[str, ...] = ()) -> str:
@@ -34,6 +38,28 @@ def test_a_new_store_looks_keys_up_by_primary_key(tmp_path: Path) -> None:
         db, LOOKUP, ("contacts", "a", "b", "c"))
     # The change feed's retry paging keeps its own index.
     assert "ix_ledger_entity_state_key (entity=? AND state=? AND key>?)" in plan(db, RETRY)
+    # The enrolment read-back probes the records with an error code, not every synced one.
+    assert ERROR_CODE_PROBE in plan(db, UNFINISHED, ("cart_enrolments", "enrolment_processing"))
+
+
+def test_a_store_described_before_the_error_code_index_gets_its_row(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    Store(f"sqlite:///{db}").dispose()
+    with sqlite3.connect(db) as conn:  # as revision 0001 left a store it had described
+        conn.execute("DROP INDEX ix_ledger_entity_error_code")
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+        assert "ix_ledger_entity_error_code" not in {
+            idx for (idx,) in conn.execute("SELECT idx FROM sqlite_stat1")}
+        conn.executemany("INSERT INTO ledger (entity, key, state, attempts) VALUES (?, ?, ?, 0)",
+                         [("cart_enrolments", f"K{i}", "synced") for i in range(2000)])
+    Store(f"sqlite:///{db}").dispose()
+    with sqlite3.connect(db) as conn:
+        stats = dict(conn.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'ledger'"))
+    assert stats["ix_ledger_entity_error_code"] == "1000000 200000 100"
+    assert stats["ix_ledger_entity_state_key"] == "1000000 200000 1000 1"  # kept as it was
+    assert ERROR_CODE_PROBE in plan(db, UNFINISHED, ("cart_enrolments", "enrolment_processing"))
+    assert "sqlite_autoindex_ledger_1 (entity=? AND key=?)" in plan(
+        db, LOOKUP, ("contacts", "a", "b", "c"))
 
 
 def test_an_existing_store_without_statistics_gets_them_when_opened(tmp_path: Path) -> None:
@@ -77,3 +103,4 @@ def test_index_statistics_narrow_column_by_column() -> None:
     assert index_stat(["entity", "key"]) == "1000000 200000 1"
     assert index_stat(["entity", "state", "key"]) == "1000000 200000 1000 1"
     assert index_stat(["run_id"]) == "1000000 10"
+    assert index_stat(["entity", "error_code"]) == "1000000 200000 100"
