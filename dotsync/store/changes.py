@@ -39,10 +39,11 @@ once its process is gone, or after :data:`READER_TTL`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -269,12 +270,14 @@ class ChangeFeed:
 
     # -- the records ---------------------------------------------------------------------
 
-    def changed(self, window: Window, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def changed(self, window: Window, chunk_rows: int,
+                columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
         """Staged rows of the window's entity stamped in ``[low, high)``, in frames of at
-        most ``chunk_rows`` (a page at a time, by stamp then key: no scan, no long read)."""
+        most ``chunk_rows`` (a page at a time, by stamp then key: no scan, no long read);
+        only ``columns`` when given (every column of the entity by default)."""
         entity = window.entity
         table = schema.STAGING_TABLES[entity]
-        cols = list(schema.ENTITY_COLUMNS[entity])
+        cols = list(columns or schema.ENTITY_COLUMNS[entity])
         ch = schema.changes
         base = (sa.select(ch.c.stamp, ch.c.key, *[table.c[c] for c in cols])
                 .select_from(ch.join(table, keys.join_on(entity, table, ch.c.key)))
@@ -295,12 +298,14 @@ class ChangeFeed:
                 return
 
     def to_retry(self, window: Window, chunk_rows: int,
-                 states: tuple[str, ...] = ("pending", "failed")) -> Iterator[pd.DataFrame]:
+                 states: tuple[str, ...] = ("pending", "failed"),
+                 columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
         """Staged rows the ledger says to process again (``pending``, ``failed``) that
-        the window's :meth:`changed` does not return, a page at a time by key."""
+        the window's :meth:`changed` does not return, a page at a time by key (only
+        ``columns`` when given)."""
         entity = window.entity
         table = schema.STAGING_TABLES[entity]
-        cols = list(schema.ENTITY_COLUMNS[entity])
+        cols = list(columns or schema.ENTITY_COLUMNS[entity])
         ch, led = schema.changes, schema.ledger
         in_window = sa.exists().where(ch.c.entity == entity, ch.c.key == led.c.key,
                                       ch.c.stamp >= window.low, ch.c.stamp < window.high)
@@ -330,6 +335,17 @@ class ChangeFeed:
                         reader_id="")
         yield from self.changed(window, chunk_rows)
         yield from self.to_retry(window, chunk_rows)
+
+    def column_since_mark(self, entity: str, column: str,
+                          chunk_rows: int = 20_000) -> Iterator[list[Any]]:
+        """Read-only, like :meth:`since_mark`, but one column's values only, a page at a
+        time: what a run needs to know ahead of a step (the guests' e-mails before the
+        contacts are pushed) without reading, or holding, whole rows."""
+        window = Window(entity=entity, low=self.mark(entity), high=NO_END, safe=0,
+                        reader_id="")
+        for frame in itertools.chain(self.changed(window, chunk_rows, [column]),
+                                     self.to_retry(window, chunk_rows, columns=[column])):
+            yield frame[column].tolist()
 
     def counts(self, window: Window) -> tuple[int, int]:
         """(records stamped in the window, records the ledger says to retry): what a run

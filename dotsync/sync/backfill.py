@@ -28,7 +28,7 @@ from dotsync import failpoints
 from dotsync.store.changes import ChangeFeed
 from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
-from dotsync.sync import changed
+from dotsync.sync import changed, guests
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import SyncEngine
 from dotsync.sync.steps import send_cap
@@ -177,23 +177,14 @@ class Backfill:
 
         The database finds the candidates (so a million order e-mails never come into
         memory); the few it returns are normalised and checked against the customers
-        once more in Python, whose trimming is wider than SQL's ``trim``.
+        once more (:func:`dotsync.sync.guests.items`, as the sync does).
         """
-        from dotsync.data_contracts import normalise_email
-
+        entities = ["orders"] + (["certificates"] if include_certificates else [])
         wanted: set[str] = set()
-        columns = [("orders", "customer_email")]
-        if include_certificates:
-            columns.append(("certificates", "recipient_email"))
-        for entity, column in columns:
-            for raw in self.store.emails_without_customer(entity, column):
-                email, _reason = normalise_email(raw)
-                if email:
-                    wanted.add(email)
-        if not wanted:
-            return []
-        holders = self.engine.ctx.customers_with_emails(wanted)
-        return self.engine.contacts.guest_items(wanted, set(holders["_email_norm"].dropna()))
+        for entity in entities:
+            wanted |= guests.normalised(
+                self.store.emails_without_customer(entity, guests.GUEST_COLUMNS[entity]))
+        return guests.items(self.engine, wanted)
 
     def _counted(self, entity: str) -> Iterator[pd.DataFrame]:
         """Pending rows of ``entity`` through the change stamps (``since`` mode)."""

@@ -9,8 +9,14 @@ store nor the number of changes, and a run with nothing changed makes a few inde
 queries.
 
 The order holds as before: every changed customer's contact is pushed before any
-order or certificate is read; the e-mail-only contacts of guests and certificate
-recipients are pushed chunk by chunk, just before their orders or certificates.
+order or certificate is read. The e-mail-only contacts of guests and certificate
+recipients follow the customers' in the same stream (:mod:`dotsync.sync.guests`):
+the contacts step reads the e-mail column of the changed orders and certificates
+and pushes those no customer holds, so they share the customers' last import instead
+of an import and a poll of their own, and are settled before any of their orders or
+certificates is sent. What that early read could not know (a run limited to orders,
+records stamped after it) is pushed chunk by chunk, just before its orders or
+certificates, as a fallback; a guest is pushed once a run either way.
 Customers sharing an e-mail merge together: a pending row's e-mail group is
 completed from the database (by the indexed, trimmed and lower-cased e-mail), so it
 is whole in its chunk. The mark of an entity moves only once its step has settled
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -30,7 +36,7 @@ from dotsync import failpoints
 from dotsync.store.changes import ChangeFeed, Window
 from dotsync.store.schema import ENTITY_KEYS
 from dotsync.store.status import source_hashes
-from dotsync.sync import order_stream
+from dotsync.sync import guests, order_stream
 from dotsync.sync.engine import SyncEngine
 from dotsync.sync.steps.contact_send import Pushing
 from dotsync.sync.steps.items import ContactItem
@@ -132,15 +138,11 @@ def contact_items(engine: SyncEngine, chunks: Iterable[pd.DataFrame]) -> Iterato
 
 def push_guests(engine: SyncEngine, emails: Iterable[Any]) -> None:
     """E-mail-only contacts for the (normalised) e-mails of valid orders or certificate
-    recipients that no staged customer has, unless Dotdigital has them already."""
-    wanted = {e for e in emails if isinstance(e, str) and e}
-    if not wanted:
-        return
-    have = {e.strip().lower() for e in engine.store.customer_emails(wanted)
-            if isinstance(e, str) and e.strip()}
-    items = engine.contacts.guest_items(wanted, have)
-    if items:
-        engine.push_contacts(items)
+    recipients that no staged customer has, unless Dotdigital has them already (the
+    contacts step pushed most of them with the customers: this is for the rest)."""
+    found = guests.items(engine, emails)
+    if found:
+        engine.push_contacts(found)
 
 
 class ContactsSubmitted:
@@ -166,20 +168,29 @@ class ContactsSubmitted:
         self.changes.done("customers")
 
 
-def start_contacts(engine: SyncEngine, changes: Changes) -> ContactsSubmitted:
+def start_contacts(engine: SyncEngine, changes: Changes,
+                   guests_of: Sequence[str] = ()) -> ContactsSubmitted:
     """Every pending customer, merged by e-mail, sent as contacts (single upserts when
     few, bulk imports when many) up to the point where every contact is submitted, and
     the erasures they asked for; the imports still in flight are settled by the
-    result's :meth:`~ContactsSubmitted.settle`."""
-    pushing = engine.push_contacts(contact_items(engine, changes.pending("customers")),
-                                   settle=False)
+    result's :meth:`~ContactsSubmitted.settle`.
+
+    ``guests_of`` (``orders``, ``certificates``: the entities this run sends) adds,
+    after the customers, the e-mail-only contacts their changed records need, in the
+    same stream: one import for both when they fit in one."""
+    items: Iterable[ContactItem] = contact_items(engine, changes.pending("customers"))
+    if guests_of:
+        items = itertools.chain(items, guests.changed_items(engine, guests_of,
+                                                            changes.chunk_rows))
+    pushing = engine.push_contacts(items, settle=False)
     engine.contacts.erasures.erase()
     return ContactsSubmitted(pushing, changes)
 
 
-def sync_contacts(engine: SyncEngine, changes: Changes) -> None:
+def sync_contacts(engine: SyncEngine, changes: Changes,
+                  guests_of: Sequence[str] = ()) -> None:
     """:func:`start_contacts`, and its settling at once."""
-    start_contacts(engine, changes).settle()
+    start_contacts(engine, changes, guests_of).settle()
 
 
 def sync_orders(engine: SyncEngine, changes: Changes) -> None:

@@ -11,9 +11,10 @@ earlier imports run, and each import is settled in the ledger as soon as its rep
 
 What holds as before:
 
-* **contacts first**: the e-mail-only contacts a chunk's guests need are pushed (and
-  settled) when the chunk is read, before any of its orders is prepared; the
-  customers' contacts were pushed by the step before;
+* **contacts first**: the customers' contacts, and the e-mail-only contacts of the
+  guests among the changed orders, were pushed (and settled) by the contacts step;
+  a guest that step could not know (a run limited to orders, an order stamped since)
+  is pushed and settled when its chunk is read, before any of its orders is prepared;
 * **memory** follows the chunk size and the imports in flight: one prepared chunk
   is held at a time, and an import in flight keeps only the few fields that settle
   its orders (:class:`dotsync.sync.inflight.Kept`), at most ``records_in_flight``;
@@ -43,11 +44,11 @@ def prepared_orders(engine: SyncEngine, chunks: Iterable[pd.DataFrame],
                     push_guests: Any, left: list[bool] | None = None) -> Iterator[OrderRow]:
     """The orders of ``chunks`` that need a call, prepared, one at a time.
 
-    Each chunk is validated (rejects and warnings recorded), its guests' contacts
-    pushed with ``push_guests(engine, emails)``, then prepared (orders waiting for
-    their contact, or unchanged, are settled here). Only the chunk being handed
-    over is held: a row handed over is the consumer's (an import keeps its payload
-    serialised and the few fields that settle it, not the row).
+    Each chunk is validated (rejects and warnings recorded), the contacts of its
+    guests not pushed yet pushed with ``push_guests(engine, emails)``, then prepared
+    (orders waiting for their contact, or unchanged, are settled here). Only the
+    chunk being handed over is held: a row handed over is the consumer's (an import
+    keeps its payload serialised and the few fields that settle it, not the row).
 
     With ``push_guests`` None (this run's contacts may still be in flight), only the
     orders whose contact is already in Dotdigital are prepared; the others are left

@@ -8,7 +8,8 @@ confirmations after the orders that owe them.
 
 An order needs its contact to *exist* in Dotdigital; a certificate's recipient and a
 confirmation need *this run's* contact settled. So the contacts go in two steps:
-``push-contacts`` reads, plans and submits them (and does the erasures), after which
+``push-contacts`` reads, plans and submits them (the changed customers', then the
+e-mail-only contacts of the changed orders and certificates; and the erasures), after which
 every contact the ledger says is ``synced`` is in Dotdigital, whatever this run's
 imports still in flight will change in it; ``settle-contacts`` waits for those imports.
 ``push-orders`` runs in between: the orders of contacts that already exist go while
@@ -40,6 +41,7 @@ from dotsync.sync.changed import (
 )
 from dotsync.sync.engine import SyncEngine
 from dotsync.sync.entities import ENTITIES
+from dotsync.sync.guests import GUEST_COLUMNS
 
 #: The entities a run may be limited to: :data:`dotsync.sync.entities.ENTITIES`.
 __all__ = ["ENTITIES", "SYNC_STEPS", "Step", "SyncRun", "check_order", "plan", "run_steps"]
@@ -77,8 +79,14 @@ class Step:
     doc: str = field(default="", compare=False)
 
 
+def _guests_of(run: SyncRun) -> tuple[str, ...]:
+    """The entities of this run whose changed records may need an e-mail-only contact
+    (pushed with the customers' contacts)."""
+    return tuple(e for e in GUEST_COLUMNS if e in run.entities)
+
+
 def _contacts(engine: SyncEngine, run: SyncRun) -> None:
-    run.contacts = start_contacts(engine, run.changes)
+    run.contacts = start_contacts(engine, run.changes, _guests_of(run))
 
 
 def _settle_contacts(engine: SyncEngine, run: SyncRun) -> None:
@@ -86,7 +94,7 @@ def _settle_contacts(engine: SyncEngine, run: SyncRun) -> None:
     if submitted is None or submitted.broken:
         # A retried task whose imports can no longer be followed: the whole push again
         # (contacts are idempotent; their mark has not moved).
-        sync_contacts(engine, run.changes)
+        sync_contacts(engine, run.changes, _guests_of(run))
         return
     try:
         submitted.settle()
@@ -135,9 +143,10 @@ def _carts(engine: SyncEngine, run: SyncRun) -> None:
 #: Every step of the sync by name, in the order they are declared (and run).
 SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
     Step("push-contacts", _contacts, entity="contacts",
-         doc="Changed customers, merged by e-mail, read and submitted as contacts, and "
-             "the erasures they ask for: before any order or certificate is read. Their "
-             "imports may still run when it ends."),
+         doc="Changed customers, merged by e-mail, read and submitted as contacts, then "
+             "in the same stream the e-mail-only contacts of the changed orders' guests "
+             "and certificates' recipients, and the erasures they ask for: before any "
+             "order or certificate is sent. Their imports may still run when it ends."),
     Step("push-orders", _orders, needs=("push-contacts",), entity="orders",
          doc="Changed orders whose contact is already in Dotdigital, chunk by chunk, "
              "validated and sent while this run's contact imports run."),
@@ -145,12 +154,13 @@ SYNC_STEPS: dict[str, Step] = {s.name: s for s in (
          doc="This run's contact imports followed to their end and settled."),
     Step("push-orders-of-new-contacts", _orders_left,
          needs=("push-orders", "settle-contacts"), entity="orders",
-         doc="The changed orders left waiting for a contact of this run (or a guest's, "
-             "pushed first), once the contacts are settled."),
+         doc="The changed orders left waiting for a contact of this run (a customer's "
+             "or a guest's), once the contacts are settled; a guest the contacts step "
+             "could not know is pushed first."),
     Step("prepare-certificates", _prepare_certificates, needs=("settle-contacts",),
          entity="certificates",
-         doc="Changed certificates, validated, their recipients' contacts pushed: what "
-             "the send cap is decided on."),
+         doc="Changed certificates, validated, their recipients' contacts pushed when "
+             "the contacts step did not: what the send cap is decided on."),
     Step("check-send-cap", _send_cap,
          needs=("push-orders-of-new-contacts", "prepare-certificates"),
          retried=False,

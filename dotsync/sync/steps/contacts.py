@@ -173,14 +173,23 @@ class Contacts:
 
     def guest_items(self, emails: Iterable[str], with_customer: set[str]) -> list[ContactItem]:
         """E-mail-only contacts for guests and certificate recipients with no customer row
-        (and not already in Dotdigital)."""
-        wanted = sorted({e for e in emails if e} - with_customer)
+        (and not already in Dotdigital).
+
+        A guest is pushed once a run: the contacts step pushes those of the changed
+        records, and the orders and certificates steps push only what it could not
+        know. So one this run already counted (a dry run) or settled without success
+        is not handed over again; one settled ``synced`` is in Dotdigital.
+        """
+        ctx = self.ctx
+        wanted = sorted({e for e in emails if e} - with_customer - ctx.dry_run_contacts)
         if not wanted:
             return []
-        known = self.ctx.ledger.states("contacts", wanted)
+        known = ctx.ledger.lookup("contacts", wanted, ("state", "run_id"))
         items: list[ContactItem] = []
         for email in wanted:
-            if known.get(email) == "synced":
+            state, run_id = known.get(email, (None, None))
+            if state == "synced" or (run_id == ctx.run_id
+                                     and state in ("rejected", "failed")):
                 continue
             payload = payloads.contact_payload({"email": email})
             items.append({"key": email, "payload": payload,
