@@ -16,13 +16,17 @@ class FakeServer:
     """A Prefect rate limit of one slot as the server keeps it: a slot frees once a
     whole interval has passed since the row last changed, and a refusal changes it."""
 
-    def __init__(self, clock: list[float], interval: float) -> None:
+    def __init__(self, clock: list[float], interval: float,
+                 latencies: tuple[float, ...] = (0.0,)) -> None:
         self.clock = clock
         self.interval = interval
+        #: How long the server takes before it stamps the row, ask after ask (cycled).
+        self.latencies = latencies
         self.updated = -1e9
         self.asks: list[tuple[float, bool]] = []
 
     def increment_concurrency_slots(self, **_: Any) -> None:
+        self.clock[0] += self.latencies[len(self.asks) % len(self.latencies)]
         now = self.clock[0]
         granted = now - self.updated >= self.interval
         self.updated = now
@@ -55,6 +59,26 @@ def test_spaced_asks_are_never_refused_and_keep_the_budget() -> None:
     span = server.asks[-1][0] - server.asks[0][0]
     assert span == pytest.approx(34 * SPACING_MARGIN * interval)
     assert 35 / (span / 60 + interval / 60) > 0.95 * 35  # within 5% of the budget
+
+
+def test_a_slow_answer_pushes_the_next_ask_back_so_it_is_not_refused() -> None:
+    # One answer is slow (the server stamps the limit 0.3 s after the ask left), the
+    # next is prompt: spacing counted from the asks alone would come back 0.3 s early.
+    interval = 60 / 35
+    clock = [0.0]
+    server = FakeServer(clock, interval, latencies=(0.3, 0.0))
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    shared = SharedLimits(server, "dotsync-calls-acme", {},
+                          spacing=SPACING_MARGIN * interval, sleep=sleep,
+                          clock=lambda: clock[0])
+    for k in range(20):
+        clock[0] = max(clock[0], k * interval)  # the client's pacer: a fixed schedule
+        shared.acquire("send_campaign")
+    assert all(granted for _, granted in server.asks)
+    assert shared.refused == 0
 
 
 def test_unspaced_asks_are_refused_and_lose_a_third_of_the_budget() -> None:
