@@ -26,6 +26,10 @@ from dotsync.emulator.state import EmulatorState
 
 START_TIMEOUT = 10.0
 
+#: Seconds the emulator keeps an idle connection open (uvicorn's default, and a common
+#: server's): the client must stop reusing a connection before a server closes it.
+KEEP_ALIVE = 5
+
 
 def _bind(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio turns on TCP_NODELAY only for sockets whose proto says
@@ -53,7 +57,7 @@ def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
     """
     config = uvicorn.Config(app, lifespan="off", log_level=log_level, access_log=False,
                             proxy_headers=False, server_header=False, date_header=True,
-                            timeout_graceful_shutdown=2, timeout_keep_alive=5, ws="none")
+                            timeout_graceful_shutdown=2, timeout_keep_alive=KEEP_ALIVE, ws="none")
     config.load()
     config.get_loop_factory()  # imports uvicorn's loop module now, not inside run()
     return config

@@ -134,3 +134,21 @@ def test_rate_limit_is_waited_out() -> None:
         stats = client.stats
         assert stats.calls["get_campaign"] >= 5
         assert stats.rate_limit_wait_seconds > 0
+
+
+def test_an_idle_connection_is_let_go_before_the_server_would_close_it(server: object) -> None:
+    """A connection reused at the moment the server closes it fails with "Server
+    disconnected", and an import or a send failing so is not retried: the client's idle
+    connections expire well before the emulator's (and a common server's) 5 s."""
+    from dotsync.dotdigital.client import KEEPALIVE_EXPIRY
+    from dotsync.emulator.server import KEEP_ALIVE
+
+    client = make(server)
+    try:
+        client.account_info()
+        # httpx keeps the setting on its connection pool (no public accessor).
+        pool = client._transport.http._transport._pool  # type: ignore[attr-defined]
+        assert pool._keepalive_expiry == KEEPALIVE_EXPIRY
+        assert KEEPALIVE_EXPIRY <= KEEP_ALIVE / 2
+    finally:
+        client.close()
