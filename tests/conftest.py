@@ -47,8 +47,9 @@ def postgres_schema_url() -> Iterator[str]:
     admin = sa.create_engine(base)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    sep = "&" if "?" in base else "?"
     try:
-        yield f"{base}?options=-csearch_path%3D{name}"
+        yield f"{base}{sep}options=-csearch_path%3D{name}"
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))

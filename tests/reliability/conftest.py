@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Store
-from tests.conftest import _postgres_or_skip
+from tests.conftest import postgres_schema_url
 from tests.e2e.conftest import env, prefect_backend  # noqa: F401  (fixtures used here)
 from tests.reliability.harness import PASSWORD, USER
 
@@ -85,18 +83,8 @@ def sqlite_url(tmp_path: Path) -> str:
 def pg_url() -> Iterator[str]:
     """A URL to a PostgreSQL schema of this test's own, usable from other processes
     (the schema travels in the URL as ``options=-csearch_path=…``); dropped afterwards."""
-    base = _postgres_or_skip()
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

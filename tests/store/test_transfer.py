@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -149,20 +148,11 @@ def test_a_copy_that_does_not_verify_names_the_table(sqlite_store, sqlite_store2
 @pytest.mark.postgres
 def test_postgres_target_in_another_schema_by_url(sqlite_store):
     """The CLI's way: a URL whose search_path names the schema."""
-    from tests.conftest import _postgres_or_skip
+    from tests.conftest import postgres_schema_url
 
-    url = _postgres_or_skip()
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    try:
-        target = Store(f"{url}?options=-csearch_path%3D{name}")
+    with postgres_schema_url() as url:
+        target = Store(url)
         fill(sqlite_store, customers=5)
         assert not copy_store(sqlite_store, target).failed
         assert target.count_staged("customers") == 5
         target.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
