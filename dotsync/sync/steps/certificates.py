@@ -19,7 +19,7 @@ from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.errors import RunFailed
 from dotsync.sync.steps.exactly_once import Send, send_once
 from dotsync.sync.steps.items import CertificateRow, certificate_rows
-from dotsync.sync.steps.records import records
+from dotsync.sync.steps.records import keys_in, records
 from dotsync.sync.transactional import EXPIRED, certificate_expired
 
 
@@ -67,7 +67,7 @@ class Certificates:
         ctx = self.ctx
         if valid is None or valid.empty:
             return CertificatePlan()
-        valid = valid[~valid["certificate_id"].astype(str).isin(ctx.settled["certificates"])]
+        valid = valid[~keys_in(valid["certificate_id"], ctx.settled["certificates"])]
         if valid.empty:
             return CertificatePlan()
         now = ctx.options.now()

@@ -22,7 +22,7 @@ from dotsync.sync.steps.contact_send import ContactSender, Pushing
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.erasures import Erasures
 from dotsync.sync.steps.items import ContactItem
-from dotsync.sync.steps.records import is_set, records
+from dotsync.sync.steps.records import is_set, keys_in, records
 
 
 class Contacts:
@@ -57,13 +57,13 @@ class Contacts:
         staged_cols = [c for c in group.columns if not c.startswith("_")]
         result = validate_customers(group[staged_cols], ctx.settings.default_region,
                                     ctx.settings.strict_fields)
-        rejects = result.rejects[result.rejects["key"].astype(str).isin(pending_ids)]
+        rejects = result.rejects[keys_in(result.rejects["key"], pending_ids)]
         ctx.record_rejects("customers", group, rejects, "email")
         contacts, merged = merge_customers(result.valid)
         contacts, shared = share_mobile_numbers(contacts, self.mobile_refused)
         # Only the fields of the row a contact is built from are sent: its warnings count.
         senders = set(contacts["customer_id"].astype(str))
-        warned = result.warnings[result.warnings["key"].astype(str).isin(senders)]
+        warned = result.warnings[keys_in(result.warnings["key"], senders)]
         if not shared.empty:
             warned = pd.concat([warned, shared], ignore_index=True)
         ctx.record_warnings("customers", group["customer_id"].astype(str), warned)

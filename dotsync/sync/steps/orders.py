@@ -21,7 +21,7 @@ from dotsync.sync.steps.contacts import Contacts
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.items import OrderRow
 from dotsync.sync.steps.order_send import OrderSender
-from dotsync.sync.steps.records import is_set, records
+from dotsync.sync.steps.records import is_set, keys_in, records
 
 
 def fulfilled_date(
@@ -90,7 +90,7 @@ class Orders:
         warned = result.warnings
         left_out = set(warned.loc[warned["field"] == "refunded", "key"].astype(str))
         if left_out:
-            valid[payloads.REFUND_LEFT_OUT] = valid["order_id"].astype(str).isin(left_out)
+            valid[payloads.REFUND_LEFT_OUT] = keys_in(valid["order_id"], left_out)
         return valid
 
     def prepare(self, valid: pd.DataFrame,
@@ -102,7 +102,7 @@ class Orders:
         ctx = self.ctx
         if valid.empty:
             return []
-        valid = valid[~valid["order_id"].astype(str).isin(ctx.settled["orders"])]
+        valid = valid[~keys_in(valid["order_id"], ctx.settled["orders"])]
         if valid.empty:
             return []
         if gate is None:

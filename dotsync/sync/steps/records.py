@@ -3,6 +3,7 @@ error text for the ledger. Kept apart so every step spells them the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,19 @@ def path_safe(key: str) -> bool:
 def is_set(series: pd.Series) -> pd.Series:
     """True where a text column holds a value (not null, not blank)."""
     return series.map(lambda v: isinstance(v, str) and bool(v.strip()))
+
+
+def keys_in(series: pd.Series, keys: Collection[str]) -> pd.Series:
+    """Whether each value, as text, is one of ``keys``.
+
+    ``series.astype(str).isin(keys)`` gives pandas' Arrow-backed strings, whose
+    ``isin`` converts every one of ``keys`` to an Arrow scalar on each call, whatever
+    the size of the series: 70-90 ms for 20,000 keys on an empty series, once per
+    chunk of a backfill. A look-up in a Python set costs what the series holds.
+    """
+    wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
+    return pd.Series([str(v) in wanted for v in series.tolist()], index=series.index,
+                     dtype=bool)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
