@@ -182,9 +182,9 @@ class Ledger:
     def counts(self) -> dict[str, dict[str, int]]:
         """``{entity: {state: n}}`` over the whole ledger (entities with rows only).
 
-        One count per (entity, state) pair, each a range of the (entity, state) index:
-        about half the time of one ``GROUP BY`` over millions of rows on SQLite, which
-        compares both text columns of every row to form the groups.
+        One count per (entity, state) pair, each a range of the (entity, state, key)
+        index: about half the time of one ``GROUP BY`` over millions of rows on SQLite,
+        which compares both text columns of every row to form the groups.
         """
         t = self.table
         out: dict[str, dict[str, int]] = {}
@@ -204,7 +204,7 @@ class Ledger:
         """Every rejected, failed or in-doubt record (or those in ``states``), with its
         reason; with ``waiting``, also the ``pending`` records that wait for something
         (an ``error_code`` starting with ``waiting``, e.g. ``waiting_for_contact``),
-        their reason saying what. Read through the (entity, state) index, so the cost
+        their reason saying what. Read through the (entity, state, key) index, so the cost
         follows their number."""
         t = self.table
         cols = [
@@ -226,7 +226,7 @@ class Ledger:
             condition = t.c.state.in_([*wanted, "pending"]) & (
                 (t.c.state != "pending") | t.c.error_code.like(f"{WAITING_PREFIX}%"))
         query = sa.select(*[t.c[c] for c in cols]).where(condition)
-        # Every entity named, so the (entity, state) index serves the query.
+        # Every entity named, so the (entity, state, key) index serves the query.
         query = query.where(t.c.entity.in_([entity] if entity else
                                            [*schema.ENTITIES, *DERIVED_ENTITIES]))
         with self.store.engine.connect() as conn:

@@ -31,7 +31,7 @@ def status(store: Store, chunk_rows: int = 20_000) -> dict[str, Any]:
     counts as ``pending`` whatever the ledger last said of it (as do records the ledger
     has as ``failed``: the next run retries them).
 
-    Computed from aggregates over the ledger's (entity, state) index, corrected by the
+    Computed from aggregates over the ledger's (entity, state, key) index, corrected by the
     records stamped since each entity's mark (read and fingerprinted in chunks) and
     the ledger rows whose staged row is gone: the cost follows what changed since the
     last run, not the size of the store.

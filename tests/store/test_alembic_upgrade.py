@@ -256,3 +256,40 @@ def test_a_store_at_0001_gains_the_error_code_index_and_loses_it_on_downgrade(ur
     last = Store(url)
     assert "ix_ledger_entity_error_code" in _ledger_indexes(last)
     last.dispose()
+
+
+def test_a_store_at_0002_loses_the_state_index_the_longer_one_covers(url):
+    """Revision 0003 drops (entity, state), a prefix of (entity, state, key): every
+    ledger write kept one b-tree more. Counting by state still reads an index, not
+    the table, and a downgrade gives the index back."""
+    from alembic import command
+
+    store = Store(url)
+    Ledger(store).record("orders", [{"key": "O1", "state": "synced"},
+                                    {"key": "O2", "state": "failed"}])
+    with store.engine.begin() as conn:  # as revision 0002 left a store
+        conn.execute(sa.text(
+            "CREATE INDEX ix_ledger_entity_state ON ledger (entity, state)"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
+    store.dispose()
+    again = Store(url)
+    assert _revision(again) == revisions.head()
+    indexes = _ledger_indexes(again)
+    assert "ix_ledger_entity_state" not in indexes
+    assert "ix_ledger_entity_state_key" in indexes
+    counts = {k: n for k, n in Ledger(again).counts()["orders"].items() if n}
+    assert counts == {"synced": 1, "failed": 1}
+    if again.dialect == "sqlite":
+        with again.engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM ledger "
+                "WHERE entity = 'orders' AND state = 'failed'"))
+        assert "COVERING INDEX ix_ledger_entity_state_key" in plan, plan
+    with again.engine.begin() as conn:
+        command.downgrade(revisions.config(conn), "0002")
+    assert "ix_ledger_entity_state" in _ledger_indexes(again)
+    assert _revision(again) == "0002"
+    again.dispose()
+    last = Store(url)
+    assert "ix_ledger_entity_state" not in _ledger_indexes(last)
+    last.dispose()

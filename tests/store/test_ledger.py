@@ -229,7 +229,7 @@ def test_problems_list_waiting_records_in_order_through_the_state_index(store):
     with store.engine.connect() as conn:
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}", params))
-    assert "ix_ledger_entity_state" in plan, plan
+    assert "ix_ledger_entity_state_key" in plan, plan
 
 
 def test_schema_is_stamped_and_reopening_keeps_data(tmp_path):
