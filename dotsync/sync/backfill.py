@@ -106,11 +106,14 @@ class Backfill:
                                  format="ISO8601")
         return updated.isna() | (updated >= self.since)
 
-    def _pending(self, entity: str, chunk: pd.DataFrame) -> pd.DataFrame:
-        """The rows of a chunk that need processing (and changed since ``since``)."""
+    def _pending(self, entity: str, chunk: pd.DataFrame,
+                 hashes: pd.Series | None = None) -> pd.DataFrame:
+        """The rows of a chunk that need processing (and changed since ``since``);
+        ``hashes``, the chunk's fingerprints, when the caller has them already."""
         if chunk.empty:
             return chunk.assign(_hash=pd.Series([], dtype=object))
-        hashes = source_hashes(entity, chunk)
+        if hashes is None:
+            hashes = source_hashes(entity, chunk)
         mask = self.engine.ledger.pending(entity, chunk, hashes)
         if self.since is not None:
             mask &= self._since_mask(chunk)
@@ -160,15 +163,16 @@ class Backfill:
             return
         for chunk in self._customer_chunks():
             self.rows_read += len(chunk)
-            pending = self._pending("customers", chunk)
+            hashes = source_hashes("customers", chunk)  # once: the group is of the chunk
+            pending = self._pending("customers", chunk, hashes)
             if pending.empty:
                 continue
             emails = set(pending["_email_norm"].dropna())
             group = chunk[chunk["_email_norm"].isin(emails)
                           | chunk["customer_id"].isin(pending["customer_id"])]
-            group = group.assign(_hash=source_hashes("customers", group))
+            group = group.assign(_hash=hashes.loc[group.index])
             items = deque(self.engine.contacts.items(group, set(pending["customer_id"])))
-            del chunk, pending, group
+            del chunk, pending, group, hashes
             while items:  # hand each item over and let it go: memory stays flat
                 yield items.popleft()
 
