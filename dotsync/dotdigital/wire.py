@@ -144,6 +144,12 @@ class SerializedChunk(Sequence[SerializedRecord]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
+    def release(self) -> None:
+        """The body was sent: let go of its bytes (the records' count stays, which is
+        what settling the import needs). A body on disk is the caller's to close."""
+        if isinstance(self.body, (bytes, bytearray)):
+            self.body = b""
+
     @overload
     def __getitem__(self, index: int) -> SerializedRecord: ...
     @overload

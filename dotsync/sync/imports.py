@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -53,6 +54,8 @@ def run_imports(
     keep: Callable[[C], Any] = lambda chunk: chunk,
     max_records_in_flight: int | None = None,
     pausable: bool = False,
+    background: bool = False,
+    sent: Callable[[C], None] | None = None,
 ) -> Iterator[Finished[C, R]]:
     """Submit ``chunks`` as imports, at most ``max_in_flight`` at once; yield each result.
 
@@ -72,7 +75,37 @@ def run_imports(
     soon as every chunk has been submitted while some imports are still in flight. A
     caller may so do other work while imports run (see
     :class:`dotsync.sync.steps.bulk_import.InFlight`).
+    ``background`` sends each submission from a worker thread while the next chunk is
+    built (see :class:`_Sending`); ``sent`` is then called there with each chunk
+    Dotdigital accepted, to let its body go before the chunk is settled.
     """
+    sender = _Sending(submit, clock, sent) if background else None
+    try:
+        yield from _run(chunks, submit, status, sender, max_in_flight=max_in_flight,
+                        poll_interval=poll_interval, max_wait=max_wait, sleep=sleep,
+                        clock=clock, status_of=status_of, keep=keep,
+                        max_records_in_flight=max_records_in_flight, pausable=pausable)
+    finally:
+        if sender is not None:
+            sender.close()
+
+
+def _run(
+    chunks: Iterable[C],
+    submit: Callable[[C], str],
+    status: Callable[[str], R],
+    sender: _Sending[C] | None,
+    *,
+    max_in_flight: int,
+    poll_interval: float,
+    max_wait: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    status_of: Callable[[R], str],
+    keep: Callable[[C], Any],
+    max_records_in_flight: int | None,
+    pausable: bool,
+) -> Iterator[Finished[C, R]]:
     source = iter(chunks)
     held: deque[C] = deque()
     # [what keep() kept, import id, submitted at, next poll at]
@@ -94,18 +127,65 @@ def run_imports(
         return chunk
 
     def records_in_flight() -> int:
-        return sum(len(entry[0]) for entry in in_flight) if max_records_in_flight else 0
+        if not max_records_in_flight:
+            return 0
+        sending = len(sender.chunk) if sender is not None and sender.chunk is not None else 0
+        return sending + sum(len(entry[0]) for entry in in_flight)
+
+    # What ``keep`` made of a chunk sent in the background and refused with a 429, by
+    # the chunk's id (it is alive in ``held`` meanwhile): kept once, as it was sent.
+    refused: dict[int, Any] = {}
+
+    def send_in_background(chunk: C) -> None:
+        # Kept before the next chunk is built, so what settling needs is compact while
+        # it is (``keep`` takes the chunk's records, the oldest the caller holds).
+        assert sender is not None
+        kept = refused.pop(id(chunk)) if id(chunk) in refused else keep(chunk)
+        sender.send(chunk, kept)
+
+    def settle_send() -> Iterator[Finished[C, R]]:
+        """The answer to the submission in the background: in flight, kept for later
+        (a 429), or reported. Sets ``throttled`` on a 429."""
+        nonlocal throttled
+        assert sender is not None
+        chunk, kept, answer = sender.answer()
+        if isinstance(answer, RateLimitedError):
+            refused[id(chunk)] = kept
+            held.appendleft(chunk)
+            throttled = True
+            return
+        if isinstance(answer, BaseException):
+            if not isinstance(answer, Exception) or isinstance(answer, AuthenticationError):
+                raise answer
+            yield Finished(kept, None, None, answer)
+            return
+        import_id, at = answer
+        failpoints.hit("after_import_submit")
+        in_flight.append([kept, import_id, at, at + poll_interval])
+
+    def slots_taken() -> int:
+        return len(in_flight) + (1 if sender is not None and sender.busy else 0)
 
     while True:
         throttled = False
-        while len(in_flight) < limit:
-            chunk = take()
+        while slots_taken() < limit:
+            chunk = take()  # built while the submission before it is in the air
+            if sender is not None and sender.busy:
+                yield from settle_send()
+                if throttled:
+                    if chunk is not None:
+                        held.insert(1, chunk)  # after the one refused
+                    break
             if chunk is None:
                 break
-            if (max_records_in_flight and in_flight
+            if (max_records_in_flight and slots_taken()
                     and records_in_flight() + len(chunk) > max_records_in_flight):
                 held.appendleft(chunk)  # wait until an import in flight ends
                 break
+            if sender is not None:
+                send_in_background(chunk)
+                del chunk
+                continue
             try:
                 import_id = submit(chunk)
             except RateLimitedError:
@@ -124,6 +204,15 @@ def run_imports(
             # Let the submitted body go before the next one is built: two 48 MB
             # bodies would otherwise be held at once while chunks come in a row.
             del chunk
+        if sender is not None and sender.busy:
+            # Prepare the next chunk while the last submission is in the air, then
+            # take its answer: the imports' polls are counted from when it came.
+            if not held and not exhausted and not throttled:
+                chunk = take()
+                if chunk is not None:
+                    held.append(chunk)
+                del chunk
+            yield from settle_send()
         if not in_flight:
             if exhausted and not held:
                 return
@@ -177,6 +266,69 @@ def run_imports(
         in_flight = still
         # After a 429 (another run holds slots), stay at what is in flight for a round.
         limit = max(1, len(in_flight)) if throttled else max(1, max_in_flight)
+
+
+class _Sending(Generic[C]):
+    """One submission at a time on a worker thread, so the next chunk is built while
+    the body of the last one is in the air (a 48 MB import takes a second or two to
+    send and be accepted: time the CPU would otherwise spend waiting).
+
+    The chunk stays referenced here until its answer is taken (to be tried again
+    after a 429), with what ``keep`` made of it; ``sent`` lets its body go as soon as
+    Dotdigital accepted it, so two full bodies are held only for the moments the next
+    one is built before the last one is sent. The answer carries the clock time it
+    came, from which the import's polls are counted. The client is thread-safe (its
+    pacer, slots and counters are under locks); the store is never touched from the
+    thread.
+    """
+
+    def __init__(self, submit: Callable[[C], str], clock: Callable[[], float],
+                 sent: Callable[[C], None] | None) -> None:
+        self._submit = submit
+        self._clock = clock
+        self._sent = sent
+        self._pool: ThreadPoolExecutor | None = None
+        self._future: Future[tuple[str, float]] | None = None
+        #: The chunk whose submission is in the air (None when idle).
+        self.chunk: C | None = None
+        self._kept: Any = None
+
+    @property
+    def busy(self) -> bool:
+        return self._future is not None
+
+    def send(self, chunk: C, kept: Any) -> None:
+        assert self._future is None, "one submission at a time"
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1,
+                                            thread_name_prefix="dotsync-submit")
+        self.chunk, self._kept = chunk, kept
+        self._future = self._pool.submit(self._send, chunk)
+
+    def _send(self, chunk: C) -> tuple[str, float]:
+        import_id = self._submit(chunk)
+        at = self._clock()
+        if self._sent is not None:
+            self._sent(chunk)
+        return import_id, at
+
+    def answer(self) -> tuple[C, Any, tuple[str, float] | BaseException]:
+        """The chunk in the air, what was kept of it, and its answer (waiting for it):
+        the import id and when it came, or what the submission raised."""
+        assert self._future is not None and self.chunk is not None
+        future, chunk, kept = self._future, self.chunk, self._kept
+        self._future, self.chunk, self._kept = None, None, None
+        try:
+            return chunk, kept, future.result()
+        except BaseException as exc:  # handed to the loop, which decides
+            return chunk, kept, exc
+
+    def close(self) -> None:
+        """Wait for a submission still in the air (its import is then followed by no
+        one: a later run sends its records again) and stop the thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 @dataclass

@@ -154,3 +154,20 @@ def test_a_body_over_a_mebibyte_reaches_a_real_server_intact():
         assert report.status == "Finished"
         assert report.summary["newContacts"] == 9_000
         assert server.state.contact("big8999@example.com") is not None
+
+
+@respx.mock
+def test_a_sent_chunk_lets_its_body_go_and_keeps_its_count():
+    """Once an import is accepted its body is no longer needed (the records' count is
+    what settling it reads): ``release`` drops the bytes; a body not yet sent stays."""
+    respx.put(f"{BASE}/insightData/v3/import").mock(
+        return_value=httpx.Response(202, json={"importId": "i"}))
+    chunk, = chunk_insight_records("Purchases", RECORDS, max_bytes=1_000_000, serialized=True)
+    first = bytes(chunk[0])
+    client = DotdigitalClient("apiuser-1@apiconnector.com", "pw", endpoint=BASE)
+    assert client.import_insight_data("Purchases", chunk) == "i"
+    client.close()
+    assert len(chunk.body) > 0 and bytes(chunk[0]) == first
+    chunk.release()
+    assert len(chunk.body) == 0
+    assert len(chunk) == len(RECORDS)

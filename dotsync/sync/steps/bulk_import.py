@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from dotsync import failpoints
 from dotsync.dotdigital import errors as dd
+from dotsync.dotdigital.wire import SerializedChunk
 from dotsync.sync.imports import DRAINED, Finished, Pause, run_imports
 from dotsync.sync.inflight import Kept
 from dotsync.sync.steps.context import RunContext
@@ -124,6 +125,12 @@ class BulkImport(ABC, Generic[T, X]):
         """What was kept of the records of ``chunk``, just submitted."""
         return [self._order.popleft() for _ in range(len(chunk))]
 
+    def sent(self, chunk: Sequence[Any]) -> None:
+        """``chunk`` was accepted (called on the submitting thread): a body built in
+        memory goes now, not when the import is settled."""
+        if isinstance(chunk, SerializedChunk):
+            chunk.release()
+
     def keep(self, chunk: Sequence[Any]) -> KeptRows:
         """What the import of ``chunk`` holds while it runs: its records' settle fields,
         compactly (the chunk itself is let go once submitted)."""
@@ -174,6 +181,8 @@ class BulkImport(ABC, Generic[T, X]):
             keep=self.keep,
             max_records_in_flight=options.records_in_flight,
             pausable=True,
+            background=True,
+            sent=self.sent,
         ):
             if isinstance(done, Pause):
                 yield done.until
