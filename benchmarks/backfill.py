@@ -99,9 +99,11 @@ def payload_bytes(db: Path, customers: int, orders: int) -> tuple[float, float]:
     """Serialised bytes of all contact and order import records, from a sample."""
     from dotsync.data_contracts import validate_customers, validate_orders
 
+    from dotsync.config import Settings
     from dotsync.dotdigital.client import contact_for_import, dumps
     from dotsync.store import Store
     from dotsync.sync import payloads
+    from dotsync.sync.steps.orders import fulfilled_date
 
     store = Store(f"sqlite:///{db}")
     sample = 20_000
@@ -111,7 +113,10 @@ def payload_bytes(db: Path, customers: int, orders: int) -> tuple[float, float]:
         "orders", [f"O{i}" for i in range(min(sample, orders))])).valid
     c = sum(len(dumps(contact_for_import(payloads.contact_payload(r)))) + 1
             for r in cust.to_dict("records")) / max(1, len(cust))
-    o = sum(len(dumps(payloads.insight_import_record(r))) + 1
+    # As the orders step builds them: a fulfilled order carries when it was fulfilled.
+    fulfilled = set(Settings().fulfilled_statuses)
+    o = sum(len(dumps(payloads.insight_import_record(
+                {**r, "fulfilled_date": fulfilled_date(r, None, fulfilled)}))) + 1
             for r in ords.to_dict("records")) / max(1, len(ords))
     return c * customers, o * orders
 
