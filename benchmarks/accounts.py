@@ -39,8 +39,10 @@ from __future__ import annotations
 import argparse
 import bisect
 import os
+import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,6 +112,30 @@ def _per_minute(times: list[float]) -> float:
     return len(times) / max(1e-9, (max(times) - min(times)) / 60.0)
 
 
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine so far, from Linux's /proc/stat;
+    None elsewhere. Whether the CPU or the accounts' limits bound a phase reads off
+    the share of it that was busy."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+ASKS = re.compile(r"shared rate limit \S+: (\d+) asks, answered in (\d+) ms on average; "
+                  r"(\d+) refused")
+
+
+def _asks(logs: str) -> tuple[list[int], int]:
+    """Each run's average answer time (ms) for its rate-limit asks, and the asks
+    refused in all, from the lines the runs log as they end (flows/limits.py)."""
+    found = ASKS.findall(logs)
+    return [int(ms) for _, ms, _ in found], sum(int(r) for _, _, r in found)
+
+
 def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     names = [f"a{i:02d}" for i in range(args.accounts)]
     sample = generate(customers=args.customers, orders=args.orders,
@@ -168,6 +194,7 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         print(f"{workers} worker(s): deployed and started; every account's sync triggered",
               flush=True)
         load_before = os.getloadavg()
+        cpu_before = _cpu_jiffies()
         started = time.perf_counter()
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             ids = [str(run_deployment(f"sync/sync-{n}", timeout=0).id) for n in names]
@@ -181,6 +208,11 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             time.sleep(1)
         wall = time.perf_counter() - started
         load_after = os.getloadavg()
+        cpu_after = _cpu_jiffies()
+        cpu_busy = (None if cpu_before is None or cpu_after is None else
+                    (cpu_after[0] - cpu_before[0]) / max(1, cpu_after[1] - cpu_before[1]))
+        ask_ms, asks_refused = _asks("".join(processes.log(f"worker-{w}")
+                                             for w in range(workers)))
         times = {n: [c["time"] for c in e.state.calls()
                      if not c["path"].startswith("/_emulator")]
                  for n, e in emulators.items()}
@@ -200,7 +232,9 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
                 "rate_min": rates[0], "rate_median": rates[len(rates) // 2],
                 "load": (load_before[0], load_after[0]),
                 "calls": sum(len(e.state.calls()) for e in emulators.values()),
-                "refused_429": refused}
+                "refused_429": refused, "cpu_busy": cpu_busy,
+                "ask_ms": statistics.median(ask_ms) if ask_ms else None,
+                "asks_logged": len(ask_ms), "asks_refused": asks_refused}
 
 
 def main() -> None:
@@ -234,6 +268,13 @@ def main() -> None:
               f"per minute over its run: median {r['rate_median']:.1f}, lowest "
               f"{r['rate_min']:.1f}; load average {r['load'][0]:.1f} before, "
               f"{r['load'][1]:.1f} after; staging took {r['staged']:.1f} s", flush=True)
+        if r["cpu_busy"] is not None:
+            print(f"  the machine's CPU was {100 * r['cpu_busy']:.0f}% busy over the "
+                  f"phase ({os.cpu_count()} cores)", flush=True)
+        if r["ask_ms"] is not None:
+            print(f"  rate-limit asks: answered in {r['ask_ms']:.0f} ms (median of the "
+                  f"{r['asks_logged']} runs' averages), {r['asks_refused']} refused",
+                  flush=True)
     if len(results) == 2 and (results[0]["workers"], results[1]["workers"]) == (1, 2):
         ratio = results[1]["wall"] / results[0]["wall"]
         print(f"two workers / one worker: {ratio:.2f} (target <= 0.6)")

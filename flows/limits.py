@@ -180,6 +180,9 @@ class SharedLimits:
         self._renewer: threading.Thread | None = None
         self.calls_waited = 0.0  # seconds spent waiting for the rate limit
         self.refused = 0  # asks the server refused (it said how long to wait)
+        self.asks = 0  # asks made (granted or refused)
+        self.ask_seconds = 0.0  # time from each ask to its answer, summed
+        self.spaced_seconds = 0.0  # time spent keeping the asks apart
 
     # -- acquire: one rate-limit slot per request
     def acquire(self, operation: str) -> None:
@@ -191,11 +194,17 @@ class SharedLimits:
         while True:
             try:
                 with self._lock:
-                    self._client.increment_concurrency_slots(
-                        names=[self._calls], slots=1, mode="rate_limit")
+                    asked = self._clock()
+                    self.asks += 1
+                    try:
+                        self._client.increment_concurrency_slots(
+                            names=[self._calls], slots=1, mode="rate_limit")
+                    finally:
+                        answered = self._clock()
+                        self.ask_seconds += answered - asked
                     # The server stamped the limit before it answered: the next ask
                     # waits a whole interval from here, however slow this answer was.
-                    self._next_at = max(self._next_at, self._clock() + self._spacing)
+                    self._next_at = max(self._next_at, answered + self._spacing)
                 return
             except httpx.HTTPStatusError as exc:
                 if exc.response.status_code != 423:
@@ -229,6 +238,8 @@ class SharedLimits:
             slot = max(now, self._next_at)
             self._next_at = slot + self._spacing
         if slot > now:
+            with self._lock:
+                self.spaced_seconds += slot - now
             self._sleep(slot - now)
 
     # -- import_slots: one leased slot per import in flight
@@ -292,9 +303,13 @@ class SharedLimits:
         """Hand back every slot still held and stop renewing (once; again is a no-op)."""
         if self._stop.is_set():
             return
-        if self._calls is not None and self.refused:
-            logger.info("shared rate limit %s: %d asks refused, %.1f s waited for a slot",
-                        self._calls, self.refused, self.calls_waited)
+        if self._calls is not None and self.asks:
+            # Each call waits for its ask's answer on top of the spacing: a slow Prefect
+            # server shows here as a long average, refusals as contention for the account.
+            logger.info("shared rate limit %s: %d asks, answered in %.0f ms on average; "
+                        "%d refused, %.1f s waited for a slot, %.1f s spent spacing asks",
+                        self._calls, self.asks, 1000 * self.ask_seconds / self.asks,
+                        self.refused, self.calls_waited, self.spaced_seconds)
         for lease in list(self._leases):
             self._release(lease)
         self._stop.set()

@@ -78,6 +78,10 @@ def test_a_slow_answer_pushes_the_next_ask_back_so_it_is_not_refused() -> None:
         clock[0] = max(clock[0], k * interval)  # the client's pacer: a fixed schedule
         shared.acquire("send_campaign")
     assert all(granted for _, granted in server.asks)
+    # What the run logs at its end: every ask, and how long their answers took.
+    assert shared.asks == 20 and shared.refused == 0
+    assert shared.ask_seconds == pytest.approx(10 * 0.3)
+    assert shared.spaced_seconds > 0
     assert shared.refused == 0
 
 
