@@ -3,10 +3,12 @@
     python benchmarks/accounts.py [--accounts 20] [--customers 10000] [--orders 20000]
                                   [--certificates 2000] [--calls-per-minute 35]
                                   [--worker-limit 5] [--import-delay 2] [--latency 0.01]
+                                  [--prefect-database URL] [--keep]
 
 For one worker, then for two (everything fresh each time):
 
-1. a Prefect server of its own (``prefect server start``, SQLite in a temporary home);
+1. a Prefect server of its own (``prefect server start``, SQLite in a temporary home,
+   or with ``--prefect-database`` a fresh PostgreSQL database, as beyond one machine);
 2. one emulator per account (in this process), enforcing the account's calls per
    minute with 429s as Dotdigital does, imports taking ``--import-delay`` seconds;
 3. each account's staging store (SQLite, absolute path) loaded with the sample shop at
@@ -18,7 +20,10 @@ For one worker, then for two (everything fresh each time):
    last one ends.
 
 Printed: total wall time for each, the highest calls any account made in a 60-second
-window against its limit (the shared rate limit must keep it at or under), and the
+window against its limit (the shared rate limit must keep it at or under), how busy
+the machine's CPU was and which processes used it (the flow runs with their workers,
+the Prefect server, PostgreSQL, the emulators), how long the Prefect server took to
+answer the rate-limit asks, and the
 ratio two workers / one worker (target <= 0.6 when the accounts' limits, not the CPU,
 are what binds: each run waits on its own account's budget, so a second host runs
 twice the accounts at once).
@@ -47,7 +52,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +131,55 @@ def _cpu_jiffies() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds used so far by process ``root`` and every process under it, from
+    Linux's /proc (0.0 elsewhere). A live process's own time plus what its finished
+    children used (``cutime``), summed over the live tree, counts each finished flow
+    run once: its worker reaped it."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, int]] = {}  # pid -> (parent, jiffies)
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        stats[int(entry.name)] = (int(fields[1]), sum(int(v) for v in fields[11:15]))
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[pid][1] for pid in tree if pid in stats) / tick
+
+
+def _postmaster() -> int | None:
+    """The PostgreSQL server's main process on this machine, if one runs (its backends,
+    the Prefect server's connections among them, are its children)."""
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if (Path("/proc") / str(ppid) / "comm").read_text().strip() != "postgres":
+                return int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+def _cpu_shares(parts: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds so far of each named process tree, and of this process alone (the
+    emulators: the server and the workers are its children, counted in their own)."""
+    own = os.times()
+    return {**{name: _tree_cpu(pid) for name, pid in parts.items() if pid is not None},
+            "emulators (this process)": own.user + own.system}
+
+
 ASKS = re.compile(r"shared rate limit \S+: (\d+) asks, answered in (\d+) ms on average; "
                   r"(\d+) refused")
 
@@ -134,6 +189,27 @@ def _asks(logs: str) -> tuple[list[int], int]:
     refused in all, from the lines the runs log as they end (flows/limits.py)."""
     found = ASKS.findall(logs)
     return [int(ms) for _, ms, _ in found], sum(int(r) for _, _, r in found)
+
+
+@contextmanager
+def _fresh_database(base_url: str, label: str) -> Iterator[str]:
+    """A new PostgreSQL database for one phase's Prefect server (dropped after), as
+    its asyncpg URL: the server's own database, as docs/RUNNING.md advises beyond one
+    machine, instead of a SQLite file."""
+    import sqlalchemy as sa
+
+    base = sa.make_url(base_url)
+    name = f"dotsync_bench_prefect_{label}_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
@@ -168,7 +244,11 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         print(f"{workers} worker(s): {len(names)} stores staged in {staged:.1f} s",
               flush=True)
 
-        server = start_prefect_server(processes, f"server-{workers}")
+        server_env = {}
+        if args.prefect_database:
+            server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = stack.enter_context(
+                _fresh_database(args.prefect_database, f"server{workers}"))
+        server = start_prefect_server(processes, f"server-{workers}", extra_env=server_env)
         env = {**server.env, "DOTSYNC_CONFIG": str(toml), "DOTSYNC_PROGRESS": "0"}
         limits = subprocess.run([str(Path(sys.executable).parent / "dotsync"), "accounts",
                                  "sync-limits"], env=env, cwd=folder, capture_output=True,
@@ -193,6 +273,11 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
 
         print(f"{workers} worker(s): deployed and started; every account's sync triggered",
               flush=True)
+        parts = {"flow runs and workers": None, "Prefect server": server.proc.pid,
+                 "PostgreSQL": _postmaster() if args.prefect_database else None}
+        worker_pids = [p.pid for n, p, _ in processes.started if n.startswith("worker-")]
+        shares_before = {**_cpu_shares(parts),
+                         "flow runs and workers": sum(map(_tree_cpu, worker_pids))}
         load_before = os.getloadavg()
         cpu_before = _cpu_jiffies()
         started = time.perf_counter()
@@ -209,6 +294,10 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         wall = time.perf_counter() - started
         load_after = os.getloadavg()
         cpu_after = _cpu_jiffies()
+        time.sleep(2)  # the workers reap their last runs (their CPU joins the workers')
+        shares_after = {**_cpu_shares(parts),
+                        "flow runs and workers": sum(map(_tree_cpu, worker_pids))}
+        cpu_seconds = {k: shares_after[k] - shares_before.get(k, 0.0) for k in shares_after}
         cpu_busy = (None if cpu_before is None or cpu_after is None else
                     (cpu_after[0] - cpu_before[0]) / max(1, cpu_after[1] - cpu_before[1]))
         ask_ms, asks_refused = _asks("".join(processes.log(f"worker-{w}")
@@ -234,7 +323,8 @@ def scenario(args: argparse.Namespace, workers: int) -> dict[str, Any]:
                 "calls": sum(len(e.state.calls()) for e in emulators.values()),
                 "refused_429": refused, "cpu_busy": cpu_busy,
                 "ask_ms": statistics.median(ask_ms) if ask_ms else None,
-                "asks_logged": len(ask_ms), "asks_refused": asks_refused}
+                "asks_logged": len(ask_ms), "asks_refused": asks_refused,
+                "cpu_seconds": cpu_seconds}
 
 
 def main() -> None:
@@ -251,12 +341,17 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.01)
     parser.add_argument("--workers", default="1,2",
                         help="the worker counts to run, e.g. 2 (the ratio needs 1,2)")
+    parser.add_argument("--prefect-database", metavar="URL",
+                        help="a PostgreSQL URL (e.g. postgresql+psycopg://postgres@"
+                        "127.0.0.1:5432/test): each phase's Prefect server gets a fresh "
+                        "database there instead of SQLite")
     parser.add_argument("--keep", action="store_true",
                         help="keep each run's folder (processes' logs, stores)")
     args = parser.parse_args()
     print(f"{args.accounts} accounts x ({args.customers} customers, {args.orders} orders, "
           f"{args.certificates} certificates); limit {args.calls_per_minute} calls/min "
-          f"per account; {args.worker_limit} runs per worker", flush=True)
+          f"per account; {args.worker_limit} runs per worker; Prefect server on "
+          f"{'PostgreSQL' if args.prefect_database else 'SQLite'}", flush=True)
     results = []
     for w in args.workers.split(","):
         r = scenario(args, int(w))
@@ -275,6 +370,12 @@ def main() -> None:
             print(f"  rate-limit asks: answered in {r['ask_ms']:.0f} ms (median of the "
                   f"{r['asks_logged']} runs' averages), {r['asks_refused']} refused",
                   flush=True)
+        if r["cpu_seconds"]:
+            per_run = r["cpu_seconds"].get("flow runs and workers", 0.0) / args.accounts
+            print("  CPU seconds over the phase: " + ", ".join(
+                f"{k} {v:.0f}" for k, v in r["cpu_seconds"].items())
+                + f" ({per_run:.1f} per account's run, its worker's share included)",
+                flush=True)
     if len(results) == 2 and (results[0]["workers"], results[1]["workers"]) == (1, 2):
         ratio = results[1]["wall"] / results[0]["wall"]
         print(f"two workers / one worker: {ratio:.2f} (target <= 0.6)")
