@@ -174,10 +174,11 @@ def _postmaster() -> int | None:
 
 def _cpu_shares(parts: dict[str, int | None]) -> dict[str, float]:
     """CPU seconds so far of each named process tree, and of this process alone (the
-    emulators: the server and the workers are its children, counted in their own)."""
+    emulators, and the script polling the runs' states; the server and the workers are
+    its children, counted in their own trees)."""
     own = os.times()
     return {**{name: _tree_cpu(pid) for name, pid in parts.items() if pid is not None},
-            "emulators (this process)": own.user + own.system}
+            "emulators and this script": own.user + own.system}
 
 
 ASKS = re.compile(r"shared rate limit \S+: (\d+) asks, answered in (\d+) ms on average; "
