@@ -113,6 +113,7 @@ def _run(
     limit = max(1, max_in_flight)
     exhausted = False
     announced = not pausable
+    throttled = False  # a submission was refused with a 429 in this round
 
     def take() -> C | None:
         nonlocal exhausted
