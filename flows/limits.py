@@ -237,9 +237,8 @@ class SharedLimits:
             now = self._clock()
             slot = max(now, self._next_at)
             self._next_at = slot + self._spacing
+            self.spaced_seconds += slot - now
         if slot > now:
-            with self._lock:
-                self.spaced_seconds += slot - now
             self._sleep(slot - now)
 
     # -- import_slots: one leased slot per import in flight
