@@ -15,6 +15,7 @@ Import status is polled with a gently growing interval clamped to Dotdigital's a
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from dotsync.dotdigital.api import ImportStatusAPI
 from dotsync.dotdigital.errors import DotdigitalError, ImportWaitTimeout, RecordTooLargeError
 from dotsync.dotdigital.models import ContactImportReport, InsightImportReport
 from dotsync.dotdigital.wire import (
+    FileBody,
     SerializedChunk,
     build_contact_import_body,
     build_insight_import_body,
@@ -58,6 +60,7 @@ def chunk_by_size(
     key: Callable[[T], str] = str,
     serialized: bool = False,
     on_oversize: Callable[[T, int], None] | None = None,
+    on_disk: bool = False,
 ) -> Iterator[Sequence[Any]]:
     """Yield consecutive runs of ``records`` whose request body fits in ``max_bytes``.
 
@@ -72,7 +75,8 @@ def chunk_by_size(
     if base >= max_bytes:
         raise ValueError(f"max_bytes={max_bytes} cannot hold even an empty request")
     if serialized:
-        yield from _serialized_chunks(records, empty, max_bytes, key, on_oversize)
+        yield from _serialized_chunks(records, empty, max_bytes, key, on_oversize,
+                                      _FileBuilder if on_disk else _MemoryBuilder)
         return
     chunk: list[Any] = []
     size = base
@@ -106,33 +110,85 @@ def _oversize(record: Any, size: int, max_bytes: int, key: Callable[[Any], str],
 
 def _serialized_chunks(
     records: Iterable[Any], empty: bytes, max_bytes: int, key: Callable[[Any], str],
-    on_oversize: Callable[[Any, int], None] | None,
+    on_oversize: Callable[[Any, int], None] | None, builder: type[_Builder],
 ) -> Iterator[SerializedChunk]:
-    """The same chunks as the plain path, each built straight into its request body."""
+    """The same chunks as the plain path, each built straight into its request body
+    (in memory, or in a temporary file: ``builder``)."""
     prefix = empty[:-2]  # up to and including the list's "["
-    body = bytearray(prefix)
-    offsets: array[int] = array("Q")
+    body = builder(prefix)
     for record in records:
         encoded = dumps(record)
         if len(empty) + len(encoded) > max_bytes:
             _oversize(record, len(encoded), max_bytes, key, on_oversize)
             continue
-        if offsets and len(body) + 1 + len(encoded) + 2 > max_bytes:
-            yield _finish(body, offsets, prefix)
-            body, offsets = bytearray(prefix), array("Q")
-        if offsets:
-            body += b","
-        offsets.append(len(body))
-        body += encoded
-    if offsets:
-        yield _finish(body, offsets, prefix)
+        if body.offsets and body.size + 1 + len(encoded) + 2 > max_bytes:
+            done, body = body.finish(), builder(prefix)
+            yield done
+            del done
+        body.add(encoded)
+    if body.offsets:
+        yield body.finish()
 
 
-def _finish(body: bytearray, offsets: array[int], prefix: bytes) -> SerializedChunk:
-    offsets.append(len(body) + 1)  # where a next record would start: ends the last one
-    body += b"]}"
-    # Kept as the bytearray it was built in: a bytes copy would hold the import twice.
-    return SerializedChunk(body, offsets, prefix)
+class _Builder:
+    """One import body as its records are added: where each starts, and its size."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+        self.size = len(prefix)
+        self.offsets: array[int] = array("Q")
+
+    def add(self, encoded: bytes) -> None:
+        if self.offsets:
+            self.write(b",")
+            self.size += 1
+        self.offsets.append(self.size)
+        self.write(encoded)
+        self.size += len(encoded)
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> SerializedChunk:
+        self.offsets.append(self.size + 1)  # where a next record would start: ends the last
+        self.write(b"]}")
+        self.size += 2
+        return self.chunk()
+
+    def chunk(self) -> SerializedChunk:
+        raise NotImplementedError
+
+
+class _MemoryBuilder(_Builder):
+    def __init__(self, prefix: bytes) -> None:
+        super().__init__(prefix)
+        self.body = bytearray(prefix)
+
+    def write(self, data: bytes) -> None:
+        self.body += data
+
+    def chunk(self) -> SerializedChunk:
+        # Kept as the bytearray it was built in: a bytes copy would hold the import twice.
+        body, self.body = self.body, bytearray()
+        return SerializedChunk(body, self.offsets, self.prefix)
+
+
+class _FileBuilder(_Builder):
+    """A body built in a temporary file: a 48 MB import built well before it is sent
+    costs no memory while it waits (it is sent from the file, a part at a time)."""
+
+    def __init__(self, prefix: bytes) -> None:
+        super().__init__(prefix)
+        self.file = tempfile.TemporaryFile(prefix="dotsync-import-",  # noqa: SIM115
+                                           buffering=1 << 20)
+        self.file.write(prefix)
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def chunk(self) -> SerializedChunk:
+        self.file.flush()
+        return SerializedChunk(FileBody(self.file, self.size), self.offsets, self.prefix)
 
 
 def _contact_name(contact: Mapping[str, Any]) -> str:
@@ -175,8 +231,10 @@ def chunk_insight_records(
     max_bytes: int = DEFAULT_MAX_BYTES,
     serialized: bool = False,
     on_oversize: Callable[[Any, int], None] | None = None,
+    on_disk: bool = False,
 ) -> Iterator[Sequence[Any]]:
-    """Insight records in chunks for :meth:`DotdigitalClient.import_insight_data`.
+    """Insight records in chunks for :meth:`DotdigitalClient.import_insight_data`
+    (``on_disk``: serialised bodies built in temporary files).
 
     An oversized record is named by its ``key`` (the order id).
     """
@@ -185,6 +243,7 @@ def chunk_insight_records(
     return chunk_by_size(
         records, envelope=envelope, list_field="records", max_bytes=max_bytes,
         key=lambda r: repr(r.get("key")), serialized=serialized, on_oversize=on_oversize,
+        on_disk=on_disk,
     )
 
 

@@ -2,9 +2,9 @@
 store, through Dotdigital's bulk import endpoints only, streamed.
 
 Memory stays flat whatever the table sizes: staged rows are read ``chunk_rows`` at a
-time from a server-side cursor, and a chunk is read only when an import slot is free
-(25 contact imports and 5 insight imports in flight at most), so the reading is paced
-by Dotdigital. Imports are sized by bytes. Every outcome is written to the ledger as
+time from a server-side cursor, paced by Dotdigital's import slots (25 contact and 5
+insight imports in flight; 5 more insight bodies built ahead, on disk). Imports are
+sized by bytes. Every outcome is written to the ledger as
 its import finishes, so a backfill that is stopped and started again skips everything
 that already finished: what is ``synced`` is not pending any more.
 
@@ -20,20 +20,23 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from dotsync import failpoints
-from dotsync.store.changes import ChangeFeed
+from dotsync.store.changes import ChangeFeed, Window
 from dotsync.store.schema import customers as customers_table
 from dotsync.store.status import source_hashes
 from dotsync.sync import changed, guests
 from dotsync.sync.changed import Changes
 from dotsync.sync.engine import SyncEngine
 from dotsync.sync.steps import send_cap
+from dotsync.sync.steps.contact_send import Pushing
 from dotsync.sync.steps.items import ContactItem, OrderRow
 from dotsync.sync.steps.options import BACKFILL_CHUNK_ROWS
+from dotsync.sync.steps.orders_ahead import AheadOrderImport
 from dotsync.sync.steps.records import norm_email
 from dotsync.sync.transactional import EXPIRED, SendPlan
 
@@ -54,11 +57,13 @@ class BackfillStep:
 BACKFILL_STEPS: tuple[BackfillStep, ...] = (
     BackfillStep("backfill-contacts",
                  "Every pending customer, merged by e-mail, and the guests' contacts: "
-                 "bulk only.",
+                 "bulk only. The last imports may still run when it ends (the orders "
+                 "step settles them).",
                  lambda job, certificates: job.push_contacts(certificates)),
     BackfillStep("backfill-orders",
                  "Every pending order whose contact is in Dotdigital, through insight "
-                 "imports.",
+                 "imports; the first built while the last contact imports run, none "
+                 "submitted before they are settled.",
                  lambda job, _certificates: job.push_orders()),
     BackfillStep("backfill-certificates",
                  "Pending certificates, exactly once (only when the backfill is asked "
@@ -93,6 +98,9 @@ class Backfill:
         #: stamped since the marks (and those to retry) are read: a re-load of the
         #: last days costs what changed, not the store.
         self.changes: Changes | None = None
+        #: The contacts' imports still in flight and the customers' window, between the
+        #: contacts step and the first order import (:meth:`settle_contacts`).
+        self._contacts: tuple[Pushing, Window] | None = None
         if self.since is not None and all(
                 self.feed.mark(e) > 0 for e in ("customers", "orders")):
             self.changes = Changes(engine, chunk_rows=chunk_rows, keep=self._since_mask)
@@ -199,6 +207,9 @@ class Backfill:
         self.changes.abandon(entity)
 
     def push_contacts(self, include_certificates: bool = False) -> None:
+        if self.changes is None and not self.engine.options.dry_run:
+            self._start_contacts(include_certificates)
+            return
         with bulk_collector(), self._window("customers"):
             if self.changes is None:
                 # One pipeline: the guests' contacts fill the customers' last import
@@ -210,6 +221,48 @@ class Backfill:
             else:  # guests go with their orders and certificates, chunk by chunk
                 self.engine.push_contacts(self.contact_items(), bulk=True)
                 self.engine.contacts.erasures.erase()
+
+    def _start_contacts(self, include_certificates: bool) -> None:
+        """Every contact submitted; the last imports are left running, settled by
+        :meth:`settle_contacts` (the orders step builds its first imports meanwhile),
+        and only then does the customers' mark move."""
+        window = self.feed.open("customers")
+        try:
+            with bulk_collector():
+                pushing = self.engine.push_contacts(itertools.chain(
+                    self.contact_items(), self._guest_stream(include_certificates)),
+                    bulk=True, settle=False)
+        except BaseException:
+            self.feed.close(window, processed=False)
+            raise
+        self._contacts = (pushing, window)
+
+    def contacts_settled(self) -> bool:
+        """Whether no contact import of this backfill is still in flight."""
+        return self._contacts is None or self._contacts[0].settled
+
+    def settle_contacts(self) -> None:
+        """Follow the contact imports still in flight to their end and settle them; then
+        the customers' mark moves (a full read). Nothing when none is in flight."""
+        if self._contacts is None:
+            return
+        (pushing, window), self._contacts = self._contacts, None
+        done = False
+        try:
+            with bulk_collector():
+                pushing.finish()
+            done = True
+            failpoints.hit("before_mark")
+        finally:
+            self.feed.close(window, processed=done)
+        failpoints.hit("after_mark")
+
+    def abandon_contacts(self) -> None:
+        """Give up the contact imports still in flight (a step failed first): the
+        customers' mark stays, so a later run reads those customers again."""
+        if self._contacts is not None:
+            (_pushing, window), self._contacts = self._contacts, None
+            self.feed.close(window, processed=False)
 
     def _guest_stream(self, include_certificates: bool) -> Iterator[ContactItem]:
         """:meth:`guest_items`, found when the customers have all been read."""
@@ -241,14 +294,36 @@ class Backfill:
 
     def push_orders(self) -> None:
         engine = self.engine
-        with self._window("orders"):
-            if engine.options.dry_run:
-                sent = sum(1 for _ in self.order_rows())
-                engine.report.counts["orders"].sent += sent
-                return
-            with bulk_collector():
-                missing = engine.orders.send(self.order_rows(), bulk=True)
-            engine.orders.retry_missing_contacts(missing)
+        try:
+            with self._window("orders"):
+                if engine.options.dry_run:
+                    sent = sum(1 for _ in self.order_rows())
+                    engine.report.counts["orders"].sent += sent
+                    return
+                with bulk_collector():
+                    if self._contacts is None:
+                        missing = engine.orders.send(self.order_rows(), bulk=True)
+                    else:
+                        missing = self._orders_ahead_of_contacts()
+                engine.orders.retry_missing_contacts(missing)
+        finally:
+            self.abandon_contacts()  # settled by now, unless the step failed first
+
+    def _orders_ahead_of_contacts(self) -> list[Any]:
+        """The orders through insight imports, the first ones built while the contact
+        imports still run (:mod:`dotsync.sync.steps.orders_ahead`)."""
+        orders = self.engine.orders
+
+        def settle() -> None:
+            orders.ahead = False  # the orders prepared from now on pass the gate as usual
+            self.settle_contacts()
+
+        orders.ahead = True
+        try:
+            return AheadOrderImport(self.engine.ctx, settled=self.contacts_settled,
+                                    settle=settle).run(self.order_rows())
+        finally:
+            orders.ahead = False
 
     def _certificate_chunks(self) -> Iterator[pd.DataFrame]:
         if self.changes is not None:
@@ -279,6 +354,7 @@ class Backfill:
         return plan
 
     def send_certificates(self) -> None:
+        self.settle_contacts()  # the orders step did, unless it was not run
         send_cap.decide(self.engine.ctx, self.count_certificate_sends(), "the backfill",
                         fix=lambda problem: problem.replace(
                             "dotsync sync --allow-sends",

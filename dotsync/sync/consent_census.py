@@ -59,6 +59,8 @@ class Census:
         return len(self._hashes)
 
     def holds(self, identity: str) -> bool:
+        if not len(self._hashes):  # an empty account (a first load): asked per contact
+            return False
         value = np.uint64(_hash(identity))
         at = int(np.searchsorted(self._hashes, value))
         return at < len(self._hashes) and self._hashes[at] == value

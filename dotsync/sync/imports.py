@@ -56,6 +56,8 @@ def run_imports(
     pausable: bool = False,
     background: bool = False,
     sent: Callable[[C], None] | None = None,
+    ahead: int = 1,
+    hold: Callable[[C], C] | None = None,
 ) -> Iterator[Finished[C, R]]:
     """Submit ``chunks`` as imports, at most ``max_in_flight`` at once; yield each result.
 
@@ -78,13 +80,18 @@ def run_imports(
     ``background`` sends each submission from a worker thread while the next chunk is
     built (see :class:`_Sending`); ``sent`` is then called there with each chunk
     Dotdigital accepted, to let its body go before the chunk is settled.
+    While every slot is taken, up to ``ahead`` chunks are built before they can be
+    submitted, one at a time and only while no poll is due, so the local work goes on
+    while the imports run; each goes through ``hold`` (which may move it out of
+    memory) as it is put aside.
     """
     sender = _Sending(submit, clock, sent) if background else None
     try:
         yield from _run(chunks, submit, status, sender, max_in_flight=max_in_flight,
                         poll_interval=poll_interval, max_wait=max_wait, sleep=sleep,
                         clock=clock, status_of=status_of, keep=keep,
-                        max_records_in_flight=max_records_in_flight, pausable=pausable)
+                        max_records_in_flight=max_records_in_flight, pausable=pausable,
+                        ahead=ahead, hold=hold)
     finally:
         if sender is not None:
             sender.close()
@@ -105,6 +112,8 @@ def _run(
     keep: Callable[[C], Any],
     max_records_in_flight: int | None,
     pausable: bool,
+    ahead: int = 1,
+    hold: Callable[[C], C] | None = None,
 ) -> Iterator[Finished[C, R]]:
     source = iter(chunks)
     held: deque[C] = deque()
@@ -115,10 +124,8 @@ def _run(
     announced = not pausable
     throttled = False  # a submission was refused with a 429 in this round
 
-    def take() -> C | None:
+    def build() -> C | None:
         nonlocal exhausted
-        if held:
-            return held.popleft()
         if exhausted:
             return None
         chunk = next(source, _END)
@@ -126,6 +133,9 @@ def _run(
             exhausted = True
             return None
         return chunk
+
+    def take() -> C | None:
+        return held.popleft() if held else build()
 
     def records_in_flight() -> int:
         if not max_records_in_flight:
@@ -163,6 +173,27 @@ def _run(
         import_id, at = answer
         failpoints.hit("after_import_submit")
         in_flight.append([kept, import_id, at, at + poll_interval])
+
+    def refill(still: list[list[Any]], at: int) -> Iterator[Finished[C, R]]:
+        """The import at ``at`` of this round just ended (``still``: those found running
+        before it): the next chunk built goes at once, from the worker thread, while the
+        one that ended is settled. Polls then stay spread as the submissions were,
+        rather than bunching into rounds that each wait for every settle. A submission
+        whose answer has come is taken first (it joins the imports in flight, polled in
+        a later round)."""
+        if sender is None or (sender.busy and not sender.answered):
+            return
+        if sender.busy:
+            yield from settle_send()
+        running = [*still, *in_flight[at + 1:]]
+        if throttled or not held or len(running) >= limit:
+            return
+        chunk = held[0]
+        if (max_records_in_flight and running and sum(len(e[0]) for e in running)
+                + len(chunk) > max_records_in_flight):
+            return
+        held.popleft()
+        send_in_background(chunk)
 
     def slots_taken() -> int:
         return len(in_flight) + (1 if sender is not None and sender.busy else 0)
@@ -223,11 +254,14 @@ def _run(
             else:
                 sleep(poll_interval)
             continue
-        # Prepare the next chunk while the imports run, so local work overlaps the wait.
-        if not held and not exhausted:
-            chunk = take()
+        # Prepare chunks while the imports run, so local work overlaps the wait: the
+        # next one, and up to ``ahead`` while no poll is due.
+        while not exhausted and (not held or (
+                len(held) < ahead and min(entry[3] for entry in in_flight) > clock())):
+            chunk = build()
             if chunk is not None:
-                held.append(chunk)
+                held.append(chunk if hold is None else hold(chunk))
+            del chunk
         if exhausted and not held and not announced:
             announced = True
             yield DRAINED
@@ -238,7 +272,7 @@ def _run(
             else:
                 sleep(wait)
         still: list[list[Any]] = []
-        for entry in in_flight:
+        for at, entry in enumerate(in_flight):
             kept, import_id, started, due = entry
             now = clock()
             if due > now:
@@ -253,11 +287,14 @@ def _run(
                     entry[3] = now + poll_interval
                     still.append(entry)
                     continue
+                yield from refill(still, at)
                 yield Finished(kept, import_id, None, exc)
                 continue
             if status_of(report) in TERMINAL:
+                yield from refill(still, at)
                 yield Finished(kept, import_id, report)
             elif now - started >= max_wait:
+                yield from refill(still, at)
                 yield Finished(kept, import_id, None, ImportWaitTimeout(
                     f"import {import_id} still {status_of(report)} after {max_wait:.0f} s",
                     import_id=import_id, last_status=status_of(report)))
@@ -297,6 +334,11 @@ class _Sending(Generic[C]):
     @property
     def busy(self) -> bool:
         return self._future is not None
+
+    @property
+    def answered(self) -> bool:
+        """Whether the submission in the air has its answer (taken by :meth:`answer`)."""
+        return self._future is not None and self._future.done()
 
     def send(self, chunk: C, kept: Any) -> None:
         assert self._future is None, "one submission at a time"

@@ -6,14 +6,19 @@ to 25 contact imports and 5 insight imports are in flight at once, hundreds of
 thousands of records: as Python dicts that is about 500 bytes a record, enough to make
 a backfill's memory grow with its size. :class:`Kept` holds the same values as Arrow
 columns (about a quarter of that) and gives the rows back one at a time when the
-import's report arrives.
+import's report arrives. :class:`SpooledRows` keeps them in a temporary file instead,
+for the imports whose bodies are built long before they are sent (a catalogue's,
+the bodies a backfill builds ahead).
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 
@@ -37,6 +42,10 @@ class Kept:
     def nbytes(self) -> int:
         """Bytes held in Arrow buffers (columns kept as lists are not counted)."""
         return sum(a.nbytes for c in self._columns if (a := _array(c)) is not None)
+
+    def column(self, field: str) -> list[Any]:
+        """Every row's value of one field, in order."""
+        return _expand(self._columns[self.fields.index(field)], 0, self._length)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Each row as a dict of ``fields``, built as it is consumed."""
@@ -62,6 +71,71 @@ class Kept:
             columns = [_expand(c, start, stop) for c in self._columns]
             yield [dict(zip(self.fields, values, strict=True))
                    for values in zip(*columns, strict=True)]
+
+
+class SpooledRows:
+    """The settle fields of one import's records, in a temporary file, in the order
+    they were appended; read back as :class:`~dotsync.sync.inflight.Kept` is (its
+    length, and dicts of ``fields`` a batch at a time)."""
+
+    __slots__ = ("_file", "_length", "fields")
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.fields = tuple(fields)
+        self._file = tempfile.TemporaryFile(prefix="dotsync-settle-")  # noqa: SIM115
+        self._length = 0
+
+    def append(self, values: Sequence[Any]) -> None:
+        """One record's values, in the order of :attr:`fields`."""
+        if len(values) != len(self.fields):
+            raise ValueError(f"{len(values)} values, expected {len(self.fields)}")
+        try:
+            line = orjson.dumps(values)
+        except TypeError:  # e.g. a lone surrogate, which UTF-8 cannot hold
+            line = json.dumps(list(values), ensure_ascii=True).encode()
+        self._file.write(line + b"\n")  # JSON escapes every newline inside a string
+        self._length += 1
+
+    def __len__(self) -> int:
+        return self._length
+
+    def column(self, field: str) -> list[Any]:
+        """Every row's value of one field, in order (the rows stay to be read)."""
+        at = self.fields.index(field)
+        self._file.seek(0)
+        out = [_values(line)[at] for line in self._file]
+        self._file.seek(0, 2)  # appending goes on at the end
+        return out
+
+    def batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        """The rows as dicts, ``size`` at a time, each value as it was appended; read
+        once (the file is closed once the last batch has been taken)."""
+        if size < 1:
+            raise ValueError(f"batch size must be at least 1, got {size}")
+        self._file.seek(0)
+        batch: list[dict[str, Any]] = []
+        for line in self._file:
+            values = _values(line)
+            batch.append(dict(zip(self.fields, values, strict=True)))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        self.close()  # read to the end: the import is settled
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __del__(self) -> None:
+        self._file.close()
+
+
+def _values(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 _ARROW_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.float64(),

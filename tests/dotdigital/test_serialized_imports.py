@@ -78,10 +78,11 @@ def test_too_many_active_imports_is_raised_at_once_for_the_caller_to_pace():
 
 @settings(max_examples=150, deadline=None)
 @given(sizes=st.lists(st.integers(0, 300), min_size=1, max_size=40),
-       max_bytes=st.integers(120, 2_000))
-def test_chunk_bodies_split_exactly_like_the_plain_chunks(sizes, max_bytes):
+       max_bytes=st.integers(120, 2_000), on_disk=st.booleans())
+def test_chunk_bodies_split_exactly_like_the_plain_chunks(sizes, max_bytes, on_disk):
     from dotsync.dotdigital.bulk import chunk_by_size
     from dotsync.dotdigital.client import SerializedChunk
+    from dotsync.dotdigital.wire import FileBody
 
     records = [{"key": f"K{i}", "pad": "x" * n} for i, n in enumerate(sizes)]
     envelope = {"collectionName": "Purchases"}
@@ -91,13 +92,15 @@ def test_chunk_bodies_split_exactly_like_the_plain_chunks(sizes, max_bytes):
                                max_bytes=max_bytes,
                                on_oversize=lambda r, n: rejected_plain.append((r, n))))
     raw = list(chunk_by_size(records, envelope=envelope, list_field="records",
-                             max_bytes=max_bytes, serialized=True,
+                             max_bytes=max_bytes, serialized=True, on_disk=on_disk,
                              on_oversize=lambda r, n: rejected_raw.append((r, n))))
     assert rejected_plain == rejected_raw
     assert all(isinstance(c, SerializedChunk) for c in raw)
+    assert all(isinstance(c.body, FileBody) == on_disk for c in raw)  # built in a file
     assert [len(c) for c in plain] == [len(c) for c in raw]
     for p, r in zip(plain, raw, strict=True):
-        assert r.body == dumps({**envelope, "records": p})  # the exact body, within the cap
+        # The exact body, within the cap.
+        assert bytes(r.body) == dumps({**envelope, "records": p})
         assert len(r.body) <= max_bytes
         assert [bytes(x) for x in r] == [dumps(x) for x in p]
         assert [bytes(x) for x in r[::-1]] == [dumps(x) for x in p[::-1]]
@@ -171,3 +174,25 @@ def test_a_sent_chunk_lets_its_body_go_and_keeps_its_count():
     chunk.release()
     assert len(chunk.body) == 0
     assert len(chunk) == len(RECORDS)
+
+
+@respx.mock
+def test_a_spooled_chunk_sends_the_same_body_from_its_file_and_again_on_a_retry():
+    """A body built ahead waits on disk: the same records, read back one by one, and the
+    same bytes on the wire (a retried call reads the file again)."""
+    from dotsync.dotdigital.wire import FileBody
+
+    route = respx.put(f"{BASE}/contacts/v3/import").mock(side_effect=[
+        httpx.ConnectError("refused"), httpx.Response(202, json={"importId": "a"})])
+    client = DotdigitalClient("apiuser-1@apiconnector.com", "pw", endpoint=BASE,
+                              backoff_base=0.001, backoff_max=0.002)
+    (chunk,) = list(chunk_contacts(BIG, serialized=True))
+    body = bytes(chunk.body)
+    records = [bytes(chunk[i]) for i in (0, 4_500, -1)]
+    spooled = chunk.spooled()
+    assert isinstance(spooled.body, FileBody) and spooled.spooled() is spooled
+    assert len(chunk.body) == 0 and len(chunk) == len(spooled) == 9_000  # bytes let go
+    assert [bytes(spooled[i]) for i in (0, 4_500, -1)] == records
+    assert client.import_contacts(spooled) == "a"
+    assert [call.request.content for call in route.calls] == [body, body]
+    spooled.body.close()

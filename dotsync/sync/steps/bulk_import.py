@@ -131,6 +131,16 @@ class BulkImport(ABC, Generic[T, X]):
         if isinstance(chunk, SerializedChunk):
             chunk.release()
 
+    def ahead(self) -> int:
+        """How many chunks may be built before they can be submitted while every import
+        slot is taken (one: the next, in memory). More go through :meth:`hold`."""
+        return 1
+
+    def hold(self, chunk: Sequence[Any]) -> Sequence[Any]:
+        """A chunk built ahead, as it waits for a slot (e.g. moved to disk); used when
+        :meth:`ahead` is more than one."""
+        return chunk
+
     def keep(self, chunk: Sequence[Any]) -> KeptRows:
         """What the import of ``chunk`` holds while it runs: its records' settle fields,
         compactly (the chunk itself is let go once submitted)."""
@@ -183,6 +193,8 @@ class BulkImport(ABC, Generic[T, X]):
             pausable=True,
             background=True,
             sent=self.sent,
+            ahead=self.ahead(),
+            hold=self.hold if self.ahead() > 1 else None,
         ):
             if isinstance(done, Pause):
                 yield done.until

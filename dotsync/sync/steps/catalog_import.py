@@ -29,8 +29,9 @@ from dotsync.dotdigital.wire import dumps
 from dotsync.store import attempts
 from dotsync.store.keys import display, split
 from dotsync.sync.catalog_plan import CATALOG_SCOPE, CATALOG_TYPE, MAX_DELETE_KEYS
+from dotsync.sync.inflight import SpooledRows
 from dotsync.sync.steps.bulk_import import Settled
-from dotsync.sync.steps.catalog_spool import CollectionChunk, SpooledBody, SpooledRows
+from dotsync.sync.steps.catalog_spool import CollectionChunk, SpooledBody
 from dotsync.sync.steps.context import RunContext
 from dotsync.sync.steps.insight_import import InsightImport
 from dotsync.sync.steps.outcome import Outcome

@@ -17,69 +17,14 @@ body (8 bytes).
 
 from __future__ import annotations
 
-import json
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import orjson
 
 from dotsync.dotdigital.wire import FileBody, SerializedChunk, build_insight_import_body, dumps
 from dotsync.sync.catalog_plan import CATALOG_SCOPE, CATALOG_TYPE
-
-
-class SpooledRows:
-    """The settle fields of one import's records, in a temporary file, in the order
-    they were appended; read back as :class:`~dotsync.sync.inflight.Kept` is (its
-    length, and dicts of ``fields`` a batch at a time)."""
-
-    __slots__ = ("_file", "_length", "fields")
-
-    def __init__(self, fields: Sequence[str]) -> None:
-        self.fields = tuple(fields)
-        self._file = tempfile.TemporaryFile(prefix="dotsync-settle-")  # noqa: SIM115
-        self._length = 0
-
-    def append(self, values: Sequence[Any]) -> None:
-        """One record's values, in the order of :attr:`fields`."""
-        if len(values) != len(self.fields):
-            raise ValueError(f"{len(values)} values, expected {len(self.fields)}")
-        try:
-            line = orjson.dumps(values)
-        except TypeError:  # e.g. a lone surrogate, which UTF-8 cannot hold
-            line = json.dumps(list(values), ensure_ascii=True).encode()
-        self._file.write(line + b"\n")  # JSON escapes every newline inside a string
-        self._length += 1
-
-    def __len__(self) -> int:
-        return self._length
-
-    def batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
-        """The rows as dicts, ``size`` at a time, each value as it was appended; read
-        once (the file is closed once the last batch has been taken)."""
-        if size < 1:
-            raise ValueError(f"batch size must be at least 1, got {size}")
-        self._file.seek(0)
-        batch: list[dict[str, Any]] = []
-        for line in self._file:
-            try:
-                values = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                values = json.loads(line)
-            batch.append(dict(zip(self.fields, values, strict=True)))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-        self.close()  # read to the end: the import is settled
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __del__(self) -> None:
-        self._file.close()
+from dotsync.sync.inflight import SpooledRows
 
 
 class CollectionChunk(SerializedChunk):

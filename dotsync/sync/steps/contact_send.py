@@ -45,6 +45,12 @@ class Pushing:
         self._refused = refused
 
     @property
+    def settled(self) -> bool:
+        """Whether every import has ended and been settled (the contacts refused for
+        their number are sent again by :meth:`finish`, which must still be called)."""
+        return self.imports is None or self.imports.settled
+
+    @property
     def broken(self) -> bool:
         """Whether the imports can no longer be followed (the push failed midway)."""
         return self.imports is not None and self.imports.broken

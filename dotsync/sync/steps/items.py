@@ -51,6 +51,9 @@ class OrderRow(TypedDict):
     _payload_hash: str
     #: Never synced before: its confirmation is owed once it is.
     _first_sync: bool
+    #: Prepared before this run's contacts were settled: the contact gate is asked
+    #: for it before it is sent (:mod:`dotsync.sync.steps.orders_ahead`).
+    _ahead: NotRequired[bool]
 
 
 class CertificateRow(TypedDict):

@@ -94,7 +94,9 @@ class OrderImport(InsightImport[OrderRow, dict[str, Any]]):
     contact Dotdigital does not have."""
 
     record_name = "order"
-    fields = ORDER_SETTLE_FIELDS
+    fields: tuple[str, ...] = ORDER_SETTLE_FIELDS
+    #: Bodies built in temporary files rather than in memory.
+    on_disk = False
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__(ctx)
@@ -111,7 +113,8 @@ class OrderImport(InsightImport[OrderRow, dict[str, Any]]):
                on_oversize: Callable[[Any, int], None]) -> Iterable[Sequence[Any]]:
         return chunk_insight_records(self.collection, payloads,
                                      max_bytes=self.ctx.options.import_max_bytes,
-                                     serialized=True, on_oversize=on_oversize)
+                                     serialized=True, on_oversize=on_oversize,
+                                     on_disk=self.on_disk)
 
     def submit(self, chunk: Sequence[Any]) -> str:
         return self.ctx.api.import_insight_data(self.collection, chunk)
