@@ -8,7 +8,6 @@ any HTTP at all.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import IO, Any, Literal, overload
@@ -150,21 +149,6 @@ class SerializedChunk(Sequence[SerializedRecord]):
         what settling the import needs). A body on disk is the caller's to close."""
         if isinstance(self.body, (bytes, bytearray)):
             self.body = b""
-
-    def spooled(self) -> SerializedChunk:
-        """The same chunk with its body moved to a temporary file (sent from there in
-        parts): a body built well before it is sent need not be held in memory. This
-        chunk lets its bytes go (:meth:`release`: whatever still refers to it, e.g. the
-        generator that built it, no longer holds 50 MB); the file goes when the returned
-        chunk's body is closed (or collected)."""
-        if isinstance(self.body, FileBody):
-            return self
-        file = tempfile.TemporaryFile(prefix="dotsync-import-")  # noqa: SIM115
-        file.write(self.body)
-        file.flush()
-        spooled = SerializedChunk(FileBody(file, len(self.body)), self._offsets, self.prefix)
-        self.release()
-        return spooled
 
     @overload
     def __getitem__(self, index: int) -> SerializedRecord: ...

@@ -43,10 +43,6 @@ class Kept:
         """Bytes held in Arrow buffers (columns kept as lists are not counted)."""
         return sum(a.nbytes for c in self._columns if (a := _array(c)) is not None)
 
-    def column(self, field: str) -> list[Any]:
-        """Every row's value of one field, in order."""
-        return _expand(self._columns[self.fields.index(field)], 0, self._length)
-
     def rows(self) -> Iterator[dict[str, Any]]:
         """Each row as a dict of ``fields``, built as it is consumed."""
         columns = [_expand(c, 0, self._length) for c in self._columns]

@@ -177,22 +177,25 @@ def test_a_sent_chunk_lets_its_body_go_and_keeps_its_count():
 
 
 @respx.mock
-def test_a_spooled_chunk_sends_the_same_body_from_its_file_and_again_on_a_retry():
+def test_a_chunk_built_on_disk_sends_the_same_body_from_its_file_and_again_on_a_retry():
     """A body built ahead waits on disk: the same records, read back one by one, and the
     same bytes on the wire (a retried call reads the file again)."""
-    from dotsync.dotdigital.wire import FileBody
+    from dotsync.dotdigital.bulk import chunk_by_size
+    from dotsync.dotdigital.wire import FileBody, contact_for_import
 
+    envelope = {k: v for k, v in build_contact_import_body([]).items() if k != "contacts"}
     route = respx.put(f"{BASE}/contacts/v3/import").mock(side_effect=[
         httpx.ConnectError("refused"), httpx.Response(202, json={"importId": "a"})])
     client = DotdigitalClient("apiuser-1@apiconnector.com", "pw", endpoint=BASE,
                               backoff_base=0.001, backoff_max=0.002)
     (chunk,) = list(chunk_contacts(BIG, serialized=True))
+    (on_disk,) = list(chunk_by_size(
+        (contact_for_import(c) for c in BIG), envelope=envelope,
+        list_field="contacts", serialized=True, on_disk=True))
     body = bytes(chunk.body)
-    records = [bytes(chunk[i]) for i in (0, 4_500, -1)]
-    spooled = chunk.spooled()
-    assert isinstance(spooled.body, FileBody) and spooled.spooled() is spooled
-    assert len(chunk.body) == 0 and len(chunk) == len(spooled) == 9_000  # bytes let go
-    assert [bytes(spooled[i]) for i in (0, 4_500, -1)] == records
-    assert client.import_contacts(spooled) == "a"
+    assert isinstance(on_disk.body, FileBody) and len(on_disk) == len(chunk) == 9_000
+    assert [bytes(on_disk[i]) for i in (0, 4_500, -1)] == [
+        bytes(chunk[i]) for i in (0, 4_500, -1)]
+    assert client.import_contacts(on_disk) == "a"
     assert [call.request.content for call in route.calls] == [body, body]
-    spooled.body.close()
+    on_disk.body.close()

@@ -12,7 +12,6 @@ import pytest
 from dotsync import failpoints
 from dotsync.config import Settings
 from dotsync.dotdigital import DotdigitalClient
-from dotsync.dotdigital.wire import SerializedChunk
 from dotsync.emulator import EmulatorConfig, EmulatorServer
 from dotsync.store import Ledger
 from dotsync.sync.engine import Options, SyncEngine
@@ -32,15 +31,17 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def spooled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many records each body built ahead (kept on disk until sent) held."""
+    """How many orders each body built ahead (waiting on disk for a slot) held."""
+    from dotsync.sync.steps import orders_ahead
+
     sizes: list[int] = []
-    original = SerializedChunk.spooled
+    original = orders_ahead._spool
 
-    def spy(self: SerializedChunk) -> SerializedChunk:
-        sizes.append(len(self))
-        return original(self)
+    def spy(rows: Any) -> Any:
+        sizes.append(len(rows))
+        return original(rows)
 
-    monkeypatch.setattr(SerializedChunk, "spooled", spy)
+    monkeypatch.setattr(orders_ahead, "_spool", spy)
     return sizes
 
 

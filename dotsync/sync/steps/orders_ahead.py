@@ -73,9 +73,8 @@ class AheadOrderImport(OrderImport):
         return self.in_flight()
 
     def hold(self, chunk: Sequence[Any]) -> Sequence[Any]:
-        rows = self._kept.pop(id(chunk))
-        chunk = _spooled(chunk)
-        self._kept[id(chunk)] = _spool(rows)
+        # The body is on disk already (``on_disk``): its settle rows join it there.
+        self._kept[id(chunk)] = _spool(self._kept.pop(id(chunk)))
         return chunk
 
     def keep(self, chunk: Sequence[Any]) -> KeptRows:
@@ -96,7 +95,7 @@ class AheadOrderImport(OrderImport):
                 chunk = next(built, None)
                 if chunk is None:
                     break
-                early.append((_spooled(chunk), _spool(self.take(chunk))))
+                early.append((chunk, _spool(self.take(chunk))))
                 del chunk
                 # Follow the contact imports that came due while this body was built.
                 self.ctx.wait_until(time.monotonic())
@@ -149,10 +148,6 @@ class AheadOrderImport(OrderImport):
         records = [chunk[i] for i in left]
         _close(chunk)
         return records, [rows[i] for i in left]
-
-
-def _spooled(chunk: Sequence[Any]) -> Sequence[Any]:
-    return chunk.spooled() if isinstance(chunk, SerializedChunk) else chunk
 
 
 def _spool(rows: list[tuple[Any, ...]] | SpooledRows) -> SpooledRows:
